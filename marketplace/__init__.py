@@ -1,0 +1,89 @@
+"""The SME solution marketplace: the platform package and the application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+
+# Every module that defines tables; Alembic and the tests load them all.
+MODEL_MODULES = ("marketplace.models", "marketplace.audit")
+
+
+def load_models() -> None:
+    import importlib
+
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: defaults, then ``instance/config.py``, then the environment,
+    then ``config`` (tests pass their settings here)."""
+    from marketplace import config as config_module
+
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(TEMPLATES),
+        static_folder="static",
+    )
+    app.config.from_object(config_module.Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(config_module.from_environment())
+    app.config.update(config or {})
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = config_module.default_sqlite_url(app.instance_path)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
+    app.config["BOOTSTRAP_SERVE_LOCAL"] = True
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "marketplace" / "translations"))
+
+    load_models()
+    _init_extensions(app)
+    _register_packages(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from marketplace import i18n, security
+    from marketplace.extensions import babel, bootstrap, csrf, db, limiter, login_manager
+    from marketplace.jsonapi import Api, init_spec
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None  # the login page explains itself
+    login_manager.session_protection = "strong"
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+    # One Api (and OpenAPI spec) per app: tests build many apps in one process.
+    app.extensions["marketplace.api"] = api = Api(app)
+    init_spec(api)
+    security.init_app(app)
+
+
+def _register_packages(app: Flask) -> None:
+    """The one place that knows every package: blueprints, API blueprints, CLI groups."""
+    from marketplace import api as marketplace_api
+    from marketplace import cli, templating
+    from marketplace.extensions import csrf
+    from marketplace.views import accounts, console, site
+
+    api = app.extensions["marketplace.api"]
+    templating.init_app(app)
+    for blueprint in (site.bp, accounts.bp, console.bp):
+        app.register_blueprint(blueprint)
+    for api_blueprint in (marketplace_api.blp,):
+        csrf.exempt(api_blueprint)  # bearer tokens, never cookies
+        api.register_blueprint(api_blueprint)
+    cli.init_app(app)

@@ -1,0 +1,132 @@
+"""The append-only, hash-chained audit log (DESIGN.md section 5).
+
+Every row stores the hash of the row before it and its own hash, SHA-256 over that
+previous hash and the row's canonical JSON. Changing, inserting or deleting a row in the
+middle breaks the chain at that row, which :func:`verify` names. The database also refuses
+UPDATE and DELETE on the table (triggers in the migration), so tampering needs someone who
+can drop those triggers; the chain catches them too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from marketplace.db import Base, utcnow
+
+GENESIS = "0" * 64
+# Key for pg_advisory_xact_lock: one writer appends at a time, so two transactions
+# never chain onto the same previous row.
+_PG_LOCK_KEY = 0x4D4B5441  # "MKTA"
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who acted: a user acting in an organization, or nobody (CLI, billing run).
+    actor_user_id: Mapped[int | None]
+    actor_org_id: Mapped[int | None]
+    action: Mapped[str] = mapped_column(sa.String(80), index=True)  # e.g. "vendor.verified"
+    subject_type: Mapped[str] = mapped_column(sa.String(50))
+    subject_id: Mapped[str] = mapped_column(sa.String(64))
+    data: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+    __table_args__ = (sa.Index(None, "subject_type", "subject_id"),)
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent {self.id} {self.action} {self.subject_type}:{self.subject_id}>"
+
+    def canonical(self) -> bytes:
+        """The row's content as canonical JSON: sorted keys, no spaces, UTF-8."""
+        body = {
+            "created_at": self.created_at.isoformat(timespec="microseconds"),
+            "actor_user_id": self.actor_user_id,
+            "actor_org_id": self.actor_org_id,
+            "action": self.action,
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+            "data": self.data,
+        }
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def compute_hash(self) -> str:
+        return chain_hash(self.prev_hash, self.canonical())
+
+
+def chain_hash(prev_hash: str, canonical: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()
+
+
+def _plain(data: dict[str, Any] | None) -> dict[str, Any]:
+    """What JSON storage gives back, so the hash of a stored row can be recomputed."""
+    return json.loads(json.dumps(data or {}, default=str, ensure_ascii=False))
+
+
+def record(
+    session: Session,
+    action: str,
+    subject_type: str,
+    subject_id: object,
+    *,
+    user_id: int | None = None,
+    org_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain (flushes; the caller's transaction commits it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+    prev = session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    event = AuditEvent(
+        created_at=utcnow(),
+        actor_user_id=user_id,
+        actor_org_id=org_id,
+        action=action,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        data=_plain(data),
+        prev_hash=prev or GENESIS,
+    )
+    event.hash = event.compute_hash()
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad: int | None  # id of the first row that does not match
+    reason: str | None = None
+
+
+def verify(session: Session, *, progress: Callable[[int], None] | None = None) -> VerifyResult:
+    """Walk the chain in id order and name the first row that does not match."""
+    expected_prev = GENESIS
+    checked = 0
+    rows = session.execute(
+        sa.select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
+    ).scalars()
+    for event in rows:
+        if event.prev_hash != expected_prev:
+            return VerifyResult(False, checked, event.id, "previous hash does not match")
+        if event.compute_hash() != event.hash:
+            return VerifyResult(False, checked, event.id, "row content does not match its hash")
+        expected_prev = event.hash
+        checked += 1
+        if progress and checked % 1000 == 0:
+            progress(checked)
+    return VerifyResult(True, checked, None)

@@ -1,0 +1,94 @@
+"""Configuration: defaults here, then ``instance/config.py``, then environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+class Defaults:
+    """Settings every deployment starts from. Secrets and URLs come from the environment."""
+
+    SECRET_KEY = "dev-only-change-me"
+    # None means "SQLite under the instance folder"; set DATABASE_URL for PostgreSQL.
+    DATABASE_URL: str | None = None
+    SQLALCHEMY_ECHO = False
+
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE: bool | None = None  # None: secure unless debug/testing
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per minute"
+    # Failed logins for one e-mail address before it is locked for the window.
+    LOGIN_LOCKOUT_LIMIT = "5 per 15 minutes"
+
+    # Outgoing mail: unset MAIL_SERVER means "do not send, show links instead".
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_USE_TLS = False
+    MAIL_FROM = "noreply@marketplace.local"
+
+    INVITATION_DAYS = 7
+    SITE_NAME = "小快轻准解决方案市场"
+
+    # A province may replace the MIIT thresholds (see marketplace/sizeclass.py).
+    SIZE_CLASS_THRESHOLDS: list[tuple[str, int, int]] | None = None
+
+    # flask-smorest: the OpenAPI document lives at /api/v1/openapi.json.
+    API_TITLE = "SME Solution Marketplace API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+
+# Environment variables read on top of the instance file, with their types.
+_ENV: dict[str, type] = {
+    "SECRET_KEY": str,
+    "DATABASE_URL": str,
+    "RATELIMIT_STORAGE_URI": str,
+    "MAIL_SERVER": str,
+    "MAIL_PORT": int,
+    "MAIL_USERNAME": str,
+    "MAIL_PASSWORD": str,
+    "MAIL_USE_TLS": bool,
+    "MAIL_FROM": str,
+    "SESSION_COOKIE_SECURE": bool,
+    "SQLALCHEMY_ECHO": bool,
+}
+
+
+def _parse_env(raw: str, kind: type) -> Any:
+    if kind is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(raw)
+
+
+def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Settings found in the environment, as ``MARKETPLACE_X`` or plain ``X``."""
+    environ = dict(os.environ if environ is None else environ)
+    found: dict[str, Any] = {}
+    for name, kind in _ENV.items():
+        for key in (f"MARKETPLACE_{name}", name):
+            if environ.get(key):
+                found[name] = _parse_env(environ[key], kind)
+                break
+    return found
+
+
+def default_sqlite_url(instance_path: str | Path) -> str:
+    return f"sqlite:///{Path(instance_path) / 'marketplace.db'}"

@@ -1,0 +1,238 @@
+"""JSON API plumbing: the error shape, bearer-token authentication, the OpenAPI document.
+
+Every package defines its endpoints on a :class:`flask_smorest.Blueprint` under
+``/api/v1`` in its own ``api.py``; the app factory registers them on :data:`api`.
+Errors always have the shape of DESIGN.md section 6::
+
+    {"error": {"code": "not_found", "message": "...", "fields": {...}}}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask import Response, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_smorest import Api as SmorestApi
+from werkzeug.exceptions import HTTPException, Unauthorized
+
+from marketplace.db import db, utcnow
+from marketplace.models import ApiToken, Membership, Organization, OrgKind, Role, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+API_PREFIX = "/api/"
+TOKEN_PREFIX = "mkt_"
+
+_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ErrorBody(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"description": "Stable machine code"})
+    message = ma.fields.String(required=True, metadata={"description": "Human message"})
+    fields = ma.fields.Dict(
+        keys=ma.fields.String(),
+        metadata={"description": "Per-field messages for validation errors"},
+    )
+
+
+class ErrorSchema(ma.Schema):
+    error = ma.fields.Nested(ErrorBody, required=True)
+
+
+class ApiError(HTTPException):
+    """An error an API view raises with its own code, message and field messages."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(description=message)
+        self.code = status
+        self.error_code = code or _ERROR_CODES.get(status, "error")
+        self.fields = fields or {}
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def _flatten_messages(messages: Any, prefix: str = "") -> dict[str, Any]:
+    """webargs nests messages by location (``{"json": {"x": [...]}}``); callers want fields."""
+    if isinstance(messages, dict):
+        if set(messages) <= {"json", "query", "form", "headers", "files", "view_args"}:
+            out: dict[str, Any] = {}
+            for sub in messages.values():
+                out.update(_flatten_messages(sub, prefix))
+            return out
+        return {f"{prefix}{k}": v for k, v in messages.items()}
+    return {prefix or "_schema": messages}
+
+
+def error_payload(error: HTTPException) -> tuple[dict[str, Any], int]:
+    status = error.code or 500
+    if isinstance(error, ApiError):
+        body = {"code": error.error_code, "message": error.description, "fields": error.fields}
+        return {"error": body}, status
+    data = getattr(error, "data", None) or {}
+    fields = _flatten_messages(data.get("messages") or data.get("errors") or {})
+    message = data.get("message") or error.description or error.name
+    if status == 422:
+        message = _("The request has invalid fields.")
+    elif status == 500:
+        message = _("Something went wrong on our side. Please try again later.")
+    body = {"code": _ERROR_CODES.get(status, "error"), "message": message, "fields": fields}
+    return {"error": body}, status
+
+
+class Api(SmorestApi):
+    """flask-smorest with our error shape for the API and HTML error pages elsewhere."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        status = error.code or 500
+        if is_api_request():
+            payload, status = error_payload(error)
+            response = jsonify(payload)
+            response.status_code = status
+            if isinstance(error, Unauthorized):
+                response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+            for name, value in (getattr(error, "data", None) or {}).get("headers", {}).items():
+                response.headers[name] = value
+            return response
+        if status == 405:
+            return error  # werkzeug's response keeps the Allow header
+        template = f"errors/{status}.html" if status in (403, 404, 500) else "errors/generic.html"
+        return render_template(template, error=error, status=status), status
+
+
+def init_spec(app_api: Api) -> None:
+    app_api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "marketplace token"}
+    )
+    for name, description in (
+        ("Unauthorized", "Missing, unknown or revoked token"),
+        ("Forbidden", "The token's organization or role may not do this"),
+    ):
+        app_api.spec.components.response(
+            name,
+            {
+                "description": description,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        )
+
+
+# --- tokens ------------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user, in one organization, with one role."""
+
+    user: User
+    organization: Organization
+    role: Role
+    token: ApiToken | None = None
+
+    @property
+    def org_kind(self) -> OrgKind:
+        return self.organization.kind
+
+
+def authenticate_bearer() -> Actor:
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, _("Send an API token as 'Authorization: Bearer <token>'."))
+    session = db.session
+    found = session.scalar(
+        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))
+    )
+    if found is None or not found.is_active or not found.user.is_active:
+        raise ApiError(401, _("This API token is unknown or has been revoked."))
+    membership = session.scalar(
+        sa.select(Membership).where(
+            Membership.user_id == found.user_id,
+            Membership.organization_id == found.organization_id,
+        )
+    )
+    if membership is None:
+        raise ApiError(401, _("The token's user no longer belongs to its organization."))
+    found.last_used_at = utcnow()
+    return Actor(found.user, found.organization, membership.role, found)
+
+
+def token_required(
+    kinds: Iterable[OrgKind] = (), *, write: bool = False
+) -> Callable[[F], F]:
+    """Authenticate the bearer token; then the organization kind (and write role) must fit."""
+    allowed = frozenset(kinds)
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            actor = authenticate_bearer()
+            if allowed and actor.org_kind not in allowed:
+                raise ApiError(403, _("Your organization may not use this endpoint."))
+            if write and not actor.role.can_write:
+                raise ApiError(403, _("Your role only allows reading."))
+            g.actor = actor
+            return view(*args, **kwargs)
+
+        apidoc = dict(getattr(wrapper, "_apidoc", {}))
+        manual = dict(apidoc.get("manual_doc", {}))
+        manual["security"] = [{"bearerAuth": []}]
+        manual.setdefault("responses", {}).update(
+            {"401": {"$ref": "#/components/responses/Unauthorized"}}
+        )
+        if allowed or write:
+            manual["responses"]["403"] = {"$ref": "#/components/responses/Forbidden"}
+        apidoc["manual_doc"] = manual
+        wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def current_actor() -> Actor:
+    return g.actor
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    response = jsonify(payload)
+    response.status_code = status
+    return response

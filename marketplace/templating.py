@@ -1,0 +1,59 @@
+"""What every template can use: the acting organization, languages, and display filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, request
+from flask_babel import format_datetime, get_locale
+from flask_login import current_user
+
+from marketplace import reference
+from marketplace.auth import web_actor
+from marketplace.db import db
+from marketplace.i18n import LANGUAGE_NAMES, html_lang
+from marketplace.money import format_fen
+from marketplace.models import Membership
+
+
+def _memberships() -> list[Membership]:
+    if not current_user.is_authenticated:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(Membership)
+            .where(Membership.user_id == current_user.id)
+            .order_by(Membership.id)
+        )
+    )
+
+
+def _industry_name(code: str | None) -> str:
+    industry = reference.industry(code or "")
+    return industry.name(str(get_locale())) if industry else (code or "")
+
+
+def _when(value: datetime | None, format: str = "medium") -> str:
+    return format_datetime(value, format) if value else ""
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        locale = str(get_locale())
+        return {
+            "actor": web_actor(),
+            "memberships": _memberships,
+            "locale": locale,
+            "html_lang": html_lang(locale),
+            "language_names": LANGUAGE_NAMES,
+            "site_name": app.config["SITE_NAME"],
+            "next_url": request.full_path.rstrip("?"),
+        }
+
+    app.jinja_env.filters["money"] = lambda fen: "" if fen is None else format_fen(fen)
+    app.jinja_env.filters["region"] = lambda code: reference.region_label(code) if code else ""
+    app.jinja_env.filters["industry"] = _industry_name
+    app.jinja_env.filters["when"] = _when

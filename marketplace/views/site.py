@@ -1,0 +1,69 @@
+"""The site frame: home, health check, language switch, the region picker's data."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+
+from marketplace import reference
+from marketplace.db import db
+from marketplace.extensions import limiter
+
+bp = Blueprint("site", __name__)
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site paths, so a link cannot send people elsewhere after an action."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+@bp.get("/")
+def home() -> str:
+    return render_template("marketplace/home.html")
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz() -> tuple[Response, int]:
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        current_app.logger.warning("health check failed: %s", exc)
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok"), 200
+
+
+@bp.post("/language")
+def set_language() -> Response:
+    lang = request.form.get("lang", "")
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+        if current_user.is_authenticated:
+            current_user.locale = lang
+    return redirect(safe_next(request.form.get("next"), url_for("site.home")))
+
+
+@bp.get("/regions.json")
+def regions_json() -> Response:
+    response = jsonify(reference.picker_tree())
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response

@@ -1,0 +1,1 @@
+"""Proprietary templates are package data, shipped beside the Python packages."""
