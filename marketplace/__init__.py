@@ -44,7 +44,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
     app.config["BOOTSTRAP_SERVE_LOCAL"] = True
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "marketplace" / "translations"))
+    app.config.setdefault(
+        "BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "marketplace" / "translations")
+    )
 
     load_models()
     _init_extensions(app)
@@ -60,6 +62,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
+    babel.domain_instance = i18n.CatalogDomain()
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None  # the login page explains itself

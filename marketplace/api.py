@@ -5,14 +5,12 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from marketplace import audit
+from marketplace import audit, reference
 from marketplace.db import db
-from marketplace.jsonapi import current_actor, token_required
+from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, token_required
 from marketplace.models import OrgKind
 
-blp = Blueprint(
-    "platform_api", __name__, url_prefix="/api/v1", description="Identity and audit"
-)
+blp = Blueprint("platform_api", __name__, url_prefix="/api/v1", description="Identity and audit")
 
 
 class UserOut(ma.Schema):
@@ -67,3 +65,49 @@ def me() -> dict[str, object]:
 def verify_audit() -> audit.VerifyResult:
     """Walk the hash chain of the audit log and name the first row that does not match."""
     return audit.verify(db.session)
+
+
+class RegionQuery(ma.Schema):
+    parent = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Regexp(r"^[0-9]{6}$", error="A region code has 6 digits."),
+        metadata={"description": "GB/T 2260 code; omit for the provinces"},
+    )
+
+
+class RegionOut(ma.Schema):
+    code = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    level = ma.fields.Integer(
+        required=True, metadata={"description": "1 province, 2 city, 3 district"}
+    )
+    leaf = ma.fields.Boolean(required=True)
+
+
+class IndustryOut(ma.Schema):
+    code = ma.fields.String(required=True)
+    section = ma.fields.String(required=True)
+    name_zh = ma.fields.String(required=True)
+    name_en = ma.fields.String(required=True)
+
+
+@blp.get("/regions")
+@blp.arguments(RegionQuery, location="query")
+@blp.response(200, RegionOut(many=True))
+@blp.alt_response(404, schema=ErrorSchema)
+def regions(args: dict[str, str | None]) -> list[dict[str, object]]:
+    """GB/T 2260 regions: the provinces, or the children of ``parent``."""
+    parent = args["parent"]
+    if parent is not None and reference.region(parent) is None:
+        raise ApiError(404, "Unknown region code.", fields={"parent": ["Unknown region code."]})
+    return [
+        {"code": r.code, "name": r.name, "level": r.level, "leaf": reference.is_leaf_region(r.code)}
+        for r in reference.children(parent)
+    ]
+
+
+@blp.get("/industries")
+@blp.response(200, IndustryOut(many=True))
+def industries() -> list[reference.Industry]:
+    """The 41 GB/T 4754 industrial classes organizations and solutions are tagged with."""
+    return reference.industries()

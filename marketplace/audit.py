@@ -117,16 +117,19 @@ def verify(session: Session, *, progress: Callable[[int], None] | None = None) -
     """Walk the chain in id order and name the first row that does not match."""
     expected_prev = GENESIS
     checked = 0
-    rows = session.execute(
+    rows = session.scalars(
         sa.select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
-    ).scalars()
-    for event in rows:
-        if event.prev_hash != expected_prev:
-            return VerifyResult(False, checked, event.id, "previous hash does not match")
-        if event.compute_hash() != event.hash:
-            return VerifyResult(False, checked, event.id, "row content does not match its hash")
-        expected_prev = event.hash
-        checked += 1
-        if progress and checked % 1000 == 0:
-            progress(checked)
+    )
+    try:
+        for event in rows:
+            if event.prev_hash != expected_prev:
+                return VerifyResult(False, checked, event.id, "previous hash does not match")
+            if event.compute_hash() != event.hash:
+                return VerifyResult(False, checked, event.id, "row content does not match its hash")
+            expected_prev = event.hash
+            checked += 1
+            if progress and checked % 1000 == 0:
+                progress(checked)
+    finally:
+        rows.close()  # a server-side cursor on PostgreSQL
     return VerifyResult(True, checked, None)

@@ -37,7 +37,9 @@ def web_actor() -> Actor | None:
     actor = None
     if current_user.is_authenticated:
         memberships = db.session.scalars(
-            sa.select(Membership).where(Membership.user_id == current_user.id).order_by(Membership.id)
+            sa.select(Membership)
+            .where(Membership.user_id == current_user.id)
+            .order_by(Membership.id)
         ).all()
         chosen = next((m for m in memberships if m.organization_id == session.get("org_id")), None)
         chosen = chosen or (memberships[0] if memberships else None)

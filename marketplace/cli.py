@@ -87,7 +87,9 @@ def org_group() -> None:
 @click.option("--owner-name", default=None)
 @click.option("--owner-password", default=None, help="Needed when the owner is new")
 @with_appcontext
-def org_create(owner_email: str, owner_name: str | None, owner_password: str | None, **fields: object) -> None:
+def org_create(
+    owner_email: str, owner_name: str | None, owner_password: str | None, **fields: object
+) -> None:
     """Create an organization (government and platform ones are only made here)."""
     session = db.session
     try:
@@ -162,7 +164,8 @@ def audit_verify() -> None:
         click.echo(f"ok: {result.checked} rows, chain intact")
     else:
         click.echo(
-            f"BROKEN at row {result.first_bad}: {result.reason} ({result.checked} rows good before it)"
+            f"BROKEN at row {result.first_bad}: {result.reason} "
+            f"({result.checked} rows good before it)"
         )
         sys.exit(1)
 

@@ -55,16 +55,39 @@ class DemoOrg:
 
 DEMO_ORGS = (
     DemoOrg("platform", OrgKind.PLATFORM, "小快轻准平台运营中心", "310115", 1, "周明"),
-    DemoOrg("pudong", OrgKind.GOVERNMENT, "上海市浦东新区科技和经济委员会", "310115", 2, "陈立", ),
-    DemoOrg("vendor", OrgKind.VENDOR, "杭州云织智能科技有限公司", "330106", 3, "王芳"),
-    DemoOrg("vendor2", OrgKind.VENDOR, "苏州精测视觉技术有限公司", "320505", 4, "刘强", verified=False),
     DemoOrg(
-        "sme", OrgKind.SME, "上海恒丰精密零件有限公司", "310115", 5, "李建国",
-        industry="C33", employees=86, revenue_yuan=26_000_000,
+        "pudong",
+        OrgKind.GOVERNMENT,
+        "上海市浦东新区科技和经济委员会",
+        "310115",
+        2,
+        "陈立",
+    ),
+    DemoOrg("vendor", OrgKind.VENDOR, "杭州云织智能科技有限公司", "330106", 3, "王芳"),
+    DemoOrg(
+        "vendor2", OrgKind.VENDOR, "苏州精测视觉技术有限公司", "320505", 4, "刘强", verified=False
     ),
     DemoOrg(
-        "sme2", OrgKind.SME, "宁波甬江纺织有限公司", "330212", 6, "张秀英",
-        industry="C17", employees=15, revenue_yuan=2_400_000,
+        "sme",
+        OrgKind.SME,
+        "上海恒丰精密零件有限公司",
+        "310115",
+        5,
+        "李建国",
+        industry="C33",
+        employees=86,
+        revenue_yuan=26_000_000,
+    ),
+    DemoOrg(
+        "sme2",
+        OrgKind.SME,
+        "宁波甬江纺织有限公司",
+        "330212",
+        6,
+        "张秀英",
+        industry="C17",
+        employees=15,
+        revenue_yuan=2_400_000,
     ),
 )
 
@@ -73,6 +96,7 @@ DEMO_PEOPLE = (
     ("operator@demo.local", "平台运营 周明", "platform", Role.OWNER),
     ("officer@demo.local", "浦东科经委 陈立", "pudong", Role.OWNER),
     ("vendor@demo.local", "云织科技 王芳", "vendor", Role.OWNER),
+    ("vendor-dev@demo.local", "云织科技 开发 吴涛", "vendor", Role.ADMIN),
     ("vendor2@demo.local", "精测视觉 刘强", "vendor2", Role.OWNER),
     ("buyer@demo.local", "恒丰精密 李建国", "sme", Role.OWNER),
     ("staff@demo.local", "恒丰精密 采购 赵敏", "sme", Role.MEMBER),
@@ -90,7 +114,9 @@ def load_platform_demo(session: Session) -> dict[str, Any]:
     """Organizations and people; returns them by key for later loaders."""
     orgs: dict[str, Organization] = {}
     users: dict[str, User] = {}
-    owners = {org_key: (email, name) for email, name, org_key, role in DEMO_PEOPLE if role is Role.OWNER}
+    owners = {
+        org_key: (email, name) for email, name, org_key, role in DEMO_PEOPLE if role is Role.OWNER
+    }
     for spec in DEMO_ORGS:
         uscc = make_uscc(spec.region, spec.serial)
         org = session.scalar(sa.select(Organization).where(Organization.uscc == uscc))

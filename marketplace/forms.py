@@ -94,9 +94,7 @@ class OrganizationForm(FlaskForm):
         default="sme",
         validators=[InputRequired()],
     )
-    org_name = StringField(
-        _l("Registered name"), validators=[DataRequired(), Length(max=200)]
-    )
+    org_name = StringField(_l("Registered name"), validators=[DataRequired(), Length(max=200)])
     uscc = StringField(
         _l("Unified social credit code"),
         description=_l("18 characters, as on the business licence (营业执照)."),
@@ -119,9 +117,7 @@ class OrganizationForm(FlaskForm):
         _l("Legal representative"), validators=[DataRequired(), Length(max=100)]
     )
     address = StringField(_l("Registered address"), validators=[DataRequired(), Length(max=300)])
-    contact_phone = StringField(
-        _l("Contact phone"), validators=[DataRequired(), Length(max=30)]
-    )
+    contact_phone = StringField(_l("Contact phone"), validators=[DataRequired(), Length(max=30)])
     contact_email = EmailField(
         _l("Contact e-mail"), validators=[DataRequired(), Email(), Length(max=254)]
     )

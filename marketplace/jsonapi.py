@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flask import Response, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_smorest import Api as SmorestApi
-from werkzeug.exceptions import HTTPException, Unauthorized
+from werkzeug.exceptions import HTTPException
 
 from marketplace.db import db, utcnow
 from marketplace.models import ApiToken, Membership, Organization, OrgKind, Role, User
@@ -120,9 +120,9 @@ class Api(SmorestApi):
             payload, status = error_payload(error)
             response = jsonify(payload)
             response.status_code = status
-            if isinstance(error, Unauthorized):
+            if status == 401:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-            for name, value in (getattr(error, "data", None) or {}).get("headers", {}).items():
+            for name, value in ((getattr(error, "data", None) or {}).get("headers") or {}).items():
                 response.headers[name] = value
             return response
         if status == 405:
@@ -196,9 +196,7 @@ def authenticate_bearer() -> Actor:
     return Actor(found.user, found.organization, membership.role, found)
 
 
-def token_required(
-    kinds: Iterable[OrgKind] = (), *, write: bool = False
-) -> Callable[[F], F]:
+def token_required(kinds: Iterable[OrgKind] = (), *, write: bool = False) -> Callable[[F], F]:
     """Authenticate the bearer token; then the organization kind (and write role) must fit."""
     allowed = frozenset(kinds)
 

@@ -343,7 +343,9 @@ def create_token(
         raise NotAllowed(_l("You are not a member of this organization."))
     name = (name or "").strip()
     if not name:
-        raise DomainError(_l("Give the token a name, such as the system that will use it."), field="name")
+        raise DomainError(
+            _l("Give the token a name, such as the system that will use it."), field="name"
+        )
     secret = new_token_secret()
     token = ApiToken(
         user_id=user.id,

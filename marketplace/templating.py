@@ -14,8 +14,8 @@ from marketplace import reference
 from marketplace.auth import web_actor
 from marketplace.db import db
 from marketplace.i18n import LANGUAGE_NAMES, html_lang
-from marketplace.money import format_fen
 from marketplace.models import Membership
+from marketplace.money import format_fen
 
 
 def _memberships() -> list[Membership]:

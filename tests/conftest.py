@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from marketplace import create_app, migrate
 from marketplace.db import make_engine, normalize_url
+from tests.mail import SmtpSink
 
 POSTGRES_URL = os.environ.get("DATABASE_URL")
 
@@ -59,6 +60,14 @@ def config(database_url: str, tmp_path: Path) -> dict[str, object]:
         "RATELIMIT_STORAGE_URI": "memory://",
         "SEARCH_INDEX_DIR": str(tmp_path / "index"),
     }
+
+
+@pytest.fixture
+def smtp(config: dict[str, object]) -> Iterator[SmtpSink]:
+    """A real SMTP server; ask for it before ``app`` so the app is configured to use it."""
+    with SmtpSink() as sink:
+        config["MAIL_SERVER"], config["MAIL_PORT"] = sink.host, sink.port
+        yield sink
 
 
 @pytest.fixture

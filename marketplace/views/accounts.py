@@ -324,9 +324,7 @@ def accept_invitation(secret: str) -> str | Response:
                 session["org_id"] = invitation.organization_id
                 flash(_("You joined %(org)s.", org=invitation.organization.name), "success")
                 return redirect(url_for("accounts.dashboard"))
-    return render_template(
-        "marketplace/invitation.html", invitation=invitation, form=form
-    )
+    return render_template("marketplace/invitation.html", invitation=invitation, form=form)
 
 
 # --- API tokens ---------------------------------------------------------------------------
@@ -340,7 +338,7 @@ def tokens() -> str | Response:
     if request.method == "POST" and form.validate_on_submit():
         try:
             with db.session.begin_nested():
-                token, new_secret = services.create_token(
+                _token, new_secret = services.create_token(
                     db.session,
                     user=g.actor.user,
                     organization=g.actor.organization,

@@ -1,0 +1,110 @@
+"""The ``marketplace`` command: organizations, tokens, and the demo data."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from marketplace.demo import DEMO_PASSWORD, demo_logins, load_demo
+from marketplace.models import Organization, OrgKind, Role, User
+from tests.factories import make_uscc
+
+
+def test_org_create_makes_a_government_organization(app: Flask, session: Session) -> None:
+    uscc = make_uscc(serial=777)
+    result = app.test_cli_runner().invoke(
+        args=[
+            "org",
+            "create",
+            "--kind",
+            "government",
+            "--name",
+            "浦东新区科技和经济委员会",
+            "--uscc",
+            uscc,
+            "--region",
+            "310115",
+            "--phone",
+            "021-68541234",
+            "--email",
+            "kjw@pudong.example",
+            "--owner-email",
+            "officer@pudong.example",
+            "--owner-password",
+            "officer-pass-1",
+            "--legal-representative",
+            "陈立",
+            "--address",
+            "上海市浦东新区世纪大道 2001 号",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    org = session.scalar(sa.select(Organization).where(Organization.uscc == uscc))
+    assert org.kind is OrgKind.GOVERNMENT
+    owner = session.scalar(sa.select(User).where(User.email == "officer@pudong.example"))
+    assert owner.membership_in(org.id).role is Role.OWNER
+
+
+def test_org_create_reports_a_bad_uscc_without_writing(app: Flask, session: Session) -> None:
+    before = session.scalar(sa.select(sa.func.count()).select_from(Organization))
+    result = app.test_cli_runner().invoke(
+        args=[
+            "org",
+            "create",
+            "--kind",
+            "platform",
+            "--name",
+            "X",
+            "--uscc",
+            "123",
+            "--region",
+            "310115",
+            "--phone",
+            "021-1234567",
+            "--email",
+            "a@b.example",
+            "--owner-email",
+            "o@b.example",
+            "--owner-password",
+            "long-enough-1",
+        ]
+    )
+    assert result.exit_code != 0 and "18" in result.output
+    assert session.scalar(sa.select(sa.func.count()).select_from(Organization)) == before
+
+
+def test_token_create_prints_a_working_token(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    load_demo_into(app, session)
+    vendor = session.scalar(sa.select(Organization).where(Organization.kind == OrgKind.VENDOR))
+    owner = next(m.user for m in vendor.memberships if m.role is Role.OWNER)
+    result = app.test_cli_runner().invoke(
+        args=["token", "create", "--email", owner.email, "--org", vendor.uscc, "--name", "MES"]
+    )
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert me["organization"]["uscc"] == vendor.uscc
+
+
+def load_demo_into(app: Flask, session: Session) -> None:
+    with app.app_context():
+        load_demo(app)
+
+
+def test_demo_data_has_one_login_per_role_and_loads_twice(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    load_demo_into(app, session)
+    load_demo_into(app, session)  # idempotent: the demo may start many times
+    kinds = {org.kind for org in session.scalars(sa.select(Organization))}
+    assert kinds >= set(OrgKind)
+    roles = {login.role.split("/")[1] for login in demo_logins()}
+    assert roles == {r.value for r in Role}
+    for login in demo_logins():
+        response = client.post("/login", data={"email": login.email, "password": DEMO_PASSWORD})
+        assert response.status_code == 302, login.email
+        client.post("/logout")
