@@ -37,6 +37,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_module.from_environment())
     app.config.update(config or {})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if app.config["SECRET_KEY"] == config_module.Defaults.SECRET_KEY and not app.testing:
+        app.config["SECRET_KEY"] = config_module.instance_secret(app.instance_path)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = config_module.default_sqlite_url(app.instance_path)
     if app.config["SESSION_COOKIE_SECURE"] is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,15 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
 
 def default_sqlite_url(instance_path: str | Path) -> str:
     return f"sqlite:///{Path(instance_path) / 'marketplace.db'}"
+
+
+def instance_secret(instance_path: str | Path) -> str:
+    """A random secret kept in the instance folder, for set-ups that did not configure one."""
+    path = Path(instance_path) / "secret_key"
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()  # another process made it first: share it
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -219,4 +219,6 @@ def demo_command(host: str, port: int, workers: int, no_serve: bool) -> None:
     print_logins(host, port)
     if not no_serve:
         os.environ.setdefault("MARKETPLACE_DATABASE_URL", app.config["DATABASE_URL"])
+        # Plain HTTP on loopback: a Secure cookie would not come back from some browsers.
+        os.environ.setdefault("MARKETPLACE_SESSION_COOKIE_SECURE", "false")
         serve(host, port, workers)
