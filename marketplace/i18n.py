@@ -30,6 +30,12 @@ def select_locale() -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def current_language() -> str:
+    """The configured language code in use ("zh_CN" or "en"); Babel would say zh_Hans_CN."""
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh_CN"
+
+
 def html_lang(locale: str) -> str:
     """The value for <html lang>."""
     return "zh-CN" if locale.startswith("zh") else "en"

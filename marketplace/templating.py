@@ -13,7 +13,7 @@ from flask_login import current_user
 from marketplace import reference
 from marketplace.auth import web_actor
 from marketplace.db import db
-from marketplace.i18n import LANGUAGE_NAMES, html_lang
+from marketplace.i18n import LANGUAGE_NAMES, current_language, html_lang
 from marketplace.models import Membership
 from marketplace.money import format_fen
 
@@ -42,7 +42,7 @@ def _when(value: datetime | None, format: str = "medium") -> str:
 def init_app(app: Flask) -> None:
     @app.context_processor
     def inject() -> dict[str, Any]:
-        locale = str(get_locale())
+        locale = current_language()
         return {
             "actor": web_actor(),
             "memberships": _memberships,
