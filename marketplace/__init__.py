@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 
 # Every module that defines tables; Alembic and the tests load them all.
-MODEL_MODULES = ("marketplace.models", "marketplace.audit")
+MODEL_MODULES = ("marketplace.models", "marketplace.audit", "catalog.models")
 
 
 def load_models() -> None:
@@ -79,6 +79,9 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_packages(app: Flask) -> None:
     """The one place that knows every package: blueprints, API blueprints, CLI groups."""
+    from catalog import api as catalog_api
+    from catalog import cli as catalog_cli
+    from catalog import indexing as catalog_indexing
     from marketplace import api as marketplace_api
     from marketplace import cli, templating
     from marketplace.extensions import csrf
@@ -86,9 +89,11 @@ def _register_packages(app: Flask) -> None:
 
     api = app.extensions["marketplace.api"]
     templating.init_app(app)
+    catalog_indexing.install(app)
     for blueprint in (site.bp, accounts.bp, console.bp):
         app.register_blueprint(blueprint)
-    for api_blueprint in (marketplace_api.blp,):
+    for api_blueprint in (marketplace_api.blp, catalog_api.blp):
         csrf.exempt(api_blueprint)  # bearer tokens, never cookies
         api.register_blueprint(api_blueprint)
     cli.init_app(app)
+    app.cli.add_command(catalog_cli.catalog_group)

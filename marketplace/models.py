@@ -105,6 +105,10 @@ class Organization(Base):
     address: Mapped[str] = mapped_column(sa.String(300))
     contact_phone: Mapped[str] = mapped_column(sa.String(30))
     contact_email: Mapped[str] = mapped_column(sa.String(254))
+    # Public profile, shown with a vendor's listings.
+    about: Mapped[str] = mapped_column(sa.Text, default="")
+    about_en: Mapped[str] = mapped_column(sa.Text, default="")
+    website: Mapped[str] = mapped_column(sa.String(200), default="")
     verification: Mapped[Verification] = mapped_column(
         enum_type(Verification, "verification"), default=Verification.PENDING
     )

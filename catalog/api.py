@@ -1,0 +1,199 @@
+"""GET /api/v1/solutions (search) and GET /api/v1/solutions/{slug} (DESIGN.md section 6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
+from sqlalchemy.orm import selectinload
+
+from catalog import indexing
+from catalog.models import Solution, SolutionRevision
+from catalog.presenters import detail_dict, summary_dict
+from catalog.search import (
+    BILLING_MODELS,
+    DELIVERIES,
+    MAX_PER_PAGE,
+    PRICE_BAND_NAMES,
+    SORTS,
+    VOUCHER_KINDS,
+    InvalidQuery,
+    SearchQuery,
+    SearchUnavailable,
+)
+from marketplace.db import db
+from marketplace.jsonapi import ApiError, ErrorSchema
+
+blp = Blueprint("catalog_api", __name__, url_prefix="/api/v1", description="Solutions")
+
+
+class SearchArgs(ma.Schema):
+    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+    industry = ma.fields.String(metadata={"description": "GB/T 4754 code, e.g. C33"})
+    scenario = ma.fields.String(metadata={"description": "scenario code, e.g. pm.quality"})
+    delivery = ma.fields.String(validate=ma.validate.OneOf(DELIVERIES))
+    billing_model = ma.fields.String(validate=ma.validate.OneOf(BILLING_MODELS))
+    voucher_kind = ma.fields.String(validate=ma.validate.OneOf(VOUCHER_KINDS))
+    price_band = ma.fields.String(validate=ma.validate.OneOf(PRICE_BAND_NAMES))
+    max_monthly_fen = ma.fields.Integer(validate=ma.validate.Range(min=0, max=10**12))
+    sort = ma.fields.String(load_default="relevance", validate=ma.validate.OneOf(SORTS))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=10_000))
+    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+class VendorOut(ma.Schema):
+    name = ma.fields.String(required=True)
+    region_code = ma.fields.String(required=True)
+    about = ma.fields.String()
+    about_en = ma.fields.String()
+    verified = ma.fields.Boolean()
+
+
+class BadgesOut(ma.Schema):
+    small = ma.fields.Boolean(required=True, metadata={"description": "小: lowest monthly price <= ¥2,000"})
+    fast = ma.fields.Boolean(required=True, metadata={"description": "快: deploys in <= 7 days"})
+    light = ma.fields.Boolean(required=True, metadata={"description": "轻: saas, maas, agent or api"})
+    precise = ma.fields.Boolean(required=True, metadata={"description": "准: one or two scenarios"})
+
+
+class SolutionSummaryOut(ma.Schema):
+    slug = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    name_en = ma.fields.String(required=True)
+    summary = ma.fields.String(required=True)
+    summary_en = ma.fields.String(required=True)
+    vendor = ma.fields.Nested(VendorOut, required=True)
+    industries = ma.fields.List(ma.fields.String(), required=True)
+    scenarios = ma.fields.List(ma.fields.String(), required=True)
+    delivery = ma.fields.String(required=True)
+    deploy_days = ma.fields.Integer(required=True)
+    voucher_kinds = ma.fields.List(ma.fields.String(), required=True)
+    billing_models = ma.fields.List(ma.fields.String(), required=True)
+    lowest_monthly_fen = ma.fields.Integer(allow_none=True, required=True)
+    badges = ma.fields.Nested(BadgesOut, required=True)
+    rating = ma.fields.Float(allow_none=True, required=True)
+    rating_count = ma.fields.Integer(required=True)
+    published_at = ma.fields.String(allow_none=True, required=True)
+    highlights = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+
+
+class TierOut(ma.Schema):
+    up_to = ma.fields.Integer(allow_none=True, required=True)
+    unit_fen = ma.fields.String(required=True, metadata={"description": "decimal fen"})
+
+
+class PlanOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    name_en = ma.fields.String(required=True)
+    billing_model = ma.fields.String(required=True)
+    features = ma.fields.List(ma.fields.String(), required=True)
+    vat_rate_bp = ma.fields.Integer(required=True)
+    monthly_equivalent_fen = ma.fields.Integer(allow_none=True, required=True)
+    price_fen = ma.fields.Integer(allow_none=True)
+    interval = ma.fields.String(allow_none=True)
+    trial_days = ma.fields.Integer()
+    meter = ma.fields.String(allow_none=True)
+    unit = ma.fields.String(allow_none=True)
+    unit_en = ma.fields.String(allow_none=True)
+    tier_mode = ma.fields.String(allow_none=True)
+    tiers = ma.fields.List(ma.fields.Nested(TierOut))
+    free_units = ma.fields.Integer()
+    base_fee_fen = ma.fields.Integer()
+    kpi_name = ma.fields.String(allow_none=True)
+    kpi_unit = ma.fields.String(allow_none=True)
+    direction = ma.fields.String(allow_none=True)
+    price_per_unit_fen = ma.fields.String(allow_none=True)
+    share_bp = ma.fields.Integer(allow_none=True)
+    value_per_unit_fen = ma.fields.String(allow_none=True)
+    cap_fen = ma.fields.Integer(allow_none=True)
+    verification_days = ma.fields.Integer()
+
+
+class CaseStudyOut(ma.Schema):
+    customer_industry = ma.fields.String(required=True)
+    customer = ma.fields.String()
+    problem = ma.fields.String(required=True)
+    result = ma.fields.String(required=True)
+
+
+class SolutionDetailOut(SolutionSummaryOut):
+    description = ma.fields.String(required=True, metadata={"description": "Markdown"})
+    description_html = ma.fields.String(required=True, metadata={"description": "sanitized HTML"})
+    case_studies = ma.fields.List(ma.fields.Nested(CaseStudyOut), required=True)
+    plans = ma.fields.List(ma.fields.Nested(PlanOut), required=True)
+
+
+class SearchOut(ma.Schema):
+    total = ma.fields.Integer(required=True)
+    page = ma.fields.Integer(required=True)
+    per_page = ma.fields.Integer(required=True)
+    items = ma.fields.List(ma.fields.Nested(SolutionSummaryOut), required=True)
+    facets = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer()),
+        required=True,
+    )
+    did_you_mean = ma.fields.String(allow_none=True, required=True)
+    fuzzy = ma.fields.Boolean(required=True)
+
+
+def _load_public(ids: list[int]) -> dict[int, Solution]:
+    rows = db.session.scalars(
+        sa.select(Solution)
+        .where(Solution.id.in_(ids), Solution.is_public)
+        .options(
+            selectinload(Solution.vendor),
+            selectinload(Solution.published).selectinload(SolutionRevision.plans),
+        )
+    )
+    return {s.id: s for s in rows}
+
+
+@blp.get("/solutions")
+@blp.arguments(SearchArgs, location="query")
+@blp.response(200, SearchOut)
+@blp.alt_response(503, schema=ErrorSchema, description="The search index is unavailable")
+def search_solutions(args: dict[str, Any]) -> dict[str, Any]:
+    """Search published solutions, with filters and facet counts."""
+    try:
+        query = SearchQuery(**args)
+        result = indexing.search_index().search(query)
+    except InvalidQuery as exc:
+        raise ApiError(422, _("The request has invalid fields."), fields={exc.field: [exc.message]}) from exc
+    except SearchUnavailable as exc:
+        raise ApiError(503, _("Search is unavailable right now; please try again shortly.")) from exc
+    solutions = _load_public([hit.id for hit in result.hits])
+    ratings = indexing.ratings_by_solution(db.session, solutions)
+    items = [
+        summary_dict(
+            solutions[hit.id], solutions[hit.id].published, rating=ratings.get(hit.id),
+            highlights=hit.highlights,
+        )
+        for hit in result.hits
+        if hit.id in solutions  # the index may lag a delisting by a moment
+    ]
+    return {
+        "total": result.total,
+        "page": result.page,
+        "per_page": result.per_page,
+        "items": items,
+        "facets": result.facets,
+        "did_you_mean": result.did_you_mean,
+        "fuzzy": result.fuzzy,
+    }
+
+
+@blp.get("/solutions/<slug>")
+@blp.response(200, SolutionDetailOut)
+@blp.alt_response(404, schema=ErrorSchema)
+def solution_detail(slug: str) -> dict[str, Any]:
+    """A published solution with its plans."""
+    solution = db.session.scalar(sa.select(Solution).where(Solution.slug == slug, Solution.is_public))
+    if solution is None:
+        raise ApiError(404, _("No published solution has this address."))
+    rating = indexing.ratings_by_solution(db.session, [solution.id]).get(solution.id)
+    return detail_dict(solution, solution.published, rating=rating)

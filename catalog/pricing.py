@@ -1,0 +1,124 @@
+"""How a plan prices a quantity: tiers, free units, base fee, outcome improvement.
+
+These are the price definitions of DESIGN.md section 4, in integer fen with decimal unit
+prices rounded half-up once per line. Billing rates periods with them; the storefront's
+price calculator shows the same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from marketplace.money import apply_basis_points, round_half_up
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    up_to: int | None  # inclusive upper bound of this tier; None for the last tier
+    unit_fen: Decimal
+
+
+def parse_tiers(raw: Sequence[Mapping[str, Any]]) -> list[Tier]:
+    return [
+        Tier(None if t.get("up_to") is None else int(t["up_to"]), Decimal(str(t["unit_fen"])))
+        for t in raw
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLine:
+    """One priced line: ``quantity`` units at ``unit_fen`` make ``amount_fen``."""
+
+    quantity: int
+    unit_fen: Decimal
+    amount_fen: int
+    tier: int  # index of the tier
+
+
+def usage_lines(
+    tiers: Sequence[Tier], mode: str, quantity: int, *, free_units: int = 0
+) -> list[UsageLine]:
+    """The lines a quantity costs. Free units come off the bottom first.
+
+    graduated: the units in each tier at that tier's price (like income tax brackets);
+    volume: every billable unit at the price of the tier the billable total falls in.
+    """
+    if quantity < 0:
+        raise ValueError("quantity cannot be negative")
+    billable = max(quantity - free_units, 0)
+    if billable == 0:
+        return []
+    if mode == "volume":
+        index = next(
+            i for i, tier in enumerate(tiers) if tier.up_to is None or billable <= tier.up_to
+        )
+        unit = tiers[index].unit_fen
+        return [UsageLine(billable, unit, round_half_up(unit * billable), index)]
+    lines: list[UsageLine] = []
+    lower = 0
+    for index, tier in enumerate(tiers):
+        upper = billable if tier.up_to is None else min(tier.up_to, billable)
+        count = upper - lower
+        if count > 0:
+            lines.append(UsageLine(count, tier.unit_fen, round_half_up(tier.unit_fen * count), index))
+        lower = upper
+        if tier.up_to is None or billable <= tier.up_to:
+            break
+    return lines
+
+
+def usage_charge(
+    tiers: Sequence[Tier], mode: str, quantity: int, *, free_units: int = 0, base_fee_fen: int = 0
+) -> int:
+    """What a period with ``quantity`` units costs, base fee included."""
+    return base_fee_fen + sum(
+        line.amount_fen for line in usage_lines(tiers, mode, quantity, free_units=free_units)
+    )
+
+
+def improvement(direction: str, baseline: Decimal, measured: Decimal) -> Decimal:
+    """How much better the measured value is than the baseline; never below zero."""
+    delta = measured - baseline if direction == "increase" else baseline - measured
+    return max(delta, Decimal(0))
+
+
+def outcome_variable_fen(
+    gained: Decimal,
+    *,
+    price_per_unit_fen: Decimal | None = None,
+    share_bp: int | None = None,
+    value_per_unit_fen: Decimal | None = None,
+) -> int:
+    """The charge for an improvement before cap and base fee: a price per unit of
+    improvement, or a share of the value of the improvement."""
+    if price_per_unit_fen is not None:
+        return round_half_up(gained * price_per_unit_fen)
+    if share_bp is None or value_per_unit_fen is None:
+        raise ValueError("an outcome plan has a unit price or a share of value")
+    return apply_basis_points(round_half_up(gained * value_per_unit_fen), share_bp)
+
+
+def outcome_charge(
+    *,
+    direction: str,
+    baseline: Decimal,
+    measured: Decimal,
+    price_per_unit_fen: Decimal | None = None,
+    share_bp: int | None = None,
+    value_per_unit_fen: Decimal | None = None,
+    cap_fen: int | None = None,
+    base_fee_fen: int = 0,
+) -> int:
+    """charge = min(cap, improvement x price) + base (DESIGN.md section 4)."""
+    variable = outcome_variable_fen(
+        improvement(direction, baseline, measured),
+        price_per_unit_fen=price_per_unit_fen,
+        share_bp=share_bp,
+        value_per_unit_fen=value_per_unit_fen,
+    )
+    if cap_fen is not None:
+        variable = min(variable, cap_fen)
+    return variable + base_fee_fen
