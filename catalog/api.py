@@ -41,7 +41,9 @@ class SearchArgs(ma.Schema):
     max_monthly_fen = ma.fields.Integer(validate=ma.validate.Range(min=0, max=10**12))
     sort = ma.fields.String(load_default="relevance", validate=ma.validate.OneOf(SORTS))
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=10_000))
-    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
+    per_page = ma.fields.Integer(
+        load_default=20, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE)
+    )
 
 
 class VendorOut(ma.Schema):
@@ -53,9 +55,13 @@ class VendorOut(ma.Schema):
 
 
 class BadgesOut(ma.Schema):
-    small = ma.fields.Boolean(required=True, metadata={"description": "小: lowest monthly price <= ¥2,000"})
+    small = ma.fields.Boolean(
+        required=True, metadata={"description": "小: lowest monthly price <= ¥2,000"}
+    )
     fast = ma.fields.Boolean(required=True, metadata={"description": "快: deploys in <= 7 days"})
-    light = ma.fields.Boolean(required=True, metadata={"description": "轻: saas, maas, agent or api"})
+    light = ma.fields.Boolean(
+        required=True, metadata={"description": "轻: saas, maas, agent or api"}
+    )
     precise = ma.fields.Boolean(required=True, metadata={"description": "准: one or two scenarios"})
 
 
@@ -163,14 +169,20 @@ def search_solutions(args: dict[str, Any]) -> dict[str, Any]:
         query = SearchQuery(**args)
         result = indexing.search_index().search(query)
     except InvalidQuery as exc:
-        raise ApiError(422, _("The request has invalid fields."), fields={exc.field: [exc.message]}) from exc
+        raise ApiError(
+            422, _("The request has invalid fields."), fields={exc.field: [exc.message]}
+        ) from exc
     except SearchUnavailable as exc:
-        raise ApiError(503, _("Search is unavailable right now; please try again shortly.")) from exc
+        raise ApiError(
+            503, _("Search is unavailable right now; please try again shortly.")
+        ) from exc
     solutions = _load_public([hit.id for hit in result.hits])
     ratings = indexing.ratings_by_solution(db.session, solutions)
     items = [
         summary_dict(
-            solutions[hit.id], solutions[hit.id].published, rating=ratings.get(hit.id),
+            solutions[hit.id],
+            solutions[hit.id].published,
+            rating=ratings.get(hit.id),
             highlights=hit.highlights,
         )
         for hit in result.hits
@@ -192,7 +204,9 @@ def search_solutions(args: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema)
 def solution_detail(slug: str) -> dict[str, Any]:
     """A published solution with its plans."""
-    solution = db.session.scalar(sa.select(Solution).where(Solution.slug == slug, Solution.is_public))
+    solution = db.session.scalar(
+        sa.select(Solution).where(Solution.slug == slug, Solution.is_public)
+    )
     if solution is None:
         raise ApiError(404, _("No published solution has this address."))
     rating = indexing.ratings_by_solution(db.session, [solution.id]).get(solution.id)

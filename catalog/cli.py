@@ -39,7 +39,9 @@ def operator_actor() -> Actor:
 @catalog_group.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--vendor", "vendor_uscc", help="Vendor USCC for lines without vendor_uscc")
-@click.option("--publish", is_flag=True, help="Approve the listings at once (vendor must be verified)")
+@click.option(
+    "--publish", is_flag=True, help="Approve the listings at once (vendor must be verified)"
+)
 @with_appcontext
 def import_command(path: Path, vendor_uscc: str | None, publish: bool) -> None:
     """Import solutions from a JSON Lines file: all lines, or none when any line is wrong."""
@@ -70,7 +72,9 @@ def import_command(path: Path, vendor_uscc: str | None, publish: bool) -> None:
 def reindex_command() -> None:
     """Rebuild the search index from the database (published solutions only)."""
     session = db.session
-    total = session.scalar(sa.select(sa.func.count()).select_from(Solution).where(Solution.is_public))
+    total = session.scalar(
+        sa.select(sa.func.count()).select_from(Solution).where(Solution.is_public)
+    )
     with click.progressbar(length=total or 0, label="indexing", file=sys.stderr) as bar:
         last = 0
 

@@ -55,7 +55,9 @@ def check_lines(
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
-            errors.append(LineError(number, "_json", f"not valid JSON ({exc.msg} at column {exc.colno})"))
+            errors.append(
+                LineError(number, "_json", f"not valid JSON ({exc.msg} at column {exc.colno})")
+            )
             continue
         if not isinstance(data, dict):
             errors.append(LineError(number, "_json", "each line must be a JSON object"))

@@ -124,7 +124,9 @@ def _after_rollback(session: Session) -> None:
 
 def install(app: Flask) -> None:
     """Create the app's index handle and hook index updates onto its sessions' commits."""
-    index = SearchIndex(index_path(app), writer_timeout=app.config.get("SEARCH_WRITER_TIMEOUT", 5.0))
+    index = SearchIndex(
+        index_path(app), writer_timeout=app.config.get("SEARCH_WRITER_TIMEOUT", 5.0)
+    )
     app.extensions["catalog.search"] = index
     sessions = app.extensions["marketplace.db"].sessions
 

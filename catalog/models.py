@@ -193,7 +193,11 @@ class Solution(Base):
         latest = self.revisions[-1] if self.revisions else None
         if latest is None or latest.id == self.published_revision_id:
             return None
-        if latest.status in (RevisionStatus.DRAFT, RevisionStatus.SUBMITTED, RevisionStatus.REJECTED):
+        if latest.status in (
+            RevisionStatus.DRAFT,
+            RevisionStatus.SUBMITTED,
+            RevisionStatus.REJECTED,
+        ):
             return latest
         return None
 
@@ -297,9 +301,13 @@ class Plan(Base):
         sa.CheckConstraint("free_units >= 0", name="free_units_not_negative"),
         sa.CheckConstraint("base_fee_fen >= 0", name="base_fee_not_negative"),
         sa.CheckConstraint("cap_fen IS NULL OR cap_fen > 0", name="cap_positive"),
-        sa.CheckConstraint("share_bp IS NULL OR (share_bp > 0 AND share_bp <= 10000)", name="share_range"),
+        sa.CheckConstraint(
+            "share_bp IS NULL OR (share_bp > 0 AND share_bp <= 10000)", name="share_range"
+        ),
         sa.CheckConstraint("vat_rate_bp >= 0 AND vat_rate_bp <= 10000", name="vat_range"),
-        sa.CheckConstraint("verification_days >= 1 AND verification_days <= 90", name="window_range"),
+        sa.CheckConstraint(
+            "verification_days >= 1 AND verification_days <= 90", name="window_range"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

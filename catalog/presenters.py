@@ -24,22 +24,31 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
     }
     if plan.billing_model is BillingModel.SUBSCRIPTION:
         data.update(
-            price_fen=plan.price_fen, interval=plan.interval.value if plan.interval else None,
+            price_fen=plan.price_fen,
+            interval=plan.interval.value if plan.interval else None,
             trial_days=plan.trial_days,
         )
     elif plan.billing_model is BillingModel.USAGE:
         data.update(
-            meter=plan.meter, unit=plan.unit, unit_en=plan.unit_en,
+            meter=plan.meter,
+            unit=plan.unit,
+            unit_en=plan.unit_en,
             tier_mode=plan.tier_mode.value if plan.tier_mode else None,
-            tiers=list(plan.tiers or []), free_units=plan.free_units, base_fee_fen=plan.base_fee_fen,
+            tiers=list(plan.tiers or []),
+            free_units=plan.free_units,
+            base_fee_fen=plan.base_fee_fen,
         )
     else:
         data.update(
-            kpi_name=plan.kpi_name, kpi_unit=plan.kpi_unit,
+            kpi_name=plan.kpi_name,
+            kpi_unit=plan.kpi_unit,
             direction=plan.direction.value if plan.direction else None,
-            price_per_unit_fen=_decimal(plan.price_per_unit_fen), share_bp=plan.share_bp,
-            value_per_unit_fen=_decimal(plan.value_per_unit_fen), cap_fen=plan.cap_fen,
-            base_fee_fen=plan.base_fee_fen, verification_days=plan.verification_days,
+            price_per_unit_fen=_decimal(plan.price_per_unit_fen),
+            share_bp=plan.share_bp,
+            value_per_unit_fen=_decimal(plan.value_per_unit_fen),
+            cap_fen=plan.cap_fen,
+            base_fee_fen=plan.base_fee_fen,
+            verification_days=plan.verification_days,
         )
     return data
 

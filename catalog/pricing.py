@@ -63,7 +63,9 @@ def usage_lines(
         upper = billable if tier.up_to is None else min(tier.up_to, billable)
         count = upper - lower
         if count > 0:
-            lines.append(UsageLine(count, tier.unit_fen, round_half_up(tier.unit_fen * count), index))
+            lines.append(
+                UsageLine(count, tier.unit_fen, round_half_up(tier.unit_fen * count), index)
+            )
         lower = upper
         if tier.up_to is None or billable <= tier.up_to:
             break

@@ -80,9 +80,7 @@ def _audit(session: Session, action: str, solution: Solution, actor: Actor, **da
 def _unique_slug(session: Session, wanted: str | None) -> str:
     if wanted:
         if not SLUG.match(wanted):
-            raise DomainError(
-                _l("Use 3-80 lower-case letters, digits and hyphens."), field="slug"
-            )
+            raise DomainError(_l("Use 3-80 lower-case letters, digits and hyphens."), field="slug")
         if session.scalar(sa.select(Solution.id).where(Solution.slug == wanted)) is not None:
             raise Conflict(_l("This address is taken; choose another."), field="slug")
         return wanted
@@ -129,14 +127,25 @@ def _replace_plans(
     session.flush()
 
 
-def _copy_revision(session: Session, solution: Solution, source: SolutionRevision) -> SolutionRevision:
+def _copy_revision(
+    session: Session, solution: Solution, source: SolutionRevision
+) -> SolutionRevision:
     """A new draft revision starting from ``source``, plans and screenshots copied."""
     fields = {
         column.key: getattr(source, column.key)
         for column in SolutionRevision.__table__.columns
         if column.key
-        not in {"id", "number", "status", "review_note", "created_at", "submitted_at",
-                "reviewed_at", "reviewed_by_id", "solution_id"}
+        not in {
+            "id",
+            "number",
+            "status",
+            "review_note",
+            "created_at",
+            "submitted_at",
+            "reviewed_at",
+            "reviewed_by_id",
+            "solution_id",
+        }
     }
     revision = SolutionRevision(number=source.number + 1, **fields)
     solution.revisions.append(revision)
@@ -279,7 +288,9 @@ def reject(session: Session, solution: Solution, *, actor: Actor, note: str) -> 
     if solution.status is SolutionStatus.SUBMITTED:
         solution.status = SolutionStatus.REJECTED
     session.flush()
-    _audit(session, "solution.rejected", solution, actor, revision=revision.number, note=note.strip())
+    _audit(
+        session, "solution.rejected", solution, actor, revision=revision.number, note=note.strip()
+    )
     return revision
 
 
@@ -316,9 +327,7 @@ def relist(session: Session, solution: Solution, *, actor: Actor) -> None:
 
 
 def public_solution(session: Session, slug: str) -> Solution | None:
-    return session.scalar(
-        sa.select(Solution).where(Solution.slug == slug, Solution.is_public)
-    )
+    return session.scalar(sa.select(Solution).where(Solution.slug == slug, Solution.is_public))
 
 
 def vendor_solutions(session: Session, vendor_id: int) -> list[Solution]:

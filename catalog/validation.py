@@ -102,7 +102,9 @@ def _int(
     return value
 
 
-def _optional_int(data: Mapping[str, Any], key: str, path: str, *, low: int, high: int) -> int | None:
+def _optional_int(
+    data: Mapping[str, Any], key: str, path: str, *, low: int, high: int
+) -> int | None:
     if data.get(key) in (None, ""):
         return None
     return _int(data, key, path, low=low, high=high)
@@ -111,8 +113,8 @@ def _optional_int(data: Mapping[str, Any], key: str, path: str, *, low: int, hig
 def _decimal_fen(data: Mapping[str, Any], key: str, path: str) -> Decimal:
     """A unit price in fen; may be fractional ("0.5"); never a float in JSON."""
     value = data.get(key)
-    if isinstance(value, bool) or isinstance(value, float) or value is None:
-        raise _fail(path, _l("Give the price in fen as a string or whole number, such as \"0.5\"."))
+    if isinstance(value, (bool, float)) or value is None:
+        raise _fail(path, _l('Give the price in fen as a string or whole number, such as "0.5".'))
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
@@ -163,13 +165,17 @@ def parse_solution(data: Mapping[str, Any]) -> SolutionContent:
         path = f"case_studies[{i}]"
         if not isinstance(study, Mapping):
             raise _fail(path, _l("A case study is an object."))
-        industry = _text(study, "customer_industry", f"{path}.customer_industry", max_len=3, required=True)
+        industry = _text(
+            study, "customer_industry", f"{path}.customer_industry", max_len=3, required=True
+        )
         if not taxonomy.is_valid_industry(industry):
             raise _fail(f"{path}.customer_industry", _l("Unknown code: %(codes)s.", codes=industry))
         studies.append(
             {
                 "customer_industry": industry,
-                "customer": _text(study, "customer", f"{path}.customer", max_len=80, required=False),
+                "customer": _text(
+                    study, "customer", f"{path}.customer", max_len=80, required=False
+                ),
                 "problem": _text(study, "problem", f"{path}.problem", max_len=400, required=True),
                 "result": _text(study, "result", f"{path}.result", max_len=400, required=True),
             }
@@ -180,13 +186,19 @@ def parse_solution(data: Mapping[str, Any]) -> SolutionContent:
         summary=_text(data, "summary", "summary", max_len=200, required=True),
         summary_en=_text(data, "summary_en", "summary_en", max_len=400, required=False),
         description=_text(data, "description", "description", max_len=20_000, required=False),
-        industries=_codes(data, "industries", "industries", taxonomy.is_valid_industry, low=1, high=10),
+        industries=_codes(
+            data, "industries", "industries", taxonomy.is_valid_industry, low=1, high=10
+        ),
         scenarios=_codes(data, "scenarios", "scenarios", taxonomy.is_valid_scenario, low=1, high=3),
         delivery=_choice(data, "delivery", "delivery", Delivery),
         deploy_days=_int(data, "deploy_days", "deploy_days", low=0, high=365),
         voucher_kinds=_codes(
-            data, "voucher_kinds", "voucher_kinds", lambda v: v in {k.value for k in VoucherKind},
-            low=0, high=2,
+            data,
+            "voucher_kinds",
+            "voucher_kinds",
+            lambda v: v in {k.value for k in VoucherKind},
+            low=0,
+            high=2,
         ),
         case_studies=studies,
     )
@@ -221,8 +233,10 @@ def parse_plan(data: Mapping[str, Any], path: str = "plan") -> PlanTerms:
     features = data.get("features") or []
     if isinstance(features, str):
         features = [line.strip() for line in features.splitlines() if line.strip()]
-    if not isinstance(features, list) or len(features) > MAX_FEATURES or not all(
-        isinstance(f, str) and len(f) <= 80 for f in features
+    if (
+        not isinstance(features, list)
+        or len(features) > MAX_FEATURES
+        or not all(isinstance(f, str) and len(f) <= 80 for f in features)
     ):
         raise _fail(f"{path}.features", _l("At most %(n)d short lines.", n=MAX_FEATURES))
     terms = PlanTerms(
@@ -230,24 +244,36 @@ def parse_plan(data: Mapping[str, Any], path: str = "plan") -> PlanTerms:
         name_en=_text(data, "name_en", f"{path}.name_en", max_len=120, required=False),
         billing_model=model,
         features=[f.strip() for f in features if f.strip()],
-        vat_rate_bp=_int(data, "vat_rate_bp", f"{path}.vat_rate_bp", low=0, high=10_000, default=600),
-        base_fee_fen=_int(data, "base_fee_fen", f"{path}.base_fee_fen", low=0, high=MAX_PRICE_FEN, default=0),
+        vat_rate_bp=_int(
+            data, "vat_rate_bp", f"{path}.vat_rate_bp", low=0, high=10_000, default=600
+        ),
+        base_fee_fen=_int(
+            data, "base_fee_fen", f"{path}.base_fee_fen", low=0, high=MAX_PRICE_FEN, default=0
+        ),
     )
     if model is BillingModel.SUBSCRIPTION:
         terms.base_fee_fen = 0
         terms.price_fen = _int(data, "price_fen", f"{path}.price_fen", low=0, high=MAX_PRICE_FEN)
         terms.interval = _choice(data, "interval", f"{path}.interval", Interval)
-        terms.trial_days = _int(data, "trial_days", f"{path}.trial_days", low=0, high=365, default=0)
+        terms.trial_days = _int(
+            data, "trial_days", f"{path}.trial_days", low=0, high=365, default=0
+        )
     elif model is BillingModel.USAGE:
         meter = _text(data, "meter", f"{path}.meter", max_len=60, required=True)
         if not METER.match(meter):
-            raise _fail(f"{path}.meter", _l("Use lower-case letters, digits and _ (e.g. api_calls)."))
+            raise _fail(
+                f"{path}.meter", _l("Use lower-case letters, digits and _ (e.g. api_calls).")
+            )
         terms.meter = meter
         terms.unit = _text(data, "unit", f"{path}.unit", max_len=20, required=True)
-        terms.unit_en = _text(data, "unit_en", f"{path}.unit_en", max_len=40, required=False) or None
+        terms.unit_en = (
+            _text(data, "unit_en", f"{path}.unit_en", max_len=40, required=False) or None
+        )
         terms.tier_mode = _choice(data, "tier_mode", f"{path}.tier_mode", TierMode)
         terms.tiers = _parse_tiers(data.get("tiers"), f"{path}.tiers")
-        terms.free_units = _int(data, "free_units", f"{path}.free_units", low=0, high=10**12, default=0)
+        terms.free_units = _int(
+            data, "free_units", f"{path}.free_units", low=0, high=10**12, default=0
+        )
     else:
         terms.kpi_name = _text(data, "kpi_name", f"{path}.kpi_name", max_len=60, required=True)
         terms.kpi_unit = _text(data, "kpi_unit", f"{path}.kpi_unit", max_len=20, required=True)
@@ -260,10 +286,14 @@ def parse_plan(data: Mapping[str, Any], path: str = "plan") -> PlanTerms:
                 _l("Give either a price per unit of improvement or a share of its value."),
             )
         if has_price:
-            terms.price_per_unit_fen = _decimal_fen(data, "price_per_unit_fen", f"{path}.price_per_unit_fen")
+            terms.price_per_unit_fen = _decimal_fen(
+                data, "price_per_unit_fen", f"{path}.price_per_unit_fen"
+            )
         else:
             terms.share_bp = _int(data, "share_bp", f"{path}.share_bp", low=1, high=10_000)
-            terms.value_per_unit_fen = _decimal_fen(data, "value_per_unit_fen", f"{path}.value_per_unit_fen")
+            terms.value_per_unit_fen = _decimal_fen(
+                data, "value_per_unit_fen", f"{path}.value_per_unit_fen"
+            )
         terms.cap_fen = _optional_int(data, "cap_fen", f"{path}.cap_fen", low=1, high=MAX_PRICE_FEN)
         terms.verification_days = _int(
             data, "verification_days", f"{path}.verification_days", low=1, high=90, default=7

@@ -77,6 +77,7 @@ def app(config: dict[str, object]) -> Iterator[Flask]:
     connection = state.engine.connect()
     outer = connection.begin()
     state.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
+    app.extensions["catalog.search"].create()  # an empty index, as after `catalog reindex`
     yield app
     outer.rollback()
     connection.close()

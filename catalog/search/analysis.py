@@ -1,0 +1,243 @@
+"""Text analysis shared by indexing, querying and highlighting.
+
+Chinese is cut by jieba; the tokens are written into Whoosh fields as space-separated
+words, so the index schema holds only Whoosh's own analyzers and stays readable whatever
+becomes of this module. English goes through Whoosh's stemming analyzer; pinyin is
+generated here with pypinyin.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+
+import jieba
+from pypinyin import Style, lazy_pinyin
+from whoosh.analysis import StemmingAnalyzer
+
+# Domain words jieba's general dictionary would split or mis-cut; kept whole so that a
+# query and a document cut them the same way. Shorter words inside them still match,
+# because every longer word is also indexed as its two-character pieces.
+DOMAIN_WORDS = (
+    "质检",
+    "视觉质检",
+    "智能质检",
+    "缺陷检测",
+    "瑕疵检测",
+    "质量追溯",
+    "预测性维护",
+    "设备点检",
+    "能耗",
+    "能耗管理",
+    "碳排放",
+    "碳足迹",
+    "排产",
+    "智能排产",
+    "排程",
+    "报工",
+    "算力",
+    "算力租用",
+    "智算",
+    "智能体",
+    "大模型",
+    "工业大模型",
+    "上云",
+    "上云券",
+    "算力券",
+    "工业互联网",
+    "数字孪生",
+    "边缘计算",
+    "边缘网关",
+    "进销存",
+    "良品率",
+    "稼动率",
+    "工单",
+    "先用后付",
+    "效果付费",
+    "私有化部署",
+    "低代码",
+    "数据采集",
+    "设备联网",
+    "能源管理",
+)
+
+STOP_WORDS = frozenset(
+    [
+        "的",
+        "了",
+        "和",
+        "与",
+        "及",
+        "或",
+        "是",
+        "在",
+        "为",
+        "对",
+        "于",
+        "等",
+        "把",
+        "被",
+        "也",
+        "就",
+        "都",
+        "而",
+        "并",
+        "其",
+        "之",
+        "以",
+        "个",
+        "这",
+        "那",
+        "有",
+        "中",
+        "上",
+        "下",
+    ]
+)
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_WORDLIKE = re.compile(r"\w")
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+_QUERY_PART = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
+
+_jieba_lock = threading.Lock()
+_jieba: jieba.Tokenizer | None = None
+
+english_analyzer = StemmingAnalyzer()
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width, lower case, single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def is_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def segmenter() -> jieba.Tokenizer:
+    """A private jieba tokenizer with the domain words, initialized once, quietly."""
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                # jieba logs "Building prefix dict..." at DEBUG on its own stderr handler.
+                logging.getLogger("jieba").setLevel(logging.WARNING)
+                tokenizer = jieba.Tokenizer()
+                tokenizer.initialize()
+                for word in DOMAIN_WORDS:
+                    tokenizer.add_word(word)
+                _jieba = tokenizer
+    return _jieba
+
+
+def chinese_index_tokens(text: str) -> list[str]:
+    """Tokens for a Chinese field: jieba's search mode (words and the dictionary words
+    inside them) plus every other two-character piece of a longer CJK word, so that 质检
+    finds 质检员 however jieba cuts it."""
+    tokens: list[str] = []
+    emitted: set[tuple[str, int]] = set()
+    for word, start, _end in segmenter().tokenize(normalize(text), mode="search"):
+        if word in STOP_WORDS or not _WORDLIKE.search(word):
+            continue
+        tokens.append(word)
+        emitted.add((word, start))
+        if len(word) > 2 and _CJK_RUN.fullmatch(word):
+            for offset, piece in enumerate(bigrams(word)):
+                if (piece, start + offset) not in emitted:
+                    tokens.append(piece)
+                    emitted.add((piece, start + offset))
+    return tokens
+
+
+def query_parts(text: str) -> list[tuple[str, str]]:
+    """(kind, token) pairs in query order: kind "zh" for jieba words of Chinese runs,
+    "ascii" for Latin words and numbers. Punctuation and stop words drop out."""
+    parts: list[tuple[str, str]] = []
+    for match in _QUERY_PART.finditer(normalize(text)):
+        run = match.group()
+        if not is_cjk(run):
+            parts.append(("ascii", run))
+            continue
+        for word in segmenter().cut(run):
+            if word not in STOP_WORDS:
+                parts.append(("zh", word))
+    return parts
+
+
+def bigrams(word: str) -> list[str]:
+    """The two-character pieces of a word (the word itself when that short)."""
+    return [word[i : i + 2] for i in range(len(word) - 1)] if len(word) > 2 else [word]
+
+
+def english_stems(text: str) -> list[str]:
+    return [token.text for token in english_analyzer(text)]
+
+
+def ascii_words(text: str) -> list[str]:
+    return _ASCII_WORD.findall(normalize(text))
+
+
+@lru_cache(maxsize=50_000)
+def word_pinyin(word: str) -> tuple[str, ...]:
+    """The syllables of a Chinese word, toneless, ü as v (pypinyin's phrase dictionary
+    picks the reading of polyphonic characters)."""
+    return tuple(lazy_pinyin(word, style=Style.NORMAL, errors="ignore"))
+
+
+def pinyin_forms(syllables: tuple[str, ...]) -> tuple[str, str]:
+    """(joined syllables, initials): ("zhijian", "zj") for 质检."""
+    return "".join(syllables), "".join(s[0] for s in syllables)
+
+
+def chinese_words(text: str) -> Iterator[tuple[str, int, int]]:
+    """(word, start, end) of jieba's default cut, CJK words only."""
+    for word, start, end in segmenter().tokenize(text):
+        if _CJK_RUN.fullmatch(word):
+            yield word, start, end
+
+
+def pinyin_units(
+    text: str, *, pairs: bool = True
+) -> Iterator[tuple[int, int, tuple[str, ...], bool]]:
+    """(start, end, syllables, is_word) for each Chinese word (is_word True), each
+    dictionary word inside a longer one (维护 in 预测性维护, as jieba's search mode finds
+    them) and, with ``pairs``, each pair of neighbouring words."""
+    frequencies = segmenter().FREQ
+    previous: tuple[int, tuple[str, ...]] | None = None
+    for word, start, end in chinese_words(text):
+        syllables = word_pinyin(word)
+        if word in STOP_WORDS or len(syllables) != len(word):  # 的, or a rare character
+            previous = None
+            continue
+        yield start, end, syllables, True
+        for size in (2, 3) if len(word) > 2 else ():
+            for offset in range(len(word) - size + 1):
+                if frequencies.get(word[offset : offset + size]) and size < len(word):
+                    piece = syllables[offset : offset + size]
+                    yield start + offset, start + offset + size, piece, False
+        if pairs and previous is not None and previous[0] + len(previous[1]) == start:
+            yield previous[0], end, previous[1] + syllables, False
+        previous = (start, syllables)
+
+
+def pinyin_tokens(text: str, *, full: bool = True) -> list[str]:
+    """Pinyin tokens for Chinese text: the joined syllables of every unit of two or more
+    syllables ("zhijian" for 质检); with ``full`` also every syllable, the initials ("zj")
+    and the units of neighbouring words. Each token is a Whoosh posting, which costs
+    indexing time, so long text (summaries) gets the short form."""
+    tokens: list[str] = []
+    for _start, _end, syllables, is_word in pinyin_units(normalize(text), pairs=full):
+        if is_word and (full or len(syllables) == 1):
+            tokens.extend(syllables)
+        if len(syllables) > 1:
+            joined, initials = pinyin_forms(syllables)
+            tokens.append(joined)
+            if full:
+                tokens.append(initials)
+    return tokens
