@@ -81,9 +81,11 @@ def _register_packages(app: Flask) -> None:
     """The one place that knows every package: blueprints, API blueprints, CLI groups."""
     from catalog import api as catalog_api
     from catalog import cli as catalog_cli
+    from catalog import demo as catalog_demo
     from catalog import indexing as catalog_indexing
     from marketplace import api as marketplace_api
     from marketplace import cli, templating
+    from marketplace.demo import load_platform_demo
     from marketplace.extensions import csrf
     from marketplace.views import accounts, console, site
 
@@ -96,4 +98,6 @@ def _register_packages(app: Flask) -> None:
         csrf.exempt(api_blueprint)  # bearer tokens, never cookies
         api.register_blueprint(api_blueprint)
     cli.init_app(app)
+    app.extensions["marketplace.demo_loaders"] = [load_platform_demo, catalog_demo.load]
+    app.extensions["marketplace.demo_finishers"] = [catalog_demo.rebuild_index]
     app.cli.add_command(catalog_cli.catalog_group)

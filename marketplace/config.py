@@ -70,6 +70,7 @@ _ENV: dict[str, type] = {
     "MAIL_FROM": str,
     "SESSION_COOKIE_SECURE": bool,
     "SQLALCHEMY_ECHO": bool,
+    "SEARCH_INDEX_DIR": str,
 }
 
 

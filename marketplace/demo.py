@@ -1,8 +1,9 @@
 """``marketplace demo``: a database with demo organizations and people, served by gunicorn.
 
 Each package adds its own demo data through a loader registered by the app factory in
-``app.extensions["marketplace.demo_loaders"]``; loaders run in order and must be
-idempotent (the demo may be started many times on the same database).
+``app.extensions["marketplace.demo_loaders"]``; loaders run in order, receive what the
+earlier ones returned, and must be idempotent (the demo may be started many times on the
+same database). ``marketplace.demo_finishers`` run after the commit.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def _user(session: Session, email: str, name: str) -> User:
     return user or services.create_user(session, email=email, name=name, password=DEMO_PASSWORD)
 
 
-def load_platform_demo(session: Session) -> dict[str, Any]:
+def load_platform_demo(session: Session, **_: Any) -> dict[str, Any]:
     """Organizations and people; returns them by key for later loaders."""
     orgs: dict[str, Organization] = {}
     users: dict[str, User] = {}
@@ -170,8 +171,14 @@ def load_demo(app: Flask) -> None:
     session = db.session
     context: dict[str, Any] = {}
     for loader in app.extensions.get("marketplace.demo_loaders", [load_platform_demo]):
-        context.update(loader(session, **context) if context else loader(session))
+        context.update(loader(session, **context))
     session.commit()
+
+
+def finish_demo(app: Flask) -> None:
+    """Steps other packages need after the data is in (the search index, say)."""
+    for step in app.extensions.get("marketplace.demo_finishers", []):
+        click.echo(step(app))
 
 
 def print_logins(host: str, port: int) -> None:
@@ -215,6 +222,7 @@ def demo_command(host: str, port: int, workers: int, no_serve: bool) -> None:
     click.echo(f"database: {db.engine.url.render_as_string(hide_password=True)}")
     migrate.upgrade(db.engine)
     load_demo(app)
+    finish_demo(app)
     db.engine.dispose()  # gunicorn workers open their own connections
     print_logins(host, port)
     if not no_serve:

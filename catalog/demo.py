@@ -1,0 +1,107 @@
+"""Demo catalog: the vendors of ``catalog/demo/vendors.json`` and the solutions of
+``catalog/demo/solutions.jsonl``, imported through the same path as ``catalog import``
+and published by the demo operator. Idempotent: existing vendors and slugs are kept."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from catalog import importer, indexing
+from catalog.models import Solution
+from catalog.search import SearchUnavailable
+from marketplace import services as platform
+from marketplace.db import db
+from marketplace.demo import DEMO_PASSWORD, make_uscc
+from marketplace.jsonapi import Actor
+from marketplace.models import Organization, OrgKind, Role, User
+
+# How many listings the home page shows as featured.
+FEATURED = 8
+_VENDOR_SERIAL_BASE = 100
+
+
+def _read(name: str) -> str:
+    return resources.files("catalog").joinpath("demo", name).read_text(encoding="utf-8")
+
+
+def _vendor(
+    session: Session, spec: dict[str, Any], serial: int, existing: Organization | None
+) -> Organization:
+    if existing is not None:
+        org = existing
+    else:
+        uscc = make_uscc(spec["region_code"], serial)
+        org = session.scalar(sa.select(Organization).where(Organization.uscc == uscc))
+        if org is None:
+            email = f"{spec['key']}@vendors.demo.local"
+            owner = session.scalar(sa.select(User).where(User.email == email))
+            owner = owner or platform.create_user(
+                session, email=email, name=spec["legal_representative"], password=DEMO_PASSWORD
+            )
+            details = platform.OrganizationDetails(
+                kind=OrgKind.VENDOR,
+                name=spec["name"],
+                uscc=uscc,
+                region_code=spec["region_code"],
+                legal_representative=spec["legal_representative"],
+                address=spec["address"],
+                contact_phone=spec["contact_phone"],
+                contact_email=spec["contact_email"],
+            )
+            org = platform.register_organization(session, details, owner=owner)
+    org.about = org.about or spec.get("about", "")
+    org.about_en = org.about_en or spec.get("about_en", "")
+    return org
+
+
+def load(
+    session: Session, *, orgs: dict[str, Organization], users: dict[str, User], **_: Any
+) -> dict[str, Any]:
+    index = indexing.search_index()
+    try:
+        index.doc_count()
+    except SearchUnavailable:
+        index.create()  # a first start: the solutions below go straight into it
+    operator_org = orgs["platform"]
+    operator = Actor(users["operator@demo.local"], operator_org, Role.OWNER)
+    vendors: dict[str, Organization] = {}
+    for serial, spec in enumerate(json.loads(_read("vendors.json")), start=_VENDOR_SERIAL_BASE):
+        existing = orgs["vendor"] if spec["key"] == "yunzhi" else None
+        vendor = _vendor(session, spec, serial, existing)
+        if not vendor.is_verified:
+            platform.review_vendor(
+                session, vendor, actor=operator, approve=True, note="营业执照与资质已核验"
+            )
+        vendors[spec["key"]] = vendor
+    session.flush()
+
+    taken = set(session.scalars(sa.select(Solution.slug)))
+    lines = []
+    for raw in _read("solutions.jsonl").splitlines():
+        if not raw.strip():
+            continue
+        row = json.loads(raw)
+        if row["slug"] in taken:
+            continue
+        row["vendor_uscc"] = vendors[row.pop("vendor")].uscc
+        lines.append(json.dumps(row, ensure_ascii=False))
+    parsed, errors = importer.check_lines(session, lines)
+    if errors:
+        raise ValueError("demo catalog is invalid: " + "; ".join(map(str, errors)))
+    created = importer.import_lines(session, parsed, publish_as=operator)
+    for solution in created[:FEATURED]:
+        solution.featured = True
+    session.flush()
+    return {"vendors": vendors, "solutions": created}
+
+
+def rebuild_index(app: Flask) -> str:
+    count = indexing.reindex(db.session, indexing.search_index(app))
+    db.session.commit()
+    return f"search index: {count} published solutions"
