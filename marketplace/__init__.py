@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 
 # Every module that defines tables; Alembic and the tests load them all.
-MODEL_MODULES = ("marketplace.models", "marketplace.audit", "catalog.models")
+MODEL_MODULES = ("marketplace.models", "marketplace.audit", "catalog.models", "billing.models")
 
 
 def load_models() -> None:
@@ -83,6 +83,7 @@ def _register_packages(app: Flask) -> None:
     from catalog import cli as catalog_cli
     from catalog import demo as catalog_demo
     from catalog import indexing as catalog_indexing
+    from catalog.views import review, storefront, vendor
     from marketplace import api as marketplace_api
     from marketplace import cli, templating
     from marketplace.demo import load_platform_demo
@@ -92,7 +93,9 @@ def _register_packages(app: Flask) -> None:
     api = app.extensions["marketplace.api"]
     templating.init_app(app)
     catalog_indexing.install(app)
-    for blueprint in (site.bp, accounts.bp, console.bp):
+    for blueprint in (
+        site.bp, accounts.bp, console.bp, storefront.bp, vendor.bp, vendor.media, review.bp
+    ):
         app.register_blueprint(blueprint)
     for api_blueprint in (marketplace_api.blp, catalog_api.blp):
         csrf.exempt(api_blueprint)  # bearer tokens, never cookies

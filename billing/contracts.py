@@ -1,0 +1,255 @@
+"""Starting, changing and ending contracts (DESIGN.md section 4).
+
+Subscriptions invoice each period in advance (after the trial, if any); usage contracts
+invoice in arrears when the period closes; outcome contracts wait for an agreed baseline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from billing import invoices, notify
+from billing.invoices import LineDraft
+from billing.models import Contract, ContractStatus, Invoice
+from billing.periods import period_bounds, prorate
+from billing.rating import subscription_line
+from catalog.models import BillingModel, Plan
+from marketplace import audit
+from marketplace.errors import Conflict, DomainError, NotAllowed
+from marketplace.jsonapi import Actor
+from marketplace.models import OrgKind
+
+
+def interval_of(plan: Plan) -> str:
+    return plan.interval.value if plan.interval else "month"
+
+
+def _audit(
+    session: Session, action: str, contract: Contract, actor: Actor | None, **data: object
+) -> None:
+    audit.record(
+        session,
+        action,
+        "contract",
+        contract.id,
+        user_id=actor.user.id if actor else None,
+        org_id=actor.organization.id if actor else None,
+        data={"plan_id": contract.plan_id, **data},
+    )
+
+
+def start(
+    session: Session,
+    *,
+    actor: Actor,
+    plan: Plan,
+    now: datetime,
+    commission_bp: int,
+    spend_cap_fen: int | None = None,
+    baseline: Decimal | None = None,
+    baseline_note: str = "",
+) -> Contract:
+    """The buyer starts a plan. No payment up front unless the plan is a subscription
+    without trial (its first period is invoiced at once)."""
+    if actor.org_kind is not OrgKind.SME or not actor.role.can_write:
+        raise NotAllowed(_l("Only enterprises (buyers) start solutions."))
+    if not plan.is_offered:
+        raise DomainError(_l("This plan is not on offer."), field="plan_id")
+    if spend_cap_fen is not None:
+        if plan.billing_model is not BillingModel.USAGE:
+            raise DomainError(
+                _l("A spend cap applies to pay-after-use plans only."), field="spend_cap_fen"
+            )
+        if spend_cap_fen <= 0:
+            raise DomainError(_l("The spend cap must be more than zero."), field="spend_cap_fen")
+    live = session.scalar(
+        sa.select(Contract.id).where(
+            Contract.buyer_id == actor.organization.id,
+            Contract.plan_id == plan.id,
+            Contract.status.in_(
+                [
+                    ContractStatus.PENDING,
+                    ContractStatus.TRIALING,
+                    ContractStatus.ACTIVE,
+                    ContractStatus.PAST_DUE,
+                ]
+            ),
+        )
+    )
+    if live is not None:
+        raise Conflict(_l("You already have this plan."), field="plan_id")
+
+    interval = interval_of(plan)
+    trial = plan.billing_model is BillingModel.SUBSCRIPTION and plan.trial_days > 0
+    anchor = now + timedelta(days=plan.trial_days) if trial else now
+    if plan.billing_model is BillingModel.OUTCOME:
+        status = ContractStatus.PENDING
+        if baseline is None:
+            raise DomainError(_l("Propose the baseline you measured."), field="baseline")
+    else:
+        status = ContractStatus.TRIALING if trial else ContractStatus.ACTIVE
+    period_start, period_end = (now, anchor) if trial else period_bounds(anchor, 0, interval)
+    contract = Contract(
+        buyer_id=actor.organization.id,
+        vendor_id=plan.solution.vendor_id,
+        solution_id=plan.solution_id,
+        plan_id=plan.id,
+        status=status,
+        anchor_at=anchor,
+        current_period_start=period_start,
+        current_period_end=period_end,
+        trial_end=anchor if trial else None,
+        spend_cap_fen=spend_cap_fen,
+        baseline=baseline,
+        baseline_note=baseline_note.strip(),
+        created_by_id=actor.user.id,
+    )
+    session.add(contract)
+    session.flush()
+    _audit(session, "contract.started", contract, actor, status=status.value)
+    if plan.billing_model is BillingModel.SUBSCRIPTION and not trial:
+        bill_subscription_period(session, contract, now=now, commission_bp=commission_bp)
+    return contract
+
+
+def bill_subscription_period(
+    session: Session, contract: Contract, *, now: datetime, commission_bp: int
+) -> Invoice | None:
+    """The in-advance invoice of the contract's current period (once per period)."""
+    start_, end = contract.current_period_start, contract.current_period_end
+    if invoices.existing(session, contract.id, start_, "renewal") is not None:
+        return None
+    invoice = invoices.create(
+        session,
+        contract,
+        reason="renewal",
+        period_start=start_,
+        period_end=end,
+        lines=[subscription_line(contract.plan, start_, end)],
+        commission_bp=commission_bp,
+        now=now,
+    )
+    notify.invoice_issued(session, invoice)
+    return invoice
+
+
+def change_plan(
+    session: Session,
+    contract: Contract,
+    new_plan: Plan,
+    *,
+    actor: Actor,
+    now: datetime,
+    commission_bp: int,
+) -> Invoice | None:
+    """Switch subscription plans mid-period: credit the unused days of the old plan and
+    charge the rest of the period at the new plan's price, on an immediate invoice."""
+    _require_buyer(contract, actor)
+    old_plan = contract.plan
+    if contract.status not in (ContractStatus.ACTIVE, ContractStatus.TRIALING):
+        raise Conflict(_l("Only an active contract can change plan."))
+    if new_plan.id == old_plan.id:
+        raise Conflict(_l("This is your current plan."), field="plan_id")
+    if (
+        not new_plan.is_offered
+        or new_plan.solution_id != contract.solution_id
+        or new_plan.billing_model is not BillingModel.SUBSCRIPTION
+        or old_plan.billing_model is not BillingModel.SUBSCRIPTION
+    ):
+        raise DomainError(
+            _l("Choose another subscription plan of the same solution."), field="plan_id"
+        )
+    if interval_of(new_plan) != interval_of(old_plan):
+        raise DomainError(
+            _l(
+                "Monthly and yearly plans cannot be swapped mid-period; cancel at period end instead."
+            ),
+            field="plan_id",
+        )
+    contract.plan_id = new_plan.id
+    contract.plan = new_plan
+    _audit(session, "contract.plan_changed", contract, actor, old_plan_id=old_plan.id)
+    if contract.status is ContractStatus.TRIALING:
+        session.flush()
+        return None  # nothing was charged yet; the new price applies from the trial's end
+    start_, end = contract.current_period_start, contract.current_period_end
+    credit = prorate(old_plan.price_fen or 0, start_, end, now)
+    charge = prorate(new_plan.price_fen or 0, start_, end, now)
+    lines = [
+        LineDraft(
+            kind="proration_credit",
+            description=str(_l("Unused time on %(plan)s", plan=old_plan.name)),
+            quantity=Decimal(1),
+            unit_fen=Decimal(-credit),
+            amount_fen=-credit,
+            vat_rate_bp=old_plan.vat_rate_bp,
+            period_start=now,
+            period_end=end,
+            plan_id=old_plan.id,
+        ),
+        LineDraft(
+            kind="proration_charge",
+            description=str(_l("Remaining time on %(plan)s", plan=new_plan.name)),
+            quantity=Decimal(1),
+            unit_fen=Decimal(charge),
+            amount_fen=charge,
+            vat_rate_bp=new_plan.vat_rate_bp,
+            period_start=now,
+            period_end=end,
+            plan_id=new_plan.id,
+        ),
+    ]
+    invoice = invoices.create(
+        session,
+        contract,
+        reason="proration",
+        period_start=now,
+        period_end=end,
+        lines=[line for line in lines if line.amount_fen],
+        commission_bp=commission_bp,
+        now=now,
+    )
+    notify.invoice_issued(session, invoice)
+    return invoice
+
+
+def cancel(
+    session: Session, contract: Contract, *, actor: Actor, at_period_end: bool, now: datetime
+) -> None:
+    """Cancel now, or at the end of the current period (nothing more is invoiced after it).
+    Usage already recorded in the current period is still invoiced when the period closes."""
+    _require_buyer(contract, actor)
+    if not contract.status.is_live and contract.status is not ContractStatus.PENDING:
+        raise Conflict(_l("This contract has ended already."))
+    if at_period_end:
+        contract.cancel_at_period_end = True
+    else:
+        contract.status = ContractStatus.CANCELED
+        contract.canceled_at = now
+    session.flush()
+    _audit(session, "contract.canceled", contract, actor, at_period_end=at_period_end)
+
+
+def set_spend_cap(
+    session: Session, contract: Contract, cap_fen: int | None, *, actor: Actor
+) -> None:
+    _require_buyer(contract, actor)
+    if contract.plan.billing_model is not BillingModel.USAGE:
+        raise DomainError(
+            _l("A spend cap applies to pay-after-use plans only."), field="spend_cap_fen"
+        )
+    if cap_fen is not None and cap_fen <= 0:
+        raise DomainError(_l("The spend cap must be more than zero."), field="spend_cap_fen")
+    contract.spend_cap_fen = cap_fen
+    session.flush()
+    _audit(session, "contract.spend_cap_set", contract, actor, spend_cap_fen=cap_fen)
+
+
+def _require_buyer(contract: Contract, actor: Actor) -> None:
+    if actor.organization.id != contract.buyer_id or not actor.role.can_write:
+        raise NotAllowed(_l("Only the buyer changes this contract."))

@@ -1,0 +1,260 @@
+"""Usage events from vendors (POST /api/v1/usage-events, DESIGN.md section 6).
+
+Rules: an event id is unique per vendor forever (the same id and payload again is a
+duplicate, reported and not an error; the same id with another payload is a conflict);
+the contract must be the vendor's, usage-billed, with that meter; the event must fall in a
+period not yet invoiced and at most five minutes in the future. A batch is checked with a
+few set-based queries and stored with one insert, so a thousand events cost little more
+than one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from billing import notify
+from billing.models import Contract, ContractStatus, UsageEvent
+from billing.rating import usage_estimate_fen
+from catalog.models import BillingModel
+
+MAX_BATCH = 1000
+FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_QUANTITY = Decimal(10) ** 15
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Event:
+    event_id: str
+    contract_id: int
+    meter: str
+    quantity: Decimal
+    occurred_at: datetime
+
+    @property
+    def payload_hash(self) -> str:
+        canonical = json.dumps(
+            {
+                "contract_id": self.contract_id,
+                "meter": self.meter,
+                "quantity": format(self.quantity.normalize(), "f"),
+                "occurred_at": self.occurred_at.astimezone(UTC).isoformat(),
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _parse(raw: Any) -> tuple[_Event | None, str | None, str]:
+    """(event, None, id) or (None, reason, id) for one raw event."""
+    if not isinstance(raw, Mapping):
+        return None, "invalid: an event is an object", ""
+    event_id = raw.get("id")
+    if not isinstance(event_id, str) or not 1 <= len(event_id) <= 100:
+        return None, "invalid_id: a string of 1 to 100 characters", str(event_id)[:100]
+    contract_id = raw.get("contract_id")
+    if isinstance(contract_id, bool) or not isinstance(contract_id, int):
+        return None, "invalid_contract_id: an integer", event_id
+    meter = raw.get("meter")
+    if not isinstance(meter, str) or not meter:
+        return None, "invalid_meter: a meter name", event_id
+    try:
+        quantity = Decimal(str(raw.get("quantity")))
+    except (InvalidOperation, ValueError):
+        return None, "invalid_quantity: a number", event_id
+    if not quantity.is_finite() or quantity < 0 or quantity > MAX_QUANTITY:
+        return None, "invalid_quantity: a number from 0", event_id
+    if quantity.as_tuple().exponent < -6:  # type: ignore[operator]
+        return None, "invalid_quantity: at most six decimal places", event_id
+    text = raw.get("occurred_at")
+    try:
+        occurred_at = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        occurred_at = None
+    if occurred_at is None or occurred_at.tzinfo is None:
+        return None, "invalid_occurred_at: ISO 8601 with a UTC offset", event_id
+    return (
+        _Event(event_id, contract_id, meter, quantity, occurred_at.astimezone(UTC)),
+        None,
+        event_id,
+    )
+
+
+def _check(event: _Event, contract: Contract | None, vendor_id: int, now: datetime) -> str | None:
+    if contract is None or contract.vendor_id != vendor_id:
+        return "unknown_contract"  # never say whether another vendor's contract exists
+    if contract.plan.billing_model is not BillingModel.USAGE:
+        return "not_usage_billed"
+    if event.meter != contract.plan.meter:
+        return f"unknown_meter: this contract meters {contract.plan.meter}"
+    if event.occurred_at > now + FUTURE_TOLERANCE:
+        return "in_future: more than 5 minutes ahead of the server clock"
+    if event.occurred_at < contract.current_period_start:
+        return "period_closed: that period has been invoiced"
+    if contract.status in (ContractStatus.CANCELED, ContractStatus.ENDED):
+        ended = contract.canceled_at or contract.ended_at
+        if ended is None or event.occurred_at >= ended:
+            return "contract_ended"
+    if contract.status is ContractStatus.PENDING:
+        return "contract_not_started"
+    return None
+
+
+def _insert(session: Session):  # the dialect's INSERT, for ON CONFLICT DO NOTHING
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(UsageEvent)
+
+
+def ingest(
+    session: Session, *, vendor_id: int, events: Sequence[Any], now: datetime
+) -> IngestResult:
+    if len(events) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} events a call")
+    result = IngestResult()
+    parsed: list[_Event] = []
+    seen: dict[str, str] = {}  # id -> payload hash, within this batch
+    for raw in events:
+        event, reason, event_id = _parse(raw)
+        if event is None:
+            result.rejected.append({"id": event_id, "reason": reason or "invalid"})
+            continue
+        if event.event_id in seen:
+            if seen[event.event_id] == event.payload_hash:
+                result.duplicates.append(event.event_id)
+            else:
+                result.rejected.append({"id": event.event_id, "reason": "conflict"})
+            continue
+        seen[event.event_id] = event.payload_hash
+        parsed.append(event)
+
+    stored = (
+        dict(
+            session.execute(
+                sa.select(UsageEvent.event_id, UsageEvent.payload_hash).where(
+                    UsageEvent.vendor_id == vendor_id,
+                    UsageEvent.event_id.in_([e.event_id for e in parsed]),
+                )
+            ).all()
+        )
+        if parsed
+        else {}
+    )
+    contracts = (
+        {
+            c.id: c
+            for c in session.scalars(
+                sa.select(Contract)
+                .where(Contract.id.in_({e.contract_id for e in parsed}))
+                .options(selectinload(Contract.plan))
+            )
+        }
+        if parsed
+        else {}
+    )
+
+    rows: list[dict[str, Any]] = []
+    for event in parsed:
+        if event.event_id in stored:
+            if stored[event.event_id] == event.payload_hash:
+                result.duplicates.append(event.event_id)
+            else:
+                result.rejected.append({"id": event.event_id, "reason": "conflict"})
+            continue
+        reason = _check(event, contracts.get(event.contract_id), vendor_id, now)
+        if reason:
+            result.rejected.append({"id": event.event_id, "reason": reason})
+            continue
+        rows.append(
+            {
+                "vendor_id": vendor_id,
+                "event_id": event.event_id,
+                "contract_id": event.contract_id,
+                "meter": event.meter,
+                "quantity": event.quantity,
+                "occurred_at": event.occurred_at,
+                "received_at": now,
+                "payload_hash": event.payload_hash,
+            }
+        )
+    if rows:
+        statement = (
+            _insert(session)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["vendor_id", "event_id"])
+            .returning(UsageEvent.event_id)
+        )
+        inserted = set(session.scalars(statement))
+        result.accepted = len(inserted)
+        raced = [row for row in rows if row["event_id"] not in inserted]
+        if raced:  # a concurrent call stored the same ids between our check and insert
+            hashes = dict(
+                session.execute(
+                    sa.select(UsageEvent.event_id, UsageEvent.payload_hash).where(
+                        UsageEvent.vendor_id == vendor_id,
+                        UsageEvent.event_id.in_([r["event_id"] for r in raced]),
+                    )
+                ).all()
+            )
+            for row in raced:
+                if hashes.get(row["event_id"]) == row["payload_hash"]:
+                    result.duplicates.append(row["event_id"])
+                else:
+                    result.rejected.append({"id": row["event_id"], "reason": "conflict"})
+        capped = {row["contract_id"] for row in rows if contracts[row["contract_id"]].spend_cap_fen}
+        for contract_id in capped:
+            warn_spend_cap(session, contracts[contract_id])
+    return result
+
+
+def period_quantity(
+    session: Session, contract: Contract, start: datetime, end: datetime
+) -> Decimal:
+    total = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(UsageEvent.quantity), 0)).where(
+            UsageEvent.contract_id == contract.id,
+            UsageEvent.occurred_at >= start,
+            UsageEvent.occurred_at < end,
+        )
+    )
+    return Decimal(total or 0)
+
+
+def current_usage(session: Session, contract: Contract) -> tuple[Decimal, int]:
+    """Quantity and estimated charge (base fee and cap included) of the current period."""
+    start, end = contract.current_period_start, contract.current_period_end
+    quantity = period_quantity(session, contract, start, end)
+    charge = usage_estimate_fen(
+        contract.plan, quantity, start, end, spend_cap_fen=contract.spend_cap_fen
+    )
+    return quantity, charge
+
+
+def warn_spend_cap(session: Session, contract: Contract) -> None:
+    """Tell buyer and vendor once per period when usage reaches 80% and 100% of the cap."""
+    cap = contract.spend_cap_fen
+    if not cap:
+        return
+    start, end = contract.current_period_start, contract.current_period_end
+    quantity = period_quantity(session, contract, start, end)
+    uncapped = usage_estimate_fen(contract.plan, quantity, start, end)
+    period_key = start.strftime("%Y%m%d")
+    if uncapped * 100 >= cap * 80:
+        notify.spend_cap(session, contract, 80, period_key)
+    if uncapped >= cap:
+        notify.spend_cap(session, contract, 100, period_key)

@@ -1,0 +1,424 @@
+"""Contracts, metered usage, invoices, payments, the double-entry ledger, notifications.
+
+Amounts are integer fen (BigInteger). Rows that record money are append-only: a payment
+is corrected by a refund row, an invoice by voiding it or by a credit note, and the ledger
+by a reversing transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from catalog.models import Plan, Solution
+from marketplace.db import Base, enum_type, utcnow
+from marketplace.models import Organization
+
+Quantity = sa.Numeric(24, 6)  # metered quantities may be fractional (GPU hours)
+
+
+class ContractStatus(enum.StrEnum):
+    PENDING = "pending"  # outcome contract awaiting the agreed baseline
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"  # payment retries exhausted: the service is suspended
+    CANCELED = "canceled"
+    ENDED = "ended"
+
+    @property
+    def label(self) -> str:
+        return str(CONTRACT_STATUS_LABELS[self])
+
+    @property
+    def is_live(self) -> bool:
+        return self in (ContractStatus.TRIALING, ContractStatus.ACTIVE, ContractStatus.PAST_DUE)
+
+
+CONTRACT_STATUS_LABELS = {
+    ContractStatus.PENDING: _l("Awaiting baseline agreement"),
+    ContractStatus.TRIALING: _l("Free trial"),
+    ContractStatus.ACTIVE: _l("Active"),
+    ContractStatus.PAST_DUE: _l("Suspended: payment overdue"),
+    ContractStatus.CANCELED: _l("Canceled"),
+    ContractStatus.ENDED: _l("Ended"),
+}
+
+
+class Contract(Base):
+    __tablename__ = "contracts"
+    __table_args__ = (
+        sa.CheckConstraint("spend_cap_fen IS NULL OR spend_cap_fen > 0", name="cap_positive"),
+        sa.CheckConstraint("current_period_end > current_period_start", name="period_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
+    vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
+    solution_id: Mapped[int] = mapped_column(sa.ForeignKey("solutions.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plans.id"))
+    status: Mapped[ContractStatus] = mapped_column(
+        enum_type(ContractStatus, "contract_status"), index=True
+    )
+    # Periods repeat monthly (or yearly for yearly subscriptions) from the anchor.
+    anchor_at: Mapped[datetime]
+    current_period_start: Mapped[datetime]
+    current_period_end: Mapped[datetime] = mapped_column(index=True)
+    trial_end: Mapped[datetime | None]
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    canceled_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    spend_cap_fen: Mapped[int | None] = mapped_column(sa.BigInteger)  # usage contracts
+    # Outcome contracts (DESIGN.md section 4): the agreed baseline and how it was measured.
+    baseline: Mapped[Decimal | None] = mapped_column(sa.Numeric(24, 6))
+    baseline_note: Mapped[str] = mapped_column(sa.Text, default="")
+    baseline_agreed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+
+    buyer: Mapped[Organization] = relationship(foreign_keys=[buyer_id])
+    vendor: Mapped[Organization] = relationship(foreign_keys=[vendor_id])
+    solution: Mapped[Solution] = relationship()
+    plan: Mapped[Plan] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Contract {self.id} buyer={self.buyer_id} plan={self.plan_id} {self.status.value}>"
+
+    def can_view(self, org_id: int) -> bool:
+        return org_id in (self.buyer_id, self.vendor_id)
+
+
+class UsageEvent(Base):
+    """One metered event as the vendor reported it; ``event_id`` is unique per vendor forever."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        sa.UniqueConstraint("vendor_id", "event_id"),
+        sa.Index(None, "contract_id", "occurred_at"),
+        sa.CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"))
+    event_id: Mapped[str] = mapped_column(sa.String(100))
+    contract_id: Mapped[int] = mapped_column(sa.ForeignKey("contracts.id"))
+    meter: Mapped[str] = mapped_column(sa.String(60))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # SHA-256 of the canonical payload, to tell a retry (same) from a conflict (different).
+    payload_hash: Mapped[str] = mapped_column(sa.String(64))
+
+    def __repr__(self) -> str:
+        return f"<UsageEvent {self.vendor_id}:{self.event_id} {self.quantity} {self.meter}>"
+
+
+class InvoiceStatus(enum.StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"
+
+    @property
+    def label(self) -> str:
+        return str(INVOICE_STATUS_LABELS[self])
+
+
+INVOICE_STATUS_LABELS = {
+    InvoiceStatus.DRAFT: _l("Draft"),
+    InvoiceStatus.OPEN: _l("Open"),
+    InvoiceStatus.PAID: _l("Paid"),
+    InvoiceStatus.VOID: _l("Void"),
+    InvoiceStatus.UNCOLLECTIBLE: _l("Uncollectible"),
+}
+
+# The only moves an invoice may make; anything else raises IllegalTransition.
+INVOICE_TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
+    InvoiceStatus.DRAFT: frozenset({InvoiceStatus.OPEN, InvoiceStatus.VOID}),
+    InvoiceStatus.OPEN: frozenset(
+        {InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}
+    ),
+    InvoiceStatus.UNCOLLECTIBLE: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID}),
+    InvoiceStatus.PAID: frozenset(),
+    InvoiceStatus.VOID: frozenset(),
+}
+
+
+class InvoiceKind(enum.StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"  # corrects an earlier invoice; its lines are negative
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        # One invoice per contract, period and reason: closing a period twice creates nothing.
+        sa.UniqueConstraint("contract_id", "period_start", "reason"),
+        sa.CheckConstraint("total_fen = subtotal_fen + tax_fen", name="total_is_net_plus_tax"),
+        sa.CheckConstraint("voucher_fen >= 0", name="voucher_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(30), unique=True)
+    kind: Mapped[InvoiceKind] = mapped_column(
+        enum_type(InvoiceKind, "invoice_kind"), default=InvoiceKind.INVOICE
+    )
+    # Why it was issued: "renewal", "usage", "proration", "outcome", "correction", ...
+    reason: Mapped[str] = mapped_column(sa.String(30))
+    contract_id: Mapped[int] = mapped_column(sa.ForeignKey("contracts.id"), index=True)
+    buyer_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
+    vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
+    corrects_invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"))
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    status: Mapped[InvoiceStatus] = mapped_column(
+        enum_type(InvoiceStatus, "invoice_status"), index=True
+    )
+    subtotal_fen: Mapped[int] = mapped_column(sa.BigInteger)  # net of VAT
+    tax_fen: Mapped[int] = mapped_column(sa.BigInteger)  # the VAT contained in the prices
+    total_fen: Mapped[int] = mapped_column(sa.BigInteger)  # tax-inclusive
+    voucher_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    commission_bp: Mapped[int]  # the platform's rate when the invoice was issued
+    issued_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+    voided_at: Mapped[datetime | None]
+    # Card retries (dunning): how many attempts failed, and when the next is due.
+    attempt_count: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contract: Mapped[Contract] = relationship()
+    buyer: Mapped[Organization] = relationship(foreign_keys=[buyer_id])
+    vendor: Mapped[Organization] = relationship(foreign_keys=[vendor_id])
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
+    )
+    payments: Mapped[list[Payment]] = relationship(back_populates="invoice", order_by="Payment.id")
+
+    def __repr__(self) -> str:
+        return f"<Invoice {self.number} {self.status.value} {self.total_fen}>"
+
+    def can_view(self, org_id: int) -> bool:
+        return org_id in (self.buyer_id, self.vendor_id)
+
+    @property
+    def transfer_reference(self) -> str:
+        """What the buyer writes in the bank transfer's remark (对公转账附言)."""
+        return f"MKT{self.number.replace('-', '')}"
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    # "subscription", "usage", "base_fee", "proration_credit", "proration_charge", "outcome"
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    description: Mapped[str] = mapped_column(sa.String(300))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit_fen: Mapped[Decimal] = mapped_column(sa.Numeric(24, 6))
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)  # tax-inclusive, rounded once
+    vat_rate_bp: Mapped[int]
+    tax_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    plan_id: Mapped[int | None] = mapped_column(sa.ForeignKey("plans.id"))
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    details: Mapped[dict[str, Any]]  # e.g. tier index, baseline/measured for outcome lines
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+    def __repr__(self) -> str:
+        return f"<InvoiceLine {self.invoice_id}#{self.position} {self.kind} {self.amount_fen}>"
+
+
+class InvoiceEvent(Base):
+    """Append-only history of an invoice's status."""
+
+    __tablename__ = "invoice_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(sa.String(20))
+    to_status: Mapped[str] = mapped_column(sa.String(20))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InvoiceCounter(Base):
+    """The next invoice number per year; incremented under a row lock."""
+
+    __tablename__ = "invoice_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class PaymentMethodKind(enum.StrEnum):
+    CARD = "card"
+    BANK_TRANSFER = "bank_transfer"
+
+
+class PaymentStatus(enum.StrEnum):
+    PROCESSING = "processing"
+    REQUIRES_ACTION = "requires_action"  # 3-D Secure: the buyer must confirm
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return str(PAYMENT_STATUS_LABELS[self])
+
+
+PAYMENT_STATUS_LABELS = {
+    PaymentStatus.PROCESSING: _l("Processing"),
+    PaymentStatus.REQUIRES_ACTION: _l("Waiting for your confirmation"),
+    PaymentStatus.SUCCEEDED: _l("Succeeded"),
+    PaymentStatus.FAILED: _l("Failed"),
+}
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (sa.CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id"), index=True)
+    buyer_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
+    method: Mapped[PaymentMethodKind] = mapped_column(
+        enum_type(PaymentMethodKind, "payment_method")
+    )
+    status: Mapped[PaymentStatus] = mapped_column(enum_type(PaymentStatus, "payment_status"))
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
+    bank_reference: Mapped[str | None] = mapped_column(sa.String(100))
+    failure_code: Mapped[str | None] = mapped_column(sa.String(60))
+    failure_message: Mapped[str | None] = mapped_column(sa.Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    succeeded_at: Mapped[datetime | None]
+
+    invoice: Mapped[Invoice] = relationship(back_populates="payments")
+    refunds: Mapped[list[Refund]] = relationship(back_populates="payment", order_by="Refund.id")
+
+    def __repr__(self) -> str:
+        return f"<Payment {self.id} {self.method.value} {self.status.value} {self.amount_fen}>"
+
+    @property
+    def refunded_fen(self) -> int:
+        return sum(r.amount_fen for r in self.refunds if r.status == "succeeded")
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (sa.CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payments.id"), index=True)
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    status: Mapped[str] = mapped_column(sa.String(20))  # "succeeded", "pending", "failed"
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    stripe_refund_id: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    payment: Mapped[Payment] = relationship(back_populates="refunds")
+
+
+class LedgerTransaction(Base):
+    """A balanced set of entries: the entries of one transaction sum to zero."""
+
+    __tablename__ = "ledger_transactions"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(40), index=True)  # "invoice.issued", ...
+    memo: Mapped[str] = mapped_column(sa.String(300), default="")
+    invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"))
+    refund_id: Mapped[int | None] = mapped_column(sa.ForeignKey("refunds.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    entries: Mapped[list[LedgerEntry]] = relationship(
+        back_populates="transaction", order_by="LedgerEntry.id"
+    )
+
+
+class LedgerEntry(Base):
+    """One side of a transaction: positive is a debit, negative a credit."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        sa.CheckConstraint("amount_fen <> 0", name="amount_not_zero"),
+        sa.Index(None, "account", "organization_id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    transaction_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_transactions.id"), index=True)
+    # buyer_receivable, vendor_payable, platform_commission, stripe_clearing, bank_clearing,
+    # voucher_program_payable; organization_id says whose (buyer, vendor, program owner).
+    account: Mapped[str] = mapped_column(sa.String(40))
+    organization_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organizations.id"))
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
+
+    transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
+
+    def __repr__(self) -> str:
+        return f"<LedgerEntry {self.account}:{self.organization_id} {self.amount_fen}>"
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (sa.UniqueConstraint("organization_id", "dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))  # "spend_cap_80", "invoice_issued", ...
+    params: Mapped[dict[str, Any]]  # values for the message in the reader's language
+    link: Mapped[str] = mapped_column(sa.String(300), default="")
+    # Same key, same organization: notified once (e.g. "cap80:contract:12:2026-11").
+    dedupe_key: Mapped[str] = mapped_column(sa.String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]
+    emailed_at: Mapped[datetime | None]
+
+
+class StripeCustomer(Base):
+    __tablename__ = "stripe_customers"
+
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id"), primary_key=True
+    )
+    customer_id: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    # The saved card: the PaymentMethod id and what we may show of it.
+    payment_method_id: Mapped[str | None] = mapped_column(sa.String(100))
+    card_brand: Mapped[str | None] = mapped_column(sa.String(20))
+    card_last4: Mapped[str | None] = mapped_column(sa.String(4))
+    card_exp: Mapped[str | None] = mapped_column(sa.String(7))  # "12/2030"
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookEvent(Base):
+    """Each Stripe event id once: a replayed event changes nothing."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    type: Mapped[str] = mapped_column(sa.String(80))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[dict[str, Any]]

@@ -1,0 +1,126 @@
+"""In-app notifications (and e-mail when SMTP is configured), each sent once per key.
+
+Messages are stored as a kind and parameters and worded when read, so each person sees
+them in their own language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import has_app_context
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from billing.models import Contract, Invoice, Notification
+from marketplace.money import format_fen
+
+MESSAGES = {
+    "invoice_issued": _l("Invoice %(number)s for %(amount)s has been issued."),
+    "payment_failed": _l("Paying invoice %(number)s failed: %(reason)s"),
+    "payment_succeeded": _l("Invoice %(number)s is paid."),
+    "spend_cap_80": _l("Usage on %(solution)s has reached 80%% of the spend cap of %(cap)s."),
+    "spend_cap_100": _l(
+        "Usage on %(solution)s has reached the spend cap of %(cap)s; further usage this period is not charged."
+    ),
+    "contract_suspended": _l(
+        "Your contract for %(solution)s is suspended because invoice %(number)s is unpaid."
+    ),
+}
+
+
+def message(notification: Notification) -> str:
+    template = MESSAGES.get(notification.kind)
+    return str(template) % notification.params if template else notification.kind
+
+
+def send(
+    session: Session,
+    organization_id: int,
+    kind: str,
+    dedupe_key: str,
+    *,
+    link: str = "",
+    **params: Any,
+) -> bool:
+    """Store a notification unless one with this key exists; True when it is new."""
+    values = {
+        "organization_id": organization_id,
+        "kind": kind,
+        "params": params,
+        "link": link,
+        "dedupe_key": dedupe_key,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Notification)
+    result = session.execute(
+        insert.values(**values).on_conflict_do_nothing(
+            index_elements=["organization_id", "dedupe_key"]
+        )
+    )
+    created = bool(result.rowcount)
+    if created and has_app_context():
+        _email(session, organization_id, kind, params)
+    return created
+
+
+def _email(session: Session, organization_id: int, kind: str, params: dict[str, Any]) -> None:
+    from marketplace.mail import mail_enabled, send_mail
+    from marketplace.models import Membership, Role
+
+    if not mail_enabled():
+        return
+    recipients = session.scalars(
+        sa.select(Membership).where(
+            Membership.organization_id == organization_id,
+            Membership.role.in_([Role.OWNER, Role.ADMIN]),
+        )
+    )
+    text = str(MESSAGES[kind]) % params
+    for membership in recipients:
+        send_mail(membership.user.email, text[:80], text)
+
+
+def invoice_issued(session: Session, invoice: Invoice) -> None:
+    if invoice.total_fen <= 0:
+        return
+    send(
+        session,
+        invoice.buyer_id,
+        "invoice_issued",
+        f"invoice:{invoice.id}:issued",
+        link=f"/billing/invoices/{invoice.id}",
+        number=invoice.number,
+        amount=format_fen(invoice.total_fen),
+    )
+
+
+def payment_failed(session: Session, invoice: Invoice, reason: str, attempt: int) -> None:
+    send(
+        session,
+        invoice.buyer_id,
+        "payment_failed",
+        f"invoice:{invoice.id}:failed:{attempt}",
+        link=f"/billing/invoices/{invoice.id}",
+        number=invoice.number,
+        reason=reason,
+    )
+
+
+def spend_cap(session: Session, contract: Contract, level: int, period_key: str) -> None:
+    """Warn buyer and vendor once per period at 80% and 100% of the spend cap."""
+    kind = f"spend_cap_{level}"
+    for org_id in (contract.buyer_id, contract.vendor_id):
+        send(
+            session,
+            org_id,
+            kind,
+            f"cap{level}:contract:{contract.id}:{period_key}",
+            link=f"/billing/contracts/{contract.id}",
+            solution=contract.solution.published.name
+            if contract.solution.published
+            else str(contract.solution_id),
+            cap=format_fen(contract.spend_cap_fen or 0),
+        )
