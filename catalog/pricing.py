@@ -32,19 +32,20 @@ def parse_tiers(raw: Sequence[Mapping[str, Any]]) -> list[Tier]:
 class UsageLine:
     """One priced line: ``quantity`` units at ``unit_fen`` make ``amount_fen``."""
 
-    quantity: int
+    quantity: int | Decimal
     unit_fen: Decimal
     amount_fen: int
     tier: int  # index of the tier
 
 
 def usage_lines(
-    tiers: Sequence[Tier], mode: str, quantity: int, *, free_units: int = 0
+    tiers: Sequence[Tier], mode: str, quantity: int | Decimal, *, free_units: int = 0
 ) -> list[UsageLine]:
-    """The lines a quantity costs. Free units come off the bottom first.
+    """The lines a period's quantity costs. Tier bounds count the period's whole usage;
+    the first ``free_units`` of it cost nothing.
 
-    graduated: the units in each tier at that tier's price (like income tax brackets);
-    volume: every billable unit at the price of the tier the billable total falls in.
+    graduated: the units within each tier at that tier's price (like tax brackets);
+    volume: every billable unit at the price of the tier the total falls in.
     """
     if quantity < 0:
         raise ValueError("quantity cannot be negative")
@@ -53,27 +54,32 @@ def usage_lines(
         return []
     if mode == "volume":
         index = next(
-            i for i, tier in enumerate(tiers) if tier.up_to is None or billable <= tier.up_to
+            i for i, tier in enumerate(tiers) if tier.up_to is None or quantity <= tier.up_to
         )
         unit = tiers[index].unit_fen
         return [UsageLine(billable, unit, round_half_up(unit * billable), index)]
     lines: list[UsageLine] = []
     lower = 0
     for index, tier in enumerate(tiers):
-        upper = billable if tier.up_to is None else min(tier.up_to, billable)
-        count = upper - lower
+        upper = quantity if tier.up_to is None else min(tier.up_to, quantity)
+        count = upper - max(lower, free_units)
         if count > 0:
             lines.append(
                 UsageLine(count, tier.unit_fen, round_half_up(tier.unit_fen * count), index)
             )
         lower = upper
-        if tier.up_to is None or billable <= tier.up_to:
+        if tier.up_to is None or quantity <= tier.up_to:
             break
     return lines
 
 
 def usage_charge(
-    tiers: Sequence[Tier], mode: str, quantity: int, *, free_units: int = 0, base_fee_fen: int = 0
+    tiers: Sequence[Tier],
+    mode: str,
+    quantity: int | Decimal,
+    *,
+    free_units: int = 0,
+    base_fee_fen: int = 0,
 ) -> int:
     """What a period with ``quantity`` units costs, base fee included."""
     return base_fee_fen + sum(

@@ -14,11 +14,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from marketplace import create_app, migrate
+from marketplace import create_app, migrate, services
 from marketplace.db import make_engine, normalize_url
 from tests.mail import SmtpSink
 
 POSTGRES_URL = os.environ.get("DATABASE_URL")
+
+# Hashing test passwords with scrypt would take a third of a second per user.
+services.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 
 
 def reset_database(url: str) -> None:

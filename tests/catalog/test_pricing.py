@@ -45,9 +45,12 @@ def test_graduated_and_volume_examples(quantity: int, graduated: int, volume: in
 
 def test_free_units_and_base_fee() -> None:
     assert usage_charge(TIERS, "graduated", 500, free_units=1000, base_fee_fen=9900) == 9900
-    assert usage_charge(TIERS, "graduated", 1500, free_units=1000, base_fee_fen=9900) == 9900 + 1000
-    lines = usage_lines(TIERS, "graduated", 1500, free_units=1000)
-    assert [(line.quantity, line.tier) for line in lines] == [(500, 0)]
+    # Tier bounds count all usage: units 1,001-1,500 are in the second tier at 1.5 fen.
+    assert usage_charge(TIERS, "graduated", 1500, free_units=1000, base_fee_fen=9900) == 9900 + 750
+    lines = usage_lines(TIERS, "graduated", 1500, free_units=600)
+    assert [(line.quantity, line.tier) for line in lines] == [(400, 0), (500, 1)]
+    # Volume: the total (1,500) picks the tier; the free units are not charged.
+    assert usage_charge(TIERS, "volume", 1500, free_units=1000) == 750
 
 
 def test_each_line_rounds_half_up_once() -> None:
@@ -90,7 +93,7 @@ def test_graduated_equals_sum_of_exact_tier_amounts(
 @given(tier_lists, st.integers(1, 50_000))
 def test_volume_prices_every_unit_at_one_tier(tiers: list[Tier], quantity: int) -> None:
     (line,) = usage_lines(tiers, "volume", quantity)
-    assert line.quantity == quantity
+    assert line.quantity == quantity  # no free units here
     tier = tiers[line.tier]
     assert tier.up_to is None or quantity <= tier.up_to
     if line.tier > 0:
