@@ -79,6 +79,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_packages(app: Flask) -> None:
     """The one place that knows every package: blueprints, API blueprints, CLI groups."""
+    from billing import api as billing_api
     from catalog import api as catalog_api
     from catalog import cli as catalog_cli
     from catalog import demo as catalog_demo
@@ -97,7 +98,7 @@ def _register_packages(app: Flask) -> None:
         site.bp, accounts.bp, console.bp, storefront.bp, vendor.bp, vendor.media, review.bp
     ):
         app.register_blueprint(blueprint)
-    for api_blueprint in (marketplace_api.blp, catalog_api.blp):
+    for api_blueprint in (marketplace_api.blp, catalog_api.blp, billing_api.blp):
         csrf.exempt(api_blueprint)  # bearer tokens, never cookies
         api.register_blueprint(api_blueprint)
     cli.init_app(app)

@@ -46,8 +46,8 @@ class VerifyOut(ma.Schema):
 
 
 @blp.get("/me")
-@blp.response(200, MeOut)
 @token_required()
+@blp.response(200, MeOut)
 def me() -> dict[str, object]:
     """Who the token acts as: the user, the organization and the role."""
     actor = current_actor()
@@ -60,8 +60,8 @@ def me() -> dict[str, object]:
 
 
 @blp.get("/audit/verify")
-@blp.response(200, VerifyOut)
 @token_required([OrgKind.GOVERNMENT, OrgKind.PLATFORM])
+@blp.response(200, VerifyOut)
 def verify_audit() -> audit.VerifyResult:
     """Walk the hash chain of the audit log and name the first row that does not match."""
     return audit.verify(db.session)

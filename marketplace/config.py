@@ -44,6 +44,8 @@ class Defaults:
     MAIL_FROM = "noreply@marketplace.local"
 
     INVITATION_DAYS = 7
+    # The platform's commission on every invoice, in basis points (10% = 1000).
+    PLATFORM_COMMISSION_BP = 1000
     SITE_NAME = "小快轻准解决方案市场"
 
     # A province may replace the MIIT thresholds (see marketplace/sizeclass.py).

@@ -158,7 +158,7 @@ def logout() -> Response:
     if lang:
         session["lang"] = lang
     flash(_("You are signed out."), "info")
-    return redirect(url_for("site.home"))
+    return redirect(url_for("storefront.home"))
 
 
 @bp.get("/dashboard")

@@ -1,4 +1,4 @@
-"""The site frame: home, health check, language switch, the region picker's data."""
+"""The site frame: health check, language switch, the region picker's data."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from flask import (
     current_app,
     jsonify,
     redirect,
-    render_template,
     request,
     session,
     url_for,
@@ -35,11 +34,6 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
-@bp.get("/")
-def home() -> str:
-    return render_template("marketplace/home.html")
-
-
 @bp.get("/healthz")
 @limiter.exempt
 def healthz() -> tuple[Response, int]:
@@ -58,7 +52,7 @@ def set_language() -> Response:
         session["lang"] = lang
         if current_user.is_authenticated:
             current_user.locale = lang
-    return redirect(safe_next(request.form.get("next"), url_for("site.home")))
+    return redirect(safe_next(request.form.get("next"), url_for("storefront.home")))
 
 
 @bp.get("/regions.json")

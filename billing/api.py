@@ -1,0 +1,348 @@
+"""Billing endpoints of the JSON API (DESIGN.md section 6): contracts, usage, invoices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
+
+from billing import contracts as contract_rules
+from billing import metering
+from billing.models import Contract, Invoice, InvoiceStatus
+from billing.presenters import contract_dict, invoice_dict
+from catalog.models import BillingModel, Plan
+from marketplace.db import db, utcnow
+from marketplace.errors import DomainError
+from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, token_required
+from marketplace.models import OrgKind
+
+blp = Blueprint(
+    "billing_api", __name__, url_prefix="/api/v1", description="Contracts, usage and invoices"
+)
+
+
+def commission_bp() -> int:
+    return int(current_app.config["PLATFORM_COMMISSION_BP"])
+
+
+def refuse(error: DomainError) -> ApiError:
+    return ApiError(error.status, str(error.message), code=error.code, fields=error.fields)
+
+
+class ContractIn(ma.Schema):
+    plan_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    baseline = ma.fields.Decimal(
+        allow_none=True,
+        places=6,
+        as_string=True,
+        metadata={"description": "outcome plans: the measured baseline"},
+    )
+    baseline_note = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+    spend_cap_fen = ma.fields.Integer(
+        allow_none=True, validate=ma.validate.Range(min=1, max=10**12)
+    )
+
+
+class ContractOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True)
+    buyer_id = ma.fields.Integer(required=True)
+    vendor_id = ma.fields.Integer(required=True)
+    solution_slug = ma.fields.String(required=True)
+    plan_id = ma.fields.Integer(required=True)
+    billing_model = ma.fields.String(required=True)
+    current_period_start = ma.fields.String(required=True)
+    current_period_end = ma.fields.String(required=True)
+    trial_end = ma.fields.String(allow_none=True, required=True)
+    cancel_at_period_end = ma.fields.Boolean(required=True)
+    canceled_at = ma.fields.String(allow_none=True, required=True)
+    spend_cap_fen = ma.fields.Integer(allow_none=True, required=True)
+    baseline = ma.fields.String(allow_none=True, required=True)
+    baseline_agreed_at = ma.fields.String(allow_none=True, required=True)
+    created_at = ma.fields.String(required=True)
+
+
+class ChangePlanIn(ma.Schema):
+    plan_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+
+
+class CancelIn(ma.Schema):
+    at_period_end = ma.fields.Boolean(load_default=False)
+
+
+class UsageEventsIn(ma.Schema):
+    events = ma.fields.List(
+        ma.fields.Dict(),
+        required=True,
+        validate=ma.validate.Length(min=1, max=metering.MAX_BATCH),
+        metadata={
+            "description": "[{id, contract_id, meter, quantity, occurred_at}], at most 1,000"
+        },
+    )
+
+
+class RejectedOut(ma.Schema):
+    id = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True)
+
+
+class UsageEventsOut(ma.Schema):
+    accepted = ma.fields.Integer(required=True)
+    duplicates = ma.fields.List(ma.fields.String(), required=True)
+    rejected = ma.fields.List(ma.fields.Nested(RejectedOut), required=True)
+
+
+class UsageOut(ma.Schema):
+    contract_id = ma.fields.Integer(required=True)
+    meter = ma.fields.String(required=True)
+    unit = ma.fields.String(allow_none=True, required=True)
+    period_start = ma.fields.String(required=True)
+    period_end = ma.fields.String(required=True)
+    quantity = ma.fields.String(required=True)
+    estimated_charge_fen = ma.fields.Integer(required=True)
+    spend_cap_fen = ma.fields.Integer(allow_none=True, required=True)
+
+
+class InvoiceLineOut(ma.Schema):
+    kind = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    quantity = ma.fields.String(required=True)
+    unit_fen = ma.fields.String(required=True)
+    amount_fen = ma.fields.Integer(required=True)
+    vat_rate_bp = ma.fields.Integer(required=True)
+    tax_fen = ma.fields.Integer(required=True)
+    period_start = ma.fields.String(required=True)
+    period_end = ma.fields.String(required=True)
+    details = ma.fields.Dict(required=True)
+
+
+class InvoiceOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    number = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    contract_id = ma.fields.Integer(required=True)
+    buyer_id = ma.fields.Integer(required=True)
+    vendor_id = ma.fields.Integer(required=True)
+    period_start = ma.fields.String(required=True)
+    period_end = ma.fields.String(required=True)
+    subtotal_fen = ma.fields.Integer(required=True)
+    tax_fen = ma.fields.Integer(required=True)
+    total_fen = ma.fields.Integer(required=True)
+    voucher_fen = ma.fields.Integer(required=True)
+    amount_paid_fen = ma.fields.Integer(required=True)
+    amount_due_fen = ma.fields.Integer(required=True)
+    issued_at = ma.fields.String(allow_none=True, required=True)
+    due_at = ma.fields.String(allow_none=True, required=True)
+    paid_at = ma.fields.String(allow_none=True, required=True)
+    transfer_reference = ma.fields.String(required=True)
+    lines = ma.fields.List(ma.fields.Nested(InvoiceLineOut))
+
+
+class InvoiceListArgs(ma.Schema):
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in InvoiceStatus]))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
+    per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
+
+
+class InvoiceListOut(ma.Schema):
+    total = ma.fields.Integer(required=True)
+    page = ma.fields.Integer(required=True)
+    items = ma.fields.List(ma.fields.Nested(InvoiceOut), required=True)
+
+
+def _contract_for(contract_id: int, *, buyer_only: bool = False) -> Contract:
+    """Load -> authorize: another organization's contract is simply not found."""
+    actor = current_actor()
+    contract = db.session.get(Contract, contract_id)
+    if contract is None or not contract.can_view(actor.organization.id):
+        raise ApiError(404, _("No such contract."))
+    if buyer_only and contract.buyer_id != actor.organization.id:
+        raise ApiError(403, _("Only the buyer may do this."))
+    return contract
+
+
+@blp.post("/contracts")
+@token_required([OrgKind.SME], write=True)
+@blp.arguments(ContractIn)
+@blp.response(201, ContractOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+def create_contract(body: dict[str, Any]) -> dict[str, Any]:
+    """Start a plan: a subscription (with its trial), pay-after-use, or pay-for-results."""
+    plan = db.session.get(Plan, body["plan_id"])
+    if plan is None or not plan.is_offered:
+        raise ApiError(
+            404, _("No such plan on offer."), fields={"plan_id": [_("No such plan on offer.")]}
+        )
+    try:
+        with db.session.begin_nested():
+            contract = contract_rules.start(
+                db.session,
+                actor=current_actor(),
+                plan=plan,
+                now=utcnow(),
+                commission_bp=commission_bp(),
+                spend_cap_fen=body.get("spend_cap_fen"),
+                baseline=body.get("baseline"),
+                baseline_note=body.get("baseline_note", ""),
+            )
+    except DomainError as error:
+        raise refuse(error) from error
+    return contract_dict(contract)
+
+
+@blp.get("/contracts")
+@token_required([OrgKind.SME, OrgKind.VENDOR])
+@blp.response(200, ContractOut(many=True))
+def list_contracts() -> list[dict[str, Any]]:
+    """The organization's contracts, as buyer or as vendor."""
+    org_id = current_actor().organization.id
+    rows = db.session.scalars(
+        sa.select(Contract)
+        .where(sa.or_(Contract.buyer_id == org_id, Contract.vendor_id == org_id))
+        .order_by(Contract.id.desc())
+        .limit(500)
+    )
+    return [contract_dict(c) for c in rows]
+
+
+@blp.get("/contracts/<int:contract_id>")
+@token_required([OrgKind.SME, OrgKind.VENDOR])
+@blp.response(200, ContractOut)
+@blp.alt_response(404, schema=ErrorSchema)
+def get_contract(contract_id: int) -> dict[str, Any]:
+    return contract_dict(_contract_for(contract_id))
+
+
+@blp.post("/contracts/<int:contract_id>/change-plan")
+@token_required([OrgKind.SME], write=True)
+@blp.arguments(ChangePlanIn)
+@blp.response(200, ContractOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+def change_plan(body: dict[str, Any], contract_id: int) -> dict[str, Any]:
+    """Switch to another subscription plan of the solution, prorated by day."""
+    contract = _contract_for(contract_id, buyer_only=True)
+    plan = db.session.get(Plan, body["plan_id"])
+    if plan is None:
+        raise ApiError(
+            404, _("No such plan on offer."), fields={"plan_id": [_("No such plan on offer.")]}
+        )
+    try:
+        with db.session.begin_nested():
+            contract_rules.change_plan(
+                db.session,
+                contract,
+                plan,
+                actor=current_actor(),
+                now=utcnow(),
+                commission_bp=commission_bp(),
+            )
+    except DomainError as error:
+        raise refuse(error) from error
+    return contract_dict(contract)
+
+
+@blp.post("/contracts/<int:contract_id>/cancel")
+@token_required([OrgKind.SME], write=True)
+@blp.arguments(CancelIn)
+@blp.response(200, ContractOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+def cancel_contract(body: dict[str, Any], contract_id: int) -> dict[str, Any]:
+    """Cancel now, or at the end of the current period."""
+    contract = _contract_for(contract_id, buyer_only=True)
+    try:
+        with db.session.begin_nested():
+            contract_rules.cancel(
+                db.session,
+                contract,
+                actor=current_actor(),
+                at_period_end=body["at_period_end"],
+                now=utcnow(),
+            )
+    except DomainError as error:
+        raise refuse(error) from error
+    return contract_dict(contract)
+
+
+@blp.post("/usage-events")
+@token_required([OrgKind.VENDOR], write=True)
+@blp.arguments(UsageEventsIn)
+@blp.response(200, UsageEventsOut)
+def post_usage_events(body: dict[str, Any]) -> dict[str, Any]:
+    """Report usage: up to 1,000 events a call. Accepted events are stored when this
+    answers; a retry with the same ids is safe (they come back as duplicates)."""
+    result = metering.ingest(
+        db.session, vendor_id=current_actor().organization.id, events=body["events"], now=utcnow()
+    )
+    return {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": result.rejected,
+    }
+
+
+@blp.get("/contracts/<int:contract_id>/usage")
+@token_required([OrgKind.SME, OrgKind.VENDOR])
+@blp.response(200, UsageOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+def contract_usage(contract_id: int) -> dict[str, Any]:
+    """The current period's usage and the charge so far."""
+    contract = _contract_for(contract_id)
+    if contract.plan.billing_model is not BillingModel.USAGE:
+        raise ApiError(409, _("This contract is not billed by usage."))
+    quantity, charge = metering.current_usage(db.session, contract)
+    return {
+        "contract_id": contract.id,
+        "meter": contract.plan.meter,
+        "unit": contract.plan.unit,
+        "period_start": contract.current_period_start.isoformat(),
+        "period_end": contract.current_period_end.isoformat(),
+        "quantity": format(quantity.normalize(), "f"),
+        "estimated_charge_fen": charge,
+        "spend_cap_fen": contract.spend_cap_fen,
+    }
+
+
+@blp.get("/invoices")
+@token_required([OrgKind.SME, OrgKind.VENDOR])
+@blp.arguments(InvoiceListArgs, location="query")
+@blp.response(200, InvoiceListOut)
+def list_invoices(args: dict[str, Any]) -> dict[str, Any]:
+    """The organization's invoices, newest first (as buyer or as vendor)."""
+    org_id = current_actor().organization.id
+    query = sa.select(Invoice).where(
+        sa.or_(Invoice.buyer_id == org_id, Invoice.vendor_id == org_id)
+    )
+    if args.get("status"):
+        query = query.where(Invoice.status == args["status"])
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(Invoice.id.desc())
+        .limit(args["per_page"])
+        .offset((args["page"] - 1) * args["per_page"])
+    )
+    return {
+        "total": total,
+        "page": args["page"],
+        "items": [invoice_dict(i, with_lines=False) for i in rows],
+    }
+
+
+@blp.get("/invoices/<int:invoice_id>")
+@token_required([OrgKind.SME, OrgKind.VENDOR])
+@blp.response(200, InvoiceOut)
+@blp.alt_response(404, schema=ErrorSchema)
+def get_invoice(invoice_id: int) -> dict[str, Any]:
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None or not invoice.can_view(current_actor().organization.id):
+        raise ApiError(404, _("No such invoice."))
+    return invoice_dict(invoice)
