@@ -80,6 +80,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_packages(app: Flask) -> None:
     """The one place that knows every package: blueprints, API blueprints, CLI groups."""
     from billing import api as billing_api
+    from billing import cli as billing_cli
     from catalog import api as catalog_api
     from catalog import cli as catalog_cli
     from catalog import demo as catalog_demo
@@ -105,3 +106,4 @@ def _register_packages(app: Flask) -> None:
     app.extensions["marketplace.demo_loaders"] = [load_platform_demo, catalog_demo.load]
     app.extensions["marketplace.demo_finishers"] = [catalog_demo.rebuild_index]
     app.cli.add_command(catalog_cli.catalog_group)
+    app.cli.add_command(billing_cli.billing_group)

@@ -1,0 +1,51 @@
+"""``marketplace billing run --as-of T``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from billing import run as billing_run
+from marketplace.db import db
+
+
+def parse_moment(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter("use ISO 8601, e.g. 2026-12-01T00:00:00+08:00") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@click.group("billing", help="Billing periods, invoices and payment retries.")
+def billing_group() -> None:
+    pass
+
+
+@billing_group.command("run")
+@click.option("--as-of", "as_of", help="Close periods ended by this moment (default: now)")
+@with_appcontext
+def run_command(as_of: str | None) -> None:
+    """Close every period ended by --as-of: usage in arrears, renewals in advance, trial
+    ends, card retries. Safe to run twice or on several hosts at once."""
+    moment = parse_moment(as_of)
+    charge = current_app.extensions.get("billing.charge")
+    with click.progressbar(length=0, label="closing periods", file=sys.stderr) as bar:
+        report = billing_run.run(
+            db.sessions,
+            as_of=moment,
+            commission_bp=current_app.config["PLATFORM_COMMISSION_BP"],
+            charge=charge,
+            progress=lambda done: bar.update(1),
+        )
+    click.echo(
+        f"as of {moment.isoformat()}: {report.periods_closed} period(s) closed, "
+        f"{len(report.invoices)} invoice(s) issued, {report.payment_attempts} card attempt(s), "
+        f"{report.payments_failed} failed, {report.suspended} contract(s) suspended"
+    )
