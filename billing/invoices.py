@@ -198,10 +198,12 @@ def amount_paid(invoice: Invoice) -> int:
 
 
 def amount_due(invoice: Invoice) -> int:
-    """Total less vouchers less payments; negative means the buyer paid too much."""
+    """Total less vouchers less payments; negative means the buyer paid too much (credit).
+    A paid invoice owes nothing more, even after a refund."""
     if invoice.status is InvoiceStatus.VOID:
         return 0
-    return invoice.total_fen - invoice.voucher_fen - amount_paid(invoice)
+    due = invoice.total_fen - invoice.voucher_fen - amount_paid(invoice)
+    return min(due, 0) if invoice.status is InvoiceStatus.PAID else due
 
 
 def void(session: Session, invoice: Invoice, *, note: str, now: datetime | None = None) -> None:

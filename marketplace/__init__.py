@@ -50,10 +50,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "marketplace" / "translations")
     )
 
+    _stripe_origins(app)
     load_models()
     _init_extensions(app)
     _register_packages(app)
     return app
+
+
+def _stripe_origins(app: Flask) -> None:
+    """Stripe.js is the one script a page may load from elsewhere (card numbers never touch
+    our server); allow its origin, and the API it talks to, in the CSP."""
+    from urllib.parse import urlsplit
+
+    if not app.config.get("STRIPE_PUBLISHABLE_KEY"):
+        return
+    js = urlsplit(app.config["STRIPE_JS_URL"])
+    js_origin = f"{js.scheme}://{js.netloc}"
+    api_origin = "https://api.stripe.com"
+    if app.config.get("STRIPE_API_BASE"):
+        base = urlsplit(app.config["STRIPE_API_BASE"])
+        api_origin = f"{base.scheme}://{base.netloc}"
+    app.config.setdefault("CSP_EXTRA_SCRIPT_SRC", (js_origin,))
+    app.config.setdefault("CSP_EXTRA_CONNECT_SRC", tuple({js_origin, api_origin}))
+    app.config.setdefault("CSP_EXTRA_FRAME_SRC", (js_origin, "https://hooks.stripe.com"))
 
 
 def _init_extensions(app: Flask) -> None:
@@ -81,6 +100,8 @@ def _register_packages(app: Flask) -> None:
     """The one place that knows every package: blueprints, API blueprints, CLI groups."""
     from billing import api as billing_api
     from billing import cli as billing_cli
+    from billing import payments as billing_payments
+    from billing import webhooks as billing_webhooks
     from catalog import api as catalog_api
     from catalog import cli as catalog_cli
     from catalog import demo as catalog_demo
@@ -96,7 +117,13 @@ def _register_packages(app: Flask) -> None:
     templating.init_app(app)
     catalog_indexing.install(app)
     for blueprint in (
-        site.bp, accounts.bp, console.bp, storefront.bp, vendor.bp, vendor.media, review.bp
+        site.bp,
+        accounts.bp,
+        console.bp,
+        storefront.bp,
+        vendor.bp,
+        vendor.media,
+        review.bp,
     ):
         app.register_blueprint(blueprint)
     for api_blueprint in (marketplace_api.blp, catalog_api.blp, billing_api.blp):
@@ -107,3 +134,5 @@ def _register_packages(app: Flask) -> None:
     app.extensions["marketplace.demo_finishers"] = [catalog_demo.rebuild_index]
     app.cli.add_command(catalog_cli.catalog_group)
     app.cli.add_command(billing_cli.billing_group)
+    app.register_blueprint(billing_webhooks.bp)
+    app.extensions["billing.charge"] = billing_payments.charge_for_billing_run(app)

@@ -44,6 +44,17 @@ class Defaults:
     MAIL_FROM = "noreply@marketplace.local"
 
     INVITATION_DAYS = 7
+    # Card payments (Stripe). No secret key: card payment is hidden, bank transfer works.
+    STRIPE_SECRET_KEY: str | None = None
+    STRIPE_PUBLISHABLE_KEY: str | None = None
+    STRIPE_WEBHOOK_SECRET: str | None = None
+    STRIPE_API_BASE: str | None = None  # a Stripe-compatible test server (localstripe)
+    STRIPE_JS_URL = "https://js.stripe.com/v3/"
+    # Bank details shown on invoices for 对公转账.
+    BANK_ACCOUNT_NAME = "小快轻准解决方案市场运营有限公司"
+    BANK_NAME = "中国工商银行上海浦东分行"
+    BANK_ACCOUNT_NUMBER = "1001 2345 6789 0123 456"
+
     # The platform's commission on every invoice, in basis points (10% = 1000).
     PLATFORM_COMMISSION_BP = 1000
     SITE_NAME = "小快轻准解决方案市场"
@@ -73,6 +84,12 @@ _ENV: dict[str, type] = {
     "SESSION_COOKIE_SECURE": bool,
     "SQLALCHEMY_ECHO": bool,
     "SEARCH_INDEX_DIR": str,
+    "STRIPE_SECRET_KEY": str,
+    "STRIPE_PUBLISHABLE_KEY": str,
+    "STRIPE_WEBHOOK_SECRET": str,
+    "STRIPE_API_BASE": str,
+    "STRIPE_JS_URL": str,
+    "PLATFORM_COMMISSION_BP": int,
 }
 
 

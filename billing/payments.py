@@ -1,0 +1,508 @@
+"""Moving money: card payments through Stripe, bank transfers recorded by the operator,
+refunds, and Stripe's signed webhooks. Our billing engine computes every amount; Stripe
+only moves it. Amounts go to Stripe as integer fen in CNY (its minor unit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import stripe
+from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from billing import invoices, ledger, notify
+from billing.models import (
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    PaymentMethodKind,
+    PaymentStatus,
+    Refund,
+    StripeCustomer,
+    WebhookEvent,
+)
+from marketplace import audit
+from marketplace.db import utcnow
+from marketplace.errors import Conflict, DomainError, NotAllowed
+from marketplace.jsonapi import Actor
+from marketplace.models import Organization, OrgKind
+
+CURRENCY = "cny"
+
+
+class PaymentUnavailable(DomainError):
+    """Card payments are not configured, or Stripe cannot be reached."""
+
+    status = 503
+    code = "unavailable"
+
+
+# --- the Stripe client -------------------------------------------------------------------
+
+
+def stripe_client(app: Flask | None = None) -> stripe.StripeClient | None:
+    """A client for the configured Stripe (or a Stripe-compatible test server); None when
+    no key is set: card payment is then hidden and bank transfer still works."""
+    config = (app or current_app).config
+    key = config.get("STRIPE_SECRET_KEY")
+    if not key:
+        return None
+    base = config.get("STRIPE_API_BASE")
+    options: dict[str, Any] = {"base_addresses": {"api": base}} if base else {}
+    return stripe.StripeClient(key, max_network_retries=0 if base else 2, **options)
+
+
+def _unreachable(exc: Exception) -> PaymentUnavailable:
+    return PaymentUnavailable(
+        _l(
+            "The card service cannot be reached right now; nothing was charged. Please try again in a few minutes."
+        )
+    )
+
+
+# --- customers and saved cards ------------------------------------------------------------
+
+
+def ensure_customer(
+    session: Session, client: stripe.StripeClient, org: Organization
+) -> StripeCustomer:
+    record = session.get(StripeCustomer, org.id)
+    if record is not None:
+        return record
+    try:
+        customer = client.v1.customers.create(
+            {
+                "name": org.name,
+                "email": org.contact_email,
+                "metadata": {"organization_id": str(org.id), "uscc": org.uscc},
+            }
+        )
+    except stripe.APIConnectionError as exc:
+        raise _unreachable(exc) from exc
+    record = StripeCustomer(organization_id=org.id, customer_id=customer.id)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def begin_card_setup(session: Session, client: stripe.StripeClient, org: Organization) -> str:
+    """A SetupIntent for the card form; returns its client secret for Stripe.js."""
+    customer = ensure_customer(session, client, org)
+    try:
+        intent = client.v1.setup_intents.create(
+            {"customer": customer.customer_id, "usage": "off_session"}
+        )
+    except stripe.APIConnectionError as exc:
+        raise _unreachable(exc) from exc
+    return intent.client_secret
+
+
+def finish_card_setup(
+    session: Session,
+    client: stripe.StripeClient,
+    org: Organization,
+    setup_intent_id: str,
+    *,
+    actor: Actor,
+) -> StripeCustomer:
+    """Keep the card a confirmed SetupIntent saved, as the organization's default card."""
+    record = ensure_customer(session, client, org)
+    try:
+        intent = client.v1.setup_intents.retrieve(setup_intent_id)
+    except stripe.InvalidRequestError as exc:
+        raise DomainError(_l("This card setup is unknown."), field="setup_intent") from exc
+    except stripe.APIConnectionError as exc:
+        raise _unreachable(exc) from exc
+    if intent.customer != record.customer_id:
+        raise NotAllowed(_l("This card setup belongs to another customer."))
+    if intent.status != "succeeded" or not intent.payment_method:
+        raise DomainError(_l("The card was not confirmed."), field="setup_intent")
+    pm_id = (
+        intent.payment_method
+        if isinstance(intent.payment_method, str)
+        else intent.payment_method.id
+    )
+    method = client.v1.payment_methods.retrieve(pm_id)
+    if method.customer != record.customer_id:  # localstripe does not attach on setup
+        method = client.v1.payment_methods.attach(pm_id, {"customer": record.customer_id})
+    client.v1.customers.update(
+        record.customer_id, {"invoice_settings": {"default_payment_method": pm_id}}
+    )
+    card = method.card
+    record.payment_method_id = pm_id
+    record.card_brand = card.brand
+    record.card_last4 = card.last4
+    record.card_exp = f"{card.exp_month:02d}/{card.exp_year}"
+    record.updated_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        "card.saved",
+        "organization",
+        org.id,
+        user_id=actor.user.id,
+        org_id=org.id,
+        data={"brand": record.card_brand, "last4": record.card_last4},
+    )
+    return record
+
+
+# --- paying an invoice --------------------------------------------------------------------
+
+
+@dataclass
+class CardResult:
+    payment: Payment
+    client_secret: str | None = None  # set when the buyer must confirm (3-D Secure)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.payment.status is PaymentStatus.SUCCEEDED
+
+    @property
+    def needs_action(self) -> bool:
+        return self.payment.status is PaymentStatus.REQUIRES_ACTION
+
+
+def _decline_message(exc: stripe.CardError) -> str:
+    return exc.user_message or str(_l("The card was declined."))
+
+
+def pay_by_card(
+    session: Session,
+    client: stripe.StripeClient,
+    invoice: Invoice,
+    *,
+    now: datetime,
+    off_session: bool = True,
+) -> CardResult:
+    """Charge what is due on the saved card. A decline leaves the invoice open with the
+    reason on the payment; 3-D Secure leaves a payment that the buyer confirms."""
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
+        raise Conflict(_l("This invoice is not open for payment."))
+    due = invoices.amount_due(invoice)
+    if due <= 0:
+        raise Conflict(_l("Nothing is due on this invoice."))
+    pending = next((p for p in invoice.payments if p.status is PaymentStatus.REQUIRES_ACTION), None)
+    if pending is not None:
+        intent = client.v1.payment_intents.retrieve(pending.stripe_payment_intent_id)
+        return CardResult(pending, intent.client_secret)
+    card = session.get(StripeCustomer, invoice.buyer_id)
+    if card is None or not card.payment_method_id:
+        raise DomainError(_l("Save a card first."), field="card")
+    try:
+        intent = client.v1.payment_intents.create(
+            {
+                "amount": due,
+                "currency": CURRENCY,
+                "customer": card.customer_id,
+                "payment_method": card.payment_method_id,
+                "metadata": {"invoice_id": str(invoice.id), "invoice_number": invoice.number},
+            }
+        )
+    except stripe.APIConnectionError as exc:
+        raise _unreachable(exc) from exc
+    payment = Payment(
+        invoice_id=invoice.id,
+        buyer_id=invoice.buyer_id,
+        method=PaymentMethodKind.CARD,
+        status=PaymentStatus.PROCESSING,
+        amount_fen=due,
+        stripe_payment_intent_id=intent.id,
+    )
+    session.add(payment)
+    session.flush()
+    try:
+        params = {"off_session": True} if off_session else {}
+        try:
+            intent = client.v1.payment_intents.confirm(intent.id, params)
+        except stripe.InvalidRequestError:
+            intent = client.v1.payment_intents.confirm(intent.id)  # localstripe takes no params
+    except stripe.CardError as exc:
+        if exc.code == "authentication_required":
+            intent = client.v1.payment_intents.retrieve(payment.stripe_payment_intent_id)
+            payment.status = PaymentStatus.REQUIRES_ACTION
+            session.flush()
+            return CardResult(payment, intent.client_secret)
+        fail_payment(
+            session,
+            payment,
+            code=exc.code or "card_declined",
+            message=_decline_message(exc),
+            now=now,
+        )
+        return CardResult(payment)
+    except stripe.APIConnectionError as exc:
+        payment.status = PaymentStatus.FAILED
+        payment.failure_code = "unreachable"
+        payment.failure_message = str(_unreachable(exc).message)
+        session.flush()
+        raise _unreachable(exc) from exc
+    return apply_intent(session, payment, intent, now=now)
+
+
+def apply_intent(session: Session, payment: Payment, intent: Any, *, now: datetime) -> CardResult:
+    """Bring our payment in line with the PaymentIntent's status (from a call or a webhook)."""
+    if intent.status == "succeeded":
+        succeed_payment(session, payment, now=now)
+    elif intent.status == "requires_action":
+        payment.status = PaymentStatus.REQUIRES_ACTION
+        session.flush()
+        return CardResult(payment, intent.client_secret)
+    elif intent.status in ("requires_payment_method", "canceled"):
+        error = getattr(intent, "last_payment_error", None)
+        fail_payment(
+            session,
+            payment,
+            code=(error.code if error else None) or "card_declined",
+            message=(error.message if error else None) or str(_l("The card was declined.")),
+            now=now,
+        )
+    return CardResult(payment)
+
+
+def succeed_payment(session: Session, payment: Payment, *, now: datetime) -> None:
+    """Book a successful payment once; the invoice is paid when nothing is left due."""
+    if payment.status is PaymentStatus.SUCCEEDED:
+        return
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.succeeded_at = now
+    payment.failure_code = payment.failure_message = None
+    session.flush()
+    clearing = (
+        ledger.STRIPE_CLEARING if payment.method is PaymentMethodKind.CARD else ledger.BANK_CLEARING
+    )
+    ledger.post(
+        session,
+        "payment.received",
+        [
+            ledger.Line(clearing, payment.amount_fen),
+            ledger.Line(ledger.BUYER_RECEIVABLE, -payment.amount_fen, payment.buyer_id),
+        ],
+        memo=payment.invoice.number,
+        invoice_id=payment.invoice_id,
+        payment_id=payment.id,
+    )
+    invoice = payment.invoice
+    session.refresh(invoice, ["payments"])
+    if (
+        invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+        and invoices.amount_due(invoice) <= 0
+    ):
+        invoices.transition(session, invoice, InvoiceStatus.PAID, now=now)
+        reactivate_after_payment(session, invoice)
+        notify.send(
+            session,
+            invoice.buyer_id,
+            "payment_succeeded",
+            f"invoice:{invoice.id}:paid",
+            link=f"/billing/invoices/{invoice.id}",
+            number=invoice.number,
+        )
+
+
+def reactivate_after_payment(session: Session, invoice: Invoice) -> None:
+    """A suspended contract resumes once none of its invoices is left open."""
+    from billing.models import ContractStatus
+
+    contract = invoice.contract
+    if contract.status is not ContractStatus.PAST_DUE:
+        return
+    still_open = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Invoice)
+        .where(Invoice.contract_id == contract.id, Invoice.status == InvoiceStatus.OPEN)
+    )
+    if not still_open:
+        contract.status = ContractStatus.ACTIVE
+        session.flush()
+
+
+def fail_payment(
+    session: Session, payment: Payment, *, code: str, message: str, now: datetime
+) -> None:
+    if payment.status in (PaymentStatus.FAILED, PaymentStatus.SUCCEEDED):
+        return
+    payment.status = PaymentStatus.FAILED
+    payment.failure_code = code[:60]
+    payment.failure_message = message
+    session.flush()
+    notify.payment_failed(session, payment.invoice, message, payment.id)
+
+
+def charge_for_billing_run(app: Flask):
+    """The billing run's card retry: pay what is due off-session; True when paid."""
+
+    def charge(session: Session, invoice: Invoice, now: datetime) -> bool:
+        client = stripe_client(app)
+        if client is None:
+            return False
+        try:
+            result = pay_by_card(session, client, invoice, now=now)
+        except DomainError:
+            return False
+        return result.succeeded
+
+    return charge
+
+
+# --- bank transfer (对公转账) -----------------------------------------------------------------
+
+
+def record_bank_transfer(
+    session: Session,
+    invoice: Invoice,
+    *,
+    amount_fen: int,
+    reference: str,
+    actor: Actor,
+    now: datetime,
+) -> Payment:
+    """The operator records a transfer received for the invoice; partial and over-payment
+    are kept as they are (amount due shows what is left, or the buyer's credit)."""
+    if actor.org_kind is not OrgKind.PLATFORM or not actor.role.can_write:
+        raise NotAllowed(_l("Only the platform operator records bank transfers."))
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
+        raise Conflict(_l("This invoice is not open for payment."))
+    if amount_fen <= 0:
+        raise DomainError(_l("Enter the amount received."), field="amount")
+    reference = reference.strip()
+    if not reference:
+        raise DomainError(_l("Enter the bank's transaction reference."), field="reference")
+    duplicate = session.scalar(
+        sa.select(Payment.id).where(
+            Payment.method == PaymentMethodKind.BANK_TRANSFER, Payment.bank_reference == reference
+        )
+    )
+    if duplicate is not None:
+        raise Conflict(_l("A transfer with this reference is recorded already."), field="reference")
+    payment = Payment(
+        invoice_id=invoice.id,
+        buyer_id=invoice.buyer_id,
+        method=PaymentMethodKind.BANK_TRANSFER,
+        status=PaymentStatus.PROCESSING,
+        amount_fen=amount_fen,
+        bank_reference=reference[:100],
+        recorded_by_id=actor.user.id,
+    )
+    session.add(payment)
+    session.flush()
+    audit.record(
+        session,
+        "payment.bank_transfer_recorded",
+        "invoice",
+        invoice.id,
+        user_id=actor.user.id,
+        org_id=actor.organization.id,
+        data={"amount_fen": amount_fen, "reference": reference},
+    )
+    succeed_payment(session, payment, now=now)
+    return payment
+
+
+# --- refunds -----------------------------------------------------------------------------
+
+
+def refund(
+    session: Session,
+    client: stripe.StripeClient | None,
+    payment: Payment,
+    *,
+    amount_fen: int,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> Refund:
+    """Give money back. Card refunds go through Stripe (with an explicit amount, never more
+    than is left); the vendor's share and the commission are reversed in proportion."""
+    if actor.org_kind is not OrgKind.PLATFORM or not actor.role.can_write:
+        raise NotAllowed(_l("Only the platform operator refunds payments."))
+    if payment.status is not PaymentStatus.SUCCEEDED:
+        raise Conflict(_l("Only a successful payment can be refunded."))
+    left = payment.amount_fen - payment.refunded_fen
+    if not 0 < amount_fen <= left:
+        raise DomainError(
+            _l("Refund between ¥0.01 and what is left of the payment."), field="amount"
+        )
+    if not reason.strip():
+        raise DomainError(_l("Give a reason."), field="reason")
+    record = Refund(
+        payment_id=payment.id,
+        amount_fen=amount_fen,
+        status="pending",
+        reason=reason.strip(),
+        recorded_by_id=actor.user.id,
+    )
+    session.add(record)
+    session.flush()
+    if payment.method is PaymentMethodKind.CARD:
+        if client is None:
+            raise PaymentUnavailable(_l("Card payments are not configured."))
+        try:
+            stripe_refund = client.v1.refunds.create(
+                {
+                    "payment_intent": payment.stripe_payment_intent_id,
+                    "amount": amount_fen,
+                    "metadata": {"refund_id": str(record.id)},
+                }
+            )
+        except stripe.APIConnectionError as exc:
+            raise _unreachable(exc) from exc
+        record.stripe_refund_id = stripe_refund.id
+    record.status = "succeeded"
+    session.flush()
+    invoice = payment.invoice
+    vendor_share, commission = ledger.split_commission(amount_fen, invoice.commission_bp)
+    clearing = (
+        ledger.STRIPE_CLEARING if payment.method is PaymentMethodKind.CARD else ledger.BANK_CLEARING
+    )
+    ledger.post(
+        session,
+        "payment.refunded",
+        [
+            ledger.Line(ledger.VENDOR_PAYABLE, vendor_share, invoice.vendor_id),
+            ledger.Line(ledger.PLATFORM_COMMISSION, commission),
+            ledger.Line(clearing, -amount_fen),
+        ],
+        memo=f"{invoice.number} refund",
+        invoice_id=invoice.id,
+        payment_id=payment.id,
+        refund_id=record.id,
+    )
+    audit.record(
+        session,
+        "payment.refunded",
+        "invoice",
+        invoice.id,
+        user_id=actor.user.id,
+        org_id=actor.organization.id,
+        data={"payment_id": payment.id, "amount_fen": amount_fen, "reason": record.reason},
+    )
+    return record
+
+
+# --- webhooks ----------------------------------------------------------------------------
+
+
+def handle_event(session: Session, event: Any, *, now: datetime) -> bool:
+    """Apply a verified Stripe event once; False when this event id was seen before."""
+    if (
+        session.scalar(sa.select(WebhookEvent.id).where(WebhookEvent.event_id == event.id))
+        is not None
+    ):
+        return False
+    session.add(WebhookEvent(event_id=event.id, type=event.type, payload=event.to_dict()))
+    session.flush()
+    if event.type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+        intent = event.data.object
+        payment = session.scalar(
+            sa.select(Payment).where(Payment.stripe_payment_intent_id == intent.id)
+        )
+        if payment is not None:
+            apply_intent(session, payment, intent, now=now)
+    return True
