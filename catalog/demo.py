@@ -98,7 +98,10 @@ def load(
     for solution in created[:FEATURED]:
         solution.featured = True
     session.flush()
-    return {"vendors": vendors, "solutions": created}
+    published = list(
+        session.scalars(sa.select(Solution).where(Solution.is_public).order_by(Solution.id))
+    )
+    return {"vendors": vendors, "solutions": published}
 
 
 def rebuild_index(app: Flask) -> str:

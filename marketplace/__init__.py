@@ -100,6 +100,7 @@ def _register_packages(app: Flask) -> None:
     """The one place that knows every package: blueprints, API blueprints, CLI groups."""
     from billing import api as billing_api
     from billing import cli as billing_cli
+    from billing import demo as billing_demo
     from billing import payments as billing_payments
     from billing import webhooks as billing_webhooks
     from catalog import api as catalog_api
@@ -130,7 +131,12 @@ def _register_packages(app: Flask) -> None:
         csrf.exempt(api_blueprint)  # bearer tokens, never cookies
         api.register_blueprint(api_blueprint)
     cli.init_app(app)
-    app.extensions["marketplace.demo_loaders"] = [load_platform_demo, catalog_demo.load]
+    app.extensions["marketplace.demo_loaders"] = [
+        load_platform_demo,
+        catalog_demo.load,
+        billing_demo.load,
+    ]
+    app.extensions["marketplace.demo_services"] = [billing_demo.start_local_stripe]
     app.extensions["marketplace.demo_finishers"] = [catalog_demo.rebuild_index]
     app.cli.add_command(catalog_cli.catalog_group)
     app.cli.add_command(billing_cli.billing_group)

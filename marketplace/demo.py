@@ -3,7 +3,8 @@
 Each package adds its own demo data through a loader registered by the app factory in
 ``app.extensions["marketplace.demo_loaders"]``; loaders run in order, receive what the
 earlier ones returned, and must be idempotent (the demo may be started many times on the
-same database). ``marketplace.demo_finishers`` run after the commit.
+same database). ``marketplace.demo_finishers`` run after the commit, and
+``marketplace.demo_services`` start helpers the served site needs (a local Stripe).
 """
 
 from __future__ import annotations
@@ -225,8 +226,19 @@ def demo_command(host: str, port: int, workers: int, no_serve: bool) -> None:
     finish_demo(app)
     db.engine.dispose()  # gunicorn workers open their own connections
     print_logins(host, port)
-    if not no_serve:
-        os.environ.setdefault("MARKETPLACE_DATABASE_URL", app.config["DATABASE_URL"])
-        # Plain HTTP on loopback: a Secure cookie would not come back from some browsers.
-        os.environ.setdefault("MARKETPLACE_SESSION_COOKIE_SECURE", "false")
+    if no_serve:
+        return
+    os.environ.setdefault("MARKETPLACE_DATABASE_URL", app.config["DATABASE_URL"])
+    # Plain HTTP on loopback: a Secure cookie would not come back from some browsers.
+    os.environ.setdefault("MARKETPLACE_SESSION_COOKIE_SECURE", "false")
+    cleanups = []
+    for start_service in app.extensions.get("marketplace.demo_services", []):
+        message, cleanup = start_service(app, host, port)
+        click.echo(message)
+        if cleanup:
+            cleanups.append(cleanup)
+    try:
         serve(host, port, workers)
+    finally:
+        for cleanup in cleanups:
+            cleanup()
