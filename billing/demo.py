@@ -28,9 +28,10 @@ from marketplace.models import Organization, Role, User
 def _plan(
     solutions: list[Solution], model: BillingModel, *, trial: bool | None = None
 ) -> Plan | None:
+    """The first plan of that model a small factory would pick (at most ¥2,000 a month)."""
     for solution in solutions:
         for plan in solution.published.plans:
-            if plan.billing_model is not model:
+            if plan.billing_model is not model or (plan.monthly_equivalent_fen or 0) > 200_000:
                 continue
             if trial is not None and (plan.trial_days > 0) != trial:
                 continue
