@@ -1,10 +1,20 @@
-"""Full-text search over published solutions (Whoosh + jieba + pypinyin).
+"""Full-text search over published solutions: Whoosh with jieba and pypinyin.
 
-The database is the source of truth; this index is derived from it. Callers turn
-published solutions into :class:`SolutionDoc` records and call :meth:`SearchIndex.upsert`
-/ :meth:`SearchIndex.delete` after commit (on :class:`IndexBusy` or
-:class:`SearchUnavailable`, mark the rows for the next reindex) and
-:meth:`SearchIndex.rebuild` from the reindex command.
+The database is the source of truth and this index is derived from it. Callers turn
+published solutions into :class:`SolutionDoc` records and, after commit, call
+:meth:`SearchIndex.upsert` / :meth:`SearchIndex.delete` (on :class:`IndexBusy` or
+:class:`SearchUnavailable`, mark the rows for the next reindex), and
+:meth:`SearchIndex.rebuild` from the reindex command. :meth:`SearchIndex.search` takes a
+validated :class:`SearchQuery` (:class:`InvalidQuery` names a bad field) and returns a
+:class:`SearchResult`.
+
+Inside: ``model`` (these types), ``index`` (the SearchIndex: searchers, bounded writers,
+rebuild-and-swap), ``generations`` (the directories on disk and the write journal),
+``documents`` (schema and what is indexed per solution), ``analysis`` (jieba, stemming,
+pinyin), ``queries`` (user text to a query; "did you mean"), ``scoring`` (matching and
+BM25), ``snapshot`` (stored values as bitsets for filters, facets and sorts), ``engine``
+(one search from query to result), ``highlight``, ``taxonomy`` (scenario and industry
+names).
 """
 
 from catalog.search.index import SearchIndex

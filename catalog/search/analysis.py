@@ -16,87 +16,32 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 import jieba
-from pypinyin import Style, lazy_pinyin
 from whoosh.analysis import StemmingAnalyzer
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
 
 # Domain words jieba's general dictionary would split or mis-cut; kept whole so that a
 # query and a document cut them the same way. Shorter words inside them still match,
 # because every longer word is also indexed as its two-character pieces.
-DOMAIN_WORDS = (
-    "质检",
-    "视觉质检",
-    "智能质检",
-    "缺陷检测",
-    "瑕疵检测",
-    "质量追溯",
-    "预测性维护",
-    "设备点检",
-    "能耗",
-    "能耗管理",
-    "碳排放",
-    "碳足迹",
-    "排产",
-    "智能排产",
-    "排程",
-    "报工",
-    "算力",
-    "算力租用",
-    "智算",
-    "智能体",
-    "大模型",
-    "工业大模型",
-    "上云",
-    "上云券",
-    "算力券",
-    "工业互联网",
-    "数字孪生",
-    "边缘计算",
-    "边缘网关",
-    "进销存",
-    "良品率",
-    "稼动率",
-    "工单",
-    "先用后付",
-    "效果付费",
-    "私有化部署",
-    "低代码",
-    "数据采集",
-    "设备联网",
-    "能源管理",
+DOMAIN_WORDS = tuple(
+    _words(
+        """
+    质检 视觉质检 智能质检 缺陷检测 瑕疵检测 质量追溯 预测性维护 设备点检 能耗 能耗管理 碳排放 碳足迹 排产 智能排产 排程 报工 算力 算力租用 智算
+    智能体 大模型 工业大模型 上云 上云券 算力券 工业互联网 数字孪生 边缘计算 边缘网关 进销存 良品率 稼动率 工单 先用后付 效果付费 私有化部署 低代码
+    数据采集 设备联网 能源管理
+    """
+    )
 )
 
 STOP_WORDS = frozenset(
-    [
-        "的",
-        "了",
-        "和",
-        "与",
-        "及",
-        "或",
-        "是",
-        "在",
-        "为",
-        "对",
-        "于",
-        "等",
-        "把",
-        "被",
-        "也",
-        "就",
-        "都",
-        "而",
-        "并",
-        "其",
-        "之",
-        "以",
-        "个",
-        "这",
-        "那",
-        "有",
-        "中",
-        "上",
-        "下",
-    ]
+    _words(
+        """
+    的 了 和 与 及 或 是 在 为 对 于 等 把 被 也 就 都 而 并 其 之 以 个 这 那 有 中 上 下
+    """
+    )
 )
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -187,6 +132,10 @@ def ascii_words(text: str) -> list[str]:
 def word_pinyin(word: str) -> tuple[str, ...]:
     """The syllables of a Chinese word, toneless, ü as v (pypinyin's phrase dictionary
     picks the reading of polyphonic characters)."""
+    # Imported on first use: pypinyin loads its dictionaries on import (about 0.3 s), a
+    # cost every process that imports the catalog would pay otherwise.
+    from pypinyin import Style, lazy_pinyin
+
     return tuple(lazy_pinyin(word, style=Style.NORMAL, errors="ignore"))
 
 
@@ -226,18 +175,15 @@ def pinyin_units(
         previous = (start, syllables)
 
 
-def pinyin_tokens(text: str, *, full: bool = True) -> list[str]:
-    """Pinyin tokens for Chinese text: the joined syllables of every unit of two or more
-    syllables ("zhijian" for 质检); with ``full`` also every syllable, the initials ("zj")
-    and the units of neighbouring words. Each token is a Whoosh posting, which costs
-    indexing time, so long text (summaries) gets the short form."""
+def pinyin_tokens(text: str, *, pairs: bool = True) -> list[str]:
+    """Pinyin tokens for Chinese text: every syllable, and the joined syllables and the
+    initials of every unit of two or more syllables ("zhijian" and "zj" for 质检). Pairs
+    of neighbouring words ("zhinengzhijian") only with ``pairs``: each token is a Whoosh
+    posting, which costs indexing time, so long text goes without them."""
     tokens: list[str] = []
-    for _start, _end, syllables, is_word in pinyin_units(normalize(text), pairs=full):
-        if is_word and (full or len(syllables) == 1):
+    for _start, _end, syllables, is_word in pinyin_units(normalize(text), pairs=pairs):
+        if is_word:
             tokens.extend(syllables)
         if len(syllables) > 1:
-            joined, initials = pinyin_forms(syllables)
-            tokens.append(joined)
-            if full:
-                tokens.append(initials)
+            tokens.extend(pinyin_forms(syllables))
     return tokens

@@ -1,70 +1,57 @@
-"""The search index on disk: generations, bounded writers, rebuild-and-swap, searchers.
+"""The catalog's search index: searchers, bounded writers, rebuild-and-swap.
 
-Layout under ``path``::
-
-    CURRENT          name of the live generation, replaced atomically
-    gen-<token>/     a Whoosh index, plus journal.log (ids written since it was built)
-    build-<token>/   a rebuild in progress; renamed to gen-<token> when complete
-    REBUILD_LOCK     serializes rebuilds across processes
-
-Readers open the generation CURRENT names, so they never see a half-built index; Whoosh
-commits within a generation are atomic too. A rebuild catches up with the upserts and
-deletes that reached the old generation while it was building (from the journal) before
-it swaps, so no write is lost.
+Searches read the live generation (see catalog/search/generations.py), so they never see
+a half-built index, and keep working during a rebuild; Whoosh commits within a generation
+are atomic too. Writers take Whoosh's write lock for at most ``writer_timeout`` seconds and
+journal what they wrote; a rebuild replays the journal of the old generation before it
+swaps, so an upsert or delete made while it was building is not lost.
 """
 
 from __future__ import annotations
 
+import gc
 import os
+import pickle
 import shutil
+import struct
 import threading
 import time
-import uuid
+import warnings
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import whoosh.index
 from whoosh.index import FileIndex, LockError
 from whoosh.searching import Searcher
 from whoosh.util.filelock import FileLock, try_for
 
-from catalog.search.engine import (
-    SegmentValues,
-    Snapshot,
-    document_fields,
-    execute,
-    schema,
-)
+from catalog.search import generations
+from catalog.search.documents import SCORED_FIELDS, document_fields, schema
+from catalog.search.engine import execute
 from catalog.search.model import (
     IndexBusy,
+    SearchError,
     SearchQuery,
     SearchResult,
     SearchUnavailable,
     SolutionDoc,
 )
+from catalog.search.snapshot import SegmentValues, Snapshot
 
-CURRENT = "CURRENT"
-JOURNAL = "journal.log"
-REBUILD_LOCK = "REBUILD_LOCK"
 SWAP_TIMEOUT = 30.0  # a rebuild waits this long for in-flight upserts before swapping
-STALE_BUILD_SECONDS = 3600.0
 # A rebuild commits a segment every BUILD_BATCH solutions: Whoosh sorts a segment's
 # postings in memory and, past limitmb, spills pickled runs to disk at 5x the cost.
 BUILD_BATCH = 2500
 BUILD_LIMIT_MB = 256
 _IDLE_SEARCHERS = 8  # per process and generation
 
-# What a broken or vanished index directory raises while being opened or read.
-_READ_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    EOFError,
-    ValueError,
-    KeyError,
-    IndexError,
-    whoosh.index.IndexError,
-)
+T = TypeVar("T")
+# What reading a damaged or vanished segment raises once the index is open.
+_READ_ERRORS = (OSError, EOFError, struct.error, zlib.error, pickle.UnpicklingError)
 
 
 class SearchIndex:
@@ -87,10 +74,10 @@ class SearchIndex:
     def search(self, query: SearchQuery) -> SearchResult:
         query.validate()
         with self._searcher() as (name, searcher):
-            try:
-                return execute(searcher, self._snapshot(name, searcher), query)
-            except _READ_ERRORS as error:
-                raise SearchUnavailable(f"search index at {self.path} is unreadable") from error
+            return self._guarded(
+                lambda: execute(searcher.reader(), self._snapshot(name, searcher), query),
+                _READ_ERRORS,
+            )
 
     def doc_count(self) -> int:
         """Number of solutions in the live generation."""
@@ -120,11 +107,8 @@ class SearchIndex:
         self.close()
 
     def _live_name(self) -> str:
-        try:
-            name = (self.path / CURRENT).read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError) as error:
-            raise SearchUnavailable(f"no search index at {self.path}") from error
-        if not name.startswith("gen-") or "/" in name or not (self.path / name).is_dir():
+        name = generations.live(self.path)
+        if name is None:
             raise SearchUnavailable(f"no search index at {self.path}")
         return name
 
@@ -132,13 +116,29 @@ class SearchIndex:
         with self._lock:
             ix = self._indexes.get(name)
         if ix is None:
-            try:
-                ix = whoosh.index.open_dir(str(self.path / name))
-            except Exception as error:  # any unreadable TOC, whatever Whoosh raises for it
-                raise SearchUnavailable(f"search index at {self.path} is unreadable") from error
+            ix = self._guarded(lambda: whoosh.index.open_dir(str(self.path / name)))
             with self._lock:
                 self._indexes = {name: ix}  # only the live generation is worth keeping
         return ix
+
+    def _guarded(
+        self, call: Callable[[], T], errors: tuple[type[Exception], ...] = (Exception,)
+    ) -> T:
+        """``call()``, with a failure to read the index turned into SearchUnavailable. While
+        opening, any exception counts: Whoosh raises many kinds for a truncated or foreign
+        file."""
+        with warnings.catch_warnings():
+            # Whoosh leaves the file it was reading open when it fails, and frees it with
+            # the traceback: a ResourceWarning that belongs to the failure reported below.
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                return call()
+            except (LockError, SearchError):
+                raise
+            except errors as error:
+                failure = f"{type(error).__name__}: {error}"
+            gc.collect()  # tracebacks in reference cycles hold such files too
+        raise SearchUnavailable(f"search index at {self.path} is unreadable ({failure})")
 
     @contextmanager
     def _searcher(self) -> Iterator[tuple[str, Searcher]]:
@@ -146,10 +146,7 @@ class SearchIndex:
         # thread at a time: idle ones wait here per (generation, Whoosh generation).
         name = self._live_name()
         ix = self._index(name)
-        try:
-            key: tuple[str, Any] = (name, ix.latest_generation())
-        except OSError as error:
-            raise SearchUnavailable(f"search index at {self.path} is unreadable") from error
+        key: tuple[str, Any] = (name, self._guarded(ix.latest_generation))
         with self._lock:
             stale = [k for k in self._idle if k != key]
             closing = [s for k in stale for s in self._idle.pop(k)]
@@ -157,10 +154,7 @@ class SearchIndex:
         for old in closing:
             old.close()
         if searcher is None:
-            try:
-                searcher = ix.searcher()
-            except Exception as error:
-                raise SearchUnavailable(f"search index at {self.path} is unreadable") from error
+            searcher = self._guarded(ix.searcher)
             key = (name, searcher.reader().generation())
         try:
             yield name, searcher
@@ -188,7 +182,7 @@ class SearchIndex:
             with self._lock:
                 values = self._segments.get(segment_key)
             if values is None:
-                values = SegmentValues.load(leaf)
+                values = SegmentValues.load(leaf, SCORED_FIELDS)
             leaves.append((offset, values, leaf.all_doc_ids(), segment_key))
         snapshot = Snapshot([(offset, values, live) for offset, values, live, _ in leaves])
         with self._lock:
@@ -199,9 +193,11 @@ class SearchIndex:
     # -- writing ----------------------------------------------------------------------
 
     def upsert(self, docs: Iterable[SolutionDoc]) -> int:
-        """Add or replace solutions. Raises IndexBusy when the write lock stays taken
-        for ``writer_timeout`` seconds, SearchUnavailable without a live index."""
-        prepared = [(doc.id, document_fields(doc)) for doc in docs]  # jieba outside the lock
+        """Add or replace solutions (the last of several with one id wins). Raises
+        IndexBusy when the write lock stays taken for ``writer_timeout`` seconds,
+        SearchUnavailable without a live index. Analysis runs before the lock is taken."""
+        latest = {doc.id: doc for doc in docs}  # one writer cannot replace its own additions
+        prepared = [(doc_id, document_fields(doc)) for doc_id, doc in latest.items()]
         if not prepared:
             return 0
         with self._writer() as (writer, journal):
@@ -228,13 +224,12 @@ class SearchIndex:
             name = self._live_name()
             ix = self._index(name)
             try:
-                writer = ix.writer(timeout=max(0.0, deadline - time.monotonic()), delay=0.05)
+                wait = max(0.0, deadline - time.monotonic())
+                writer = self._guarded(partial(ix.writer, timeout=wait, delay=0.05))
             except LockError:
                 raise IndexBusy(
                     f"search index at {self.path} is locked by another writer"
                 ) from None
-            except Exception as error:
-                raise SearchUnavailable(f"search index at {self.path} is unreadable") from error
             try:
                 still_live = self._live_name() == name
             except SearchUnavailable:
@@ -250,8 +245,7 @@ class SearchIndex:
             yield writer, journal
             # Journal first, commit second, both under the lock: a rebuild reads the
             # journal only while holding this lock, so it sees every committed write.
-            with open(self.path / name / JOURNAL, "a", encoding="ascii") as handle:
-                handle.write("".join(journal))
+            generations.append_journal(self.path / name, journal)
             writer.commit()
         except BaseException:
             _cancel(writer)
@@ -271,7 +265,7 @@ class SearchIndex:
         lazy iterable (a query being read) so rows committed during the rebuild, whose
         upserts reach the old generation, are caught up. Returns the number indexed."""
         self.path.mkdir(parents=True, exist_ok=True)
-        rebuild_lock = FileLock(str(self.path / REBUILD_LOCK))
+        rebuild_lock = FileLock(str(self.path / generations.REBUILD_LOCK))
         rebuild_lock.acquire(blocking=True)
         try:
             return self._rebuild(docs, progress)
@@ -280,54 +274,32 @@ class SearchIndex:
 
     def _rebuild(self, docs: Iterable[SolutionDoc], progress: Callable[[int], None] | None) -> int:
         old_name, old_ix = self._live_or_none()
-        journal_start = _file_size(self.path / old_name / JOURNAL) if old_name else 0
-        token = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
-        build, final = self.path / f"build-{token}", self.path / f"gen-{token}"
-        build.mkdir()
-        count = 0
+        journal_start = generations.journal_size(self.path / old_name) if old_name else 0
+        build, final = generations.new_build(self.path)
         try:
             ix = whoosh.index.create_in(str(build), schema())
-            writer = None
-            seen: set[int] = set()
-            try:
-                for doc in docs:
-                    if doc.id in seen:
-                        raise ValueError(f"solution {doc.id} given twice to rebuild")
-                    seen.add(doc.id)
-                    if writer is None:
-                        writer = ix.writer(limitmb=BUILD_LIMIT_MB)
-                    writer.add_document(**document_fields(doc))
-                    count += 1
-                    if count % BUILD_BATCH == 0:
-                        writer.commit(merge=False)
-                        writer = None
-                    if progress is not None:
-                        progress(count)
-                if writer is not None:
-                    writer.commit(merge=False)
-            except BaseException:
-                if writer is not None:
-                    _cancel(writer)
-                raise
+            count = _index_all(ix, docs, progress)
             if old_ix is None:
                 os.rename(build, final)
-                self._set_live(final.name)
+                generations.set_live(self.path, final.name)
             else:
+                # Wait for in-flight upserts, replay what they wrote to the old generation
+                # while this one was building, swap; upserts waiting meanwhile then see the
+                # new generation (_writer checks after taking the lock).
                 lock = old_ix.lock("WRITELOCK")
-                if not try_for(
-                    lock.acquire, timeout=max(self.writer_timeout, SWAP_TIMEOUT), delay=0.05
-                ):
+                wait = max(self.writer_timeout, SWAP_TIMEOUT)
+                if not try_for(lock.acquire, timeout=wait, delay=0.05):
                     raise IndexBusy(f"search index at {self.path} stayed locked; not swapped")
                 try:
-                    _catch_up(old_ix, self.path / old_name / JOURNAL, journal_start, ix)
+                    _catch_up(old_ix, self.path / old_name, journal_start, ix)
                     os.rename(build, final)
-                    self._set_live(final.name)
+                    generations.set_live(self.path, final.name)
                 finally:
                     lock.release()
         except BaseException:
             shutil.rmtree(build, ignore_errors=True)
             raise
-        self._remove_stale(keep={final.name, old_name})
+        generations.remove_stale(self.path, keep={final.name, old_name})
         return count
 
     def _live_or_none(self) -> tuple[str | None, FileIndex | None]:
@@ -337,45 +309,40 @@ class SearchIndex:
         except SearchUnavailable:
             return None, None
 
-    def _set_live(self, name: str) -> None:
-        temporary = self.path / f"{CURRENT}.{uuid.uuid4().hex}.tmp"
-        with open(temporary, "w", encoding="ascii") as handle:
-            handle.write(name)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path / CURRENT)
 
-    def _remove_stale(self, keep: set[str | None]) -> None:
-        # The previous generation stays one rebuild longer for searches still reading it.
-        now = time.time()
-        for entry in self.path.iterdir():
-            stale_build = entry.name.startswith("build-") and (
-                now - entry.stat().st_mtime > STALE_BUILD_SECONDS
-            )
-            if (entry.name.startswith("gen-") and entry.name not in keep) or stale_build:
-                shutil.rmtree(entry, ignore_errors=True)
-
-
-def _file_size(path: Path) -> int:
+def _index_all(
+    ix: FileIndex, docs: Iterable[SolutionDoc], progress: Callable[[int], None] | None
+) -> int:
+    """Add ``docs`` to a new, empty index, committing a segment every BUILD_BATCH."""
+    count = 0
+    seen: set[int] = set()
+    writer = None
     try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+        for doc in docs:
+            if doc.id in seen:
+                raise ValueError(f"solution {doc.id} given twice to rebuild")
+            seen.add(doc.id)
+            if writer is None:
+                writer = ix.writer(limitmb=BUILD_LIMIT_MB)
+            writer.add_document(**document_fields(doc))
+            count += 1
+            if count % BUILD_BATCH == 0:
+                writer.commit(merge=False)
+                writer = None
+            if progress is not None:
+                progress(count)
+        if writer is not None:
+            writer.commit(merge=False)
+    except BaseException:
+        if writer is not None:
+            _cancel(writer)
+        raise
+    return count
 
 
-def _catch_up(old_ix: FileIndex, journal: Path, start: int, new_ix: FileIndex) -> None:
+def _catch_up(old_ix: FileIndex, old_dir: Path, start: int, new_ix: FileIndex) -> None:
     """Apply to ``new_ix`` the writes journaled in the old generation since ``start``."""
-    try:
-        with open(journal, encoding="ascii") as handle:
-            handle.seek(start)
-            lines = handle.read().splitlines()
-    except FileNotFoundError:
-        return
-    last_op: dict[int, str] = {}
-    for line in lines:
-        op, _, doc_id = line.partition(" ")
-        if doc_id.isdigit():
-            last_op[int(doc_id)] = op
+    last_op = generations.read_journal(old_dir, start)
     if not last_op:
         return
     upserts: list[SolutionDoc] = []

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from catalog.search import taxonomy
+
 DELIVERIES = ("saas", "edge", "maas", "agent", "api", "service")
 BILLING_MODELS = ("subscription", "usage", "outcome")
 VOUCHER_KINDS = ("cloud", "compute")
@@ -183,15 +185,12 @@ class SearchQuery:
                 raise InvalidQuery(name, "must be text")
             setattr(self, name, value.strip() or None)
         if self.industry is not None:
-            from catalog.search.taxonomy import industry_names
-
-            known = industry_names()
+            known = taxonomy.industries()  # empty while the table is not installed
             if not _INDUSTRY_CODE.match(self.industry) or (known and self.industry not in known):
                 raise InvalidQuery("industry", "must be a GB/T 4754 division code such as C13")
         if self.scenario is not None:
-            from catalog.search.taxonomy import scenario_names
-
-            if not _SCENARIO_CODE.match(self.scenario) or self.scenario not in scenario_names():
+            known = taxonomy.scenarios()
+            if not _SCENARIO_CODE.match(self.scenario) or self.scenario not in known:
                 raise InvalidQuery("scenario", "must be a scenario code such as pm.quality")
         _known("delivery", self.delivery, DELIVERIES)
         _known("billing_model", self.billing_model, BILLING_MODELS)

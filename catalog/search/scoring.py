@@ -1,0 +1,129 @@
+"""Matching and BM25 scoring of a query tree of Whoosh Term, Or and And queries.
+
+Whoosh's collector scores a match through a tree of matcher objects, about 9 µs per
+matching document for a word searched in two fields: 25 ms for a word in 3,000 of 10,000
+solutions, every one of which must be scored to rank and count. Reading the postings
+directly and scoring with the field lengths of the snapshot costs about 1.5 µs a posting.
+An AND evaluates its rarest part first and looks the other parts up only for those
+candidates (posting lists skip block by block), so a common word is not read in full.
+
+The score is Whoosh's BM25F (same idf, K1, B) times the query's boost, summed over the
+terms that match, as Whoosh's Or and And sum them.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from math import log
+from typing import Any
+
+from whoosh import query as wq
+from whoosh.reading import TermNotFound
+
+from catalog.search.snapshot import Snapshot
+
+K1 = 1.2
+B = 0.75
+PROBE_RATIO = 4  # look candidates up one by one while they are 4x fewer than the postings
+
+
+class Scorer:
+    """Scores queries against one reader (one generation) and its snapshot."""
+
+    def __init__(self, reader: Any, snapshot: Snapshot) -> None:
+        self.reader = reader
+        self.snapshot = snapshot
+        self.leaves = [
+            (leaf, offset, leaf.doc_count_all()) for leaf, offset in reader.leaf_readers()
+        ]
+        self.documents = max(reader.doc_count_all(), 1)
+        self._read: dict[tuple[str, str], dict[int, float]] = {}
+
+    def scores(self, q: wq.Query, within: list[int] | None = None) -> dict[int, float]:
+        """docnum -> score of the documents matching ``q`` (among ``within``, ascending
+        docnums, when given)."""
+        if isinstance(q, wq.Term):
+            return self._term(q.fieldname, q.text, q.boost, within)
+        if isinstance(q, wq.And):
+            return self._and(q.subqueries, within)
+        if isinstance(q, wq.Or):
+            merged: dict[int, float] = {}
+            for child in q.subqueries:
+                for docnum, score in self.scores(child, within).items():
+                    merged[docnum] = merged.get(docnum, 0.0) + score
+            return merged
+        if q is wq.NullQuery:
+            return {}
+        raise TypeError(f"cannot score {q!r}")
+
+    def estimate(self, q: wq.Query) -> int:
+        """An upper bound of the number of matches."""
+        if isinstance(q, wq.Term):
+            return self.reader.doc_frequency(q.fieldname, q.text)
+        if isinstance(q, wq.And):
+            return min((self.estimate(child) for child in q.subqueries), default=0)
+        if isinstance(q, wq.Or):
+            return sum(self.estimate(child) for child in q.subqueries)
+        return 0
+
+    def _and(self, children: list[wq.Query], within: list[int] | None) -> dict[int, float]:
+        if not children:
+            return {}
+        ordered = sorted(children, key=self.estimate)
+        result = self.scores(ordered[0], within)
+        for child in ordered[1:]:
+            if not result:
+                break
+            candidates = sorted(result)
+            probe = len(candidates) * PROBE_RATIO < self.estimate(child)
+            part = self.scores(child, candidates if probe else within)
+            result = {d: score + part[d] for d, score in result.items() if d in part}
+        return result
+
+    def _term(
+        self, field: str, text: str, boost: float, within: list[int] | None
+    ) -> dict[int, float]:
+        if (field, text) in self._read:
+            weights = self._read[field, text]
+            if within is not None:
+                weights = {d: weights[d] for d in within if d in weights}
+        else:
+            weights = self._weights(field, text, within)
+            if within is None:
+                self._read[field, text] = weights
+        if not weights:
+            return {}
+        frequency = self.reader.doc_frequency(field, text)
+        idf = log(self.documents / (frequency + 1)) + 1
+        lengths = self.snapshot.lengths[field]
+        flat = K1 * (1 - B)
+        per_token = K1 * B / self.snapshot.average_length[field]
+        scale = idf * boost * (K1 + 1)
+        return {
+            docnum: scale * tf / (tf + flat + per_token * lengths[docnum])
+            for docnum, tf in weights.items()
+        }
+
+    def _weights(self, field: str, text: str, within: list[int] | None) -> dict[int, float]:
+        """docnum -> term frequency, from the posting lists of every segment."""
+        weights: dict[int, float] = {}
+        for leaf, offset, size in self.leaves:
+            if size == 0:
+                continue
+            try:
+                matcher = leaf.postings(field, text)
+            except TermNotFound:
+                continue
+            if within is None:
+                while matcher.is_active():
+                    weights[matcher.id() + offset] = matcher.weight()
+                    matcher.next()
+                continue
+            start, stop = bisect_left(within, offset), bisect_left(within, offset + size)
+            for docnum in within[start:stop]:
+                matcher.skip_to(docnum - offset)
+                if not matcher.is_active():
+                    break
+                if matcher.id() == docnum - offset:
+                    weights[docnum] = matcher.weight()
+        return weights
