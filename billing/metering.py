@@ -193,13 +193,14 @@ def ingest(
             }
         )
     if rows:
+        # One cached statement executed for many rows (SQLAlchemy's "insertmanyvalues"):
+        # compiling a VALUES list of 500 rows each time would cost more than storing them.
         statement = (
             _insert(session)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=["vendor_id", "event_id"])
             .returning(UsageEvent.event_id)
         )
-        inserted = set(session.scalars(statement))
+        inserted = set(session.scalars(statement, rows))
         result.accepted = len(inserted)
         raced = [row for row in rows if row["event_id"] not in inserted]
         if raced:  # a concurrent call stored the same ids between our check and insert
