@@ -92,11 +92,11 @@ def gunicorn(
         try:
             urllib.request.urlopen(base + "/healthz", timeout=1)
             break
-        except OSError:
+        except OSError as exc:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
                     "gunicorn did not start: " + process.stderr.read().decode()[-2000:]
-                )
+                ) from exc
             time.sleep(0.2)
     try:
         yield base

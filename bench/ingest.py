@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from bench.common import bench_app, bench_database, gunicorn  # noqa: E402
+from bench.common import bench_app, bench_database, gunicorn
 
 BATCH = 500
 CONTRACTS = 50
