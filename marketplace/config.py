@@ -44,6 +44,8 @@ class Defaults:
     MAIL_FROM = "noreply@marketplace.local"
 
     INVITATION_DAYS = 7
+    # Uploaded files (screenshots); None means instance/uploads.
+    UPLOAD_FOLDER: str | None = None
     # Card payments (Stripe). No secret key: card payment is hidden, bank transfer works.
     STRIPE_SECRET_KEY: str | None = None
     STRIPE_PUBLISHABLE_KEY: str | None = None
@@ -84,6 +86,7 @@ _ENV: dict[str, type] = {
     "SESSION_COOKIE_SECURE": bool,
     "SQLALCHEMY_ECHO": bool,
     "SEARCH_INDEX_DIR": str,
+    "UPLOAD_FOLDER": str,
     "STRIPE_SECRET_KEY": str,
     "STRIPE_PUBLISHABLE_KEY": str,
     "STRIPE_WEBHOOK_SECRET": str,
