@@ -102,6 +102,7 @@ def _register_packages(app: Flask) -> None:
     from billing import cli as billing_cli
     from billing import demo as billing_demo
     from billing import payments as billing_payments
+    from billing import views as billing_views
     from billing import webhooks as billing_webhooks
     from catalog import api as catalog_api
     from catalog import cli as catalog_cli
@@ -125,6 +126,7 @@ def _register_packages(app: Flask) -> None:
         vendor.bp,
         vendor.media,
         review.bp,
+        billing_views.bp,
     ):
         app.register_blueprint(blueprint)
     for api_blueprint in (marketplace_api.blp, catalog_api.blp, billing_api.blp):

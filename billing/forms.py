@@ -1,0 +1,139 @@
+"""WTForms of the billing pages. Labels are lazy so they follow the page language; amounts
+are typed in yuan (``YuanField`` gives integer fen)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+
+from billing.ratings import MAX_COMMENT
+from marketplace.forms import YuanField
+
+MAX_BASELINE = Decimal(10) ** 15
+
+
+class DecimalTextField(StringField):
+    """A plain decimal number ("1234.5"); ``data`` is a Decimal or None when left empty."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.raw = (valuelist[0] if valuelist else "") or ""
+        self.data = None
+        text = self.raw.strip().replace(",", "")
+        if not text:
+            return
+        try:
+            value = Decimal(text)
+        except InvalidOperation as exc:
+            raise ValueError(str(_l("Enter a number such as 1250.5."))) from exc
+        if not value.is_finite() or abs(value) >= MAX_BASELINE:
+            raise ValueError(str(_l("Enter a number such as 1250.5.")))
+        if value.as_tuple().exponent < -6:  # type: ignore[operator]
+            raise ValueError(str(_l("At most six decimal places.")))
+        self.data = value
+
+    def _value(self) -> str:
+        if getattr(self, "raw", None) is not None:
+            return self.raw
+        return "" if self.data is None else format(self.data, "f")
+
+
+class StartPlanForm(FlaskForm):
+    """Start a plan. Which fields apply depends on the plan's billing model."""
+
+    spend_cap = YuanField(
+        _l("Monthly spend cap (yuan, optional)"),
+        description=_l(
+            "Usage above the cap is still recorded but not charged; you are warned at 80% and 100%."
+        ),
+    )
+    baseline = DecimalTextField(_l("Baseline you measured"))
+    baseline_note = TextAreaField(
+        _l("How the baseline was measured"),
+        description=_l("Period, meter or report it comes from, so the vendor can agree to it."),
+        validators=[Optional(), Length(max=2000)],
+    )
+
+
+class SpendCapForm(FlaskForm):
+    spend_cap = YuanField(
+        _l("Monthly spend cap (yuan)"),
+        description=_l("Leave empty to remove the cap."),
+    )
+
+
+class ChangePlanForm(FlaskForm):
+    plan_id = SelectField(
+        _l("New plan"), coerce=int, validators=[InputRequired(_l("Choose a plan."))]
+    )
+
+
+class CancelForm(FlaskForm):
+    when = RadioField(
+        _l("When should the contract end?"),
+        choices=[
+            SelectChoice("period_end", _l("At the end of the current period")),
+            SelectChoice("now", _l("Now")),
+        ],
+        default="period_end",
+        validators=[InputRequired(_l("Choose when the contract ends."))],
+    )
+
+
+class ActionForm(FlaskForm):
+    """A button that posts nothing but its CSRF token (pay now, mark all read)."""
+
+
+class FinishCardPaymentForm(FlaskForm):
+    payment_id = HiddenField(validators=[DataRequired(), Regexp(r"^\d{1,12}$")])
+
+
+class FinishCardSetupForm(FlaskForm):
+    setup_intent = HiddenField(
+        validators=[DataRequired(_l("The card was not confirmed.")), Length(max=100)]
+    )
+    next = HiddenField()
+
+
+class RatingForm(FlaskForm):
+    stars = RadioField(
+        _l("Your rating"),
+        choices=[SelectChoice(str(n), "★" * n) for n in range(5, 0, -1)],
+        validators=[InputRequired(_l("Choose from one to five stars."))],
+    )
+    comment = TextAreaField(
+        _l("Comment (optional)"),
+        description=_l("Shown on the solution page as written by a verified buyer."),
+        validators=[Optional(), Length(max=MAX_COMMENT)],
+    )
+
+
+class BankTransferForm(FlaskForm):
+    amount = YuanField(
+        _l("Amount received (yuan)"), validators=[InputRequired(_l("Enter the amount received."))]
+    )
+    reference = StringField(
+        _l("Bank transaction reference"),
+        validators=[DataRequired(_l("Enter the bank's transaction reference.")), Length(max=100)],
+    )
+
+
+class RefundForm(FlaskForm):
+    amount = YuanField(
+        _l("Amount to refund (yuan)"), validators=[InputRequired(_l("Enter an amount."))]
+    )
+    reason = StringField(
+        _l("Reason"), validators=[DataRequired(_l("Give a reason.")), Length(max=500)]
+    )
+
+
+class VoidForm(FlaskForm):
+    note = StringField(
+        _l("Why is it void?"),
+        validators=[DataRequired(_l("Say why the invoice is void.")), Length(max=500)],
+    )

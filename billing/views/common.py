@@ -1,0 +1,125 @@
+"""The billing blueprint and what its pages share: loading an object of the acting
+organization (another organization's is simply not found), and template helpers.
+
+Every handler runs load (404) -> authorize (403, by ``org_required`` and the model's
+``can_view``) -> act, with service calls inside ``db.session.begin_nested()`` so a refusal
+leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, g
+from flask_babel import format_date
+from flask_babel import gettext as _
+
+from billing import payments
+from billing.models import Contract, Invoice, Notification
+from marketplace.auth import web_actor
+from marketplace.db import db
+from marketplace.models import OrgKind
+
+bp = Blueprint("billing", __name__, url_prefix="/billing")
+
+BUYER = (OrgKind.SME,)
+BUYER_OR_VENDOR = (OrgKind.SME, OrgKind.VENDOR)
+OPERATOR = (OrgKind.PLATFORM,)
+PER_PAGE = 50
+
+# Why an invoice was issued, in words (Invoice.reason).
+REASON_LABELS = {
+    "renewal": lambda: _("Subscription"),
+    "usage": lambda: _("Usage"),
+    "proration": lambda: _("Plan change"),
+    "outcome": lambda: _("Results"),
+    "correction": lambda: _("Correction"),
+}
+
+
+def load_contract(contract_id: int) -> Contract:
+    contract = db.session.get(Contract, contract_id)
+    if contract is None or not contract.can_view(g.actor.organization.id):
+        abort(404)
+    return contract
+
+
+def load_invoice(invoice_id: int) -> Invoice:
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None or not invoice.can_view(g.actor.organization.id):
+        abort(404)
+    return invoice
+
+
+def require_buyer(contract: Contract | Invoice) -> None:
+    """Only the buying organization acts on its contracts and pays its invoices."""
+    if contract.buyer_id != g.actor.organization.id:
+        abort(403)
+
+
+def page_number(raw: Any) -> int:
+    try:
+        return min(max(int(raw), 1), 100_000)
+    except (TypeError, ValueError):
+        return 1
+
+
+def card_payments_enabled() -> bool:
+    """Card payment shows only when a Stripe key is configured."""
+    return payments.stripe_client() is not None
+
+
+def card_setup_enabled() -> bool:
+    """Saving a card also needs the publishable key for Stripe.js."""
+    return card_payments_enabled() and bool(current_app.config.get("STRIPE_PUBLISHABLE_KEY"))
+
+
+def reason_label(reason: str) -> str:
+    label = REASON_LABELS.get(reason)
+    return label() if label else reason
+
+
+def unread_notifications() -> int:
+    """For the bell in the navigation bar; 0 when nobody acts for an organization."""
+    actor = web_actor()
+    if actor is None:
+        return 0
+    try:
+        return int(
+            db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Notification)
+                .where(
+                    Notification.organization_id == actor.organization.id,
+                    Notification.read_at.is_(None),
+                )
+            )
+            or 0
+        )
+    except sa.exc.SQLAlchemyError:  # the error page itself must still render
+        return 0
+
+
+@bp.app_template_filter("day")
+def day(value: datetime | None, format: str = "medium") -> str:
+    """A date in the reader's language and time zone (``when`` shows the time as well)."""
+    return format_date(value, format) if value else ""
+
+
+@bp.app_template_filter("unit_money")
+def unit_money(fen: Decimal | int | None) -> str:
+    """A unit price in (possibly fractional) fen as yuan, sign kept: "-¥12.50", "¥0.015"."""
+    if fen is None:
+        return ""
+    value = Decimal(str(fen))
+    sign = "-" if value < 0 else ""
+    whole, _sep, fraction = format(abs(value).scaleb(-2).normalize(), "f").partition(".")
+    return f"{sign}¥{int(whole):,}.{fraction.ljust(2, '0')}"
+
+
+@bp.app_context_processor
+def billing_helpers() -> dict[str, Any]:
+    return {"billing_unread": unread_notifications, "reason_label": reason_label}

@@ -1,0 +1,218 @@
+"""Paying an invoice: by the saved card (with 3-D Secure confirmed in the browser through
+Stripe.js) or by bank transfer (对公转账) with the invoice's transfer reference; and the
+page that saves a card. Card pages exist only when a Stripe key is configured."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+import stripe
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from billing import payments
+from billing.forms import ActionForm, FinishCardPaymentForm, FinishCardSetupForm
+from billing.models import Invoice, Payment, PaymentMethodKind, PaymentStatus, StripeCustomer
+from billing.payments import CardResult, PaymentUnavailable
+from billing.views.common import (
+    BUYER,
+    bp,
+    card_payments_enabled,
+    card_setup_enabled,
+    load_invoice,
+    require_buyer,
+)
+from billing.views.invoices import invoice_document, is_payable
+from marketplace.auth import org_required
+from marketplace.db import db, utcnow
+from marketplace.errors import DomainError
+from marketplace.views.site import safe_next
+
+
+def saved_card(org_id: int) -> StripeCustomer | None:
+    record = db.session.get(StripeCustomer, org_id)
+    return record if record is not None and record.payment_method_id else None
+
+
+def refresh_card_payment(
+    session: Session, client: stripe.StripeClient, payment: Payment, *, now: datetime
+) -> CardResult:
+    """After the buyer confirmed (or failed) 3-D Secure in the browser, read the
+    PaymentIntent back from Stripe and apply it, as its webhook would."""
+    try:
+        intent = client.v1.payment_intents.retrieve(payment.stripe_payment_intent_id or "")
+    except stripe.StripeError as exc:
+        raise PaymentUnavailable(
+            _("The card service cannot be reached right now. Please try again in a few minutes.")
+        ) from exc
+    return payments.apply_intent(session, payment, intent, now=now)
+
+
+def _payable_invoice(invoice_id: int) -> Invoice:
+    invoice = load_invoice(invoice_id)
+    require_buyer(invoice)
+    return invoice
+
+
+@bp.get("/invoices/<int:invoice_id>/pay")
+@org_required(BUYER)
+def pay(invoice_id: int) -> ResponseReturnValue:
+    invoice = _payable_invoice(invoice_id)
+    if not is_payable(invoice):
+        flash(_("Nothing is due on invoice %(number)s.", number=invoice.number), "info")
+        return redirect(url_for("billing.invoice", invoice_id=invoice.id))
+    config = current_app.config
+    failed = [p for p in invoice.payments if p.status is PaymentStatus.FAILED]
+    return render_template(
+        "billing/pay.html",
+        **invoice_document(invoice),
+        card_enabled=card_payments_enabled(),
+        card_setup_enabled=card_setup_enabled(),
+        card=saved_card(invoice.buyer_id),
+        last_failure=failed[-1] if failed else None,
+        pay_form=ActionForm(),
+        bank={
+            "account_name": config["BANK_ACCOUNT_NAME"],
+            "bank_name": config["BANK_NAME"],
+            "account_number": config["BANK_ACCOUNT_NUMBER"],
+        },
+    )
+
+
+@bp.post("/invoices/<int:invoice_id>/pay/card")
+@org_required(BUYER, write=True)
+def pay_by_card(invoice_id: int) -> ResponseReturnValue:
+    invoice = _payable_invoice(invoice_id)
+    client = payments.stripe_client()
+    if client is None:
+        abort(404)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired. Please submit it again."), "danger")
+        return redirect(url_for("billing.pay", invoice_id=invoice.id))
+    try:
+        with db.session.begin_nested():
+            result = payments.pay_by_card(
+                db.session, client, invoice, now=utcnow(), off_session=False
+            )
+    except DomainError as error:
+        flash(str(error.message), "danger")
+        return redirect(url_for("billing.pay", invoice_id=invoice.id))
+    except stripe.StripeError:
+        flash(_("The card service refused the payment; nothing was charged."), "danger")
+        return redirect(url_for("billing.pay", invoice_id=invoice.id))
+    return _after_card_result(invoice, result)
+
+
+def _after_card_result(invoice: Invoice, result: CardResult) -> ResponseReturnValue:
+    if result.succeeded:
+        flash(_("Thank you: the payment succeeded."), "success")
+        return redirect(url_for("billing.invoice", invoice_id=invoice.id))
+    if result.needs_action and result.client_secret:
+        # 200, not a redirect: the page carries the client secret to Stripe.js.
+        return render_template(
+            "billing/confirm_card.html",
+            invoice=invoice,
+            payment=result.payment,
+            client_secret=result.client_secret,
+            publishable_key=current_app.config.get("STRIPE_PUBLISHABLE_KEY") or "",
+            stripe_js_url=current_app.config["STRIPE_JS_URL"],
+            finish_form=FinishCardPaymentForm(formdata=None, payment_id=str(result.payment.id)),
+        )
+    if result.payment.status is PaymentStatus.FAILED:
+        flash(
+            _(
+                "The card was not charged: %(reason)s The invoice is still open.",
+                reason=result.payment.failure_message or _("The card was declined."),
+            ),
+            "danger",
+        )
+    else:
+        flash(_("The payment is being processed. This page updates once it is done."), "info")
+    return redirect(url_for("billing.pay", invoice_id=invoice.id))
+
+
+@bp.post("/invoices/<int:invoice_id>/pay/card/finish")
+@org_required(BUYER, write=True)
+def finish_card_payment(invoice_id: int) -> ResponseReturnValue:
+    invoice = _payable_invoice(invoice_id)
+    client = payments.stripe_client()
+    if client is None:
+        abort(404)
+    form = FinishCardPaymentForm()
+    if not form.validate_on_submit():
+        abort(400)
+    payment = db.session.scalar(
+        sa.select(Payment).where(
+            Payment.id == int(form.payment_id.data),
+            Payment.invoice_id == invoice.id,
+            Payment.method == PaymentMethodKind.CARD,
+        )
+    )
+    if payment is None:
+        abort(404)
+    try:
+        with db.session.begin_nested():
+            result = refresh_card_payment(db.session, client, payment, now=utcnow())
+    except DomainError as error:
+        flash(str(error.message), "danger")
+        return redirect(url_for("billing.pay", invoice_id=invoice.id))
+    if result.needs_action:
+        flash(_("The payment still waits for your bank's confirmation."), "warning")
+        return redirect(url_for("billing.pay", invoice_id=invoice.id))
+    return _after_card_result(invoice, result)
+
+
+# --- the saved card -------------------------------------------------------------------------
+
+
+@bp.route("/card", methods=["GET", "POST"])
+@org_required(BUYER, write=True)
+def card() -> ResponseReturnValue:
+    client = payments.stripe_client()
+    if client is None or not card_setup_enabled():
+        abort(404)
+    org = g.actor.organization
+    form = FinishCardSetupForm()
+    next_url = safe_next(request.values.get("next"), "")
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                with db.session.begin_nested():
+                    record = payments.finish_card_setup(
+                        db.session, client, org, form.setup_intent.data.strip(), actor=g.actor
+                    )
+            except DomainError as error:
+                flash(str(error.message), "danger")
+            except stripe.StripeError:
+                flash(_("The card service refused the card; nothing was saved."), "danger")
+            else:
+                flash(
+                    _(
+                        "Card %(brand)s ending in %(last4)s is saved.",
+                        brand=(record.card_brand or "").upper(),
+                        last4=record.card_last4,
+                    ),
+                    "success",
+                )
+                return redirect(next_url or url_for("billing.card"))
+        else:
+            flash(_("The card was not confirmed."), "danger")
+    try:
+        with db.session.begin_nested():
+            client_secret = payments.begin_card_setup(db.session, client, org)
+    except (DomainError, stripe.StripeError):
+        return render_template("billing/card.html", unavailable=True, card=saved_card(org.id)), 503
+    return render_template(
+        "billing/card.html",
+        unavailable=False,
+        card=saved_card(org.id),
+        client_secret=client_secret,
+        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+        stripe_js_url=current_app.config["STRIPE_JS_URL"],
+        form=FinishCardSetupForm(formdata=None, next=next_url),
+        next_url=next_url,
+    )
