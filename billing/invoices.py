@@ -22,6 +22,7 @@ from billing.models import (
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
+    LedgerTransaction,
 )
 from marketplace import audit
 from marketplace.db import utcnow
@@ -53,18 +54,19 @@ class LineDraft:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def next_number(session: Session, year: int) -> str:
+def next_numbers(session: Session, year: int, count: int = 1) -> list[str]:
     """INV-2026-000001, INV-2026-000002, ... without gaps: the counter row is locked until
-    the transaction ends, and a rollback takes the number back."""
+    the transaction ends, and a rollback takes the numbers back."""
     dialect = session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InvoiceCounter)
     session.execute(insert.values(year=year, last_number=0).on_conflict_do_nothing())
     counter = session.scalars(
         sa.select(InvoiceCounter).where(InvoiceCounter.year == year).with_for_update()
     ).one()
-    counter.last_number += 1
+    first = counter.last_number + 1
+    counter.last_number += count
     session.flush()
-    return f"INV-{year}-{counter.last_number:06d}"
+    return [f"INV-{year}-{n:06d}" for n in range(first, first + count)]
 
 
 def existing(
@@ -94,14 +96,7 @@ def transition(
             invoice_id=invoice.id, from_status=invoice.status.value, to_status=to.value, note=note
         )
     )
-    audit.record(
-        session,
-        f"invoice.{to.value}",
-        "invoice",
-        invoice.id,
-        org_id=invoice.buyer_id,
-        data={"number": invoice.number, "from": invoice.status.value, "note": note},
-    )
+    audit.record_many(session, [_audit_entry(invoice, invoice.status.value, to, note)])
     invoice.status = to
     now = now or utcnow()
     if to is InvoiceStatus.PAID:
@@ -111,6 +106,19 @@ def transition(
         invoice.voided_at = now
         invoice.next_attempt_at = None
     session.flush()
+
+
+@dataclass
+class InvoiceDraft:
+    """An invoice to issue: for which contract, period and reason, with which lines."""
+
+    contract: Contract
+    reason: str
+    period_start: datetime
+    period_end: datetime
+    lines: list[LineDraft]
+    kind: InvoiceKind = InvoiceKind.INVOICE
+    corrects: Invoice | None = None
 
 
 def create(
@@ -127,58 +135,57 @@ def create(
     corrects: Invoice | None = None,
 ) -> Invoice:
     """A new invoice, issued (open) at once; a zero total is paid at once."""
+    draft = InvoiceDraft(contract, reason, period_start, period_end, lines, kind, corrects)
+    return create_many(session, [draft], commission_bp=commission_bp, now=now)[0]
+
+
+def _invoice(draft: InvoiceDraft, number: str, commission_bp: int, now: datetime) -> Invoice:
+    contract = draft.contract
     invoice = Invoice(
-        number=next_number(session, now.year),
-        kind=kind,
-        reason=reason,
+        number=number,
+        kind=draft.kind,
+        reason=draft.reason,
         contract_id=contract.id,
         buyer_id=contract.buyer_id,
         vendor_id=contract.vendor_id,
-        corrects_invoice_id=corrects.id if corrects else None,
-        period_start=period_start,
-        period_end=period_end,
-        status=InvoiceStatus.DRAFT,
-        subtotal_fen=0,
-        tax_fen=0,
-        total_fen=0,
+        corrects_invoice_id=draft.corrects.id if draft.corrects else None,
+        period_start=draft.period_start,
+        period_end=draft.period_end,
+        status=InvoiceStatus.OPEN,
         commission_bp=commission_bp,
+        voucher_fen=0,
+        attempt_count=0,
+        created_at=now,
+        issued_at=now,
+        due_at=now + timedelta(days=PAYMENT_TERMS_DAYS),
     )
-    for position, draft in enumerate(lines):
-        tax = vat_part(draft.amount_fen, draft.vat_rate_bp)
+    for position, line in enumerate(draft.lines):
         invoice.lines.append(
             InvoiceLine(
                 position=position,
-                kind=draft.kind,
-                description=draft.description[:300],
-                quantity=draft.quantity,
-                unit_fen=draft.unit_fen,
-                amount_fen=draft.amount_fen,
-                vat_rate_bp=draft.vat_rate_bp,
-                tax_fen=tax,
-                plan_id=draft.plan_id,
-                period_start=draft.period_start,
-                period_end=draft.period_end,
-                details=draft.details,
+                kind=line.kind,
+                description=line.description[:300],
+                quantity=line.quantity,
+                unit_fen=line.unit_fen,
+                amount_fen=line.amount_fen,
+                vat_rate_bp=line.vat_rate_bp,
+                tax_fen=vat_part(line.amount_fen, line.vat_rate_bp),
+                plan_id=line.plan_id,
+                period_start=line.period_start,
+                period_end=line.period_end,
+                details=line.details,
             )
         )
     invoice.total_fen = sum(line.amount_fen for line in invoice.lines)
     invoice.tax_fen = sum(line.tax_fen for line in invoice.lines)
     invoice.subtotal_fen = invoice.total_fen - invoice.tax_fen
-    session.add(invoice)
-    session.flush()
-    issue(session, invoice, now=now)
     return invoice
 
 
-def issue(session: Session, invoice: Invoice, *, now: datetime) -> None:
-    """Open the invoice and book it: the buyer owes the total, split between the vendor's
-    share and the platform's commission."""
-    transition(session, invoice, InvoiceStatus.OPEN, now=now)
-    invoice.issued_at = now
-    invoice.due_at = now + timedelta(days=PAYMENT_TERMS_DAYS)
+def _issued_booking(invoice: Invoice) -> LedgerTransaction:
+    """The buyer owes the total, split between the vendor's share and the commission."""
     vendor_share, commission = ledger.split_commission(invoice.total_fen, invoice.commission_bp)
-    ledger.post(
-        session,
+    return ledger.build(
         "invoice.issued",
         [
             ledger.Line(ledger.BUYER_RECEIVABLE, invoice.total_fen, invoice.buyer_id),
@@ -188,8 +195,77 @@ def issue(session: Session, invoice: Invoice, *, now: datetime) -> None:
         memo=invoice.number,
         invoice_id=invoice.id,
     )
-    if invoice.total_fen <= 0 and invoice.kind is InvoiceKind.INVOICE:
-        transition(session, invoice, InvoiceStatus.PAID, note="nothing to pay", now=now)
+
+
+def create_many(
+    session: Session, drafts: list[InvoiceDraft], *, commission_bp: int, now: datetime
+) -> list[Invoice]:
+    """Issue invoices in bulk, each exactly as :func:`create` would: numbered in order,
+    opened with its history, audit event and ledger booking; a zero total is paid at once.
+    The billing run closes thousands of periods this way: rows go in with a few multi-row
+    inserts, and the invoices come back loaded."""
+    if not drafts:
+        return []
+    numbers = next_numbers(session, now.year, len(drafts))
+    built = [_invoice(d, n, commission_bp, now) for d, n in zip(drafts, numbers, strict=True)]
+    for invoice in built:
+        if invoice.total_fen <= 0 and invoice.kind is InvoiceKind.INVOICE:
+            invoice.status, invoice.paid_at = InvoiceStatus.PAID, now
+    invoice_columns = [c.key for c in Invoice.__table__.columns if c.key != "id"]
+    ids = session.scalars(
+        sa.insert(Invoice.__table__).returning(
+            Invoice.__table__.c.id, sort_by_parameter_order=True
+        ),
+        [{key: getattr(invoice, key) for key in invoice_columns} for invoice in built],
+    ).all()
+    line_columns = [
+        c.key for c in InvoiceLine.__table__.columns if c.key not in ("id", "invoice_id")
+    ]
+    line_rows, event_rows, bookings, entries = [], [], [], []
+    for invoice_id, invoice in zip(ids, built, strict=True):
+        invoice.id = invoice_id
+        line_rows += [
+            {"invoice_id": invoice_id, **{key: getattr(line, key) for key in line_columns}}
+            for line in invoice.lines
+        ]
+        event_rows.append(
+            {
+                "invoice_id": invoice_id,
+                "from_status": "draft",
+                "to_status": "open",
+                "note": "",
+                "created_at": now,
+            }
+        )
+        entries.append(_audit_entry(invoice, "draft", InvoiceStatus.OPEN, ""))
+        if invoice.status is InvoiceStatus.PAID:
+            event_rows.append(
+                {
+                    "invoice_id": invoice_id,
+                    "from_status": "open",
+                    "to_status": "paid",
+                    "note": "nothing to pay",
+                    "created_at": now,
+                }
+            )
+            entries.append(_audit_entry(invoice, "open", InvoiceStatus.PAID, "nothing to pay"))
+        bookings.append(_issued_booking(invoice))
+    if line_rows:
+        session.execute(sa.insert(InvoiceLine.__table__), line_rows)
+    session.execute(sa.insert(InvoiceEvent.__table__), event_rows)
+    ledger.insert_many(session, [b for b in bookings if b.entries], now=now)
+    audit.record_many(session, entries)
+    return list(session.scalars(sa.select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)))
+
+
+def _audit_entry(invoice: Invoice, from_status: str, to: InvoiceStatus, note: str) -> audit.Entry:
+    return audit.Entry(
+        f"invoice.{to.value}",
+        "invoice",
+        invoice.id,
+        org_id=invoice.buyer_id,
+        data={"number": invoice.number, "from": from_status, "note": note},
+    )
 
 
 def amount_paid(invoice: Invoice) -> int:

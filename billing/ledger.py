@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -40,8 +42,7 @@ class Line:
     organization_id: int | None = None
 
 
-def post(
-    session: Session,
+def build(
     kind: str,
     lines: Iterable[Line],
     *,
@@ -50,7 +51,8 @@ def post(
     payment_id: int | None = None,
     refund_id: int | None = None,
 ) -> LedgerTransaction:
-    """Record one balanced transaction; zero lines are dropped, an imbalance refused."""
+    """A balanced transaction, not yet added to a session; zero lines are dropped, an
+    imbalance refused."""
     entries = [line for line in lines if line.amount_fen != 0]
     if sum(line.amount_fen for line in entries) != 0:
         raise UnbalancedTransaction(f"{kind}: entries sum to {sum(e.amount_fen for e in entries)}")
@@ -67,9 +69,49 @@ def post(
         )
         for line in entries
     ]
+    return transaction
+
+
+def post(session: Session, kind: str, lines: Iterable[Line], **links: Any) -> LedgerTransaction:
+    """Record one balanced transaction now."""
+    transaction = build(kind, lines, **links)
     session.add(transaction)
     session.flush()
     return transaction
+
+
+def insert_many(session: Session, transactions: list[LedgerTransaction], *, now: datetime) -> None:
+    """Store built transactions with two multi-row inserts (for batch jobs)."""
+    if not transactions:
+        return
+    table = LedgerTransaction.__table__
+    ids = session.scalars(
+        sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "kind": t.kind,
+                "memo": t.memo,
+                "invoice_id": t.invoice_id,
+                "payment_id": t.payment_id,
+                "refund_id": t.refund_id,
+                "created_at": now,
+            }
+            for t in transactions
+        ],
+    ).all()
+    session.execute(
+        sa.insert(LedgerEntry.__table__),
+        [
+            {
+                "transaction_id": transaction_id,
+                "account": e.account,
+                "organization_id": e.organization_id,
+                "amount_fen": e.amount_fen,
+            }
+            for transaction_id, t in zip(ids, transactions, strict=True)
+            for e in t.entries
+        ],
+    )
 
 
 def balance(session: Session, account: str, organization_id: int | None = None) -> int:

@@ -36,6 +36,28 @@ def message(notification: Notification) -> str:
     return str(template) % notification.params if template else notification.kind
 
 
+def _insert(session: Session):  # the dialect's INSERT, for ON CONFLICT DO NOTHING
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Notification)
+
+
+def send_many(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Store notifications ({organization_id, kind, dedupe_key, link, params}); those whose
+    key was used before are skipped. Returns how many are new (and e-mails them)."""
+    if not rows:
+        return 0
+    statement = (
+        _insert(session)
+        .on_conflict_do_nothing(index_elements=["organization_id", "dedupe_key"])
+        .returning(Notification.organization_id, Notification.kind, Notification.params)
+    )
+    created = session.execute(statement, rows).all()
+    if created and has_app_context():
+        for organization_id, kind, params in created:
+            _email(session, organization_id, kind, params)
+    return len(created)
+
+
 def send(
     session: Session,
     organization_id: int,
@@ -46,24 +68,14 @@ def send(
     **params: Any,
 ) -> bool:
     """Store a notification unless one with this key exists; True when it is new."""
-    values = {
+    row = {
         "organization_id": organization_id,
         "kind": kind,
         "params": params,
         "link": link,
         "dedupe_key": dedupe_key,
     }
-    dialect = session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Notification)
-    result = session.execute(
-        insert.values(**values).on_conflict_do_nothing(
-            index_elements=["organization_id", "dedupe_key"]
-        )
-    )
-    created = bool(result.rowcount)
-    if created and has_app_context():
-        _email(session, organization_id, kind, params)
-    return created
+    return send_many(session, [row]) == 1
 
 
 def _email(session: Session, organization_id: int, kind: str, params: dict[str, Any]) -> None:
@@ -84,16 +96,23 @@ def _email(session: Session, organization_id: int, kind: str, params: dict[str, 
 
 
 def invoice_issued(session: Session, invoice: Invoice) -> None:
-    if invoice.total_fen <= 0:
-        return
-    send(
+    invoices_issued(session, [invoice])
+
+
+def invoices_issued(session: Session, invoices: list[Invoice]) -> None:
+    send_many(
         session,
-        invoice.buyer_id,
-        "invoice_issued",
-        f"invoice:{invoice.id}:issued",
-        link=f"/billing/invoices/{invoice.id}",
-        number=invoice.number,
-        amount=format_fen(invoice.total_fen),
+        [
+            {
+                "organization_id": invoice.buyer_id,
+                "kind": "invoice_issued",
+                "dedupe_key": f"invoice:{invoice.id}:issued",
+                "link": f"/billing/invoices/{invoice.id}",
+                "params": {"number": invoice.number, "amount": format_fen(invoice.total_fen)},
+            }
+            for invoice in invoices
+            if invoice.total_fen > 0
+        ],
     )
 
 

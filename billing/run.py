@@ -11,17 +11,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from billing import contracts as contract_rules
 from billing import invoices, notify
-from billing.metering import period_quantity
-from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus
+from billing.models import (
+    Contract,
+    ContractStatus,
+    Invoice,
+    InvoiceStatus,
+    StripeCustomer,
+    UsageEvent,
+)
 from billing.periods import period_bounds, period_index
-from billing.rating import usage_period_lines
+from billing.rating import subscription_line, usage_period_lines
 from catalog.models import BillingModel
+
+# Contracts closed per transaction: large enough that a query serves many, small enough
+# that a batch commits quickly and another host can take the next one.
+BATCH_SIZE = 500
 
 # Card retries of an unpaid invoice: at issue, then 3 and 7 days later (3 tries over 7 days).
 RETRY_OFFSETS = (timedelta(0), timedelta(days=3), timedelta(days=7))
@@ -44,52 +55,87 @@ def _lock(session: Session, query: sa.Select) -> sa.Select:
     return query
 
 
+def period_quantities(session: Session, contracts: list[Contract]) -> dict[int, Decimal]:
+    """Each usage contract's metered total in its current period, in one query."""
+    if not contracts:
+        return {}
+    rows = session.execute(
+        sa.select(UsageEvent.contract_id, sa.func.sum(UsageEvent.quantity))
+        .join(Contract, Contract.id == UsageEvent.contract_id)
+        .where(
+            UsageEvent.contract_id.in_([c.id for c in contracts]),
+            UsageEvent.occurred_at >= Contract.current_period_start,
+            UsageEvent.occurred_at < Contract.current_period_end,
+        )
+        .group_by(UsageEvent.contract_id)
+    )
+    return {contract_id: Decimal(total) for contract_id, total in rows}
+
+
+def _issued_keys(session: Session, contracts: list[Contract]) -> set[tuple[int, datetime, str]]:
+    rows = session.execute(
+        sa.select(Invoice.contract_id, Invoice.period_start, Invoice.reason).where(
+            Invoice.contract_id.in_([c.id for c in contracts]),
+            Invoice.period_start >= min(c.current_period_start for c in contracts),
+            Invoice.reason.in_(["usage", "renewal"]),
+        )
+    )
+    return {(contract_id, start, reason) for contract_id, start, reason in rows}
+
+
+def close_periods(
+    session: Session, contracts: list[Contract], *, now: datetime, commission_bp: int
+) -> list[Invoice]:
+    """Close the current period of each contract (each has ended by ``now``) and open the
+    next: usage is invoiced in arrears, subscriptions renew in advance, trials end,
+    contracts canceled at period end end. One set of queries for the whole batch."""
+    if not contracts:
+        return []
+    usage = [c for c in contracts if c.plan.billing_model is BillingModel.USAGE]
+    quantities = period_quantities(session, usage)
+    issued = _issued_keys(session, contracts)
+    drafts: list[invoices.InvoiceDraft] = []
+    for contract in contracts:
+        plan = contract.plan
+        interval = contract_rules.interval_of(plan)
+        start, end = contract.current_period_start, contract.current_period_end
+        if plan.billing_model is BillingModel.USAGE and (contract.id, start, "usage") not in issued:
+            lines = usage_period_lines(
+                plan,
+                quantities.get(contract.id, Decimal(0)),
+                start,
+                end,
+                spend_cap_fen=contract.spend_cap_fen,
+            )
+            drafts.append(invoices.InvoiceDraft(contract, "usage", start, end, lines))
+        if contract.cancel_at_period_end or contract.status is ContractStatus.CANCELED:
+            contract.status = ContractStatus.ENDED
+            contract.ended_at = end
+            continue
+        if contract.status is ContractStatus.TRIALING:
+            contract.status = ContractStatus.ACTIVE
+            next_start, next_end = period_bounds(contract.anchor_at, 0, interval)
+        else:
+            index = period_index(contract.anchor_at, start, interval) + 1
+            next_start, next_end = period_bounds(contract.anchor_at, index, interval)
+        contract.current_period_start, contract.current_period_end = next_start, next_end
+        if (
+            plan.billing_model is BillingModel.SUBSCRIPTION
+            and (contract.id, next_start, "renewal") not in issued
+        ):
+            lines = [subscription_line(plan, next_start, next_end)]
+            drafts.append(invoices.InvoiceDraft(contract, "renewal", next_start, next_end, lines))
+    created = invoices.create_many(session, drafts, commission_bp=commission_bp, now=now)
+    notify.invoices_issued(session, created)
+    schedule_first_attempts(session, created, now)
+    return created
+
+
 def close_period(
     session: Session, contract: Contract, *, now: datetime, commission_bp: int
 ) -> list[Invoice]:
-    """Close the contract's current period (it has ended) and open the next one."""
-    plan = contract.plan
-    interval = contract_rules.interval_of(plan)
-    start, end = contract.current_period_start, contract.current_period_end
-    issued: list[Invoice] = []
-    if (
-        plan.billing_model is BillingModel.USAGE
-        and invoices.existing(session, contract.id, start, "usage") is None
-    ):
-        quantity = period_quantity(session, contract, start, end)
-        lines = usage_period_lines(plan, quantity, start, end, spend_cap_fen=contract.spend_cap_fen)
-        invoice = invoices.create(
-            session,
-            contract,
-            reason="usage",
-            period_start=start,
-            period_end=end,
-            lines=lines,
-            commission_bp=commission_bp,
-            now=now,
-        )
-        notify.invoice_issued(session, invoice)
-        issued.append(invoice)
-    if contract.cancel_at_period_end or contract.status is ContractStatus.CANCELED:
-        contract.status = ContractStatus.ENDED
-        contract.ended_at = end
-        session.flush()
-        return issued
-    if contract.status is ContractStatus.TRIALING:
-        contract.status = ContractStatus.ACTIVE
-        next_start, next_end = period_bounds(contract.anchor_at, 0, interval)
-    else:
-        index = period_index(contract.anchor_at, start, interval) + 1
-        next_start, next_end = period_bounds(contract.anchor_at, index, interval)
-    contract.current_period_start, contract.current_period_end = next_start, next_end
-    session.flush()
-    if plan.billing_model is BillingModel.SUBSCRIPTION:
-        invoice = contract_rules.bill_subscription_period(
-            session, contract, now=now, commission_bp=commission_bp
-        )
-        if invoice is not None:
-            issued.append(invoice)
-    return issued
+    """Close one contract's current period (see :func:`close_periods`)."""
+    return close_periods(session, [contract], now=now, commission_bp=commission_bp)
 
 
 def run(
@@ -99,56 +145,53 @@ def run(
     commission_bp: int,
     charge: Callable[[Session, Invoice, datetime], bool] | None = None,
     progress: Callable[[int], None] | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> RunReport:
-    """Close due periods, then retry card payments that are due. ``charge`` pays an
-    invoice with the buyer's saved card and says whether it succeeded."""
+    """Close due periods batch by batch, then retry card payments that are due. ``charge``
+    pays an invoice with the buyer's saved card and says whether it succeeded."""
     report = RunReport()
-    with sessions() as session:
-        due = list(
-            session.scalars(
-                sa.select(Contract.id)
-                .where(Contract.current_period_end <= as_of, Contract.status.in_(LIVE))
-                .order_by(Contract.id)
-            )
-        )
-    for done, contract_id in enumerate(due, start=1):
+    while True:
         with sessions() as session, session.begin():
-            contract = session.scalar(
-                _lock(
-                    session,
-                    sa.select(Contract).where(
-                        Contract.id == contract_id,
-                        Contract.current_period_end <= as_of,
-                        Contract.status.in_(LIVE),
-                    ),
+            batch = list(
+                session.scalars(
+                    _lock(
+                        session,
+                        sa.select(Contract)
+                        .where(Contract.current_period_end <= as_of, Contract.status.in_(LIVE))
+                        .order_by(Contract.id)
+                        .limit(batch_size),
+                    ).options(selectinload(Contract.plan))
                 )
             )
-            while (
-                contract is not None
-                and contract.status in LIVE
-                and contract.current_period_end <= as_of
-            ):
-                issued = close_period(session, contract, now=as_of, commission_bp=commission_bp)
-                report.periods_closed += 1
-                report.invoices += [invoice.number for invoice in issued]
-                for invoice in issued:
-                    schedule_first_attempt(session, invoice, as_of)
+            if not batch:
+                break
+            created = close_periods(session, batch, now=as_of, commission_bp=commission_bp)
+            report.periods_closed += len(batch)
+            report.invoices += [invoice.number for invoice in created]
         if progress:
-            progress(done)
+            progress(len(batch))
     if charge is not None:
         retry_payments(sessions, as_of=as_of, charge=charge, report=report)
     return report
 
 
-def schedule_first_attempt(session: Session, invoice: Invoice, now: datetime) -> None:
-    from billing.models import StripeCustomer
-
-    if invoice.status is not InvoiceStatus.OPEN:
+def schedule_first_attempts(session: Session, issued: list[Invoice], now: datetime) -> None:
+    """Invoices of buyers with a saved card are charged at once (the first of three tries)."""
+    open_ = [invoice for invoice in issued if invoice.status is InvoiceStatus.OPEN]
+    if not open_:
         return
-    card = session.get(StripeCustomer, invoice.buyer_id)
-    if card is not None and card.payment_method_id:
-        invoice.next_attempt_at = now
-        session.flush()
+    with_card = set(
+        session.scalars(
+            sa.select(StripeCustomer.organization_id).where(
+                StripeCustomer.organization_id.in_({i.buyer_id for i in open_}),
+                StripeCustomer.payment_method_id.is_not(None),
+            )
+        )
+    )
+    for invoice in open_:
+        if invoice.buyer_id in with_card:
+            invoice.next_attempt_at = now
+    session.flush()
 
 
 def retry_payments(

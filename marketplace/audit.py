@@ -75,6 +75,45 @@ def _plain(data: dict[str, Any] | None) -> dict[str, Any]:
     return json.loads(json.dumps(data or {}, default=str, ensure_ascii=False))
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One event to append; see :func:`record`."""
+
+    action: str
+    subject_type: str
+    subject_id: object
+    user_id: int | None = None
+    org_id: int | None = None
+    data: dict[str, Any] | None = None
+
+
+def _lock_and_last_hash(session: Session) -> str:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+    session.flush()  # events added earlier in this transaction come first in the chain
+    last = session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    return last or GENESIS
+
+
+def _chained(entries: list[Entry], prev: str) -> list[AuditEvent]:
+    now = utcnow()
+    events = []
+    for entry in entries:
+        event = AuditEvent(
+            created_at=now,
+            actor_user_id=entry.user_id,
+            actor_org_id=entry.org_id,
+            action=entry.action,
+            subject_type=entry.subject_type,
+            subject_id=str(entry.subject_id),
+            data=_plain(entry.data),
+            prev_hash=prev,
+        )
+        event.hash = prev = event.compute_hash()
+        events.append(event)
+    return events
+
+
 def record(
     session: Session,
     action: str,
@@ -86,23 +125,24 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain (flushes; the caller's transaction commits it)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
-    prev = session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-    event = AuditEvent(
-        created_at=utcnow(),
-        actor_user_id=user_id,
-        actor_org_id=org_id,
-        action=action,
-        subject_type=subject_type,
-        subject_id=str(subject_id),
-        data=_plain(data),
-        prev_hash=prev or GENESIS,
-    )
-    event.hash = event.compute_hash()
+    entry = Entry(action, subject_type, subject_id, user_id, org_id, data)
+    (event,) = _chained([entry], _lock_and_last_hash(session))
     session.add(event)
     session.flush()
     return event
+
+
+def record_many(session: Session, entries: list[Entry]) -> None:
+    """Append events in order under one lock, with one multi-row insert: what a batch job
+    writes at once."""
+    if not entries:
+        return
+    events = _chained(entries, _lock_and_last_hash(session))
+    columns = [c.key for c in AuditEvent.__table__.columns if c.key != "id"]
+    session.execute(
+        sa.insert(AuditEvent.__table__),
+        [{key: getattr(event, key) for key in columns} for event in events],
+    )
 
 
 @dataclass(frozen=True)

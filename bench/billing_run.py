@@ -1,0 +1,138 @@
+"""Time to close one billing period for many usage and subscription contracts.
+
+    python bench/billing_run.py [--sizes 10000,100000] [--db postgresql|sqlite]
+
+For each size: a fresh database of its own, one vendor with a usage plan and a
+subscription plan, half the contracts on each (spread over 100 buyers), three usage
+events per usage contract, all with one period due; then ``billing.run.run`` closes them
+and the script prints the time, the cost per contract and the invoices issued. Growth
+should be linear: the per-contract cost stays flat from 10,000 to 100,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa
+
+from bench.common import bench_app, bench_database
+
+CHUNK = 5_000
+
+
+def seed(app, size: int):
+    from billing.models import Contract, ContractStatus, UsageEvent
+    from billing.periods import add_months
+    from marketplace import services
+    from marketplace.db import db, utcnow
+    from tests.billing.factories import buyer_actor
+    from tests.catalog.factories import (
+        SUBSCRIPTION,
+        USAGE,
+        operator_actor,
+        publish_solution,
+        vendor_actor,
+    )
+
+    services.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # seeding only
+    now = utcnow()
+    anchor = add_months(now, -1) - timedelta(days=1)
+    with app.app_context():
+        session = db.session
+        vendor = vendor_actor(session)
+        solution = publish_solution(
+            session,
+            vendor,
+            operator_actor(session),
+            plans=[USAGE, {**SUBSCRIPTION, "trial_days": 0}],
+        )
+        usage_plan, subscription_plan = solution.published.plans
+        buyers = [buyer_actor(session).organization.id for _ in range(100)]
+        user_id = vendor.user.id
+        session.commit()
+        engine = db.engine
+        for start in range(0, size, CHUNK):
+            rows = []
+            for n in range(start, min(start + CHUNK, size)):
+                plan = usage_plan if n % 2 == 0 else subscription_plan
+                rows.append(
+                    {
+                        "buyer_id": buyers[n % len(buyers)],
+                        "vendor_id": vendor.organization.id,
+                        "solution_id": solution.id,
+                        "plan_id": plan.id,
+                        "status": ContractStatus.ACTIVE,
+                        "anchor_at": anchor,
+                        "current_period_start": anchor,
+                        "current_period_end": add_months(anchor, 1),
+                        "cancel_at_period_end": False,
+                        "baseline_note": "",
+                        "created_at": anchor,
+                        "created_by_id": user_id,
+                    }
+                )
+            with engine.begin() as connection:
+                ids = (
+                    connection.execute(sa.insert(Contract).returning(Contract.id), rows)
+                    .scalars()
+                    .all()
+                )
+                events = [
+                    {
+                        "vendor_id": vendor.organization.id,
+                        "event_id": f"seed-{cid}-{k}",
+                        "contract_id": cid,
+                        "meter": usage_plan.meter,
+                        "quantity": 1000 + k * 37,
+                        "occurred_at": anchor + timedelta(days=k + 1),
+                        "received_at": anchor,
+                        "payload_hash": "0" * 64,
+                    }
+                    for cid, row in zip(ids, rows, strict=True)
+                    if row["plan_id"] == usage_plan.id
+                    for k in range(3)
+                ]
+                connection.execute(sa.insert(UsageEvent), events)
+    return now
+
+
+def close(app, now) -> tuple[float, int]:
+    from billing import run
+
+    started = time.perf_counter()
+    report = run.run(app.extensions["marketplace.db"].sessions, as_of=now, commission_bp=1000)
+    return time.perf_counter() - started, len(report.invoices)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
+    args = parser.parse_args()
+    for size in (int(s) for s in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
+            workdir = Path(tmp)
+            url = bench_database(args.db, workdir)
+            app = bench_app(url, workdir)
+            seeded = time.perf_counter()
+            now = seed(app, size)
+            seed_seconds = time.perf_counter() - seeded
+            seconds, invoices = close(app, now)
+            again, repeated = close(app, now)
+            print(
+                f"{args.db} {size:>7} contracts: closed in {seconds:7.1f} s "
+                f"({seconds / size * 1000:.2f} ms per contract, {invoices} invoices); "
+                f"second run {again:.1f} s, {repeated} invoices; seeding took {seed_seconds:.0f} s"
+            )
+            app.extensions["marketplace.db"].engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
