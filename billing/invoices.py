@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,9 @@ from billing.models import (
 )
 from marketplace import audit
 from marketplace.db import utcnow
+from marketplace.errors import NotAllowed
+from marketplace.jsonapi import Actor
+from marketplace.models import OrgKind
 from marketplace.money import vat_part
 
 PAYMENT_TERMS_DAYS = 15
@@ -88,6 +92,7 @@ def transition(
     *,
     note: str = "",
     now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> None:
     if to not in INVOICE_TRANSITIONS[invoice.status]:
         raise IllegalTransition(invoice, to)
@@ -96,7 +101,7 @@ def transition(
             invoice_id=invoice.id, from_status=invoice.status.value, to_status=to.value, note=note
         )
     )
-    audit.record_many(session, [_audit_entry(invoice, invoice.status.value, to, note)])
+    audit.record_many(session, [_audit_entry(invoice, invoice.status.value, to, note, actor)])
     invoice.status = to
     now = now or utcnow()
     if to is InvoiceStatus.PAID:
@@ -258,12 +263,15 @@ def create_many(
     return list(session.scalars(sa.select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)))
 
 
-def _audit_entry(invoice: Invoice, from_status: str, to: InvoiceStatus, note: str) -> audit.Entry:
+def _audit_entry(
+    invoice: Invoice, from_status: str, to: InvoiceStatus, note: str, actor: Actor | None = None
+) -> audit.Entry:
     return audit.Entry(
         f"invoice.{to.value}",
         "invoice",
         invoice.id,
-        org_id=invoice.buyer_id,
+        user_id=actor.user.id if actor else None,
+        org_id=actor.organization.id if actor else invoice.buyer_id,
         data={"number": invoice.number, "from": from_status, "note": note},
     )
 
@@ -282,11 +290,20 @@ def amount_due(invoice: Invoice) -> int:
     return min(due, 0) if invoice.status is InvoiceStatus.PAID else due
 
 
-def void(session: Session, invoice: Invoice, *, note: str, now: datetime | None = None) -> None:
-    """Cancel an unpaid invoice and reverse its booking."""
+def void(
+    session: Session,
+    invoice: Invoice,
+    *,
+    note: str,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Cancel an unpaid invoice and reverse its booking (the operator; None: a system job)."""
+    if actor is not None and (actor.org_kind is not OrgKind.PLATFORM or not actor.role.can_write):
+        raise NotAllowed(_l("Only the platform operator voids invoices."))
     if amount_paid(invoice) > 0:
         raise IllegalTransition(invoice, InvoiceStatus.VOID)
-    transition(session, invoice, InvoiceStatus.VOID, note=note, now=now)
+    transition(session, invoice, InvoiceStatus.VOID, note=note, now=now, actor=actor)
     vendor_share, commission = ledger.split_commission(invoice.total_fen, invoice.commission_bp)
     ledger.post(
         session,

@@ -173,6 +173,16 @@ def _decline_message(exc: stripe.CardError) -> str:
     return exc.user_message or str(_l("The card was declined."))
 
 
+def lock_invoice(session: Session, invoice: Invoice) -> None:
+    """Lock the invoice's row until the transaction ends and reload its payments. Every
+    change to its payments takes this lock first, so a double click, a webhook racing the
+    buyer, or two refunds at once are applied one after the other and see each other (and a
+    session used twice sees its own earlier payments)."""
+    session.flush()
+    session.refresh(invoice, with_for_update=True)
+    session.refresh(invoice, ["payments"])
+
+
 def pay_by_card(
     session: Session,
     client: stripe.StripeClient,
@@ -183,15 +193,23 @@ def pay_by_card(
 ) -> CardResult:
     """Charge what is due on the saved card. A decline leaves the invoice open with the
     reason on the payment; 3-D Secure leaves a payment that the buyer confirms."""
+    lock_invoice(session, invoice)
     if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
         raise Conflict(_l("This invoice is not open for payment."))
+    pending = next((p for p in invoice.payments if p.status is PaymentStatus.REQUIRES_ACTION), None)
+    if pending is not None:
+        # Waiting for the buyer's 3-D Secure answer, unless it came without a webhook (a
+        # failed authentication sends none on localstripe): catch up with the PaymentIntent.
+        try:
+            intent = client.v1.payment_intents.retrieve(pending.stripe_payment_intent_id)
+        except stripe.APIConnectionError as exc:
+            raise _unreachable(exc) from exc
+        result = apply_intent(session, pending, intent, now=now)
+        if result.payment.status is not PaymentStatus.FAILED:
+            return result
     due = invoices.amount_due(invoice)
     if due <= 0:
         raise Conflict(_l("Nothing is due on this invoice."))
-    pending = next((p for p in invoice.payments if p.status is PaymentStatus.REQUIRES_ACTION), None)
-    if pending is not None:
-        intent = client.v1.payment_intents.retrieve(pending.stripe_payment_intent_id)
-        return CardResult(pending, intent.client_secret)
     card = session.get(StripeCustomer, invoice.buyer_id)
     if card is None or not card.payment_method_id:
         raise DomainError(_l("Save a card first."), field="card")
@@ -246,6 +264,18 @@ def pay_by_card(
     return apply_intent(session, payment, intent, now=now)
 
 
+def refresh_card_payment(
+    session: Session, client: stripe.StripeClient, payment: Payment, *, now: datetime
+) -> CardResult:
+    """After the buyer confirmed (or failed) 3-D Secure in the browser, read the
+    PaymentIntent back from Stripe and apply it, as its webhook would."""
+    try:
+        intent = client.v1.payment_intents.retrieve(payment.stripe_payment_intent_id or "")
+    except stripe.StripeError as exc:
+        raise _unreachable(exc) from exc
+    return apply_intent(session, payment, intent, now=now)
+
+
 def apply_intent(session: Session, payment: Payment, intent: Any, *, now: datetime) -> CardResult:
     """Bring our payment in line with the PaymentIntent's status (from a call or a webhook)."""
     if intent.status == "succeeded":
@@ -268,6 +298,8 @@ def apply_intent(session: Session, payment: Payment, intent: Any, *, now: dateti
 
 def succeed_payment(session: Session, payment: Payment, *, now: datetime) -> None:
     """Book a successful payment once; the invoice is paid when nothing is left due."""
+    lock_invoice(session, payment.invoice)
+    session.refresh(payment)  # as committed by whoever held the lock before us
     if payment.status is PaymentStatus.SUCCEEDED:
         return
     payment.status = PaymentStatus.SUCCEEDED
@@ -326,6 +358,8 @@ def reactivate_after_payment(session: Session, invoice: Invoice) -> None:
 def fail_payment(
     session: Session, payment: Payment, *, code: str, message: str, now: datetime
 ) -> None:
+    lock_invoice(session, payment.invoice)
+    session.refresh(payment)
     if payment.status in (PaymentStatus.FAILED, PaymentStatus.SUCCEEDED):
         return
     payment.status = PaymentStatus.FAILED
@@ -345,6 +379,9 @@ def charge_for_billing_run(app: Flask):
         try:
             result = pay_by_card(session, client, invoice, now=now)
         except DomainError:
+            return False
+        except stripe.StripeError as exc:  # e.g. the saved card is gone: the run goes on
+            app.logger.warning("card retry of invoice %s failed: %r", invoice.number, exc)
             return False
         return result.succeeded
 
@@ -422,6 +459,8 @@ def refund(
     than is left); the vendor's share and the commission are reversed in proportion."""
     if actor.org_kind is not OrgKind.PLATFORM or not actor.role.can_write:
         raise NotAllowed(_l("Only the platform operator refunds payments."))
+    lock_invoice(session, payment.invoice)
+    session.refresh(payment, ["refunds"])  # what was refunded already, by anyone
     if payment.status is not PaymentStatus.SUCCEEDED:
         raise Conflict(_l("Only a successful payment can be refunded."))
     left = payment.amount_fen - payment.refunded_fen

@@ -10,6 +10,7 @@ from billing.views import (  # noqa: F401  (importing registers the routes)
     operator,
     payments,
     ratings,
+    start,
     vendor,
 )
 from billing.views.common import bp

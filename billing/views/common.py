@@ -18,9 +18,11 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 
 from billing import payments
-from billing.models import Contract, Invoice, Notification
+from billing.models import Contract, ContractStatus, Invoice, Notification
+from catalog.models import Plan
 from marketplace.auth import web_actor
 from marketplace.db import db
+from marketplace.i18n import current_language
 from marketplace.models import OrgKind
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
@@ -29,6 +31,13 @@ BUYER = (OrgKind.SME,)
 BUYER_OR_VENDOR = (OrgKind.SME, OrgKind.VENDOR)
 OPERATOR = (OrgKind.PLATFORM,)
 PER_PAGE = 50
+# Contracts that still run (or wait for the baseline): a buyer has at most one per plan.
+LIVE_STATUSES = [
+    ContractStatus.PENDING,
+    ContractStatus.TRIALING,
+    ContractStatus.ACTIVE,
+    ContractStatus.PAST_DUE,
+]
 
 # Why an invoice was issued, in words (Invoice.reason).
 REASON_LABELS = {
@@ -77,6 +86,21 @@ def card_setup_enabled() -> bool:
     return card_payments_enabled() and bool(current_app.config.get("STRIPE_PUBLISHABLE_KEY"))
 
 
+def plan_name(plan: Plan) -> str:
+    return plan.name_en if current_language() == "en" and plan.name_en else plan.name
+
+
+def solution_name(contract: Contract) -> str:
+    revision = contract.solution.published or contract.plan.revision
+    if current_language() == "en" and revision.name_en:
+        return revision.name_en
+    return revision.name
+
+
+def long_date(value: datetime | None) -> str:
+    return format_date(value, "long") if value else ""
+
+
 def reason_label(reason: str) -> str:
     label = REASON_LABELS.get(reason)
     return label() if label else reason
@@ -122,4 +146,9 @@ def unit_money(fen: Decimal | int | None) -> str:
 
 @bp.app_context_processor
 def billing_helpers() -> dict[str, Any]:
-    return {"billing_unread": unread_notifications, "reason_label": reason_label}
+    return {
+        "billing_unread": unread_notifications,
+        "reason_label": reason_label,
+        "plan_name": plan_name,
+        "solution_name": solution_name,
+    }

@@ -1,14 +1,14 @@
-"""Contracts as pages: start a plan from the solution page, the buyer's solutions and the
-vendor's customers, one contract with its usage chart, spend cap, plan change and cancel."""
+"""Contracts as pages: the buyer's solutions and the vendor's customers, one contract with
+its usage chart, the spend cap, plan change (with the proration shown first) and cancel.
+Starting a plan is billing/views/start.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
@@ -16,132 +16,28 @@ from sqlalchemy.orm import selectinload
 from billing import contracts as contract_rules
 from billing import metering, ratings
 from billing.api import commission_bp
-from billing.forms import CancelForm, ChangePlanForm, SpendCapForm, StartPlanForm
-from billing.models import Contract, ContractStatus, Invoice
+from billing.forms import CancelForm, ChangePlanForm, SpendCapForm
+from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus
 from billing.periods import prorate
 from billing.usage_chart import usage_chart
 from billing.views.common import (
     BUYER,
     BUYER_OR_VENDOR,
+    LIVE_STATUSES,
     PER_PAGE,
     bp,
     load_contract,
+    long_date,
     page_number,
+    plan_name,
     require_buyer,
 )
 from catalog.models import BillingModel, Plan
-from marketplace.auth import org_required, web_actor
+from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
-from marketplace.i18n import current_language
-from marketplace.models import OrgKind
+from marketplace.models import Organization, OrgKind
 from marketplace.views.accounts import show_error
-
-_START_FIELDS = {"spend_cap_fen": "spend_cap"}
-# Contracts that still run (or wait for the baseline): a buyer has at most one per plan.
-_LIVE = [
-    ContractStatus.PENDING,
-    ContractStatus.TRIALING,
-    ContractStatus.ACTIVE,
-    ContractStatus.PAST_DUE,
-]
-
-
-def plan_name(plan: Plan) -> str:
-    return plan.name_en if current_language() == "en" and plan.name_en else plan.name
-
-
-def solution_name(contract: Contract) -> str:
-    revision = contract.solution.published or contract.plan.revision
-    if current_language() == "en" and revision.name_en:
-        return revision.name_en
-    return revision.name
-
-
-def live_contracts(solution_id: int) -> dict[int, int]:
-    """For the solution page's start buttons: plan id -> the acting buyer's live contract."""
-    actor = web_actor()
-    if actor is None or actor.org_kind is not OrgKind.SME:
-        return {}
-    rows = db.session.execute(
-        sa.select(Contract.plan_id, Contract.id).where(
-            Contract.buyer_id == actor.organization.id,
-            Contract.solution_id == solution_id,
-            Contract.status.in_(_LIVE),
-        )
-    )
-    return {plan_id: contract_id for plan_id, contract_id in rows}
-
-
-def may_rate(solution: Any) -> bool:
-    actor = web_actor()
-    return actor is not None and ratings.may_rate(db.session, actor, solution)
-
-
-@bp.app_context_processor
-def contract_helpers() -> dict[str, Any]:
-    return {
-        "plan_name": plan_name,
-        "solution_name": solution_name,
-        "billing_live_contracts": live_contracts,
-        "billing_may_rate": may_rate,
-    }
-
-
-# --- starting a plan -----------------------------------------------------------------------
-
-
-@bp.route("/plans/<int:plan_id>/start", methods=["GET", "POST"])
-@org_required(BUYER, write=True)
-def start_plan(plan_id: int) -> ResponseReturnValue:
-    plan = db.session.get(Plan, plan_id)
-    if plan is None or not plan.is_offered:
-        abort(404)
-    form = StartPlanForm()
-    if form.validate_on_submit():
-        usage = plan.billing_model is BillingModel.USAGE
-        outcome = plan.billing_model is BillingModel.OUTCOME
-        try:
-            with db.session.begin_nested():
-                contract = contract_rules.start(
-                    db.session,
-                    actor=g.actor,
-                    plan=plan,
-                    now=utcnow(),
-                    commission_bp=commission_bp(),
-                    spend_cap_fen=form.spend_cap.data if usage else None,
-                    baseline=form.baseline.data if outcome else None,
-                    baseline_note=(form.baseline_note.data or "") if outcome else "",
-                )
-        except DomainError as error:
-            show_error(form, error, _START_FIELDS)
-        else:
-            flash(_started_message(contract), "success")
-            return redirect(url_for("billing.contract", contract_id=contract.id))
-    status = 422 if form.errors or form.form_errors else 200
-    return render_template(
-        "billing/start.html", plan=plan, solution=plan.solution, form=form
-    ), status
-
-
-def _started_message(contract: Contract) -> str:
-    if contract.status is ContractStatus.TRIALING:
-        return _(
-            "Your free trial has started. It ends on %(date)s; nothing is charged before then.",
-            date=_date(contract.trial_end),
-        )
-    if contract.status is ContractStatus.PENDING:
-        return _("Your baseline was sent to the vendor. The contract starts once they agree.")
-    if contract.plan.billing_model is BillingModel.SUBSCRIPTION:
-        return _("Your subscription has started. The first invoice has been issued.")
-    return _("Your contract has started. Usage is invoiced at the end of each month.")
-
-
-def _date(value: datetime | None) -> str:
-    from flask_babel import format_date
-
-    return format_date(value, "long") if value else ""
-
 
 # --- lists ---------------------------------------------------------------------------------
 
@@ -150,12 +46,12 @@ def _date(value: datetime | None) -> str:
 @org_required(BUYER_OR_VENDOR)
 def contracts() -> str:
     org_id = g.actor.organization.id
-    as_vendor = g.actor.org_kind.value == "vendor"
+    as_vendor = g.actor.org_kind is OrgKind.VENDOR
     column = Contract.vendor_id if as_vendor else Contract.buyer_id
     query = sa.select(Contract).where(column == org_id)
     state = request.args.get("state", "")
     if state == "live":
-        query = query.where(Contract.status.in_(_LIVE))
+        query = query.where(Contract.status.in_(LIVE_STATUSES))
     elif state == "ended":
         query = query.where(Contract.status.in_([ContractStatus.CANCELED, ContractStatus.ENDED]))
     else:
@@ -191,6 +87,10 @@ def contracts() -> str:
     )
 
 
+# What counts as invoiced to a customer: issued and not voided.
+INVOICED = [InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE]
+
+
 @dataclass
 class Customer:
     name: str
@@ -203,9 +103,7 @@ class Customer:
 
 def _customers(vendor_id: int) -> list[Customer]:
     """The vendor's buyers: their contracts (live and all) and what was invoiced to them."""
-    from marketplace.models import Organization
-
-    live = sa.func.sum(sa.case((Contract.status.in_(_LIVE), 1), else_=0))
+    live = sa.func.sum(sa.case((Contract.status.in_(LIVE_STATUSES), 1), else_=0))
     rows = db.session.execute(
         sa.select(Organization, live, sa.func.count(Contract.id))
         .join(Contract, Contract.buyer_id == Organization.id)
@@ -217,7 +115,7 @@ def _customers(vendor_id: int) -> list[Customer]:
     invoiced = dict(
         db.session.execute(
             sa.select(Invoice.buyer_id, sa.func.sum(Invoice.total_fen))
-            .where(Invoice.vendor_id == vendor_id, Invoice.status.in_(["open", "paid"]))
+            .where(Invoice.vendor_id == vendor_id, Invoice.status.in_(INVOICED))
             .group_by(Invoice.buyer_id)
         ).all()
     )
@@ -282,7 +180,6 @@ def render_contract(
         other_plans=_other_plans(contract) if buyer_writer else [],
         invoices=invoices,
         can_rate=can_rate,
-        now=now,
     ), status
 
 
@@ -428,7 +325,7 @@ def cancel(contract_id: int) -> ResponseReturnValue:
                 flash(
                     _(
                         "The contract ends on %(date)s. Nothing more is invoiced after that.",
-                        date=_date(contract.current_period_end),
+                        date=long_date(contract.current_period_end),
                     ),
                     "info",
                 )

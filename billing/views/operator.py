@@ -238,7 +238,9 @@ def void(invoice_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             with db.session.begin_nested():
-                invoice_rules.void(db.session, invoice, note=form.note.data.strip(), now=utcnow())
+                invoice_rules.void(
+                    db.session, invoice, note=form.note.data.strip(), actor=g.actor, now=utcnow()
+                )
         except IllegalTransition:
             form.form_errors.append(
                 _("Only an open invoice on which nothing has been paid can be voided.")

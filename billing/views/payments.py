@@ -4,19 +4,16 @@ page that saves a card. Card pages exist only when a Stripe key is configured.""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import sqlalchemy as sa
 import stripe
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session
 
 from billing import payments
 from billing.forms import ActionForm, FinishCardPaymentForm, FinishCardSetupForm
 from billing.models import Invoice, Payment, PaymentMethodKind, PaymentStatus, StripeCustomer
-from billing.payments import CardResult, PaymentUnavailable
+from billing.payments import CardResult
 from billing.views.common import (
     BUYER,
     bp,
@@ -35,20 +32,6 @@ from marketplace.views.site import safe_next
 def saved_card(org_id: int) -> StripeCustomer | None:
     record = db.session.get(StripeCustomer, org_id)
     return record if record is not None and record.payment_method_id else None
-
-
-def refresh_card_payment(
-    session: Session, client: stripe.StripeClient, payment: Payment, *, now: datetime
-) -> CardResult:
-    """After the buyer confirmed (or failed) 3-D Secure in the browser, read the
-    PaymentIntent back from Stripe and apply it, as its webhook would."""
-    try:
-        intent = client.v1.payment_intents.retrieve(payment.stripe_payment_intent_id or "")
-    except stripe.StripeError as exc:
-        raise PaymentUnavailable(
-            _("The card service cannot be reached right now. Please try again in a few minutes.")
-        ) from exc
-    return payments.apply_intent(session, payment, intent, now=now)
 
 
 def _payable_invoice(invoice_id: int) -> Invoice:
@@ -122,15 +105,7 @@ def _after_card_result(invoice: Invoice, result: CardResult) -> ResponseReturnVa
             stripe_js_url=current_app.config["STRIPE_JS_URL"],
             finish_form=FinishCardPaymentForm(formdata=None, payment_id=str(result.payment.id)),
         )
-    if result.payment.status is PaymentStatus.FAILED:
-        flash(
-            _(
-                "The card was not charged: %(reason)s The invoice is still open.",
-                reason=result.payment.failure_message or _("The card was declined."),
-            ),
-            "danger",
-        )
-    else:
+    if result.payment.status is not PaymentStatus.FAILED:  # a failure shows on the pay page
         flash(_("The payment is being processed. This page updates once it is done."), "info")
     return redirect(url_for("billing.pay", invoice_id=invoice.id))
 
@@ -156,7 +131,7 @@ def finish_card_payment(invoice_id: int) -> ResponseReturnValue:
         abort(404)
     try:
         with db.session.begin_nested():
-            result = refresh_card_payment(db.session, client, payment, now=utcnow())
+            result = payments.refresh_card_payment(db.session, client, payment, now=utcnow())
     except DomainError as error:
         flash(str(error.message), "danger")
         return redirect(url_for("billing.pay", invoice_id=invoice.id))
