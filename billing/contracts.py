@@ -135,6 +135,7 @@ def bill_subscription_period(
         now=now,
     )
     notify.invoice_issued(session, invoice)
+    invoices.schedule_first_attempts(session, [invoice], now)
     return invoice
 
 

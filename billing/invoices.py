@@ -24,6 +24,7 @@ from billing.models import (
     InvoiceLine,
     InvoiceStatus,
     LedgerTransaction,
+    StripeCustomer,
 )
 from marketplace import audit
 from marketplace.db import utcnow
@@ -65,7 +66,10 @@ def next_numbers(session: Session, year: int, count: int = 1) -> list[str]:
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InvoiceCounter)
     session.execute(insert.values(year=year, last_number=0).on_conflict_do_nothing())
     counter = session.scalars(
-        sa.select(InvoiceCounter).where(InvoiceCounter.year == year).with_for_update()
+        sa.select(InvoiceCounter)
+        .where(InvoiceCounter.year == year)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # never a number held from before the lock
     ).one()
     first = counter.last_number + 1
     counter.last_number += count
@@ -316,3 +320,22 @@ def void(
         memo=invoice.number,
         invoice_id=invoice.id,
     )
+
+
+def schedule_first_attempts(session: Session, issued: list[Invoice], now: datetime) -> None:
+    """Invoices of buyers with a saved card are charged at once (the first of three tries)."""
+    open_ = [invoice for invoice in issued if invoice.status is InvoiceStatus.OPEN]
+    if not open_:
+        return
+    with_card = set(
+        session.scalars(
+            sa.select(StripeCustomer.organization_id).where(
+                StripeCustomer.organization_id.in_({i.buyer_id for i in open_}),
+                StripeCustomer.payment_method_id.is_not(None),
+            )
+        )
+    )
+    for invoice in open_:
+        if invoice.buyer_id in with_card:
+            invoice.next_attempt_at = now
+    session.flush()

@@ -200,6 +200,9 @@ def ingest(
             .on_conflict_do_nothing(index_elements=["vendor_id", "event_id"])
             .returning(UsageEvent.event_id)
         )
+        # The same order in every call: two overlapping batches then wait for each other
+        # instead of deadlocking on PostgreSQL.
+        rows.sort(key=lambda row: row["event_id"])
         inserted = set(session.scalars(statement, rows))
         result.accepted = len(inserted)
         raced = [row for row in rows if row["event_id"] not in inserted]

@@ -23,7 +23,6 @@ from billing.models import (
     ContractStatus,
     Invoice,
     InvoiceStatus,
-    StripeCustomer,
     UsageEvent,
 )
 from billing.periods import period_bounds, period_index
@@ -127,7 +126,7 @@ def close_periods(
             drafts.append(invoices.InvoiceDraft(contract, "renewal", next_start, next_end, lines))
     created = invoices.create_many(session, drafts, commission_bp=commission_bp, now=now)
     notify.invoices_issued(session, created)
-    schedule_first_attempts(session, created, now)
+    invoices.schedule_first_attempts(session, created, now)
     return created
 
 
@@ -173,25 +172,6 @@ def run(
     if charge is not None:
         retry_payments(sessions, as_of=as_of, charge=charge, report=report)
     return report
-
-
-def schedule_first_attempts(session: Session, issued: list[Invoice], now: datetime) -> None:
-    """Invoices of buyers with a saved card are charged at once (the first of three tries)."""
-    open_ = [invoice for invoice in issued if invoice.status is InvoiceStatus.OPEN]
-    if not open_:
-        return
-    with_card = set(
-        session.scalars(
-            sa.select(StripeCustomer.organization_id).where(
-                StripeCustomer.organization_id.in_({i.buyer_id for i in open_}),
-                StripeCustomer.payment_method_id.is_not(None),
-            )
-        )
-    )
-    for invoice in open_:
-        if invoice.buyer_id in with_card:
-            invoice.next_attempt_at = now
-    session.flush()
 
 
 def retry_payments(

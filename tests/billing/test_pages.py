@@ -174,7 +174,7 @@ def test_contract_page_shows_the_usage_chart(client: FlaskClient, session: Sessi
     svg = html[chart : html.index("</svg>", chart)]
     assert svg.count('class="usage-bar"') == 3  # one bar per day with usage
     assert 'class="charge-line"' in svg
-    assert "spend cap" in svg
+    assert "¥5,000.00" in svg  # the spend cap is named on the chart
     assert figure(html, "data-usage-charge") == charge
     assert "9,000" in html
     # Geometry, not script: nothing inline for the CSP to block.
