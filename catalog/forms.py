@@ -205,7 +205,7 @@ class CaseStudyForm(Form):
     result = TextAreaField(
         _l("Measured result"),
         description=_l(
-            "A figure that was measured, e.g. 'scrap rate from 3.1% to 1.2% in 8 weeks'."
+            "A figure that was measured, e.g. 'scrap rate from 3.1% to 1.2% within 8 weeks'."
         ),
         render_kw={"rows": 2, "maxlength": 400},
     )
@@ -402,7 +402,7 @@ class PlanForm(ListingForm):
     )
     vat_rate = StringField(
         _l("VAT rate (%)"),
-        description=_l("Prices include VAT; usually 6% for software services."),
+        description=_l("Prices include VAT; usually 6% (software services)."),
         default="6",
         render_kw={"inputmode": "decimal", "maxlength": 6},
     )

@@ -66,6 +66,11 @@ def test_every_message_has_a_chinese_translation() -> None:
     po = ROOT / "marketplace" / "translations" / "zh_CN" / "LC_MESSAGES" / "messages.po"
     with po.open("rb") as handle:
         catalog = read_po(handle)
-    translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
+    # A plural entry's id is (singular, plural); the code is searched by the singular.
+    translated = {
+        m.id[0] if isinstance(m.id, tuple) else m.id
+        for m in catalog
+        if m.id and m.string and not m.fuzzy
+    }
     missing = sorted(extracted_messages() - translated)
     assert not missing, "run scripts/i18n.py extract/update and translate: " + repr(missing[:20])
