@@ -477,6 +477,11 @@ def refund(
         reason=reason.strip(),
         recorded_by_id=actor.user.id,
     )
+    invoice = payment.invoice
+    # Money the buyer paid beyond the invoice is their credit: refunding it gives back the
+    # credit; only the rest takes back the vendor's share and the commission.
+    credit = max(invoices.amount_paid(invoice) - (invoice.total_fen - invoice.voucher_fen), 0)
+    from_credit = min(amount_fen, credit)
     session.add(record)
     session.flush()
     if payment.method is PaymentMethodKind.CARD:
@@ -495,8 +500,9 @@ def refund(
         record.stripe_refund_id = stripe_refund.id
     record.status = "succeeded"
     session.flush()
-    invoice = payment.invoice
-    vendor_share, commission = ledger.split_commission(amount_fen, invoice.commission_bp)
+    vendor_share, commission = ledger.split_commission(
+        amount_fen - from_credit, invoice.commission_bp
+    )
     clearing = (
         ledger.STRIPE_CLEARING if payment.method is PaymentMethodKind.CARD else ledger.BANK_CLEARING
     )
@@ -504,6 +510,7 @@ def refund(
         session,
         "payment.refunded",
         [
+            ledger.Line(ledger.BUYER_RECEIVABLE, from_credit, invoice.buyer_id),
             ledger.Line(ledger.VENDOR_PAYABLE, vendor_share, invoice.vendor_id),
             ledger.Line(ledger.PLATFORM_COMMISSION, commission),
             ledger.Line(clearing, -amount_fen),

@@ -283,3 +283,33 @@ def test_usage_quantity_sums_events(session: Session) -> None:
     ingest(session, contract, [event(contract, "a", "1.5"), event(contract, "b", "2.25")])
     quantity, _charge = metering.current_usage(session, contract)
     assert quantity == Decimal("3.75")
+
+
+def test_refunding_an_overpayment_gives_back_the_credit_only(session: Session) -> None:
+    from billing import payments
+    from tests.catalog.factories import operator_actor
+
+    contract = start_contract(session, subscription_terms(trial_days=0, price_fen=10_000))
+    (invoice,) = invoices_of(session, contract)
+    operator = operator_actor(session)
+    payment = payments.record_bank_transfer(
+        session, invoice, amount_fen=15_000, reference="OVER-1", actor=operator, now=T0
+    )
+    vendor_before = ledger.balance(session, ledger.VENDOR_PAYABLE, contract.vendor_id)
+    payments.refund(
+        session, None, payment, amount_fen=5_000, reason="多付退回", actor=operator, now=T0
+    )
+    assert ledger.balance(session, ledger.BUYER_RECEIVABLE, contract.buyer_id) == 0
+    assert ledger.balance(session, ledger.VENDOR_PAYABLE, contract.vendor_id) == vendor_before
+    assert ledger.unbalanced_transactions(session) == []
+
+
+def test_billing_notifications_are_emailed_when_smtp_is_configured(
+    smtp, app: Flask, session: Session
+) -> None:
+    contract = start_contract(session, usage_terms(free_units=0), spend_cap_fen=2_500)
+    with app.app_context():  # as in a request or a CLI command: mail settings come from the app
+        ingest(session, contract, [event(contract, "big", 1_000)])  # 2,000 of 2,500 fen: 80%
+    messages = smtp.wait_for(2)  # buyer and vendor owners
+    assert len(messages) == 2
+    assert all("80%" in message.get_content() for message in messages)
