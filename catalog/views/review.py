@@ -42,6 +42,7 @@ from marketplace.db import db
 from marketplace.errors import DomainError
 from marketplace.i18n import current_language
 from marketplace.models import Organization, OrgKind
+from marketplace.views.outcome import attempt
 
 bp = Blueprint("review", __name__, url_prefix="/console/listings")
 
@@ -329,13 +330,10 @@ def delist(solution_id: int) -> str | Response:
 @operator_writes
 def relist(solution_id: int) -> Response:
     solution = _solution_or_404(solution_id)
-    try:
-        with db.session.begin_nested():
-            services.relist(db.session, solution, actor=g.actor)
-    except DomainError as exc:
-        flash(str(exc.message), "danger")
-    else:
-        flash(_("The listing is back on the storefront."), "success")
+    attempt(
+        lambda: services.relist(db.session, solution, actor=g.actor),
+        _("The listing is back on the storefront."),
+    )
     return redirect(url_for(".review", solution_id=solution.id))
 
 

@@ -56,6 +56,7 @@ from marketplace.extensions import limiter
 from marketplace.i18n import current_language
 from marketplace.models import OrgKind
 from marketplace.money import format_fen
+from marketplace.views.outcome import attempt
 
 bp = Blueprint("vendor_console", __name__, url_prefix="/vendor")
 media = Blueprint("media", __name__)
@@ -329,12 +330,7 @@ def move_plan(solution_id: int, index: int) -> Response:
 
 
 def _change_plans(solution: Solution, raw: list[dict[str, Any]], success: str) -> None:
-    try:
-        _store_plans(solution, raw)
-    except DomainError as exc:
-        flash(str(exc.message), "danger")
-    else:
-        flash(success, "success")
+    attempt(lambda: _store_plans(solution, raw), success)
 
 
 # --- review workflow --------------------------------------------------------------------
@@ -344,13 +340,10 @@ def _change_plans(solution: Solution, raw: list[dict[str, Any]], success: str) -
 @vendor_writes
 def submit(solution_id: int) -> Response:
     solution = _own_solution(solution_id)
-    try:
-        with db.session.begin_nested():
-            services.submit(db.session, solution, actor=g.actor)
-    except DomainError as exc:
-        flash(str(exc.message), "danger")
-    else:
-        flash(_("Submitted. The platform reviews listings within two working days."), "success")
+    attempt(
+        lambda: services.submit(db.session, solution, actor=g.actor),
+        _("Submitted. The platform reviews listings within two working days."),
+    )
     return redirect(url_for(".solution", solution_id=solution.id))
 
 
@@ -358,13 +351,11 @@ def submit(solution_id: int) -> Response:
 @vendor_writes
 def withdraw(solution_id: int) -> Response:
     solution = _own_solution(solution_id)
-    try:
-        with db.session.begin_nested():
-            services.withdraw(db.session, solution, actor=g.actor)
-    except DomainError as exc:
-        flash(str(exc.message), "danger")
-    else:
-        flash(_("Withdrawn from review; you can edit it again."), "info")
+    attempt(
+        lambda: services.withdraw(db.session, solution, actor=g.actor),
+        _("Withdrawn from review; you can edit it again."),
+        category="info",
+    )
     return redirect(url_for(".solution", solution_id=solution.id))
 
 
