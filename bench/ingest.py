@@ -2,7 +2,8 @@
 
     python bench/ingest.py [--db sqlite|postgresql|both] [--batches 40] [--clients 4]
 
-Seeds a vendor with a usage plan and 50 buyers' contracts in a database of its own, serves
+Seeds a vendor with a usage plan, 50 buyers' contracts and 200,000 earlier events (with
+fresh planner statistics, as on a running system) in a database of its own, serves
 the app with gunicorn on loopback, and has 4 client processes POST batches of 500 events to
 /api/v1/usage-events. Then inserts the same number of rows straight into usage_events with
 SQLAlchemy Core in batches of 500 (one commit per batch, as the API does) as the ceiling.
@@ -31,6 +32,7 @@ from bench.common import bench_app, bench_database, gunicorn
 
 BATCH = 500
 CONTRACTS = 50
+HISTORY = 200_000  # events already stored before the run
 
 
 def seed(app) -> tuple[str, list[int]]:
@@ -57,7 +59,36 @@ def seed(app) -> tuple[str, list[int]]:
             session, user=vendor.user, organization=vendor.organization, name="bench"
         )
         session.commit()
+        history(db.engine, vendor.organization.id, ids)
         return secret, ids
+
+
+def history(engine, vendor_id: int, ids: list[int], count: int = HISTORY) -> None:
+    """Events from earlier days, and fresh planner statistics: a running system, not an
+    empty table that grows faster than autovacuum looks at it."""
+    from billing.models import UsageEvent
+
+    now = datetime.now(UTC)
+    for start in range(0, count, 5000):
+        rows = [
+            {
+                "vendor_id": vendor_id,
+                "event_id": f"hist-{n}",
+                "contract_id": ids[n % len(ids)],
+                "meter": "inspected_images",
+                "quantity": 1,
+                "occurred_at": now,
+                "received_at": now,
+                "payload_hash": "0" * 64,
+            }
+            for n in range(start, min(start + 5000, count))
+        ]
+        with engine.begin() as connection:
+            connection.execute(sa.insert(UsageEvent.__table__), rows)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "ANALYZE usage_events" if engine.dialect.name == "postgresql" else "ANALYZE"
+        )
 
 
 def client(args: tuple[str, str, list[int], int, int]) -> tuple[int, int, list[float]]:
