@@ -23,11 +23,10 @@ from billing.models import (
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
-    LedgerTransaction,
     StripeCustomer,
 )
 from marketplace import audit
-from marketplace.db import utcnow
+from marketplace.db import insert_returning_ids, utcnow
 from marketplace.errors import NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
@@ -105,7 +104,14 @@ def transition(
             invoice_id=invoice.id, from_status=invoice.status.value, to_status=to.value, note=note
         )
     )
-    audit.record_many(session, [_audit_entry(invoice, invoice.status.value, to, note, actor)])
+    audit.record_many(
+        session,
+        [
+            _audit_entry(
+                invoice.id, invoice.number, invoice.buyer_id, invoice.status.value, to, note, actor
+            )
+        ],
+    )
     invoice.status = to
     now = now or utcnow()
     if to is InvoiceStatus.PAID:
@@ -148,61 +154,70 @@ def create(
     return create_many(session, [draft], commission_bp=commission_bp, now=now)[0]
 
 
-def _invoice(draft: InvoiceDraft, number: str, commission_bp: int, now: datetime) -> Invoice:
+def _rows(
+    draft: InvoiceDraft, number: str, commission_bp: int, now: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The invoice's row and its lines' rows, as plain values for a multi-row insert."""
+    lines = [
+        {
+            "position": position,
+            "kind": line.kind,
+            "description": line.description[:300],
+            "quantity": line.quantity,
+            "unit_fen": line.unit_fen,
+            "amount_fen": line.amount_fen,
+            "vat_rate_bp": line.vat_rate_bp,
+            "tax_fen": vat_part(line.amount_fen, line.vat_rate_bp),
+            "plan_id": line.plan_id,
+            "period_start": line.period_start,
+            "period_end": line.period_end,
+            "details": line.details,
+        }
+        for position, line in enumerate(draft.lines)
+    ]
+    total = sum(line["amount_fen"] for line in lines)
+    tax = sum(line["tax_fen"] for line in lines)
+    paid_at_once = total <= 0 and draft.kind is InvoiceKind.INVOICE
     contract = draft.contract
-    invoice = Invoice(
-        number=number,
-        kind=draft.kind,
-        reason=draft.reason,
-        contract_id=contract.id,
-        buyer_id=contract.buyer_id,
-        vendor_id=contract.vendor_id,
-        corrects_invoice_id=draft.corrects.id if draft.corrects else None,
-        period_start=draft.period_start,
-        period_end=draft.period_end,
-        status=InvoiceStatus.OPEN,
-        commission_bp=commission_bp,
-        voucher_fen=0,
-        attempt_count=0,
-        created_at=now,
-        issued_at=now,
-        due_at=now + timedelta(days=PAYMENT_TERMS_DAYS),
-    )
-    for position, line in enumerate(draft.lines):
-        invoice.lines.append(
-            InvoiceLine(
-                position=position,
-                kind=line.kind,
-                description=line.description[:300],
-                quantity=line.quantity,
-                unit_fen=line.unit_fen,
-                amount_fen=line.amount_fen,
-                vat_rate_bp=line.vat_rate_bp,
-                tax_fen=vat_part(line.amount_fen, line.vat_rate_bp),
-                plan_id=line.plan_id,
-                period_start=line.period_start,
-                period_end=line.period_end,
-                details=line.details,
-            )
-        )
-    invoice.total_fen = sum(line.amount_fen for line in invoice.lines)
-    invoice.tax_fen = sum(line.tax_fen for line in invoice.lines)
-    invoice.subtotal_fen = invoice.total_fen - invoice.tax_fen
-    return invoice
+    invoice = {
+        "number": number,
+        "kind": draft.kind,
+        "reason": draft.reason,
+        "contract_id": contract.id,
+        "buyer_id": contract.buyer_id,
+        "vendor_id": contract.vendor_id,
+        "corrects_invoice_id": draft.corrects.id if draft.corrects else None,
+        "period_start": draft.period_start,
+        "period_end": draft.period_end,
+        "status": InvoiceStatus.PAID if paid_at_once else InvoiceStatus.OPEN,
+        "subtotal_fen": total - tax,
+        "tax_fen": tax,
+        "total_fen": total,
+        "voucher_fen": 0,
+        "commission_bp": commission_bp,
+        "issued_at": now,
+        "due_at": now + timedelta(days=PAYMENT_TERMS_DAYS),
+        "paid_at": now if paid_at_once else None,
+        "voided_at": None,
+        "attempt_count": 0,
+        "next_attempt_at": None,
+        "created_at": now,
+    }
+    return invoice, lines
 
 
-def _issued_booking(invoice: Invoice) -> LedgerTransaction:
+def _issued_booking(invoice_id: int, row: dict[str, Any]) -> ledger.Booking:
     """The buyer owes the total, split between the vendor's share and the commission."""
-    vendor_share, commission = ledger.split_commission(invoice.total_fen, invoice.commission_bp)
-    return ledger.build(
+    vendor_share, commission = ledger.split_commission(row["total_fen"], row["commission_bp"])
+    return ledger.booking(
         "invoice.issued",
         [
-            ledger.Line(ledger.BUYER_RECEIVABLE, invoice.total_fen, invoice.buyer_id),
-            ledger.Line(ledger.VENDOR_PAYABLE, -vendor_share, invoice.vendor_id),
+            ledger.Line(ledger.BUYER_RECEIVABLE, row["total_fen"], row["buyer_id"]),
+            ledger.Line(ledger.VENDOR_PAYABLE, -vendor_share, row["vendor_id"]),
             ledger.Line(ledger.PLATFORM_COMMISSION, -commission),
         ],
-        memo=invoice.number,
-        invoice_id=invoice.id,
+        memo=row["number"],
+        invoice_id=invoice_id,
     )
 
 
@@ -216,67 +231,52 @@ def create_many(
     if not drafts:
         return []
     numbers = next_numbers(session, now.year, len(drafts))
-    built = [_invoice(d, n, commission_bp, now) for d, n in zip(drafts, numbers, strict=True)]
-    for invoice in built:
-        if invoice.total_fen <= 0 and invoice.kind is InvoiceKind.INVOICE:
-            invoice.status, invoice.paid_at = InvoiceStatus.PAID, now
-    invoice_columns = [c.key for c in Invoice.__table__.columns if c.key != "id"]
-    ids = session.scalars(
-        sa.insert(Invoice.__table__).returning(
-            Invoice.__table__.c.id, sort_by_parameter_order=True
-        ),
-        [{key: getattr(invoice, key) for key in invoice_columns} for invoice in built],
-    ).all()
-    line_columns = [
-        c.key for c in InvoiceLine.__table__.columns if c.key not in ("id", "invoice_id")
-    ]
+    built = [_rows(d, n, commission_bp, now) for d, n in zip(drafts, numbers, strict=True)]
+    ids = insert_returning_ids(session, Invoice.__table__, [row for row, _lines in built])
     line_rows, event_rows, bookings, entries = [], [], [], []
-    for invoice_id, invoice in zip(ids, built, strict=True):
-        invoice.id = invoice_id
-        line_rows += [
-            {"invoice_id": invoice_id, **{key: getattr(line, key) for key in line_columns}}
-            for line in invoice.lines
-        ]
-        event_rows.append(
-            {
-                "invoice_id": invoice_id,
-                "from_status": "draft",
-                "to_status": "open",
-                "note": "",
-                "created_at": now,
-            }
-        )
-        entries.append(_audit_entry(invoice, "draft", InvoiceStatus.OPEN, ""))
-        if invoice.status is InvoiceStatus.PAID:
+    for invoice_id, (row, lines) in zip(ids, built, strict=True):
+        line_rows += [{"invoice_id": invoice_id, **line} for line in lines]
+        steps = [("draft", InvoiceStatus.OPEN, "")]
+        if row["status"] is InvoiceStatus.PAID:
+            steps.append(("open", InvoiceStatus.PAID, "nothing to pay"))
+        for from_status, to, note in steps:
             event_rows.append(
                 {
                     "invoice_id": invoice_id,
-                    "from_status": "open",
-                    "to_status": "paid",
-                    "note": "nothing to pay",
+                    "from_status": from_status,
+                    "to_status": to.value,
+                    "note": note,
                     "created_at": now,
                 }
             )
-            entries.append(_audit_entry(invoice, "open", InvoiceStatus.PAID, "nothing to pay"))
-        bookings.append(_issued_booking(invoice))
+            entries.append(
+                _audit_entry(invoice_id, row["number"], row["buyer_id"], from_status, to, note)
+            )
+        bookings.append(_issued_booking(invoice_id, row))
     if line_rows:
         session.execute(sa.insert(InvoiceLine.__table__), line_rows)
     session.execute(sa.insert(InvoiceEvent.__table__), event_rows)
-    ledger.insert_many(session, [b for b in bookings if b.entries], now=now)
+    ledger.insert_many(session, bookings, now=now)
     audit.record_many(session, entries)
     return list(session.scalars(sa.select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)))
 
 
 def _audit_entry(
-    invoice: Invoice, from_status: str, to: InvoiceStatus, note: str, actor: Actor | None = None
+    invoice_id: int,
+    number: str,
+    buyer_id: int,
+    from_status: str,
+    to: InvoiceStatus,
+    note: str,
+    actor: Actor | None = None,
 ) -> audit.Entry:
     return audit.Entry(
         f"invoice.{to.value}",
         "invoice",
-        invoice.id,
+        invoice_id,
         user_id=actor.user.id if actor else None,
-        org_id=actor.organization.id if actor else invoice.buyer_id,
-        data={"number": invoice.number, "from": from_status, "note": note},
+        org_id=actor.organization.id if actor else buyer_id,
+        data={"number": number, "from": from_status, "note": note},
     )
 
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing.models import LedgerEntry, LedgerTransaction
+from marketplace.db import insert_returning_ids
 
 BUYER_RECEIVABLE = "buyer_receivable"
 VENDOR_PAYABLE = "vendor_payable"
@@ -42,63 +43,65 @@ class Line:
     organization_id: int | None = None
 
 
-def build(
-    kind: str,
-    lines: Iterable[Line],
-    *,
-    memo: str = "",
-    invoice_id: int | None = None,
-    payment_id: int | None = None,
-    refund_id: int | None = None,
-) -> LedgerTransaction:
-    """A balanced transaction, not yet added to a session; zero lines are dropped, an
-    imbalance refused."""
-    entries = [line for line in lines if line.amount_fen != 0]
+@dataclass(frozen=True)
+class Booking:
+    """A balanced transaction as plain values (checked when made)."""
+
+    kind: str
+    lines: tuple[Line, ...]
+    memo: str = ""
+    invoice_id: int | None = None
+    payment_id: int | None = None
+    refund_id: int | None = None
+
+
+def booking(kind: str, lines: Iterable[Line], *, memo: str = "", **links: Any) -> Booking:
+    """Zero lines are dropped; entries that do not sum to zero are refused."""
+    entries = tuple(line for line in lines if line.amount_fen != 0)
     if sum(line.amount_fen for line in entries) != 0:
         raise UnbalancedTransaction(f"{kind}: entries sum to {sum(e.amount_fen for e in entries)}")
-    transaction = LedgerTransaction(
-        kind=kind,
-        memo=memo[:300],
-        invoice_id=invoice_id,
-        payment_id=payment_id,
-        refund_id=refund_id,
-    )
-    transaction.entries = [
-        LedgerEntry(
-            account=line.account, organization_id=line.organization_id, amount_fen=line.amount_fen
-        )
-        for line in entries
-    ]
-    return transaction
+    return Booking(kind, entries, memo[:300], **links)
 
 
 def post(session: Session, kind: str, lines: Iterable[Line], **links: Any) -> LedgerTransaction:
     """Record one balanced transaction now."""
-    transaction = build(kind, lines, **links)
+    checked = booking(kind, lines, **links)
+    transaction = LedgerTransaction(
+        kind=checked.kind,
+        memo=checked.memo,
+        invoice_id=checked.invoice_id,
+        payment_id=checked.payment_id,
+        refund_id=checked.refund_id,
+    )
+    transaction.entries = [
+        LedgerEntry(account=e.account, organization_id=e.organization_id, amount_fen=e.amount_fen)
+        for e in checked.lines
+    ]
     session.add(transaction)
     session.flush()
     return transaction
 
 
-def insert_many(session: Session, transactions: list[LedgerTransaction], *, now: datetime) -> None:
-    """Store built transactions with two multi-row inserts (for batch jobs)."""
-    if not transactions:
+def insert_many(session: Session, bookings: list[Booking], *, now: datetime) -> None:
+    """Store bookings with two multi-row inserts (for batch jobs)."""
+    bookings = [b for b in bookings if b.lines]
+    if not bookings:
         return
-    table = LedgerTransaction.__table__
-    ids = session.scalars(
-        sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
+    ids = insert_returning_ids(
+        session,
+        LedgerTransaction.__table__,
         [
             {
-                "kind": t.kind,
-                "memo": t.memo,
-                "invoice_id": t.invoice_id,
-                "payment_id": t.payment_id,
-                "refund_id": t.refund_id,
+                "kind": b.kind,
+                "memo": b.memo,
+                "invoice_id": b.invoice_id,
+                "payment_id": b.payment_id,
+                "refund_id": b.refund_id,
                 "created_at": now,
             }
-            for t in transactions
+            for b in bookings
         ],
-    ).all()
+    )
     session.execute(
         sa.insert(LedgerEntry.__table__),
         [
@@ -108,8 +111,8 @@ def insert_many(session: Session, transactions: list[LedgerTransaction], *, now:
                 "organization_id": e.organization_id,
                 "amount_fen": e.amount_fen,
             }
-            for transaction_id, t in zip(ids, transactions, strict=True)
-            for e in t.entries
+            for transaction_id, b in zip(ids, bookings, strict=True)
+            for e in b.lines
         ],
     )
 
