@@ -105,13 +105,18 @@ def start(
         current_period_end=period_end,
         trial_end=anchor if trial else None,
         spend_cap_fen=spend_cap_fen,
-        baseline=baseline,
-        baseline_note=baseline_note.strip(),
         created_by_id=actor.user.id,
     )
     session.add(contract)
     session.flush()
     _audit(session, "contract.started", contract, actor, status=status.value)
+    if plan.billing_model is BillingModel.OUTCOME:
+        # The buyer's figure is a proposal: it binds only when the vendor accepts it.
+        from billing import outcomes
+
+        outcomes.propose_baseline(
+            session, contract, actor=actor, value=baseline, note=baseline_note
+        )
     if plan.billing_model is BillingModel.SUBSCRIPTION and not trial:
         bill_subscription_period(session, contract, now=now, commission_bp=commission_bp)
     return contract

@@ -25,6 +25,9 @@ MESSAGES = {
     "spend_cap_100": _l(
         "Usage on %(solution)s has reached the spend cap of %(cap)s; further usage this period is not charged."
     ),
+    "outcome_reported": _l(
+        "A result was reported: %(kpi)s %(measured)s. Confirm or dispute it within the verification window."
+    ),
     "contract_suspended": _l(
         "Your contract for %(solution)s is suspended because invoice %(number)s is unpaid."
     ),

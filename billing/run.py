@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from billing import contracts as contract_rules
-from billing import invoices, notify
+from billing import invoices, notify, outcomes
 from billing.models import (
     Contract,
     ContractStatus,
@@ -46,6 +46,7 @@ class RunReport:
     payment_attempts: int = 0
     payments_failed: int = 0
     suspended: int = 0
+    outcomes_confirmed: int = 0  # results confirmed by the buyer's silence
 
 
 def _lock(session: Session, query: sa.Select) -> sa.Select:
@@ -169,6 +170,10 @@ def run(
             report.invoices += [invoice.number for invoice in created]
         if progress:
             progress(len(batch))
+    with sessions() as session, session.begin():
+        report.outcomes_confirmed = outcomes.auto_confirm(session, now=as_of)
+        created = outcomes.invoice_confirmed(session, now=as_of, commission_bp=commission_bp)
+        report.invoices += [invoice.number for invoice in created]
     if charge is not None:
         retry_payments(sessions, as_of=as_of, charge=charge, report=report)
     return report

@@ -11,7 +11,13 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 
 # Every module that defines tables; Alembic and the tests load them all.
-MODEL_MODULES = ("marketplace.models", "marketplace.audit", "catalog.models", "billing.models")
+MODEL_MODULES = (
+    "marketplace.models",
+    "marketplace.audit",
+    "catalog.models",
+    "billing.models",
+    "billing.outcome_models",
+)
 
 
 def load_models() -> None:
@@ -101,6 +107,7 @@ def _register_packages(app: Flask) -> None:
     from billing import api as billing_api
     from billing import cli as billing_cli
     from billing import demo as billing_demo
+    from billing import outcome_api
     from billing import payments as billing_payments
     from billing import views as billing_views
     from billing import webhooks as billing_webhooks
@@ -129,7 +136,7 @@ def _register_packages(app: Flask) -> None:
         billing_views.bp,
     ):
         app.register_blueprint(blueprint)
-    for api_blueprint in (marketplace_api.blp, catalog_api.blp, billing_api.blp):
+    for api_blueprint in (marketplace_api.blp, catalog_api.blp, billing_api.blp, outcome_api.blp):
         csrf.exempt(api_blueprint)  # bearer tokens, never cookies
         api.register_blueprint(api_blueprint)
     cli.init_app(app)

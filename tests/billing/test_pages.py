@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import ledger, metering, payments
+from billing import ledger, metering, outcomes, payments
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus, Notification, Refund
 from billing.periods import prorate
 from catalog.models import Plan, Rating
@@ -132,7 +132,10 @@ def test_outcome_plan_asks_for_the_baseline(client: FlaskClient, session: Sessio
     assert response.status_code == 302
     contract = session.scalar(sa.select(Contract).where(Contract.plan_id == plan.id))
     assert contract.status is ContractStatus.PENDING
-    assert contract.baseline == Decimal("12500.5")
+    # The buyer's figure is a proposal until the vendor accepts it (issue 5).
+    assert contract.baseline is None
+    proposal = outcomes.open_proposal(session, contract)
+    assert proposal.value == Decimal("12500.5") and proposal.note == "2026年9月电表读数"
 
 
 def test_only_enterprises_start_plans(client: FlaskClient, session: Session) -> None:

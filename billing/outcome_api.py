@@ -1,0 +1,206 @@
+"""Outcome-billing endpoints of the JSON API (DESIGN.md section 6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
+
+from billing import outcomes
+from billing.api import ContractOut, refuse
+from billing.models import Contract
+from billing.outcome_models import OutcomeReport
+from billing.presenters import contract_dict
+from catalog.pricing import improvement
+from marketplace.db import db, utcnow
+from marketplace.errors import DomainError
+from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, token_required
+from marketplace.models import OrgKind
+
+blp = Blueprint("outcome_api", __name__, url_prefix="/api/v1", description="Pay for results")
+
+
+class ReportIn(ma.Schema):
+    contract_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    period_start = ma.fields.AwareDateTime(required=True)
+    period_end = ma.fields.AwareDateTime(required=True)
+    measured = ma.fields.Decimal(required=True, places=6, as_string=True)
+    evidence_url = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
+    note = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+
+
+class DisputeIn(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+
+
+class ResolveIn(ma.Schema):
+    decision = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["accept", "adjust", "reject"])
+    )
+    note = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+    adjusted_measured = ma.fields.Decimal(places=6, as_string=True, allow_none=True)
+
+
+class ReportOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    contract_id = ma.fields.Integer(required=True)
+    period_start = ma.fields.String(required=True)
+    period_end = ma.fields.String(required=True)
+    measured = ma.fields.String(required=True)
+    baseline = ma.fields.String(required=True)
+    improvement = ma.fields.String(required=True)
+    charge_fen = ma.fields.Integer(required=True, metadata={"description": "before the base fee"})
+    status = ma.fields.String(required=True)
+    confirm_by = ma.fields.String(required=True)
+    confirmed_how = ma.fields.String(allow_none=True, required=True)
+    dispute_reason = ma.fields.String(required=True)
+    resolution_note = ma.fields.String(required=True)
+    billable_measured = ma.fields.String(allow_none=True, required=True)
+    invoice_id = ma.fields.Integer(allow_none=True, required=True)
+    evidence_url = ma.fields.String(required=True)
+
+
+def report_dict(report_: OutcomeReport) -> dict[str, Any]:
+    contract = report_.contract
+    measured = (
+        report_.billable_measured if report_.billable_measured is not None else report_.measured
+    )
+    direction = contract.plan.direction.value if contract.plan.direction else "increase"
+    return {
+        "id": report_.id,
+        "contract_id": contract.id,
+        "period_start": report_.period_start.isoformat(),
+        "period_end": report_.period_end.isoformat(),
+        "measured": format(report_.measured.normalize(), "f"),
+        "baseline": format(contract.baseline.normalize(), "f"),
+        "improvement": format(improvement(direction, contract.baseline, measured).normalize(), "f"),
+        "charge_fen": outcomes.charge_fen(contract, measured),
+        "status": report_.status.value,
+        "confirm_by": report_.confirm_by.isoformat(),
+        "confirmed_how": report_.confirmed_how,
+        "dispute_reason": report_.dispute_reason,
+        "resolution_note": report_.resolution_note,
+        "billable_measured": None
+        if report_.billable_measured is None
+        else format(report_.billable_measured.normalize(), "f"),
+        "invoice_id": report_.invoice_id,
+        "evidence_url": report_.evidence_url,
+    }
+
+
+def _contract(contract_id: int) -> Contract:
+    contract = db.session.get(Contract, contract_id)
+    if contract is None or not contract.can_view(current_actor().organization.id):
+        raise ApiError(404, _("No such contract."))
+    return contract
+
+
+def _report(report_id: int) -> OutcomeReport:
+    report_ = db.session.get(OutcomeReport, report_id)
+    actor = current_actor()
+    if report_ is None or not (
+        report_.contract.can_view(actor.organization.id) or actor.org_kind is OrgKind.PLATFORM
+    ):
+        raise ApiError(404, _("No such result report."))
+    return report_
+
+
+def _run(action: Any) -> None:
+    try:
+        with db.session.begin_nested():
+            action()
+    except DomainError as error:
+        raise refuse(error) from error
+
+
+@blp.post("/contracts/<int:contract_id>/confirm-baseline")
+@token_required([OrgKind.VENDOR], write=True)
+@blp.response(200, ContractOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+def confirm_baseline(contract_id: int) -> dict[str, Any]:
+    """The vendor accepts the buyer's proposed baseline: the contract becomes active."""
+    contract = _contract(contract_id)
+    _run(
+        lambda: outcomes.accept_baseline(db.session, contract, actor=current_actor(), now=utcnow())
+    )
+    return contract_dict(contract)
+
+
+@blp.post("/outcome-reports")
+@token_required([OrgKind.VENDOR], write=True)
+@blp.arguments(ReportIn)
+@blp.response(201, ReportOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+def create_report(body: dict[str, Any]) -> dict[str, Any]:
+    """Report the measured KPI for a period that has ended, with evidence."""
+    contract = _contract(body["contract_id"])
+    created: list[OutcomeReport] = []
+    _run(
+        lambda: created.append(
+            outcomes.report(
+                db.session,
+                contract,
+                actor=current_actor(),
+                period_start=body["period_start"],
+                period_end=body["period_end"],
+                measured=body["measured"],
+                now=utcnow(),
+                evidence_url=body["evidence_url"],
+                note=body["note"],
+            )
+        )
+    )
+    return report_dict(created[0])
+
+
+@blp.post("/outcome-reports/<int:report_id>/confirm")
+@token_required([OrgKind.SME], write=True)
+@blp.response(200, ReportOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+def confirm_report(report_id: int) -> dict[str, Any]:
+    report_ = _report(report_id)
+    _run(lambda: outcomes.confirm(db.session, report_, actor=current_actor(), now=utcnow()))
+    return report_dict(report_)
+
+
+@blp.post("/outcome-reports/<int:report_id>/dispute")
+@token_required([OrgKind.SME], write=True)
+@blp.arguments(DisputeIn)
+@blp.response(200, ReportOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+def dispute_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
+    report_ = _report(report_id)
+    _run(
+        lambda: outcomes.dispute(
+            db.session, report_, actor=current_actor(), reason=body["reason"], now=utcnow()
+        )
+    )
+    return report_dict(report_)
+
+
+@blp.post("/outcome-reports/<int:report_id>/resolve")
+@token_required([OrgKind.PLATFORM], write=True)
+@blp.arguments(ResolveIn)
+@blp.response(200, ReportOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+def resolve_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
+    report_ = _report(report_id)
+    _run(
+        lambda: outcomes.resolve(
+            db.session,
+            report_,
+            actor=current_actor(),
+            decision=body["decision"],
+            note=body["note"],
+            now=utcnow(),
+            adjusted=body.get("adjusted_measured"),
+        )
+    )
+    return report_dict(report_)

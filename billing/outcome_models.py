@@ -1,0 +1,97 @@
+"""Outcome-based billing (效果付费): agreed baselines and reported results."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from billing.models import Contract
+from marketplace.db import Base, enum_type, utcnow
+
+
+class ProposalStatus(enum.StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    SUPERSEDED = "superseded"  # a counter-proposal replaced it
+
+
+class BaselineProposal(Base):
+    """A baseline one side proposes; it binds the contract only when the other accepts."""
+
+    __tablename__ = "baseline_proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(sa.ForeignKey("contracts.id"), index=True)
+    proposed_by_org_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"))
+    proposed_by_user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    value: Mapped[Decimal] = mapped_column(sa.Numeric(24, 6))
+    note: Mapped[str] = mapped_column(sa.Text, default="")  # how it was measured
+    status: Mapped[ProposalStatus] = mapped_column(
+        enum_type(ProposalStatus, "proposal_status"), default=ProposalStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+    contract: Mapped[Contract] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<BaselineProposal {self.id} contract={self.contract_id} {self.value} {self.status.value}>"
+
+
+class ReportStatus(enum.StrEnum):
+    SUBMITTED = "submitted"  # waiting for the buyer, within the verification window
+    CONFIRMED = "confirmed"  # by the buyer, by silence, or by the operator's resolution
+    DISPUTED = "disputed"
+    REJECTED = "rejected"  # by the operator
+
+    @property
+    def label(self) -> str:
+        return str(REPORT_STATUS_LABELS[self])
+
+
+REPORT_STATUS_LABELS = {
+    ReportStatus.SUBMITTED: _l("Awaiting confirmation"),
+    ReportStatus.CONFIRMED: _l("Confirmed"),
+    ReportStatus.DISPUTED: _l("Disputed"),
+    ReportStatus.REJECTED: _l("Rejected"),
+}
+
+
+class OutcomeReport(Base):
+    """The vendor's measured value of the KPI for one period, with evidence."""
+
+    __tablename__ = "outcome_reports"
+    __table_args__ = (sa.CheckConstraint("period_end > period_start", name="period_order"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(sa.ForeignKey("contracts.id"), index=True)
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    measured: Mapped[Decimal] = mapped_column(sa.Numeric(24, 6))  # as reported
+    evidence_url: Mapped[str] = mapped_column(sa.String(500), default="")
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[ReportStatus] = mapped_column(
+        enum_type(ReportStatus, "report_status"), default=ReportStatus.SUBMITTED, index=True
+    )
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    confirm_by: Mapped[datetime] = mapped_column(index=True)  # end of the verification window
+    # "buyer", "silence" or "operator": how the result came to count.
+    confirmed_how: Mapped[str | None] = mapped_column(sa.String(20))
+    confirmed_at: Mapped[datetime | None]
+    dispute_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    resolution_note: Mapped[str] = mapped_column(sa.Text, default="")
+    resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The value that is billed: the measured one, or the operator's adjustment.
+    billable_measured: Mapped[Decimal | None] = mapped_column(sa.Numeric(24, 6))
+    invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"))
+
+    contract: Mapped[Contract] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<OutcomeReport {self.id} contract={self.contract_id} {self.measured} {self.status.value}>"

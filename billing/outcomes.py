@@ -1,0 +1,411 @@
+"""Outcome-based billing (效果付费, DESIGN.md section 4): the baseline both sides agree,
+results the vendor reports with evidence, the buyer's confirmation or dispute within the
+verification window (silence confirms at its end), and the operator's resolution. Only
+confirmed results are invoiced, with the plan's formula (catalog/pricing.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from billing import invoices, notify
+from billing.invoices import InvoiceDraft, LineDraft
+from billing.models import Contract, ContractStatus, Invoice
+from billing.outcome_models import BaselineProposal, OutcomeReport, ProposalStatus, ReportStatus
+from billing.periods import period_bounds
+from catalog.models import BillingModel
+from catalog.pricing import improvement, outcome_charge
+from marketplace import audit
+from marketplace.errors import Conflict, DomainError, NotAllowed
+from marketplace.jsonapi import Actor
+from marketplace.models import OrgKind
+
+MAX_VALUE = Decimal(10) ** 15
+
+
+def _audit(
+    session: Session,
+    action: str,
+    subject: str,
+    subject_id: int,
+    actor: Actor | None,
+    **data: object,
+) -> None:
+    audit.record(
+        session,
+        action,
+        subject,
+        subject_id,
+        user_id=actor.user.id if actor else None,
+        org_id=actor.organization.id if actor else None,
+        data={
+            key: str(value) if isinstance(value, Decimal) else value for key, value in data.items()
+        },
+    )
+
+
+def _check_value(value: Decimal, field: str) -> Decimal:
+    if not value.is_finite() or value < 0 or value > MAX_VALUE:
+        raise DomainError(_l("Enter a measured value of zero or more."), field=field)
+    return value
+
+
+# --- baseline -----------------------------------------------------------------------------
+
+
+def open_proposal(session: Session, contract: Contract) -> BaselineProposal | None:
+    return session.scalar(
+        sa.select(BaselineProposal).where(
+            BaselineProposal.contract_id == contract.id,
+            BaselineProposal.status == ProposalStatus.OPEN,
+        )
+    )
+
+
+def propose_baseline(
+    session: Session, contract: Contract, *, actor: Actor, value: Decimal, note: str
+) -> BaselineProposal:
+    """Either side proposes (or counter-proposes) the baseline of a pending contract."""
+    if (
+        actor.organization.id not in (contract.buyer_id, contract.vendor_id)
+        or not actor.role.can_write
+    ):
+        raise NotAllowed(_l("Only the buyer and the vendor agree the baseline."))
+    if contract.status is not ContractStatus.PENDING:
+        raise Conflict(_l("The baseline is agreed already; it cannot change."))
+    current = open_proposal(session, contract)
+    if current is not None:
+        current.status = ProposalStatus.SUPERSEDED
+    proposal = BaselineProposal(
+        contract_id=contract.id,
+        proposed_by_org_id=actor.organization.id,
+        proposed_by_user_id=actor.user.id,
+        value=_check_value(value, "baseline"),
+        note=note.strip(),
+    )
+    session.add(proposal)
+    session.flush()
+    _audit(
+        session,
+        "baseline.proposed",
+        "contract",
+        contract.id,
+        actor,
+        value=proposal.value,
+        note=proposal.note,
+    )
+    return proposal
+
+
+def accept_baseline(
+    session: Session, contract: Contract, *, actor: Actor, now: datetime
+) -> Contract:
+    """The other side accepts the open proposal: the baseline binds and the contract
+    starts; its periods count from this moment."""
+    if (
+        actor.organization.id not in (contract.buyer_id, contract.vendor_id)
+        or not actor.role.can_write
+    ):
+        raise NotAllowed(_l("Only the buyer and the vendor agree the baseline."))
+    if contract.status is not ContractStatus.PENDING:
+        raise Conflict(_l("The baseline is agreed already; it cannot change."))
+    proposal = open_proposal(session, contract)
+    if proposal is None:
+        raise Conflict(_l("No baseline has been proposed yet."))
+    if proposal.proposed_by_org_id == actor.organization.id:
+        raise Conflict(_l("The other side must accept your proposal."))
+    proposal.status = ProposalStatus.ACCEPTED
+    proposal.decided_at = now
+    contract.baseline = proposal.value
+    contract.baseline_note = proposal.note
+    contract.baseline_agreed_at = now
+    contract.status = ContractStatus.ACTIVE
+    contract.anchor_at = now
+    contract.current_period_start, contract.current_period_end = period_bounds(now, 0)
+    session.flush()
+    _audit(session, "baseline.agreed", "contract", contract.id, actor, value=contract.baseline)
+    return contract
+
+
+# --- reports ------------------------------------------------------------------------------
+
+
+def report(
+    session: Session,
+    contract: Contract,
+    *,
+    actor: Actor,
+    period_start: datetime,
+    period_end: datetime,
+    measured: Decimal,
+    now: datetime,
+    evidence_url: str = "",
+    note: str = "",
+) -> OutcomeReport:
+    """The vendor reports the measured KPI for a period that has ended."""
+    if (
+        actor.organization.id != contract.vendor_id
+        or actor.org_kind is not OrgKind.VENDOR
+        or not actor.role.can_write
+    ):
+        raise NotAllowed(_l("Only the contract's vendor reports results."))
+    if contract.plan.billing_model is not BillingModel.OUTCOME:
+        raise DomainError(_l("This contract is not paid for results."), field="contract_id")
+    if contract.baseline is None or contract.status not in (
+        ContractStatus.ACTIVE,
+        ContractStatus.PAST_DUE,
+    ):
+        raise Conflict(_l("Results can be reported once the baseline is agreed."))
+    if period_end <= period_start:
+        raise DomainError(_l("The period must end after it starts."), field="period_end")
+    if period_start < contract.anchor_at:
+        raise DomainError(
+            _l("The period starts before the baseline was agreed."), field="period_start"
+        )
+    if period_end > now:
+        raise DomainError(_l("Report a period once it has ended."), field="period_end")
+    if evidence_url and not evidence_url.startswith(("https://", "http://")):
+        raise DomainError(_l("Evidence links start with https://."), field="evidence_url")
+    overlapping = session.scalar(
+        sa.select(OutcomeReport).where(
+            OutcomeReport.contract_id == contract.id,
+            OutcomeReport.status != ReportStatus.REJECTED,
+            OutcomeReport.period_start < period_end,
+            OutcomeReport.period_end > period_start,
+        )
+    )
+    if overlapping is not None:
+        if overlapping.invoice_id is not None:
+            raise Conflict(_l("That period has been invoiced already."), field="period_start")
+        raise Conflict(_l("A report for this period exists already."), field="period_start")
+    result = OutcomeReport(
+        contract_id=contract.id,
+        period_start=period_start,
+        period_end=period_end,
+        measured=_check_value(measured, "measured"),
+        evidence_url=evidence_url.strip()[:500],
+        note=note.strip(),
+        submitted_by_id=actor.user.id,
+        submitted_at=now,
+        confirm_by=now + timedelta(days=contract.plan.verification_days),
+    )
+    session.add(result)
+    session.flush()
+    notify.send(
+        session,
+        contract.buyer_id,
+        "outcome_reported",
+        f"outcome:{result.id}:reported",
+        link=f"/billing/contracts/{contract.id}",
+        kpi=contract.plan.kpi_name or "",
+        measured=format(result.measured.normalize(), "f"),
+    )
+    _audit(
+        session, "outcome.reported", "outcome_report", result.id, actor, measured=result.measured
+    )
+    return result
+
+
+def _require_buyer(report_: OutcomeReport, actor: Actor) -> None:
+    if actor.organization.id != report_.contract.buyer_id or not actor.role.can_write:
+        raise NotAllowed(_l("Only the contract's buyer confirms or disputes results."))
+
+
+def _within_window(report_: OutcomeReport, now: datetime) -> None:
+    if report_.status is not ReportStatus.SUBMITTED:
+        raise Conflict(_l("This result has been decided already."))
+    if now > report_.confirm_by:
+        raise Conflict(_l("The verification window has closed; silence confirmed the result."))
+
+
+def confirm(
+    session: Session, report_: OutcomeReport, *, actor: Actor, now: datetime
+) -> OutcomeReport:
+    _require_buyer(report_, actor)
+    _within_window(report_, now)
+    _count(report_, "buyer", now, report_.measured)
+    session.flush()
+    _audit(session, "outcome.confirmed", "outcome_report", report_.id, actor)
+    return report_
+
+
+def dispute(
+    session: Session, report_: OutcomeReport, *, actor: Actor, reason: str, now: datetime
+) -> OutcomeReport:
+    _require_buyer(report_, actor)
+    _within_window(report_, now)
+    if not reason.strip():
+        raise DomainError(_l("Say what is wrong with the result."), field="reason")
+    report_.status = ReportStatus.DISPUTED
+    report_.dispute_reason = reason.strip()
+    session.flush()
+    _audit(
+        session,
+        "outcome.disputed",
+        "outcome_report",
+        report_.id,
+        actor,
+        reason=report_.dispute_reason,
+    )
+    return report_
+
+
+def resolve(
+    session: Session,
+    report_: OutcomeReport,
+    *,
+    actor: Actor,
+    decision: str,
+    note: str,
+    now: datetime,
+    adjusted: Decimal | None = None,
+) -> OutcomeReport:
+    """The operator settles a dispute: accept the result, adjust the measured value, or
+    reject it; the note is shown to both sides."""
+    if actor.org_kind is not OrgKind.PLATFORM or not actor.role.can_write:
+        raise NotAllowed(_l("Only the platform operator resolves disputes."))
+    if report_.status is not ReportStatus.DISPUTED:
+        raise Conflict(_l("Only a disputed result is resolved."))
+    if not note.strip():
+        raise DomainError(_l("Explain the decision to both sides."), field="note")
+    if decision == "accept":
+        _count(report_, "operator", now, report_.measured)
+    elif decision == "adjust":
+        if adjusted is None:
+            raise DomainError(_l("Enter the corrected measured value."), field="adjusted")
+        _count(report_, "operator", now, _check_value(adjusted, "adjusted"))
+    elif decision == "reject":
+        report_.status = ReportStatus.REJECTED
+    else:
+        raise DomainError(_l("Choose accept, adjust or reject."), field="decision")
+    report_.resolution_note = note.strip()
+    report_.resolved_by_id = actor.user.id
+    session.flush()
+    _audit(
+        session,
+        f"outcome.resolved.{decision}",
+        "outcome_report",
+        report_.id,
+        actor,
+        note=report_.resolution_note,
+        billable=report_.billable_measured,
+    )
+    return report_
+
+
+def _count(report_: OutcomeReport, how: str, now: datetime, value: Decimal) -> None:
+    report_.status = ReportStatus.CONFIRMED
+    report_.confirmed_how = how
+    report_.confirmed_at = now
+    report_.billable_measured = value
+
+
+def auto_confirm(session: Session, *, now: datetime) -> int:
+    """Silence confirms: results the buyer neither confirmed nor disputed in the window."""
+    due = list(
+        session.scalars(
+            sa.select(OutcomeReport).where(
+                OutcomeReport.status == ReportStatus.SUBMITTED, OutcomeReport.confirm_by <= now
+            )
+        )
+    )
+    for report_ in due:
+        _count(report_, "silence", report_.confirm_by, report_.measured)
+        _audit(session, "outcome.confirmed_by_silence", "outcome_report", report_.id, None)
+    session.flush()
+    return len(due)
+
+
+# --- invoicing ------------------------------------------------------------------------------
+
+
+def charge_fen(contract: Contract, measured: Decimal) -> int:
+    plan = contract.plan
+    return outcome_charge(
+        direction=plan.direction.value if plan.direction else "increase",
+        baseline=contract.baseline or Decimal(0),
+        measured=measured,
+        price_per_unit_fen=plan.price_per_unit_fen,
+        share_bp=plan.share_bp,
+        value_per_unit_fen=plan.value_per_unit_fen,
+        cap_fen=plan.cap_fen,
+        base_fee_fen=0,
+    )
+
+
+def lines_for(report_: OutcomeReport) -> list[LineDraft]:
+    contract = report_.contract
+    plan = contract.plan
+    measured = (
+        report_.billable_measured if report_.billable_measured is not None else report_.measured
+    )
+    gained = improvement(
+        plan.direction.value if plan.direction else "increase",
+        contract.baseline or Decimal(0),
+        measured,
+    )
+    lines = [
+        LineDraft(
+            kind="outcome",
+            description=str(_l("%(kpi)s improvement", kpi=plan.kpi_name or "")),
+            quantity=gained,
+            unit_fen=plan.price_per_unit_fen if plan.price_per_unit_fen is not None else Decimal(0),
+            amount_fen=charge_fen(contract, measured),
+            vat_rate_bp=plan.vat_rate_bp,
+            period_start=report_.period_start,
+            period_end=report_.period_end,
+            plan_id=plan.id,
+            details={
+                "baseline": format((contract.baseline or Decimal(0)).normalize(), "f"),
+                "measured": format(measured.normalize(), "f"),
+                "improvement": format(gained.normalize(), "f"),
+                "report_id": report_.id,
+                "kpi_unit": plan.kpi_unit or "",
+            },
+        )
+    ]
+    if plan.base_fee_fen:
+        lines.append(
+            LineDraft(
+                kind="base_fee",
+                description=str(_l("%(plan)s base fee", plan=plan.name)),
+                quantity=Decimal(1),
+                unit_fen=Decimal(plan.base_fee_fen),
+                amount_fen=plan.base_fee_fen,
+                vat_rate_bp=plan.vat_rate_bp,
+                period_start=report_.period_start,
+                period_end=report_.period_end,
+                plan_id=plan.id,
+            )
+        )
+    return lines
+
+
+def invoice_confirmed(session: Session, *, now: datetime, commission_bp: int) -> list[Invoice]:
+    """Invoice every confirmed result not invoiced yet (once each: the invoice is unique
+    per contract, period start and reason)."""
+    pending = list(
+        session.scalars(
+            sa.select(OutcomeReport)
+            .where(
+                OutcomeReport.status == ReportStatus.CONFIRMED, OutcomeReport.invoice_id.is_(None)
+            )
+            .order_by(OutcomeReport.id)
+        )
+    )
+    if not pending:
+        return []
+    drafts = [
+        InvoiceDraft(r.contract, "outcome", r.period_start, r.period_end, lines_for(r))
+        for r in pending
+    ]
+    created = invoices.create_many(session, drafts, commission_bp=commission_bp, now=now)
+    for report_, invoice in zip(pending, created, strict=True):
+        report_.invoice_id = invoice.id
+    session.flush()
+    notify.invoices_issued(session, created)
+    return created

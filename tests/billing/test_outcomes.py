@@ -1,0 +1,213 @@
+"""Pay for results: agreed baselines, reports, the verification window, disputes, invoices."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from billing import outcomes, run
+from billing.models import ContractStatus, Invoice
+from billing.outcome_models import ReportStatus
+from marketplace.errors import Conflict, DomainError, NotAllowed
+from tests.billing.factories import COMMISSION_BP, T0, buyer_actor, offered_plan, start_contract
+from tests.catalog.factories import OUTCOME, operator_actor, vendor_actor
+from tests.factories import create_token
+
+MONTH = timedelta(days=31)
+
+
+def agreed(session: Session, **terms):
+    """An outcome contract whose baseline (42,000 kWh a month) both sides agreed at T0."""
+    vendor = vendor_actor(session)
+    buyer = buyer_actor(session)
+    plan = offered_plan(session, {**OUTCOME, **terms}, vendor)
+    contract = start_contract(
+        session, plan=plan, buyer=buyer, baseline=Decimal(42_000), baseline_note="2025 年电费单平均"
+    )
+    assert contract.status is ContractStatus.PENDING and contract.baseline is None
+    outcomes.accept_baseline(session, contract, actor=vendor, now=T0)
+    return contract, buyer, vendor
+
+
+def reported(session: Session, contract, vendor, measured: int, start=T0, now=None):
+    return outcomes.report(
+        session,
+        contract,
+        actor=vendor,
+        period_start=start,
+        period_end=start + MONTH,
+        measured=Decimal(measured),
+        now=now or start + MONTH + timedelta(hours=1),
+    )
+
+
+def test_baseline_binds_only_when_the_other_side_accepts(session: Session) -> None:
+    vendor = vendor_actor(session)
+    buyer = buyer_actor(session)
+    plan = offered_plan(session, OUTCOME, vendor)
+    contract = start_contract(session, plan=plan, buyer=buyer, baseline=Decimal(42_000))
+    with pytest.raises(Conflict):  # the proposer cannot accept its own figure
+        outcomes.accept_baseline(session, contract, actor=buyer, now=T0)
+    outcomes.propose_baseline(
+        session, contract, actor=vendor, value=Decimal(41_000), note="按 12 个月平均"
+    )
+    outcomes.accept_baseline(session, contract, actor=buyer, now=T0)
+    assert contract.baseline == Decimal(41_000) and contract.status is ContractStatus.ACTIVE
+    with pytest.raises(Conflict):  # never changes silently afterwards
+        outcomes.propose_baseline(session, contract, actor=vendor, value=Decimal(50_000), note="")
+
+
+def test_only_the_vendor_reports_and_only_the_buyer_confirms(session: Session) -> None:
+    contract, buyer, vendor = agreed(session)
+    with pytest.raises(NotAllowed):
+        reported(session, contract, buyer, 40_000)
+    result = reported(session, contract, vendor, 40_000)
+    with pytest.raises(NotAllowed):
+        outcomes.confirm(session, result, actor=vendor, now=T0 + MONTH + timedelta(days=1))
+    stranger = buyer_actor(session)
+    with pytest.raises(NotAllowed):
+        outcomes.dispute(session, result, actor=stranger, reason="x", now=T0 + MONTH)
+
+
+def test_window_confirm_inside_auto_after_and_dispute_stops_it(
+    app: Flask, session: Session
+) -> None:
+    contract, buyer, vendor = agreed(session)
+    first = reported(session, contract, vendor, 40_000)  # window: 7 days
+    outcomes.confirm(session, first, actor=buyer, now=first.submitted_at + timedelta(days=6))
+    assert first.status is ReportStatus.CONFIRMED and first.confirmed_how == "buyer"
+
+    second = reported(session, contract, vendor, 39_000, start=T0 + MONTH)
+    third = reported(session, contract, vendor, 38_000, start=T0 + 2 * MONTH)
+    outcomes.dispute(session, third, actor=buyer, reason="电表读数有误", now=third.submitted_at)
+    late = second.confirm_by + timedelta(seconds=1)
+    with pytest.raises(Conflict):  # too late to dispute
+        outcomes.dispute(session, second, actor=buyer, reason="x", now=late)
+    assert outcomes.auto_confirm(session, now=late + timedelta(days=40)) == 1
+    assert second.status is ReportStatus.CONFIRMED and second.confirmed_how == "silence"
+    assert third.status is ReportStatus.DISPUTED  # a dispute stops the silence
+
+
+def test_confirmed_results_are_invoiced_with_the_formula(session: Session) -> None:
+    # 30 fen per kWh saved, cap ¥50,000, base fee ¥500 (tests/catalog/factories.OUTCOME)
+    contract, buyer, vendor = agreed(session)
+    result = reported(session, contract, vendor, 40_000)
+    outcomes.confirm(session, result, actor=buyer, now=result.submitted_at)
+    (invoice,) = outcomes.invoice_confirmed(
+        session, now=result.submitted_at, commission_bp=COMMISSION_BP
+    )
+    outcome_line = next(line for line in invoice.lines if line.kind == "outcome")
+    assert outcome_line.amount_fen == 2_000 * 30
+    assert (
+        outcome_line.details["baseline"] == "42000"
+        and outcome_line.details["improvement"] == "2000"
+    )
+    assert invoice.total_fen == 60_000 + 50_000
+    assert (
+        outcomes.invoice_confirmed(session, now=result.submitted_at, commission_bp=COMMISSION_BP)
+        == []
+    )
+    with pytest.raises(Conflict):  # that period is invoiced
+        reported(session, contract, vendor, 30_000)
+
+
+def test_no_charge_for_no_improvement_and_the_cap(session: Session) -> None:
+    contract, _buyer, _vendor = agreed(session, cap_fen=100_000)
+    assert outcomes.charge_fen(contract, Decimal(43_000)) == 0  # worse than the baseline
+    assert outcomes.charge_fen(contract, Decimal(42_000)) == 0
+    assert outcomes.charge_fen(contract, Decimal(30_000)) == 100_000  # 12,000 x 30 capped
+
+
+def test_operator_resolves_a_dispute_by_adjusting(session: Session) -> None:
+    contract, buyer, vendor = agreed(session)
+    result = reported(session, contract, vendor, 30_000)
+    outcomes.dispute(session, result, actor=buyer, reason="包含了停产周", now=result.submitted_at)
+    operator = operator_actor(session)
+    with pytest.raises(DomainError):
+        outcomes.resolve(session, result, actor=operator, decision="adjust", note="", now=T0)
+    outcomes.resolve(
+        session,
+        result,
+        actor=operator,
+        decision="adjust",
+        note="扣除停产周后按 39,000 计",
+        adjusted=Decimal(39_000),
+        now=result.submitted_at,
+    )
+    assert result.status is ReportStatus.CONFIRMED and result.billable_measured == Decimal(39_000)
+    assert outcomes.charge_fen(contract, result.billable_measured) == 3_000 * 30
+
+
+def test_billing_run_auto_confirms_and_invoices(app: Flask, session: Session) -> None:
+    contract, _buyer, vendor = agreed(session)
+    result = reported(session, contract, vendor, 41_000)
+    session.commit()
+    report = run.run(
+        app.extensions["marketplace.db"].sessions,
+        as_of=result.confirm_by + timedelta(minutes=1),
+        commission_bp=COMMISSION_BP,
+    )
+    assert report.outcomes_confirmed == 1
+    session.expire_all()
+    assert result.status is ReportStatus.CONFIRMED and result.invoice_id is not None
+    assert session.get(Invoice, result.invoice_id).reason == "outcome"
+
+
+def test_api_flow(client: FlaskClient, session: Session) -> None:
+    vendor = vendor_actor(session)
+    buyer = buyer_actor(session)
+    plan = offered_plan(session, OUTCOME, vendor)
+    buyer_auth = {
+        "Authorization": f"Bearer {create_token(session, buyer.user, buyer.organization)}"
+    }
+    vendor_auth = {
+        "Authorization": f"Bearer {create_token(session, vendor.user, vendor.organization)}"
+    }
+    contract = client.post(
+        "/api/v1/contracts",
+        json={"plan_id": plan.id, "baseline": "42000", "baseline_note": "电费单"},
+        headers=buyer_auth,
+    ).get_json()
+    assert contract["status"] == "pending" and contract["baseline"] is None
+    assert (
+        client.post(
+            f"/api/v1/contracts/{contract['id']}/confirm-baseline", headers=buyer_auth
+        ).status_code
+        == 403
+    )
+    confirmed = client.post(
+        f"/api/v1/contracts/{contract['id']}/confirm-baseline", headers=vendor_auth
+    )
+    assert confirmed.status_code == 200 and confirmed.get_json()["baseline"] == "42000"
+    start = confirmed.get_json()["current_period_start"]
+    too_early = client.post(
+        "/api/v1/outcome-reports",
+        json={
+            "contract_id": contract["id"],
+            "period_start": start,
+            "period_end": "2099-01-01T00:00:00+00:00",
+            "measured": "40000",
+        },
+        headers=vendor_auth,
+    )
+    assert too_early.status_code == 422 and "period_end" in too_early.get_json()["error"]["fields"]
+    assert (
+        client.post("/api/v1/outcome-reports/999999/confirm", headers=buyer_auth).status_code == 404
+    )
+
+
+def test_contract_page_of_a_pending_outcome_contract(client: FlaskClient, session: Session) -> None:
+    from tests.factories import login
+
+    vendor = vendor_actor(session)
+    buyer = buyer_actor(session)
+    plan = offered_plan(session, OUTCOME, vendor)
+    contract = start_contract(session, plan=plan, buyer=buyer, baseline=Decimal(42_000))
+    login(client, buyer.user)
+    page = client.get(f"/billing/contracts/{contract.id}")
+    assert page.status_code == 200 and "None" not in page.get_data(as_text=True)
