@@ -74,6 +74,11 @@ class OutcomeReport(Base):
     period_end: Mapped[datetime]
     measured: Mapped[Decimal] = mapped_column(sa.Numeric(24, 6))  # as reported
     evidence_url: Mapped[str] = mapped_column(sa.String(500), default="")
+    # An uploaded evidence file: <upload folder>/evidence/<stored name>, served to the
+    # contract's two parties and the operator only.
+    evidence_file: Mapped[str | None] = mapped_column(sa.String(80))
+    evidence_content_type: Mapped[str | None] = mapped_column(sa.String(80))
+    evidence_filename: Mapped[str | None] = mapped_column(sa.String(200))  # as uploaded
     note: Mapped[str] = mapped_column(sa.Text, default="")
     status: Mapped[ReportStatus] = mapped_column(
         enum_type(ReportStatus, "report_status"), default=ReportStatus.SUBMITTED, index=True

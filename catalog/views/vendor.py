@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +22,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     jsonify,
@@ -56,6 +54,7 @@ from marketplace.extensions import limiter
 from marketplace.i18n import current_language
 from marketplace.models import OrgKind
 from marketplace.money import format_fen
+from marketplace.uploads import upload_folder
 from marketplace.views.outcome import attempt
 
 bp = Blueprint("vendor_console", __name__, url_prefix="/vendor")
@@ -77,11 +76,6 @@ def _own_solution(solution_id: int) -> Solution:
 def _require_write() -> None:
     if not g.actor.role.can_write:
         abort(403)
-
-
-def upload_folder() -> Path:
-    configured = current_app.config.get("UPLOAD_FOLDER")
-    return Path(configured) if configured else Path(current_app.instance_path) / "uploads"
 
 
 # --- listings ---------------------------------------------------------------------------

@@ -211,3 +211,72 @@ def test_contract_page_of_a_pending_outcome_contract(client: FlaskClient, sessio
     login(client, buyer.user)
     page = client.get(f"/billing/contracts/{contract.id}")
     assert page.status_code == 200 and "None" not in page.get_data(as_text=True)
+
+
+def png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 10), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        (b"%PDF-1.7\n...", "application/pdf"),
+        ("日期,用电量kWh\n2026-01,40000\n".encode(), "text/csv"),
+    ],
+)
+def test_evidence_is_recognised_by_content(data: bytes, content_type: str) -> None:
+    from billing import evidence
+
+    assert evidence.sniff(data)[0] == content_type
+    assert evidence.sniff(png_bytes())[0] == "image/png"
+
+
+def test_wrong_or_too_large_evidence_is_refused_and_nothing_stored(
+    session: Session, tmp_path
+) -> None:
+    import io
+
+    from billing import evidence
+
+    contract, _buyer, vendor = agreed(session)
+    result = reported(session, contract, vendor, 40_000)
+    for data in (b"MZ\x90\x00 not a document", b"<script>alert(1)</script>"):
+        with pytest.raises(DomainError) as refused:
+            evidence.attach(
+                result, actor=vendor, data=data, filename="x.pdf", upload_folder=tmp_path
+            )
+        assert refused.value.field == "evidence"
+    with pytest.raises(DomainError):
+        evidence.read_upload(io.BytesIO(b"%PDF-" + b"0" * evidence.MAX_BYTES))
+    assert not (tmp_path / "evidence").exists() or not any((tmp_path / "evidence").iterdir())
+    assert result.evidence_file is None
+
+
+def test_evidence_is_served_to_the_parties_only(
+    app: Flask, client: FlaskClient, session: Session, tmp_path
+) -> None:
+    from billing import evidence
+    from tests.factories import login
+
+    app.config["UPLOAD_FOLDER"] = str(tmp_path)
+    contract, buyer, vendor = agreed(session)
+    result = reported(session, contract, vendor, 40_000)
+    evidence.attach(
+        result, actor=vendor, data=png_bytes(), filename="电表.png", upload_folder=tmp_path
+    )
+    session.flush()
+    path = f"/billing/outcome-reports/{result.id}/evidence"
+    login(client, buyer.user)
+    with client.get(path) as response:  # a streamed file: close it
+        assert response.status_code == 200 and response.data == png_bytes()
+        assert response.headers["Content-Type"] == "image/png"
+    client.post("/logout")
+    stranger = buyer_actor(session)
+    login(client, stranger.user)
+    assert client.get(path).status_code == 404
