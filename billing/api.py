@@ -16,8 +16,7 @@ from billing.models import Contract, Invoice, InvoiceStatus
 from billing.presenters import contract_dict, invoice_dict
 from catalog.models import BillingModel, Plan
 from marketplace.db import db, utcnow
-from marketplace.errors import DomainError
-from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, token_required
+from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, service_call, token_required
 from marketplace.models import OrgKind
 
 blp = Blueprint(
@@ -27,10 +26,6 @@ blp = Blueprint(
 
 def commission_bp() -> int:
     return int(current_app.config["PLATFORM_COMMISSION_BP"])
-
-
-def refuse(error: DomainError) -> ApiError:
-    return ApiError(error.status, str(error.message), code=error.code, fields=error.fields)
 
 
 class ContractIn(ma.Schema):
@@ -180,20 +175,17 @@ def create_contract(body: dict[str, Any]) -> dict[str, Any]:
         raise ApiError(
             404, _("No such plan on offer."), fields={"plan_id": [_("No such plan on offer.")]}
         )
-    try:
-        with db.session.begin_nested():
-            contract = contract_rules.start(
-                db.session,
-                actor=current_actor(),
-                plan=plan,
-                now=utcnow(),
-                commission_bp=commission_bp(),
-                spend_cap_fen=body.get("spend_cap_fen"),
-                baseline=body.get("baseline"),
-                baseline_note=body.get("baseline_note", ""),
-            )
-    except DomainError as error:
-        raise refuse(error) from error
+    with service_call():
+        contract = contract_rules.start(
+            db.session,
+            actor=current_actor(),
+            plan=plan,
+            now=utcnow(),
+            commission_bp=commission_bp(),
+            spend_cap_fen=body.get("spend_cap_fen"),
+            baseline=body.get("baseline"),
+            baseline_note=body.get("baseline_note", ""),
+        )
     return contract_dict(contract)
 
 
@@ -234,18 +226,15 @@ def change_plan(body: dict[str, Any], contract_id: int) -> dict[str, Any]:
         raise ApiError(
             404, _("No such plan on offer."), fields={"plan_id": [_("No such plan on offer.")]}
         )
-    try:
-        with db.session.begin_nested():
-            contract_rules.change_plan(
-                db.session,
-                contract,
-                plan,
-                actor=current_actor(),
-                now=utcnow(),
-                commission_bp=commission_bp(),
-            )
-    except DomainError as error:
-        raise refuse(error) from error
+    with service_call():
+        contract_rules.change_plan(
+            db.session,
+            contract,
+            plan,
+            actor=current_actor(),
+            now=utcnow(),
+            commission_bp=commission_bp(),
+        )
     return contract_dict(contract)
 
 
@@ -258,17 +247,14 @@ def change_plan(body: dict[str, Any], contract_id: int) -> dict[str, Any]:
 def cancel_contract(body: dict[str, Any], contract_id: int) -> dict[str, Any]:
     """Cancel now, or at the end of the current period."""
     contract = _contract_for(contract_id, buyer_only=True)
-    try:
-        with db.session.begin_nested():
-            contract_rules.cancel(
-                db.session,
-                contract,
-                actor=current_actor(),
-                at_period_end=body["at_period_end"],
-                now=utcnow(),
-            )
-    except DomainError as error:
-        raise refuse(error) from error
+    with service_call():
+        contract_rules.cancel(
+            db.session,
+            contract,
+            actor=current_actor(),
+            at_period_end=body["at_period_end"],
+            now=utcnow(),
+        )
     return contract_dict(contract)
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from billing import ledger
@@ -26,7 +25,7 @@ from billing.models import (
     StripeCustomer,
 )
 from marketplace import audit
-from marketplace.db import insert_returning_ids, utcnow
+from marketplace.db import insert_or_skip, insert_returning_ids, utcnow
 from marketplace.errors import NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
@@ -61,8 +60,7 @@ class LineDraft:
 def next_numbers(session: Session, year: int, count: int = 1) -> list[str]:
     """INV-2026-000001, INV-2026-000002, ... without gaps: the counter row is locked until
     the transaction ends, and a rollback takes the numbers back."""
-    dialect = session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InvoiceCounter)
+    insert = insert_or_skip(session, InvoiceCounter)
     session.execute(insert.values(year=year, last_number=0).on_conflict_do_nothing())
     counter = session.scalars(
         sa.select(InvoiceCounter)

@@ -20,13 +20,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from billing import notify
 from billing.models import Contract, ContractStatus, UsageEvent
 from billing.rating import usage_estimate_fen
 from catalog.models import BillingModel
+from marketplace.db import insert_or_skip
 
 MAX_BATCH = 1000
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -117,12 +117,6 @@ def _check(event: _Event, contract: Contract | None, vendor_id: int, now: dateti
     return None
 
 
-def _insert(session: Session):  # the dialect's INSERT, for ON CONFLICT DO NOTHING
-    # On the table, not the mapped class: the ORM's bulk path would double the cost.
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(UsageEvent.__table__)
-
-
 # PostgreSQL takes the whole batch as a handful of arrays: one short statement to parse,
 # one round trip, and ON CONFLICT settles races with concurrent calls.
 _PG_INSERT = sa.text(
@@ -159,7 +153,8 @@ def _store(session: Session, vendor_id: int, rows: list[dict[str, Any]], now: da
         }
         return set(session.scalars(_PG_INSERT, params))
     statement = (
-        _insert(session)
+        # On the table, not the mapped class: the ORM's bulk path would double the cost.
+        insert_or_skip(session, UsageEvent.__table__)
         .on_conflict_do_nothing(index_elements=["vendor_id", "event_id"])
         .returning(UsageEvent.__table__.c.event_id)
     )

@@ -11,10 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from billing.models import Contract, Invoice, Notification
+from marketplace.db import insert_or_skip
 from marketplace.money import format_fen
 
 MESSAGES = {
@@ -39,18 +39,13 @@ def message(notification: Notification) -> str:
     return str(template) % notification.params if template else notification.kind
 
 
-def _insert(session: Session):  # the dialect's INSERT, for ON CONFLICT DO NOTHING
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Notification)
-
-
 def send_many(session: Session, rows: list[dict[str, Any]]) -> int:
     """Store notifications ({organization_id, kind, dedupe_key, link, params}); those whose
     key was used before are skipped. Returns how many are new (and e-mails them)."""
     if not rows:
         return 0
     statement = (
-        _insert(session)
+        insert_or_skip(session, Notification)
         .on_conflict_do_nothing(index_elements=["organization_id", "dedupe_key"])
         .returning(Notification.organization_id, Notification.kind, Notification.params)
     )

@@ -9,14 +9,13 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from billing import outcomes
-from billing.api import ContractOut, refuse
+from billing.api import ContractOut
 from billing.models import Contract
 from billing.outcome_models import OutcomeReport
 from billing.presenters import contract_dict
 from catalog.pricing import improvement
 from marketplace.db import db, utcnow
-from marketplace.errors import DomainError
-from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, token_required
+from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, service_call, token_required
 from marketplace.models import OrgKind
 
 blp = Blueprint("outcome_api", __name__, url_prefix="/api/v1", description="Pay for results")
@@ -107,14 +106,6 @@ def _report(report_id: int) -> OutcomeReport:
     return report_
 
 
-def _run(action: Any) -> None:
-    try:
-        with db.session.begin_nested():
-            action()
-    except DomainError as error:
-        raise refuse(error) from error
-
-
 @blp.post("/contracts/<int:contract_id>/confirm-baseline")
 @token_required([OrgKind.VENDOR], write=True)
 @blp.response(200, ContractOut)
@@ -123,9 +114,8 @@ def _run(action: Any) -> None:
 def confirm_baseline(contract_id: int) -> dict[str, Any]:
     """The vendor accepts the buyer's proposed baseline: the contract becomes active."""
     contract = _contract(contract_id)
-    _run(
-        lambda: outcomes.accept_baseline(db.session, contract, actor=current_actor(), now=utcnow())
-    )
+    with service_call():
+        outcomes.accept_baseline(db.session, contract, actor=current_actor(), now=utcnow())
     return contract_dict(contract)
 
 
@@ -138,23 +128,19 @@ def confirm_baseline(contract_id: int) -> dict[str, Any]:
 def create_report(body: dict[str, Any]) -> dict[str, Any]:
     """Report the measured KPI for a period that has ended, with evidence."""
     contract = _contract(body["contract_id"])
-    created: list[OutcomeReport] = []
-    _run(
-        lambda: created.append(
-            outcomes.report(
-                db.session,
-                contract,
-                actor=current_actor(),
-                period_start=body["period_start"],
-                period_end=body["period_end"],
-                measured=body["measured"],
-                now=utcnow(),
-                evidence_url=body["evidence_url"],
-                note=body["note"],
-            )
+    with service_call():
+        created = outcomes.report(
+            db.session,
+            contract,
+            actor=current_actor(),
+            period_start=body["period_start"],
+            period_end=body["period_end"],
+            measured=body["measured"],
+            now=utcnow(),
+            evidence_url=body["evidence_url"],
+            note=body["note"],
         )
-    )
-    return report_dict(created[0])
+    return report_dict(created)
 
 
 @blp.post("/outcome-reports/<int:report_id>/confirm")
@@ -164,7 +150,8 @@ def create_report(body: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(409, schema=ErrorSchema)
 def confirm_report(report_id: int) -> dict[str, Any]:
     report_ = _report(report_id)
-    _run(lambda: outcomes.confirm(db.session, report_, actor=current_actor(), now=utcnow()))
+    with service_call():
+        outcomes.confirm(db.session, report_, actor=current_actor(), now=utcnow())
     return report_dict(report_)
 
 
@@ -176,11 +163,10 @@ def confirm_report(report_id: int) -> dict[str, Any]:
 @blp.alt_response(409, schema=ErrorSchema)
 def dispute_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
     report_ = _report(report_id)
-    _run(
-        lambda: outcomes.dispute(
+    with service_call():
+        outcomes.dispute(
             db.session, report_, actor=current_actor(), reason=body["reason"], now=utcnow()
         )
-    )
     return report_dict(report_)
 
 
@@ -192,8 +178,8 @@ def dispute_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
 @blp.alt_response(409, schema=ErrorSchema)
 def resolve_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
     report_ = _report(report_id)
-    _run(
-        lambda: outcomes.resolve(
+    with service_call():
+        outcomes.resolve(
             db.session,
             report_,
             actor=current_actor(),
@@ -202,5 +188,4 @@ def resolve_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
             now=utcnow(),
             adjusted=body.get("adjusted_measured"),
         )
-    )
     return report_dict(report_)

@@ -197,3 +197,12 @@ def insert_returning_ids(
     return list(
         session.scalars(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
     )
+
+
+def insert_or_skip(session: Session, target: Any) -> Any:
+    """The dialect's INSERT for ``target`` (a mapped class or a table), which offers
+    ``on_conflict_do_nothing`` on PostgreSQL and SQLite alike."""
+    from sqlalchemy.dialects import sqlite
+
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
@@ -25,6 +26,7 @@ from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
 
 from marketplace.db import db, utcnow
+from marketplace.errors import DomainError
 from marketplace.models import ApiToken, Membership, Organization, OrgKind, Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -234,6 +236,19 @@ def token_required(kinds: Iterable[OrgKind] = (), *, write: bool = False) -> Cal
 
 def current_actor() -> Actor:
     return g.actor
+
+
+@contextmanager
+def service_call() -> Iterator[None]:
+    """Run services in a savepoint; a rule's refusal becomes the API's error answer and
+    leaves the database as it was."""
+    try:
+        with db.session.begin_nested():
+            yield
+    except DomainError as error:
+        raise ApiError(
+            error.status, str(error.message), code=error.code, fields=error.fields
+        ) from error
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
