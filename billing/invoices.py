@@ -132,6 +132,9 @@ class InvoiceDraft:
     lines: list[LineDraft]
     kind: InvoiceKind = InvoiceKind.INVOICE
     corrects: Invoice | None = None
+    # The platform's part of the total when it must not be recomputed from the rate: a
+    # correction moves exactly the difference between two commissions.
+    commission_fen: int | None = None
 
 
 def create(
@@ -175,7 +178,8 @@ def _rows(
     ]
     total = sum(line["amount_fen"] for line in lines)
     tax = sum(line["tax_fen"] for line in lines)
-    paid_at_once = total <= 0 and draft.kind is InvoiceKind.INVOICE
+    # Nothing to pay, or a credit note: applied (settled) when issued.
+    paid_at_once = total <= 0
     contract = draft.contract
     invoice = {
         "number": number,
@@ -204,9 +208,15 @@ def _rows(
     return invoice, lines
 
 
-def _issued_booking(invoice_id: int, row: dict[str, Any]) -> ledger.Booking:
-    """The buyer owes the total, split between the vendor's share and the commission."""
-    vendor_share, commission = ledger.split_commission(row["total_fen"], row["commission_bp"])
+def _issued_booking(
+    invoice_id: int, row: dict[str, Any], commission_fen: int | None = None
+) -> ledger.Booking:
+    """The buyer owes the total, split between the vendor's share and the commission (a
+    credit note's negative total gives back both)."""
+    if commission_fen is None:
+        vendor_share, commission = ledger.split_commission(row["total_fen"], row["commission_bp"])
+    else:
+        vendor_share, commission = row["total_fen"] - commission_fen, commission_fen
     return ledger.booking(
         "invoice.issued",
         [
@@ -232,11 +242,14 @@ def create_many(
     built = [_rows(d, n, commission_bp, now) for d, n in zip(drafts, numbers, strict=True)]
     ids = insert_returning_ids(session, Invoice.__table__, [row for row, _lines in built])
     line_rows, event_rows, bookings, entries = [], [], [], []
-    for invoice_id, (row, lines) in zip(ids, built, strict=True):
+    for invoice_id, draft, (row, lines) in zip(ids, drafts, built, strict=True):
         line_rows += [{"invoice_id": invoice_id, **line} for line in lines]
         steps = [("draft", InvoiceStatus.OPEN, "")]
         if row["status"] is InvoiceStatus.PAID:
-            steps.append(("open", InvoiceStatus.PAID, "nothing to pay"))
+            credit_note = draft.kind is InvoiceKind.CREDIT_NOTE
+            steps.append(
+                ("open", InvoiceStatus.PAID, "credit applied" if credit_note else "nothing to pay")
+            )
         for from_status, to, note in steps:
             event_rows.append(
                 {
@@ -250,7 +263,7 @@ def create_many(
             entries.append(
                 _audit_entry(invoice_id, row["number"], row["buyer_id"], from_status, to, note)
             )
-        bookings.append(_issued_booking(invoice_id, row))
+        bookings.append(_issued_booking(invoice_id, row, draft.commission_fen))
     if line_rows:
         session.execute(sa.insert(InvoiceLine.__table__), line_rows)
     session.execute(sa.insert(InvoiceEvent.__table__), event_rows)
@@ -283,12 +296,27 @@ def amount_paid(invoice: Invoice) -> int:
     return sum(p.amount_fen - p.refunded_fen for p in invoice.payments if p.status == "succeeded")
 
 
+def amount_credited(invoice: Invoice) -> int:
+    """What credit notes issued against the invoice took off it (a positive amount)."""
+    return -sum(
+        note.total_fen
+        for note in invoice.corrections
+        if note.kind is InvoiceKind.CREDIT_NOTE and note.status is not InvoiceStatus.VOID
+    )
+
+
+def amount_owed(invoice: Invoice) -> int:
+    """What the buyer must pay on it in all: total less vouchers less credit notes."""
+    return invoice.total_fen - invoice.voucher_fen - amount_credited(invoice)
+
+
 def amount_due(invoice: Invoice) -> int:
-    """Total less vouchers less payments; negative means the buyer paid too much (credit).
-    A paid invoice owes nothing more, even after a refund."""
-    if invoice.status is InvoiceStatus.VOID:
+    """What is owed less payments; negative means the buyer paid too much (credit).
+    A paid invoice owes nothing more, even after a refund. A credit note itself is due
+    nothing."""
+    if invoice.status is InvoiceStatus.VOID or invoice.kind is InvoiceKind.CREDIT_NOTE:
         return 0
-    due = invoice.total_fen - invoice.voucher_fen - amount_paid(invoice)
+    due = amount_owed(invoice) - amount_paid(invoice)
     return min(due, 0) if invoice.status is InvoiceStatus.PAID else due
 
 

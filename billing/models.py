@@ -203,6 +203,10 @@ class Invoice(Base):
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
     )
     payments: Mapped[list[Payment]] = relationship(back_populates="invoice", order_by="Payment.id")
+    # Credit notes (and correction invoices) issued against this invoice; it never changes.
+    corrections: Mapped[list[Invoice]] = relationship(
+        foreign_keys=[corrects_invoice_id], order_by="Invoice.id", viewonly=True
+    )
 
     def __repr__(self) -> str:
         return f"<Invoice {self.number} {self.status.value} {self.total_fen}>"

@@ -28,6 +28,17 @@ MESSAGES = {
     "outcome_reported": _l(
         "A result was reported: %(kpi)s %(measured)s. Confirm or dispute it within the verification window."
     ),
+    "baseline_proposed": _l(
+        "A baseline of %(value)s was proposed for %(solution)s. Accept it or make a counter-proposal."
+    ),
+    "baseline_agreed": _l(
+        "The baseline of %(value)s for %(solution)s is agreed; the contract has started."
+    ),
+    "outcome_disputed": _l("The buyer disputed the result %(measured)s: %(reason)s"),
+    "outcome_resolved": _l("The operator decided the disputed result: %(note)s"),
+    "outcome_corrected": _l(
+        "An invoiced result was corrected: %(number)s for %(amount)s has been issued."
+    ),
     "contract_suspended": _l(
         "Your contract for %(solution)s is suspended because invoice %(number)s is unpaid."
     ),

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from billing import invoices, notify
+from billing import invoices, ledger, notify
 from billing.invoices import InvoiceDraft, LineDraft
-from billing.models import Contract, ContractStatus, Invoice
+from billing.models import Contract, ContractStatus, Invoice, InvoiceKind, InvoiceStatus
 from billing.outcome_models import BaselineProposal, OutcomeReport, ProposalStatus, ReportStatus
 from billing.periods import period_bounds
 from catalog.models import BillingModel
@@ -23,6 +23,7 @@ from marketplace import audit
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
+from marketplace.money import format_fen
 
 MAX_VALUE = Decimal(10) ** 15
 
@@ -46,6 +47,16 @@ def _audit(
             key: str(value) if isinstance(value, Decimal) else value for key, value in data.items()
         },
     )
+
+
+def _with_unit(value: Decimal, contract: Contract) -> str:
+    unit = contract.plan.kpi_unit or ""
+    return f"{value.normalize():,f} {unit}".strip()
+
+
+def _solution_name(contract: Contract) -> str:
+    published = contract.solution.published
+    return published.name if published else contract.solution.slug
 
 
 def _check_value(value: Decimal, field: str) -> Decimal:
@@ -89,6 +100,16 @@ def propose_baseline(
     )
     session.add(proposal)
     session.flush()
+    other = contract.vendor_id if actor.organization.id == contract.buyer_id else contract.buyer_id
+    notify.send(
+        session,
+        other,
+        "baseline_proposed",
+        f"baseline:{proposal.id}:proposed",
+        link=f"/billing/contracts/{contract.id}",
+        value=_with_unit(proposal.value, contract),
+        solution=_solution_name(contract),
+    )
     _audit(
         session,
         "baseline.proposed",
@@ -127,6 +148,16 @@ def accept_baseline(
     contract.anchor_at = now
     contract.current_period_start, contract.current_period_end = period_bounds(now, 0)
     session.flush()
+    for org_id in (contract.buyer_id, contract.vendor_id):
+        notify.send(
+            session,
+            org_id,
+            "baseline_agreed",
+            f"contract:{contract.id}:baseline_agreed",
+            link=f"/billing/contracts/{contract.id}",
+            value=_with_unit(proposal.value, contract),
+            solution=_solution_name(contract),
+        )
     _audit(session, "baseline.agreed", "contract", contract.id, actor, value=contract.baseline)
     return contract
 
@@ -243,6 +274,15 @@ def dispute(
     report_.status = ReportStatus.DISPUTED
     report_.dispute_reason = reason.strip()
     session.flush()
+    notify.send(
+        session,
+        report_.contract.vendor_id,
+        "outcome_disputed",
+        f"outcome:{report_.id}:disputed",
+        link=f"/billing/contracts/{report_.contract_id}",
+        measured=_with_unit(report_.measured, report_.contract),
+        reason=report_.dispute_reason,
+    )
     _audit(
         session,
         "outcome.disputed",
@@ -285,6 +325,15 @@ def resolve(
     report_.resolution_note = note.strip()
     report_.resolved_by_id = actor.user.id
     session.flush()
+    for org_id in (report_.contract.buyer_id, report_.contract.vendor_id):
+        notify.send(
+            session,
+            org_id,
+            "outcome_resolved",
+            f"outcome:{report_.id}:resolved",
+            link=f"/billing/contracts/{report_.contract_id}",
+            note=report_.resolution_note,
+        )
     _audit(
         session,
         f"outcome.resolved.{decision}",
@@ -409,3 +458,152 @@ def invoice_confirmed(session: Session, *, now: datetime, commission_bp: int) ->
     session.flush()
     notify.invoices_issued(session, created)
     return created
+
+
+# --- corrections after invoicing ----------------------------------------------------------
+
+CORRECTION = "correction"  # the invoice reason of credit notes and supplementary invoices
+
+
+def correction_of(session: Session, report_: OutcomeReport) -> Invoice | None:
+    """The credit note (or supplementary invoice) that corrected the report's invoice."""
+    if report_.invoice_id is None:
+        return None
+    return session.scalar(
+        sa.select(Invoice).where(
+            Invoice.corrects_invoice_id == report_.invoice_id,
+            Invoice.reason == CORRECTION,
+            Invoice.status != InvoiceStatus.VOID,
+        )
+    )
+
+
+def correct(
+    session: Session,
+    report_: OutcomeReport,
+    *,
+    actor: Actor,
+    corrected: Decimal,
+    note: str,
+    now: datetime,
+) -> Invoice:
+    """The operator corrects an invoiced result found wrong. The invoice stays as issued;
+    a credit note takes off exactly the difference the corrected value makes (or, when the
+    result was under-reported, a supplementary invoice adds it). The commission moves by
+    the difference between the two commissions, so after both documents the ledger holds
+    what an invoice of the right amount would have booked."""
+    if actor.org_kind is not OrgKind.PLATFORM or not actor.role.can_write:
+        raise NotAllowed(_l("Only the platform operator corrects invoiced results."))
+    if report_.invoice_id is None or report_.status is not ReportStatus.CONFIRMED:
+        raise Conflict(_l("Only an invoiced result is corrected with a credit note."))
+    original = session.get(Invoice, report_.invoice_id)
+    assert original is not None
+    if original.status is InvoiceStatus.VOID:
+        raise Conflict(_l("The invoice of this result was voided; nothing is left to correct."))
+    if correction_of(session, report_) is not None:
+        raise Conflict(_l("This result has been corrected already."))
+    if not note.strip():
+        raise DomainError(_l("Explain the correction to both sides."), field="note")
+    corrected = _check_value(corrected, "corrected")
+    contract = report_.contract
+    plan = contract.plan
+    direction = plan.direction.value if plan.direction else "increase"
+    baseline = contract.baseline or Decimal(0)
+    was = report_.billable_measured if report_.billable_measured is not None else report_.measured
+    difference = charge_fen(contract, corrected) - charge_fen(contract, was)
+    if difference == 0:
+        raise DomainError(
+            _l("The corrected value does not change the charge; no credit note is needed."),
+            field="corrected",
+        )
+    gained_was = improvement(direction, baseline, was)
+    gained = improvement(direction, baseline, corrected)
+    line = LineDraft(
+        kind="outcome_correction",
+        description=str(
+            _l(
+                "Correction of %(kpi)s improvement (invoice %(number)s)",
+                kpi=plan.kpi_name or "",
+                number=original.number,
+            )
+        ),
+        quantity=gained - gained_was,
+        unit_fen=plan.price_per_unit_fen if plan.price_per_unit_fen is not None else Decimal(0),
+        amount_fen=difference,
+        vat_rate_bp=plan.vat_rate_bp,
+        period_start=report_.period_start,
+        period_end=report_.period_end,
+        plan_id=plan.id,
+        details={
+            "baseline": _plain(baseline),
+            "measured_was": _plain(was),
+            "measured": _plain(corrected),
+            "improvement_was": _plain(gained_was),
+            "improvement": _plain(gained),
+            "report_id": report_.id,
+            "kpi_unit": plan.kpi_unit or "",
+            "note": note.strip(),
+        },
+    )
+    outcome_total = sum(item.amount_fen for item in original.lines if item.kind == "outcome")
+    _, commission_was = ledger.split_commission(outcome_total, original.commission_bp)
+    _, commission_now = ledger.split_commission(outcome_total + difference, original.commission_bp)
+    note_ = invoices.create_many(
+        session,
+        [
+            invoices.InvoiceDraft(
+                contract,
+                CORRECTION,
+                report_.period_start,
+                report_.period_end,
+                [line],
+                kind=InvoiceKind.CREDIT_NOTE if difference < 0 else InvoiceKind.INVOICE,
+                corrects=original,
+                commission_fen=commission_now - commission_was,
+            )
+        ],
+        commission_bp=original.commission_bp,
+        now=now,
+    )[0]
+    session.expire(original, ["corrections"])
+    if (
+        note_.kind is InvoiceKind.CREDIT_NOTE
+        and original.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+        and invoices.amount_due(original) <= 0
+    ):
+        invoices.transition(
+            session,
+            original,
+            InvoiceStatus.PAID,
+            note=f"settled by credit note {note_.number}",
+            now=now,
+        )
+    report_.billable_measured = corrected
+    session.flush()
+    notify.send(
+        session,
+        contract.buyer_id,
+        "outcome_corrected",
+        f"outcome:{report_.id}:corrected",
+        link=f"/billing/invoices/{note_.id}",
+        number=note_.number,
+        amount=format_fen(abs(difference)),
+    )
+    _audit(
+        session,
+        "outcome.corrected",
+        "outcome_report",
+        report_.id,
+        actor,
+        measured_was=was,
+        measured=corrected,
+        invoice=original.number,
+        correction=note_.number,
+        amount_fen=difference,
+        note=note.strip(),
+    )
+    return note_
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")

@@ -480,7 +480,7 @@ def refund(
     invoice = payment.invoice
     # Money the buyer paid beyond the invoice is their credit: refunding it gives back the
     # credit; only the rest takes back the vendor's share and the commission.
-    credit = max(invoices.amount_paid(invoice) - (invoice.total_fen - invoice.voucher_fen), 0)
+    credit = max(invoices.amount_paid(invoice) - invoices.amount_owed(invoice), 0)
     from_credit = min(amount_fen, credit)
     session.add(record)
     session.flush()

@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import outcomes, run
-from billing.models import ContractStatus, Invoice
+from billing import invoices, ledger, outcomes, payments, run
+from billing.models import ContractStatus, Invoice, InvoiceKind, InvoiceStatus
 from billing.outcome_models import ReportStatus
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from tests.billing.factories import COMMISSION_BP, T0, buyer_actor, offered_plan, start_contract
@@ -280,3 +280,133 @@ def test_evidence_is_served_to_the_parties_only(
     stranger = buyer_actor(session)
     login(client, stranger.user)
     assert client.get(path).status_code == 404
+
+
+# --- corrections after invoicing: credit notes ----------------------------------------------
+
+
+def invoiced(session: Session, measured: int, **terms):
+    contract, buyer, vendor = agreed(session, **terms)
+    result = reported(session, contract, vendor, measured)
+    outcomes.confirm(session, result, actor=buyer, now=result.submitted_at)
+    (invoice,) = outcomes.invoice_confirmed(
+        session, now=result.submitted_at, commission_bp=COMMISSION_BP
+    )
+    return contract, buyer, vendor, result, invoice
+
+
+def receivable(session: Session, buyer_id: int) -> int:
+    return ledger.balance(session, ledger.BUYER_RECEIVABLE, buyer_id)
+
+
+def test_a_credit_note_reverses_exactly_the_wrong_part_of_a_paid_invoice(
+    session: Session,
+) -> None:
+    # Reported 40,000 kWh (2,000 saved: ¥600 + ¥500 base fee); really 41,000 (1,000 saved).
+    contract, buyer, _vendor, result, invoice = invoiced(session, 40_000)
+    operator = operator_actor(session)
+    payments.record_bank_transfer(
+        session, invoice, amount_fen=invoice.total_fen, reference="B-1", actor=operator, now=T0
+    )
+    commission_before = ledger.balance(session, ledger.PLATFORM_COMMISSION)
+    lines_before = [(line.kind, line.amount_fen) for line in invoice.lines]
+
+    note = outcomes.correct(
+        session, result, actor=operator, corrected=Decimal(41_000), note="电表读数录错", now=T0
+    )
+
+    assert note.kind is InvoiceKind.CREDIT_NOTE and note.corrects_invoice_id == invoice.id
+    assert note.total_fen == -30_000  # exactly the 1,000 kWh x 30 fen over-charged
+    (line,) = note.lines
+    assert line.details["measured_was"] == "40000" and line.details["measured"] == "41000"
+    assert line.quantity == Decimal(-1_000)
+    # The paid invoice is untouched; the buyer now holds the difference as credit.
+    assert invoice.status is InvoiceStatus.PAID and invoice.total_fen == 110_000
+    assert [(line.kind, line.amount_fen) for line in invoice.lines] == lines_before
+    assert invoices.amount_due(invoice) == -30_000
+    assert receivable(session, buyer.organization.id) == -30_000
+    # The commission is what an invoice of ¥800 would have earned, to the fen.
+    commission_after = ledger.balance(session, ledger.PLATFORM_COMMISSION)
+    assert -(commission_after) == ledger.split_commission(80_000, COMMISSION_BP)[1]
+    assert commission_after - commission_before == ledger.split_commission(30_000, COMMISSION_BP)[1]
+    assert ledger.unbalanced_transactions(session) == []
+    assert result.billable_measured == Decimal(41_000)
+    with pytest.raises(Conflict):  # once per result
+        outcomes.correct(
+            session, result, actor=operator, corrected=Decimal(41_500), note="again", now=T0
+        )
+    # The buyer's credit can be paid back; the vendor's share is not touched twice.
+    vendor_payable = ledger.balance(session, ledger.VENDOR_PAYABLE, contract.vendor_id)
+    payments.refund(
+        session,
+        None,
+        invoice.payments[0],
+        amount_fen=30_000,
+        reason="退还多收",
+        actor=operator,
+        now=T0,
+    )
+    assert receivable(session, buyer.organization.id) == 0
+    assert ledger.balance(session, ledger.VENDOR_PAYABLE, contract.vendor_id) == vendor_payable
+
+
+def test_a_credit_note_on_an_open_invoice_lowers_what_is_due(session: Session) -> None:
+    contract, buyer, _vendor, result, invoice = invoiced(session, 40_000, base_fee_fen=0)
+    operator = operator_actor(session)
+    outcomes.correct(
+        session, result, actor=operator, corrected=Decimal(41_000), note="读数有误", now=T0
+    )
+    assert invoice.status is InvoiceStatus.OPEN and invoices.amount_due(invoice) == 30_000
+    assert receivable(session, buyer.organization.id) == 30_000
+
+
+def test_a_result_with_no_improvement_after_all_settles_the_open_invoice(
+    session: Session,
+) -> None:
+    contract, buyer, _vendor, result, invoice = invoiced(session, 40_000, base_fee_fen=0)
+    note = outcomes.correct(
+        session,
+        result,
+        actor=operator_actor(session),
+        corrected=Decimal(43_000),  # worse than the baseline: nothing was earned
+        note="节能设备未投运",
+        now=T0,
+    )
+    assert note.total_fen == -invoice.total_fen
+    assert invoice.status is InvoiceStatus.PAID and invoices.amount_due(invoice) == 0
+    assert receivable(session, buyer.organization.id) == 0
+    assert ledger.balance(session, ledger.PLATFORM_COMMISSION) == 0
+
+
+def test_an_under_reported_result_gets_a_supplementary_invoice(session: Session) -> None:
+    _contract, _buyer, _vendor, result, invoice = invoiced(session, 40_000)
+    extra = outcomes.correct(
+        session,
+        result,
+        actor=operator_actor(session),
+        corrected=Decimal(39_000),
+        note="少报了一条产线的节电",
+        now=T0,
+    )
+    assert extra.kind is InvoiceKind.INVOICE and extra.reason == "correction"
+    assert extra.total_fen == 30_000 and extra.status is InvoiceStatus.OPEN
+    assert invoice.total_fen == 110_000
+
+
+def test_only_the_operator_corrects_and_only_invoiced_results(session: Session) -> None:
+    contract, buyer, vendor, result, _invoice = invoiced(session, 40_000)
+    for actor in (buyer, vendor):
+        with pytest.raises(NotAllowed):
+            outcomes.correct(session, result, actor=actor, corrected=Decimal(1), note="x", now=T0)
+    operator = operator_actor(session)
+    with pytest.raises(DomainError):  # no note for the parties
+        outcomes.correct(
+            session, result, actor=operator, corrected=Decimal(41_000), note=" ", now=T0
+        )
+    with pytest.raises(DomainError):  # the same charge: nothing to correct
+        outcomes.correct(
+            session, result, actor=operator, corrected=Decimal(40_000), note="x", now=T0
+        )
+    pending = reported(session, contract, vendor, 39_000, start=T0 + MONTH)
+    with pytest.raises(Conflict):
+        outcomes.correct(session, pending, actor=operator, corrected=Decimal(1), note="x", now=T0)
