@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "marketplace.models",
     "marketplace.audit",
     "catalog.models",
+    "vouchers.models",
     "billing.models",
     "billing.outcome_models",
 )
