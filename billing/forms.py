@@ -8,6 +8,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
@@ -136,4 +137,82 @@ class VoidForm(FlaskForm):
     note = StringField(
         _l("Why is it void?"),
         validators=[DataRequired(_l("Say why the invoice is void.")), Length(max=500)],
+    )
+
+
+# --- pay for results (效果付费) ---------------------------------------------------------------
+
+
+class BaselineForm(FlaskForm):
+    """Propose or counter-propose the baseline of an outcome contract."""
+
+    value = DecimalTextField(_l("Baseline"), validators=[InputRequired()])
+    note = TextAreaField(
+        _l("How it was measured"),
+        description=_l("Period, meter or report it comes from."),
+        validators=[Optional(), Length(max=2000)],
+        render_kw={"rows": 2, "maxlength": 2000},
+    )
+
+
+class OutcomeReportForm(FlaskForm):
+    """The vendor reports the measured KPI of an ended period, with evidence."""
+
+    period = SelectField(_l("Period"), validators=[DataRequired()])
+    measured = DecimalTextField(_l("Measured value"), validators=[InputRequired()])
+    evidence = FileField(
+        _l("Evidence file (optional)"),
+        description=_l(
+            "PDF, PNG, JPEG, CSV or XLSX, at most 10 MB. Only the buyer and the platform see it."
+        ),
+        render_kw={"accept": ".pdf,.png,.jpg,.jpeg,.csv,.xlsx"},
+    )
+    evidence_url = StringField(
+        _l("Evidence link (optional)"),
+        validators=[Optional(), Length(max=500)],
+        render_kw={"placeholder": "https://", "maxlength": 500},
+    )
+    note = TextAreaField(
+        _l("Note for the buyer"),
+        validators=[Optional(), Length(max=2000)],
+        render_kw={"rows": 2, "maxlength": 2000},
+    )
+
+
+class DisputeForm(FlaskForm):
+    reason = TextAreaField(
+        _l("What is wrong with the result?"),
+        validators=[DataRequired(_l("Say what is wrong with the result.")), Length(max=2000)],
+        render_kw={"rows": 3, "maxlength": 2000},
+    )
+
+
+class ResolveForm(FlaskForm):
+    """The operator decides a disputed result."""
+
+    decision = RadioField(
+        _l("Decision"),
+        choices=[
+            SelectChoice("accept", _l("Accept the reported value")),
+            SelectChoice("adjust", _l("Adjust the measured value")),
+            SelectChoice("reject", _l("Reject the result (nothing is charged)")),
+        ],
+        validators=[InputRequired(_l("Choose accept, adjust or reject."))],
+    )
+    adjusted = DecimalTextField(_l("Corrected measured value"), validators=[Optional()])
+    note = TextAreaField(
+        _l("Note to both sides"),
+        validators=[DataRequired(_l("Explain the decision to both sides.")), Length(max=2000)],
+        render_kw={"rows": 2, "maxlength": 2000},
+    )
+
+
+class CorrectionForm(FlaskForm):
+    """The operator corrects an invoiced result with a credit note."""
+
+    corrected = DecimalTextField(_l("Correct measured value"), validators=[InputRequired()])
+    note = TextAreaField(
+        _l("Why it is corrected"),
+        validators=[DataRequired(_l("Explain the correction to both sides.")), Length(max=2000)],
+        render_kw={"rows": 2, "maxlength": 2000},
     )

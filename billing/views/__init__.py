@@ -9,6 +9,7 @@ from billing.views import (  # noqa: F401  (importing registers the routes)
     invoices,
     notifications,
     operator,
+    outcomes,
     payments,
     ratings,
     start,

@@ -16,7 +16,13 @@ from sqlalchemy.orm import selectinload
 from billing import contracts as contract_rules
 from billing import metering, ratings
 from billing.api import commission_bp
-from billing.forms import CancelForm, ChangePlanForm, SpendCapForm
+from billing.forms import (
+    BaselineForm,
+    CancelForm,
+    ChangePlanForm,
+    OutcomeReportForm,
+    SpendCapForm,
+)
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus
 from billing.periods import prorate
 from billing.usage_chart import usage_chart
@@ -32,6 +38,7 @@ from billing.views.common import (
     plan_name,
     require_buyer,
 )
+from billing.views.outcomes import outcome_context
 from catalog.models import BillingModel, Plan
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
@@ -151,7 +158,12 @@ def _other_plans(contract: Contract) -> list[Plan]:
 
 
 def render_contract(
-    contract: Contract, *, spend_cap_form: SpendCapForm | None = None, status: int = 200
+    contract: Contract,
+    *,
+    spend_cap_form: SpendCapForm | None = None,
+    baseline_form: BaselineForm | None = None,
+    report_form: OutcomeReportForm | None = None,
+    status: int = 200,
 ) -> ResponseReturnValue:
     now = utcnow()
     is_usage = contract.plan.billing_model is BillingModel.USAGE
@@ -180,6 +192,7 @@ def render_contract(
         other_plans=_other_plans(contract) if buyer_writer else [],
         invoices=invoices,
         can_rate=can_rate,
+        **outcome_context(contract, baseline_form=baseline_form, report_form=report_form),
     ), status
 
 

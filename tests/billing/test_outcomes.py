@@ -351,7 +351,7 @@ def test_a_credit_note_reverses_exactly_the_wrong_part_of_a_paid_invoice(
 
 
 def test_a_credit_note_on_an_open_invoice_lowers_what_is_due(session: Session) -> None:
-    contract, buyer, _vendor, result, invoice = invoiced(session, 40_000, base_fee_fen=0)
+    _contract, buyer, _vendor, result, invoice = invoiced(session, 40_000, base_fee_fen=0)
     operator = operator_actor(session)
     outcomes.correct(
         session, result, actor=operator, corrected=Decimal(41_000), note="读数有误", now=T0
@@ -363,7 +363,7 @@ def test_a_credit_note_on_an_open_invoice_lowers_what_is_due(session: Session) -
 def test_a_result_with_no_improvement_after_all_settles_the_open_invoice(
     session: Session,
 ) -> None:
-    contract, buyer, _vendor, result, invoice = invoiced(session, 40_000, base_fee_fen=0)
+    _contract, buyer, _vendor, result, invoice = invoiced(session, 40_000, base_fee_fen=0)
     note = outcomes.correct(
         session,
         result,
