@@ -7,16 +7,19 @@ from typing import Any
 import marshmallow as ma
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
 
-from billing import outcomes
+from billing import evidence, outcomes
 from billing.api import ContractOut
 from billing.models import Contract
-from billing.outcome_models import OutcomeReport
+from billing.outcome_models import OutcomeReport, ReportStatus
 from billing.presenters import contract_dict
 from catalog.pricing import improvement
 from marketplace.db import db, utcnow
+from marketplace.errors import Conflict
 from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, service_call, token_required
 from marketplace.models import OrgKind
+from marketplace.uploads import upload_folder
 
 blp = Blueprint("outcome_api", __name__, url_prefix="/api/v1", description="Pay for results")
 
@@ -59,6 +62,15 @@ class ReportOut(ma.Schema):
     billable_measured = ma.fields.String(allow_none=True, required=True)
     invoice_id = ma.fields.Integer(allow_none=True, required=True)
     evidence_url = ma.fields.String(required=True)
+    evidence_file = ma.fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "download path of the uploaded evidence file, if any"},
+    )
+
+
+class EvidenceIn(ma.Schema):
+    file = Upload(required=True, metadata={"description": "PDF, PNG, JPEG, CSV or XLSX, <= 10 MB"})
 
 
 def report_dict(report_: OutcomeReport) -> dict[str, Any]:
@@ -86,6 +98,9 @@ def report_dict(report_: OutcomeReport) -> dict[str, Any]:
         else format(report_.billable_measured.normalize(), "f"),
         "invoice_id": report_.invoice_id,
         "evidence_url": report_.evidence_url,
+        "evidence_file": f"/billing/outcome-reports/{report_.id}/evidence"
+        if report_.evidence_file
+        else None,
     }
 
 
@@ -187,5 +202,32 @@ def resolve_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
             note=body["note"],
             now=utcnow(),
             adjusted=body.get("adjusted_measured"),
+        )
+    return report_dict(report_)
+
+
+@blp.post("/outcome-reports/<int:report_id>/evidence")
+@token_required([OrgKind.VENDOR], write=True)
+@blp.arguments(EvidenceIn, location="files")
+@blp.response(200, ReportOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+def upload_evidence(files: dict[str, Any], report_id: int) -> dict[str, Any]:
+    """Attach an evidence file (multipart field ``file``) to a result still awaiting the
+    buyer: the type is recognised by content; only the contract's parties and the
+    operator can download it."""
+    report_ = _report(report_id)
+    upload = files["file"]
+    with service_call():
+        if report_.status is not ReportStatus.SUBMITTED:
+            raise Conflict(_("Evidence is added while the buyer has not decided yet."))
+        if report_.evidence_file:
+            raise Conflict(_("This result has an evidence file already."), field="file")
+        evidence.attach(
+            report_,
+            actor=current_actor(),
+            data=evidence.read_upload(upload.stream),
+            filename=upload.filename or "",
+            upload_folder=upload_folder(),
         )
     return report_dict(report_)

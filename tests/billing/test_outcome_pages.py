@@ -93,7 +93,7 @@ def test_vendor_reports_with_a_file_buyer_disputes_operator_adjusts(
         content_type="multipart/form-data",
     )
     assert refused.status_code == 422
-    assert "PDF, PNG, JPEG, CSV" in text(refused)
+    assert re.search(r'data-field="evidence">[^<]*XLSX', text(refused))
     assert session.scalar(sa.select(sa.func.count()).select_from(OutcomeReport)) == 0
     assert not (tmp_path / "evidence").exists() or not any((tmp_path / "evidence").iterdir())
 
@@ -196,3 +196,40 @@ def test_operator_corrects_an_invoiced_result_with_a_credit_note(
     assert note.number in html and "data-correction" in html
     document = text(client.get(f"/billing/invoices/{note.id}"))
     assert "读数录错" in document or "-¥300.00" in document or "¥-300.00" in document
+
+
+def test_vendor_uploads_evidence_through_the_api(
+    app: Flask, client: FlaskClient, session: Session, tmp_path: Path
+) -> None:
+    from tests.factories import create_token
+
+    app.config["UPLOAD_FOLDER"] = str(tmp_path)
+    contract, _buyer, vendor = agreed(session)
+    result = reported(session, contract, vendor, 40_000)
+    path = f"/api/v1/outcome-reports/{result.id}/evidence"
+    auth = {"Authorization": f"Bearer {create_token(session, vendor.user, vendor.organization)}"}
+
+    wrong = client.post(path, headers=auth, data={"file": (io.BytesIO(b"MZ\x90\x00"), "x.pdf")})
+    assert wrong.status_code == 422
+    assert "XLSX" in wrong.get_json()["error"]["message"]  # which types are accepted
+    assert not (tmp_path / "evidence").exists() or not any((tmp_path / "evidence").iterdir())
+    missing = client.post(path, headers=auth, data={})
+    assert missing.status_code == 422 and "file" in missing.get_json()["error"]["fields"]
+
+    sent = client.post(path, headers=auth, data={"file": (io.BytesIO(png_bytes()), "电表.png")})
+    assert sent.status_code == 200
+    assert sent.get_json()["evidence_file"] == f"/billing/outcome-reports/{result.id}/evidence"
+    again = client.post(path, headers=auth, data={"file": (io.BytesIO(png_bytes()), "b.png")})
+    assert again.status_code == 409
+
+    other = vendor_actor(session)
+    other_auth = {
+        "Authorization": f"Bearer {create_token(session, other.user, other.organization)}"
+    }
+    assert client.post(path, headers=other_auth, data={}).status_code in (404, 422)
+    assert (
+        client.post(
+            path, headers=other_auth, data={"file": (io.BytesIO(png_bytes()), "c.png")}
+        ).status_code
+        == 404
+    )
