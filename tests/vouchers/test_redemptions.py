@@ -87,7 +87,7 @@ def test_quote_computes_without_writing(session: Session, setup) -> None:
 
 
 def test_two_vouchers_of_one_program_share_its_ratio_and_cap(session: Session, setup) -> None:
-    program, buyer, vendor, first, contract = setup
+    program, buyer, _vendor, first, contract = setup
     second = grant(session, program, buyer, 5_000)
     invoice = invoice_for(session, contract, 40_000)  # ratio 20,000, cap 30,000
     result = pay(session, invoice, [second.code, first.code])
@@ -96,7 +96,7 @@ def test_two_vouchers_of_one_program_share_its_ratio_and_cap(session: Session, s
 
 
 def test_someone_elses_voucher_is_refused(session: Session, setup) -> None:
-    program, _buyer, vendor, voucher, _contract = setup
+    _program, _buyer, vendor, voucher, _contract = setup
     other = sme_actor(session)
     invoice = invoice_for(session, contract_between(session, other, vendor), 20_000)
     with pytest.raises(NotAllowed):
