@@ -147,3 +147,128 @@ def start_local_stripe(app: Flask, host: str, port: int) -> tuple[str, Callable[
         f"card payments: local Stripe-compatible server at {server.api_base} (test card 4242 4242 4242 4242)",
         server.stop,
     )
+
+
+# --- pay for results --------------------------------------------------------------------------
+
+# (solution slug, buyer key, baseline, how it was measured, measured value per period)
+OUTCOME_DEMOS = [
+    (
+        "yunzhi-stenter-energy-saving",
+        "sme2",
+        Decimal(52_000),
+        "2025 年 3–8 月燃气公司账单平均，定型机 3 台，按车间总表计",
+        [Decimal(46_800), Decimal(45_900), Decimal(44_100), Decimal(45_200)],
+    ),
+    (
+        "jingshi-injection-part-inspection",
+        "sme",
+        Decimal(320),
+        "2025 年下半年返工记录平均，外观不良返工工时（含挑选）",
+        [Decimal(236), Decimal(251), Decimal(198), Decimal(214)],
+    ),
+]
+
+
+def load_outcomes(
+    session: Session,
+    *,
+    orgs: dict[str, Organization],
+    users: dict[str, User],
+    **_: Any,
+) -> dict[str, Any]:
+    """Two pay-for-results contracts four months in: an energy saving (甬江纺织 with 云织)
+    and a quality inspection (恒丰精密 with 精测). Their first result was confirmed by the
+    buyer, the second by silence, the third disputed and adjusted by the operator (all
+    three invoiced, the first paid), and the fourth awaits the buyer."""
+    from billing import invoices, outcomes
+    from billing.outcome_models import OutcomeReport
+    from billing.periods import period_bounds
+
+    if session.scalar(sa.select(OutcomeReport.id).limit(1)) is not None:
+        return {}
+    commission = current_app.config["PLATFORM_COMMISSION_BP"]
+    operator = Actor(users["operator@demo.local"], orgs["platform"], Role.OWNER)
+    now = utcnow()
+    anchor = now - timedelta(days=4 * 31 + 3)
+    for slug, buyer_key, baseline, how, values in OUTCOME_DEMOS:
+        solution = session.scalar(sa.select(Solution).where(Solution.slug == slug))
+        if solution is None or solution.published is None:
+            continue
+        plan = next(p for p in solution.published.plans if p.billing_model is BillingModel.OUTCOME)
+        buyer_org = orgs[buyer_key]
+        buyer_user = next(
+            user
+            for user in users.values()
+            if (m := user.membership_in(buyer_org.id)) and m.role is Role.OWNER
+        )
+        buyer = Actor(buyer_user, buyer_org, Role.OWNER)
+        vendor_org = solution.vendor
+        vendor_user = session.get(User, vendor_org.memberships[0].user_id)
+        vendor = Actor(vendor_user, vendor_org, Role.OWNER)
+        contract = contracts.start(
+            session,
+            actor=buyer,
+            plan=plan,
+            now=anchor - timedelta(days=2),
+            commission_bp=commission,
+            baseline=baseline,
+            baseline_note=how,
+        )
+        outcomes.accept_baseline(session, contract, actor=vendor, now=anchor)
+        reports = []
+        for index, value in enumerate(values):
+            start, end = period_bounds(anchor, index)
+            reports.append(
+                outcomes.report(
+                    session,
+                    contract,
+                    actor=vendor,
+                    period_start=start,
+                    period_end=end,
+                    measured=value,
+                    now=min(end + timedelta(days=1), now),
+                    note="数据取自车间计量表，月度汇总见附件" if index == 0 else "",
+                    evidence_url="https://energy.example.cn/reports/demo" if index < 2 else "",
+                )
+            )
+        first, second, third, _fourth = reports
+        outcomes.confirm(session, first, actor=buyer, now=first.submitted_at + timedelta(days=2))
+        (paid,) = outcomes.invoice_confirmed(
+            session, now=first.submitted_at + timedelta(days=2), commission_bp=commission
+        )
+        if invoices.amount_due(paid) > 0:
+            payments.record_bank_transfer(
+                session,
+                paid,
+                amount_fen=invoices.amount_due(paid),
+                reference=f"DEMO-{paid.number}",
+                actor=operator,
+                now=first.submitted_at + timedelta(days=9),
+            )
+        outcomes.auto_confirm(session, now=second.confirm_by)
+        outcomes.invoice_confirmed(session, now=second.confirm_by, commission_bp=commission)
+        outcomes.dispute(
+            session,
+            third,
+            actor=buyer,
+            reason="本月有一周停产检修，用量下降不是方案带来的"
+            if buyer_key == "sme2"
+            else "本月订单减少三成，返工工时下降主要是产量减少",
+            now=third.submitted_at + timedelta(days=1),
+        )
+        adjusted = (third.measured + baseline) / 2
+        outcomes.resolve(
+            session,
+            third,
+            actor=operator,
+            decision="adjust",
+            adjusted=adjusted.quantize(Decimal(1)),
+            note="双方提供的生产记录已核对：按产量折算后的实测值计费。",
+            now=third.submitted_at + timedelta(days=3),
+        )
+        outcomes.invoice_confirmed(
+            session, now=third.submitted_at + timedelta(days=3), commission_bp=commission
+        )
+    session.flush()
+    return {}

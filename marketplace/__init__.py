@@ -145,6 +145,7 @@ def _register_packages(app: Flask) -> None:
         load_platform_demo,
         catalog_demo.load,
         billing_demo.load,
+        billing_demo.load_outcomes,
     ]
     app.extensions["marketplace.demo_services"] = [billing_demo.start_local_stripe]
     app.extensions["marketplace.demo_finishers"] = [catalog_demo.rebuild_index]

@@ -108,3 +108,29 @@ def test_demo_data_has_one_login_per_role_and_loads_twice(
         response = client.post("/login", data={"email": login.email, "password": DEMO_PASSWORD})
         assert response.status_code == 302, login.email
         client.post("/logout")
+
+
+def test_demo_holds_outcome_contracts_in_every_state(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    from billing.models import Contract, Invoice, InvoiceStatus
+    from billing.outcome_models import OutcomeReport, ReportStatus
+
+    load_demo_into(app, session)
+    reports = list(session.scalars(sa.select(OutcomeReport).order_by(OutcomeReport.id)))
+    contracts = {r.contract_id for r in reports}
+    assert len(contracts) == 2  # energy saving and quality inspection
+    kpis = {session.get(Contract, c).plan.kpi_name for c in contracts}
+    assert kpis == {"月天然气用量", "月返工工时"}
+    for contract_id in contracts:
+        mine = [r for r in reports if r.contract_id == contract_id]
+        assert [r.confirmed_how for r in mine] == ["buyer", "silence", "operator", None]
+        assert mine[2].dispute_reason and mine[2].resolution_note
+        assert mine[3].status is ReportStatus.SUBMITTED
+        invoiced = [session.get(Invoice, r.invoice_id) for r in mine[:3]]
+        assert invoiced[0].status is InvoiceStatus.PAID
+        assert all(i is not None and i.reason == "outcome" for i in invoiced)
+    buyer_contract = next(c for c in contracts if "恒丰" in session.get(Contract, c).buyer.name)
+    client.post("/login", data={"email": "buyer@demo.local", "password": DEMO_PASSWORD})
+    page = client.get(f"/billing/contracts/{buyer_contract}").get_data(as_text=True)
+    assert "outcome-chart" in page and "data-confirm-result" in page
