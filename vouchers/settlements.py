@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.errors import Conflict, DomainError
 from marketplace.jsonapi import Actor
-from vouchers import access
+from vouchers import access, signals
 from vouchers.models import (
     Program,
     Redemption,
@@ -194,6 +194,7 @@ def mark_paid(
         total_fen=settlement.total_fen,
         bank_reference=reference,
     )
+    signals.settlement_paid.send(settlement, session=session, now=now)
     return settlement
 
 
@@ -300,14 +301,14 @@ def vendor_accounts(session: Session, vendor_id: int) -> list[VendorAccount]:
                 Redemption.settlement_id.is_(None),
             )
             .group_by(Redemption.program_id)
-        ).tuples()
+        ).all()
     )
     batches: dict[int, dict[SettlementStatus, int]] = {}
     for program_id, status, total in session.execute(
         sa.select(Settlement.program_id, Settlement.status, sa.func.sum(Settlement.total_fen))
         .where(Settlement.vendor_id == vendor_id)
         .group_by(Settlement.program_id, Settlement.status)
-    ).tuples():
+    ):
         batches.setdefault(program_id, {})[status] = int(total)
     settled_batches = sa.select(Settlement.id).where(Settlement.status.in_(_SETTLED))
     clawbacks = dict(
@@ -320,7 +321,7 @@ def vendor_accounts(session: Session, vendor_id: int) -> list[VendorAccount]:
                 Redemption.clawback_settlement_id.is_(None),
             )
             .group_by(Redemption.program_id)
-        ).tuples()
+        ).all()
     )
     program_ids = sorted(set(unsettled) | set(batches) | set(clawbacks))
     return [
