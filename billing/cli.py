@@ -47,5 +47,7 @@ def run_command(as_of: str | None) -> None:
     click.echo(
         f"as of {moment.isoformat()}: {report.periods_closed} period(s) closed, "
         f"{len(report.invoices)} invoice(s) issued, {report.payment_attempts} card attempt(s), "
-        f"{report.payments_failed} failed, {report.suspended} contract(s) suspended"
+        f"{report.payments_failed} failed, {report.suspended} contract(s) suspended, "
+        f"{report.outcomes_confirmed} result(s) confirmed by silence, "
+        f"{report.vouchers_expired} voucher(s) expired"
     )

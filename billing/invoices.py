@@ -346,6 +346,10 @@ def void(
         memo=invoice.number,
         invoice_id=invoice.id,
     )
+    if invoice.voucher_fen:
+        from billing import voucher_payments  # it builds on this module
+
+        voucher_payments.reverse(session, invoice, reason="void", now=now or utcnow(), actor=actor)
 
 
 def schedule_first_attempts(session: Session, issued: list[Invoice], now: datetime) -> None:

@@ -529,6 +529,12 @@ def refund(
         org_id=actor.organization.id,
         data={"payment_id": payment.id, "amount_fen": amount_fen, "reason": record.reason},
     )
+    session.expire(payment, ["refunds"])
+    if invoice.voucher_fen and invoices.amount_paid(invoice) <= 0:
+        # Everything the buyer paid went back: the subsidy goes back to the voucher too.
+        from billing import voucher_payments
+
+        voucher_payments.reverse(session, invoice, reason="refund", now=now, actor=actor)
     return record
 
 

@@ -28,6 +28,7 @@ from billing.models import (
 from billing.periods import period_bounds, period_index
 from billing.rating import subscription_line, usage_period_lines
 from catalog.models import BillingModel
+from vouchers import wallet
 
 # Contracts closed per transaction: large enough that a query serves many, small enough
 # that a batch commits quickly and another host can take the next one.
@@ -47,6 +48,7 @@ class RunReport:
     payments_failed: int = 0
     suspended: int = 0
     outcomes_confirmed: int = 0  # results confirmed by the buyer's silence
+    vouchers_expired: int = 0  # their unspent balance went back to the program's budget
 
 
 def _lock(session: Session, query: sa.Select) -> sa.Select:
@@ -174,6 +176,8 @@ def run(
         report.outcomes_confirmed = outcomes.auto_confirm(session, now=as_of)
         created = outcomes.invoice_confirmed(session, now=as_of, commission_bp=commission_bp)
         report.invoices += [invoice.number for invoice in created]
+    with sessions() as session, session.begin():
+        report.vouchers_expired = wallet.expire_due(session, as_of)
     if charge is not None:
         retry_payments(sessions, as_of=as_of, charge=charge, report=report)
     return report

@@ -108,7 +108,7 @@ def _register_packages(app: Flask) -> None:
     from billing import api as billing_api
     from billing import cli as billing_cli
     from billing import demo as billing_demo
-    from billing import outcome_api
+    from billing import outcome_api, voucher_payments
     from billing import payments as billing_payments
     from billing import views as billing_views
     from billing import webhooks as billing_webhooks
@@ -122,6 +122,7 @@ def _register_packages(app: Flask) -> None:
     from marketplace.demo import load_platform_demo
     from marketplace.extensions import csrf
     from marketplace.views import accounts, console, site
+    from vouchers import signals as vouchers_signals
 
     api = app.extensions["marketplace.api"]
     templating.init_app(app)
@@ -153,3 +154,5 @@ def _register_packages(app: Flask) -> None:
     app.cli.add_command(billing_cli.billing_group)
     app.register_blueprint(billing_webhooks.bp)
     app.extensions["billing.charge"] = billing_payments.charge_for_billing_run(app)
+    # vouchers cannot import billing; billing books the ledger of a paid settlement.
+    vouchers_signals.settlement_paid.connect(voucher_payments.on_settlement_paid)

@@ -1,0 +1,204 @@
+"""Paying invoices with vouchers: the facts billing hands to the vouchers package (one
+eligible-line record per invoice line), the invoice's voucher amount, and the ledger
+bookings of redemptions, their reversal on void or refund, and settlements.
+
+The money: a redemption moves part of what the buyer owes to the voucher program
+(``voucher_program_payable`` is debited, ``buyer_receivable`` credited). The government
+pays the vendor directly when it settles, which lowers what the platform owes the vendor
+(``vendor_payable`` debited) and clears the program's debt (``voucher_program_payable``
+credited). The platform's commission was booked on the whole invoice at issue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from billing import invoices, ledger
+from billing.models import Invoice, InvoiceKind, InvoiceStatus
+from marketplace.errors import Conflict, NotAllowed
+from marketplace.jsonapi import Actor
+from vouchers import redemptions
+from vouchers.models import Program, Redemption, Settlement
+from vouchers.redemptions import EligibleLine, Quote
+
+
+def eligible_lines(invoice: Invoice) -> list[EligibleLine]:
+    """Every line of the invoice as vouchers see it: the solution, its vendor and the
+    voucher kinds the solution accepts now (its published listing, else the one the plan
+    was bought from)."""
+    solution = invoice.contract.solution
+    revision = solution.published or invoice.contract.plan.revision
+    kinds = [str(kind) for kind in (revision.voucher_kinds or [])]
+    return [
+        EligibleLine(
+            line_id=line.id,
+            solution_id=solution.id,
+            vendor_id=invoice.vendor_id,
+            amount_fen=line.amount_fen,
+            voucher_kinds=kinds,
+        )
+        for line in invoice.lines
+    ]
+
+
+def quote(session: Session, invoice: Invoice, codes: Sequence[str], *, now: datetime) -> Quote:
+    """What the chosen vouchers would pay on the invoice, nothing written."""
+    return redemptions.quote(
+        session,
+        buyer_id=invoice.buyer_id,
+        lines=eligible_lines(invoice),
+        codes=codes,
+        now=now,
+        invoice_id=invoice.id,
+    )
+
+
+def _program_owners(session: Session, program_ids: set[int]) -> dict[int, int]:
+    if not program_ids:
+        return {}
+    return dict(
+        session.execute(
+            sa.select(Program.id, Program.owner_org_id).where(Program.id.in_(program_ids))
+        ).all()
+    )
+
+
+def apply(
+    session: Session, invoice: Invoice, *, codes: Sequence[str], actor: Actor, now: datetime
+) -> int:
+    """Pay part of an open invoice with the buyer's vouchers, all or nothing; returns the
+    subsidy. The rest stays due, to be paid by card or bank transfer. Vouchers come first:
+    once money was paid or credited on the invoice they are refused, so a subsidy never
+    pays more than the invoice."""
+    from billing import payments  # payments settles the invoice when nothing is left due
+
+    if actor.organization.id != invoice.buyer_id or not actor.role.can_write:
+        raise NotAllowed(_l("Only the buyer pays its invoices."))
+    payments.lock_invoice(session, invoice)
+    if invoice.kind is not InvoiceKind.INVOICE or invoice.status not in (
+        InvoiceStatus.OPEN,
+        InvoiceStatus.UNCOLLECTIBLE,
+    ):
+        raise Conflict(_l("This invoice is not open for payment."))
+    if invoices.amount_paid(invoice) > 0 or invoices.amount_credited(invoice) > 0:
+        raise Conflict(
+            _l("Vouchers are applied before any other payment; this invoice is partly paid."),
+            field=redemptions.FIELD,
+        )
+    result = redemptions.redeem(
+        session,
+        invoice_id=invoice.id,
+        buyer_id=invoice.buyer_id,
+        lines=eligible_lines(invoice),
+        codes=codes,
+        now=now,
+        contract_id=invoice.contract_id,
+        actor=actor,
+    )
+    if not result.redemptions:
+        return 0
+    owners = _program_owners(session, {r.program_id for r in result.redemptions})
+    bookings = []
+    for redemption in result.redemptions:
+        bookings.append(
+            ledger.booking(
+                "voucher.redeemed",
+                [
+                    ledger.Line(
+                        ledger.VOUCHER_PROGRAM_PAYABLE,
+                        redemption.amount_fen,
+                        owners[redemption.program_id],
+                    ),
+                    ledger.Line(ledger.BUYER_RECEIVABLE, -redemption.amount_fen, invoice.buyer_id),
+                ],
+                memo=f"{invoice.number} voucher",
+                invoice_id=invoice.id,
+            )
+        )
+    ledger.insert_many(session, bookings, now=now)
+    invoice.voucher_fen += result.total_fen
+    session.flush()
+    if invoices.amount_due(invoice) <= 0:
+        invoices.transition(
+            session, invoice, InvoiceStatus.PAID, note="paid with vouchers", now=now, actor=actor
+        )
+        payments.reactivate_after_payment(session, invoice)
+    return result.total_fen
+
+
+def reverse(
+    session: Session,
+    invoice: Invoice,
+    *,
+    reason: str,
+    now: datetime,
+    actor: Actor | None = None,
+) -> int:
+    """Undo the vouchers of a voided invoice (``reason="void"``) or of one whose payments
+    were refunded in full (``"refund"``): the balances come back (or, on vouchers that
+    ended meanwhile, go back to the budget), and the ledger takes the program's part off.
+    On a void the buyer's debt was cancelled by the void itself; on a refund the vendor's
+    share and the commission of the subsidised part are given back too."""
+    result = redemptions.reverse_invoice(
+        session, invoice_id=invoice.id, reason=reason, now=now, actor=actor
+    )
+    if not result.reversed:
+        return 0
+    owners = _program_owners(session, {r.program_id for r in result.reversed})
+    bookings = []
+    for redemption in result.reversed:
+        amount = redemption.amount_fen
+        program_line = ledger.Line(
+            ledger.VOUCHER_PROGRAM_PAYABLE, -amount, owners[redemption.program_id]
+        )
+        if reason == "void":
+            others = [ledger.Line(ledger.BUYER_RECEIVABLE, amount, invoice.buyer_id)]
+        else:
+            vendor_share, commission = ledger.split_commission(amount, invoice.commission_bp)
+            others = [
+                ledger.Line(ledger.VENDOR_PAYABLE, vendor_share, invoice.vendor_id),
+                ledger.Line(ledger.PLATFORM_COMMISSION, commission),
+            ]
+        bookings.append(
+            ledger.booking(
+                f"voucher.reversed.{reason}",
+                [program_line, *others],
+                memo=f"{invoice.number} voucher reversed",
+                invoice_id=invoice.id,
+            )
+        )
+    ledger.insert_many(session, bookings, now=now)
+    invoice.voucher_fen -= result.total_fen
+    session.flush()
+    return result.total_fen
+
+
+def redemptions_of(session: Session, invoice: Invoice) -> list[Redemption]:
+    return redemptions.redemptions_on_invoice(session, invoice.id)
+
+
+def settlement_paid(session: Session, settlement: Settlement, *, now: datetime) -> None:
+    """The program paid the vendor its voucher share directly: the platform owes the
+    vendor that much less, and the program's debt is cleared."""
+    owner = session.scalar(
+        sa.select(Program.owner_org_id).where(Program.id == settlement.program_id)
+    )
+    ledger.post(
+        session,
+        "voucher.settled",
+        [
+            ledger.Line(ledger.VENDOR_PAYABLE, settlement.total_fen, settlement.vendor_id),
+            ledger.Line(ledger.VOUCHER_PROGRAM_PAYABLE, -settlement.total_fen, owner),
+        ],
+        memo=f"settlement {settlement.id} {settlement.bank_reference or ''}".strip(),
+    )
+
+
+def on_settlement_paid(settlement: Settlement, *, session: Session, now: datetime) -> None:
+    """Receiver of vouchers' ``settlement_paid`` signal (connected by the app factory)."""
+    settlement_paid(session, settlement, now=now)
