@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from billing import contracts as contract_rules
-from billing import metering
+from billing import invoices as invoice_rules
+from billing import metering, payments, voucher_payments
 from billing.models import Contract, Invoice, InvoiceStatus
 from billing.presenters import contract_dict, invoice_dict
 from catalog.models import BillingModel, Plan
@@ -332,3 +333,83 @@ def get_invoice(invoice_id: int) -> dict[str, Any]:
     if invoice is None or not invoice.can_view(current_actor().organization.id):
         raise ApiError(404, _("No such invoice."))
     return invoice_dict(invoice)
+
+
+class PayIn(ma.Schema):
+    vouchers = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=40)),
+        load_default=list,
+        validate=ma.validate.Length(max=10),
+        metadata={"description": "voucher codes, applied in this order before anything else"},
+    )
+    method = ma.fields.String(
+        load_default="bank_transfer",
+        validate=ma.validate.OneOf(["card", "bank_transfer"]),
+        metadata={"description": "how the rest is paid: the saved card, or a bank transfer"},
+    )
+
+
+class PayOut(ma.Schema):
+    invoice = ma.fields.Nested(InvoiceOut, required=True)
+    voucher_fen = ma.fields.Integer(
+        required=True, metadata={"description": "subsidy applied by this call"}
+    )
+    method = ma.fields.String(required=True)
+    payment_status = ma.fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "card: succeeded, failed or requires_action; null otherwise"},
+    )
+    failure_message = ma.fields.String(allow_none=True, required=True)
+    transfer_reference = ma.fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "bank transfer: the remark to write on the transfer"},
+    )
+
+
+@blp.post("/invoices/<int:invoice_id>/pay")
+@token_required([OrgKind.SME], write=True)
+@blp.arguments(PayIn)
+@blp.response(200, PayOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+@blp.alt_response(503, schema=ErrorSchema)
+def pay_invoice(body: dict[str, Any], invoice_id: int) -> dict[str, Any]:
+    """Pay an open invoice: the chosen vouchers first (all or nothing), then the rest by
+    the saved card, or by bank transfer with the returned reference."""
+    actor = current_actor()
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None or invoice.buyer_id != actor.organization.id:
+        raise ApiError(404, _("No such invoice."))
+    now = utcnow()
+    subsidy = 0
+    with service_call():
+        if body["vouchers"]:
+            subsidy = voucher_payments.apply(
+                db.session, invoice, codes=body["vouchers"], actor=actor, now=now
+            )
+    status = failure = reference = None
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE) and not subsidy:
+        raise ApiError(409, _("This invoice is not open for payment."))
+    if invoice_rules.amount_due(invoice) > 0:
+        if body["method"] == "card":
+            client = payments.stripe_client()
+            if client is None:
+                raise ApiError(
+                    422, _("Card payments are not configured."), fields={"method": ["card"]}
+                )
+            with service_call():
+                result = payments.pay_by_card(db.session, client, invoice, now=now)
+            status = result.payment.status.value
+            failure = result.payment.failure_message
+        else:
+            reference = invoice.transfer_reference
+    return {
+        "invoice": invoice_dict(invoice),
+        "voucher_fen": subsidy,
+        "method": body["method"],
+        "payment_status": status,
+        "failure_message": failure,
+        "transfer_reference": reference,
+    }

@@ -4,13 +4,16 @@ page that saves a card. Card pages exist only when a Stripe key is configured.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 import stripe
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from billing import payments
+from billing import invoices as invoice_rules
+from billing import payments, voucher_payments
 from billing.forms import ActionForm, FinishCardPaymentForm, FinishCardSetupForm
 from billing.models import Invoice, Payment, PaymentMethodKind, PaymentStatus, StripeCustomer
 from billing.payments import CardResult
@@ -26,7 +29,9 @@ from billing.views.invoices import invoice_document, is_payable
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
+from marketplace.views.outcome import attempt
 from marketplace.views.site import safe_next
+from vouchers import redemptions
 
 
 def saved_card(org_id: int) -> StripeCustomer | None:
@@ -52,6 +57,7 @@ def pay(invoice_id: int) -> ResponseReturnValue:
     return render_template(
         "billing/pay.html",
         **invoice_document(invoice),
+        **_voucher_choices(invoice),
         card_enabled=card_payments_enabled(),
         card_setup_enabled=card_setup_enabled(),
         card=saved_card(invoice.buyer_id),
@@ -63,6 +69,51 @@ def pay(invoice_id: int) -> ResponseReturnValue:
             "account_number": config["BANK_ACCOUNT_NUMBER"],
         },
     )
+
+
+def _voucher_choices(invoice: Invoice) -> dict[str, Any]:
+    """The buyer's usable vouchers with what each would pay on this invoice, and those
+    already applied. Vouchers are offered until money was paid or credited on it."""
+    now = utcnow()
+    applied = voucher_payments.redemptions_of(db.session, invoice)
+    offered = (
+        g.actor.role.can_write
+        and invoice_rules.amount_paid(invoice) == 0
+        and invoice_rules.amount_credited(invoice) == 0
+    )
+    used = {r.voucher_id for r in applied if r.status.value == "active"}
+    codes = redemptions.usable_codes(db.session, invoice.buyer_id, now) if offered else []
+    quote = voucher_payments.quote(db.session, invoice, codes, now=now) if codes else None
+    return {
+        "voucher_quote": quote,
+        "voucher_used": used,
+        "voucher_redemptions": applied,
+    }
+
+
+@bp.post("/invoices/<int:invoice_id>/pay/vouchers")
+@org_required(BUYER, write=True)
+def pay_with_vouchers(invoice_id: int) -> ResponseReturnValue:
+    invoice = _payable_invoice(invoice_id)
+    form = ActionForm()
+    codes = [code for code in request.form.getlist("vouchers") if code.strip()][:10]
+    if not form.validate_on_submit():
+        flash(_("The form expired. Please submit it again."), "danger")
+    elif not codes:
+        flash(_("Choose at least one voucher."), "danger")
+    else:
+        applied: list[int] = []
+        done = attempt(
+            lambda: applied.append(
+                voucher_payments.apply(
+                    db.session, invoice, codes=codes, actor=g.actor, now=utcnow()
+                )
+            ),
+            _("Your vouchers were applied."),
+        )
+        if done and invoice_rules.amount_due(invoice) <= 0:
+            return redirect(url_for("billing.invoice", invoice_id=invoice.id))
+    return redirect(url_for("billing.pay", invoice_id=invoice.id))
 
 
 @bp.post("/invoices/<int:invoice_id>/pay/card")

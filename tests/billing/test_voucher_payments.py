@@ -9,13 +9,17 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from billing import invoices, ledger, payments, run, voucher_payments
 from billing.models import InvoiceStatus
+from catalog.models import VoucherKind
+from marketplace.db import utcnow
 from marketplace.errors import Conflict, NotAllowed
 from tests.billing.factories import T0
 from tests.catalog.factories import operator_actor
+from tests.factories import create_token, csrf_token, login
 from tests.vouchers.factories import (
     contract_between,
     create_program,
@@ -33,11 +37,17 @@ def program_owes(session: Session, program) -> int:
     return ledger.balance(session, ledger.VOUCHER_PROGRAM_PAYABLE, program.owner_org_id)
 
 
-def setup(session: Session, *, voucher_fen: int = 3_000, **program_terms):
+def setup(session: Session, *, voucher_fen: int = 3_000, now=T0, **program_terms):
+    if now != T0:  # a program open today, for pages that offer today's usable vouchers
+        program_terms = {
+            "opens_at": now - timedelta(days=1),
+            "closes_at": now + timedelta(days=30),
+            **program_terms,
+        }
     program = create_program(session, **program_terms)
     buyer = sme_actor(session)
     vendor = vendor_actor(session)
-    voucher = grant(session, program, buyer, voucher_fen)
+    voucher = grant(session, program, buyer, voucher_fen, now=now)
     contract = contract_between(session, buyer, vendor)
     invoice = invoice_for(session, contract, 10_000)
     return program, buyer, vendor, voucher, invoice
@@ -152,3 +162,59 @@ def test_the_billing_run_expires_vouchers(app: Flask, session: Session) -> None:
     assert report.vouchers_expired == 1
     session.expire_all()
     assert voucher.status is VoucherStatus.EXPIRED and voucher.released_fen == 3_000
+
+
+def test_the_pay_page_offers_vouchers_and_applies_them(
+    client: FlaskClient, session: Session
+) -> None:
+    now = utcnow()
+    _program, buyer, _vendor, voucher, invoice = setup(session, now=now)
+    other_program = create_program(
+        session,
+        kind=VoucherKind.COMPUTE,
+        name="算力券",
+        opens_at=now - timedelta(days=1),
+        closes_at=now + timedelta(days=30),
+    )
+    compute = grant(
+        session, other_program, buyer, 5_000, now=now
+    )  # this SaaS line takes no compute
+    login(client, buyer.user)
+    page = f"/billing/invoices/{invoice.id}/pay"
+    html = client.get(page).get_data(as_text=True)
+    assert f'data-voucher="{voucher.code}"' in html and "¥30.00" in html
+    assert f'data-voucher="{compute.code}"' in html and "data-voucher-problem" in html
+    client.post(
+        f"{page}/vouchers",
+        data={"csrf_token": csrf_token(client, page), "vouchers": [voucher.code]},
+    )
+    session.expire_all()
+    assert invoice.voucher_fen == 3_000 and invoices.amount_due(invoice) == 7_000
+    html = client.get(page).get_data(as_text=True)
+    assert "data-voucher-redemptions" in html and f'data-voucher="{voucher.code}"' not in html
+
+
+def test_the_api_pays_with_vouchers_and_names_the_bank_reference(
+    client: FlaskClient, session: Session
+) -> None:
+    _program, buyer, _vendor, voucher, invoice = setup(session, now=utcnow())
+    auth = {"Authorization": f"Bearer {create_token(session, buyer.user, buyer.organization)}"}
+    path = f"/api/v1/invoices/{invoice.id}/pay"
+    wrong = client.post(
+        path, headers=auth, json={"vouchers": ["CLD-NOPE"], "method": "bank_transfer"}
+    )
+    assert (
+        wrong.status_code in (404, 409, 422) and "vouchers" in wrong.get_json()["error"]["fields"]
+    )
+    paid = client.post(
+        path, headers=auth, json={"vouchers": [voucher.code], "method": "bank_transfer"}
+    )
+    assert paid.status_code == 200, paid.get_json()
+    body = paid.get_json()
+    assert body["voucher_fen"] == 3_000 and body["invoice"]["amount_due_fen"] == 7_000
+    assert body["transfer_reference"] == invoice.transfer_reference
+    stranger = sme_actor(session)
+    other = {
+        "Authorization": f"Bearer {create_token(session, stranger.user, stranger.organization)}"
+    }
+    assert client.post(path, headers=other, json={}).status_code == 404
