@@ -270,5 +270,7 @@ def load_outcomes(
         outcomes.invoice_confirmed(
             session, now=third.submitted_at + timedelta(days=3), commission_bp=commission
         )
+        while contract.current_period_end <= now:  # as the billing run would have
+            close_period(session, contract, now=now, commission_bp=commission)
     session.flush()
     return {}

@@ -115,6 +115,7 @@ def test_demo_holds_outcome_contracts_in_every_state(
 ) -> None:
     from billing.models import Contract, Invoice, InvoiceStatus
     from billing.outcome_models import OutcomeReport, ReportStatus
+    from marketplace.db import utcnow
 
     load_demo_into(app, session)
     reports = list(session.scalars(sa.select(OutcomeReport).order_by(OutcomeReport.id)))
@@ -130,6 +131,8 @@ def test_demo_holds_outcome_contracts_in_every_state(
         invoiced = [session.get(Invoice, r.invoice_id) for r in mine[:3]]
         assert invoiced[0].status is InvoiceStatus.PAID
         assert all(i is not None and i.reason == "outcome" for i in invoiced)
+        contract = session.get(Contract, contract_id)
+        assert contract.current_period_start <= utcnow() < contract.current_period_end
     buyer_contract = next(c for c in contracts if "恒丰" in session.get(Contract, c).buyer.name)
     client.post("/login", data={"email": "buyer@demo.local", "password": DEMO_PASSWORD})
     page = client.get(f"/billing/contracts/{buyer_contract}").get_data(as_text=True)
