@@ -233,3 +233,23 @@ def test_vendor_uploads_evidence_through_the_api(
         ).status_code
         == 404
     )
+
+
+def test_the_invoices_api_shows_baseline_measured_and_improvement(
+    client: FlaskClient, session: Session
+) -> None:
+    from tests.factories import create_token
+
+    contract, buyer, vendor = agreed(session)
+    result = reported(session, contract, vendor, 40_000)
+    outcomes.confirm(session, result, actor=buyer, now=result.submitted_at)
+    (invoice,) = outcomes.invoice_confirmed(
+        session, now=result.submitted_at, commission_bp=COMMISSION_BP
+    )
+    auth = {"Authorization": f"Bearer {create_token(session, buyer.user, buyer.organization)}"}
+    body = client.get(f"/api/v1/invoices/{invoice.id}", headers=auth).get_json()
+    (line,) = [line for line in body["lines"] if line["kind"] == "outcome"]
+    assert line["details"]["baseline"] == "42000"
+    assert line["details"]["measured"] == "40000"
+    assert line["details"]["improvement"] == "2000"
+    assert line["amount_fen"] == 60_000 and line["quantity"] == "2000"
