@@ -122,7 +122,9 @@ def _register_packages(app: Flask) -> None:
     from marketplace.demo import load_platform_demo
     from marketplace.extensions import csrf
     from marketplace.views import accounts, console, site
+    from vouchers import api as vouchers_api
     from vouchers import signals as vouchers_signals
+    from vouchers import views as vouchers_views
 
     api = app.extensions["marketplace.api"]
     templating.init_app(app)
@@ -136,9 +138,16 @@ def _register_packages(app: Flask) -> None:
         vendor.media,
         review.bp,
         billing_views.bp,
+        vouchers_views.bp,
     ):
         app.register_blueprint(blueprint)
-    for api_blueprint in (marketplace_api.blp, catalog_api.blp, billing_api.blp, outcome_api.blp):
+    for api_blueprint in (
+        marketplace_api.blp,
+        catalog_api.blp,
+        billing_api.blp,
+        outcome_api.blp,
+        vouchers_api.blp,
+    ):
         csrf.exempt(api_blueprint)  # bearer tokens, never cookies
         api.register_blueprint(api_blueprint)
     cli.init_app(app)

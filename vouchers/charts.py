@@ -1,0 +1,194 @@
+"""The effectiveness dashboard's charts (使用效能), drawn on the server like
+billing/usage_chart.py: this module computes the geometry, templates/vouchers/_charts.html
+turns it into inline SVG. No JavaScript, no charting library, and it prints.
+
+Two shapes: the budget month by month as stacked columns (reserved, redeemed, released at
+each month's end, under the budget line), and horizontal bars for rankings (enterprises by
+industry and district, top vendors).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from marketplace.money import format_fen
+from vouchers.stats import MonthFigures
+
+WIDTH, HEIGHT = 760, 280
+LEFT, RIGHT, TOP, BOTTOM = 72, 16, 24, 40
+BAR_ROW = 26  # height of one horizontal bar's row
+BAR_LABEL = 220  # width kept for the labels left of horizontal bars
+BAR_VALUE = 110  # width kept for the values right of them
+
+# The three parts of the budget, bottom to top, with their colours.
+BUDGET_PARTS = (
+    ("redeemed", "#2563eb"),
+    ("reserved", "#93c5fd"),
+    ("released", "#d1d5db"),
+)
+
+
+@dataclass(frozen=True)
+class Segment:
+    part: str  # "redeemed", "reserved" or "released"
+    colour: str
+    x: float
+    y: float
+    width: float
+    height: float
+    month: str
+    value_fen: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: float
+    label: str
+
+
+@dataclass
+class BudgetChart:
+    months: list[MonthFigures]
+    budget_fen: int
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+    top: int = TOP
+    bottom: int = HEIGHT - BOTTOM
+    segments: list[Segment] = field(default_factory=list)
+    value_ticks: list[Tick] = field(default_factory=list)
+    month_ticks: list[Tick] = field(default_factory=list)
+    budget_y: float = 0.0
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.months
+
+    @property
+    def parts(self) -> tuple[tuple[str, str], ...]:
+        """(part, colour) for the legend."""
+        return BUDGET_PARTS
+
+
+def nice_ceiling(value: float, steps: int = 4) -> tuple[float, float]:
+    """An axis maximum at or above ``value`` split into ``steps`` round steps (1, 2, 2.5,
+    5); the same rule as the usage chart's (vouchers cannot import billing)."""
+    if value <= 0:
+        return float(steps), 1.0
+    raw = value / steps
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        step = factor * magnitude
+        if step * steps >= value:
+            return step * steps, step
+    return 10 * magnitude * steps, 10 * magnitude  # pragma: no cover - the loop ends at 10
+
+
+def _axis_money(fen: int) -> str:
+    text = format_fen(fen)
+    return text[:-3] if text.endswith(".00") else text
+
+
+def budget_chart(months: Sequence[MonthFigures], budget_fen: int) -> BudgetChart:
+    """Columns per month: what is redeemed, still reserved and released at its end."""
+    chart = BudgetChart(list(months), budget_fen)
+    plot_h = chart.bottom - chart.top
+    top_value = max([budget_fen, 100, *(_column_total(m) for m in months)])
+    axis_max_float, step_float = nice_ceiling(float(top_value))
+    axis_max, step = round(axis_max_float), round(step_float)
+
+    def y(value: int) -> float:
+        return round(chart.bottom - plot_h * value / axis_max, 1)
+
+    chart.value_ticks = [
+        Tick(y(step * i), _axis_money(step * i)) for i in range(round(axis_max / step) + 1)
+    ]
+    chart.budget_y = y(budget_fen)
+    if not months:
+        return chart
+    slot = (chart.right - chart.left) / len(months)
+    bar_w = min(56.0, max(6.0, slot * 0.6))
+    for index, month in enumerate(months):
+        x = round(chart.left + slot * index + (slot - bar_w) / 2, 1)
+        base = 0
+        values = {
+            "redeemed": month.redeemed_total_fen,
+            "reserved": month.reserved_total_fen,
+            "released": month.released_total_fen,
+        }
+        for part, colour in BUDGET_PARTS:
+            value = values[part]
+            if value <= 0:
+                continue
+            top_y, bottom_y = y(base + value), y(base)
+            chart.segments.append(
+                Segment(
+                    part,
+                    colour,
+                    x,
+                    top_y,
+                    round(bar_w, 1),
+                    round(max(1.0, bottom_y - top_y), 1),
+                    month.month,
+                    value,
+                )
+            )
+            base += value
+    every = max(1, -(-len(months) // 12))
+    chart.month_ticks = [
+        Tick(round(chart.left + slot * (i + 0.5), 1), month.month)
+        for i, month in enumerate(months)
+        if i % every == 0
+    ]
+    return chart
+
+
+def _column_total(month: MonthFigures) -> int:
+    return month.reserved_total_fen + month.redeemed_total_fen + month.released_total_fen
+
+
+@dataclass(frozen=True)
+class HBar:
+    label: str
+    value_label: str
+    y: float
+    width: float
+    title: str
+
+
+@dataclass
+class BarChart:
+    bars: list[HBar]
+    width: int = WIDTH
+    height: int = 0
+    left: int = BAR_LABEL
+    right: int = WIDTH - BAR_VALUE
+    row: int = BAR_ROW
+    bar_height: int = BAR_ROW - 8
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.bars
+
+
+def bar_chart(items: Sequence[tuple[str, int, str]]) -> BarChart:
+    """Horizontal bars, longest first as given: (label, value, value as shown)."""
+    chart = BarChart([])
+    chart.height = max(1, len(items)) * BAR_ROW + 8
+    largest = max([value for _label, value, _shown in items] or [0])
+    span = chart.right - chart.left
+    for index, (label, value, shown) in enumerate(items):
+        width = span * value / largest if largest else 0.0
+        chart.bars.append(
+            HBar(
+                label=label,
+                value_label=shown,
+                y=4 + index * BAR_ROW,
+                width=round(max(1.0, width) if value else 0.0, 1),
+                title=f"{label}: {shown}",
+            )
+        )
+    return chart

@@ -1,0 +1,318 @@
+"""WTForms of the voucher pages. Labels are lazy so they follow the page language; amounts
+are typed in yuan (``YuanField`` gives integer fen), the subsidy ratio in percent and the
+application window as dates (China time)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from catalog.models import VoucherKind
+from marketplace import reference
+from marketplace.forms import SECTION_NAMES, YuanField
+from marketplace.models import Organization
+from marketplace.sizeclass import SizeClass
+from vouchers.eligibility import CHINA
+from vouchers.models import AnomalyStatus
+from vouchers.programs import MAX_VALIDITY_DAYS, ProgramTerms
+
+
+class PercentField(StringField):
+    """A share typed in percent ("50", "33.5"); ``data`` is basis points (5000, 3350)."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.raw = (valuelist[0] if valuelist else "") or ""
+        self.data = None
+        text = self.raw.strip().rstrip("%").strip()
+        if not text:
+            return
+        try:
+            value = Decimal(text)
+        except InvalidOperation as exc:
+            raise ValueError(str(_l("Enter a percentage such as 50."))) from exc
+        if not value.is_finite() or value.as_tuple().exponent < -2:  # type: ignore[operator]
+            raise ValueError(str(_l("Enter a percentage with at most two decimal places.")))
+        self.data = int(value * 100)
+
+    def _value(self) -> str:
+        if getattr(self, "raw", None) is not None:
+            return self.raw
+        if self.data is None:
+            return ""
+        return format((Decimal(self.data) / 100).normalize(), "f")
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes (size classes, vendors of the pool)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def local_start(day: date) -> datetime:
+    """Midnight at the start of ``day`` in China, as an aware datetime."""
+    return datetime.combine(day, time(), tzinfo=CHINA)
+
+
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(CHINA).date()
+
+
+def size_class_choices() -> list[SelectChoice]:
+    return [SelectChoice(size.value, size.label) for size in SizeClass]
+
+
+def industry_filter_choices() -> list[SelectChoice]:
+    """Whole sections (B, C, D) and the 41 classes: a program may name either."""
+    locale = str(get_locale())
+    sections = sorted({i.section for i in reference.industries()})
+    choices = [
+        SelectChoice(
+            section,
+            str(
+                _l(
+                    "%(code)s %(name)s (all classes)",
+                    code=section,
+                    name=SECTION_NAMES.get(section, section),
+                )
+            ),
+            optgroup=str(_l("Sections")),
+        )
+        for section in sections
+    ]
+    choices += [
+        SelectChoice(
+            i.code, f"{i.code} {i.name(locale)}", optgroup=str(SECTION_NAMES.get(i.section, ""))
+        )
+        for i in reference.industries()
+    ]
+    return choices
+
+
+class ProgramForm(FlaskForm):
+    """Every term of a voucher program (DESIGN.md section 5)."""
+
+    name = StringField(_l("Program name"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(
+        _l("Description (optional)"),
+        description=_l("Shown on the public program page: purpose, contact, documents."),
+        validators=[Optional(), Length(max=5000)],
+        render_kw={"rows": 3},
+    )
+    kind = RadioField(
+        _l("Kind"),
+        choices=[SelectChoice(kind.value, kind.label) for kind in VoucherKind],
+        default=VoucherKind.CLOUD.value,
+        validators=[InputRequired(_l("Choose cloud or compute voucher."))],
+    )
+    region_prefix = StringField(
+        _l("Region"),
+        description=_l(
+            "The first 2 to 6 digits of the region code: 31 for Shanghai, 310115 for Pudong."
+        ),
+        validators=[
+            DataRequired(),
+            Regexp(r"^\s*[0-9]{2,6}\s*$", message=_l("Enter 2 to 6 digits, e.g. 310115.")),
+        ],
+        render_kw={"inputmode": "numeric", "maxlength": 6, "placeholder": "310115"},
+    )
+    budget = YuanField(
+        _l("Budget (yuan)"), validators=[InputRequired(_l("Enter the program's budget."))]
+    )
+    ratio = PercentField(
+        _l("Subsidy ratio (percent)"),
+        description=_l("The share of each eligible invoice the voucher pays, e.g. 50."),
+        validators=[InputRequired(_l("Enter the subsidy ratio."))],
+    )
+    annual_cap = YuanField(
+        _l("Cap per enterprise per calendar year (yuan)"),
+        validators=[InputRequired(_l("Enter the cap per enterprise."))],
+    )
+    invoice_cap = YuanField(
+        _l("Cap per invoice (yuan, optional)"),
+        description=_l("Leave empty for no cap per invoice."),
+    )
+    size_classes = MultiCheckboxField(
+        _l("Size classes that qualify"),
+        default=[SizeClass.MEDIUM.value, SizeClass.SMALL.value, SizeClass.MICRO.value],
+    )
+    industries = SelectMultipleField(
+        _l("Industries (optional)"),
+        description=_l("Leave empty for every industry. Hold Ctrl or ⌘ to choose several."),
+        render_kw={"size": 8},
+    )
+    vendor_whitelist = MultiCheckboxField(
+        _l("Service provider pool (服务商资源池)"),
+        description=_l("Leave empty to accept every verified vendor."),
+        coerce=int,
+    )
+    opens_on = DateField(
+        _l("Applications open on"), validators=[InputRequired(_l("Enter a date."))]
+    )
+    closes_on = DateField(
+        _l("Applications close after"),
+        description=_l("The last day on which enterprises can apply (China time)."),
+        validators=[InputRequired(_l("Enter a date."))],
+    )
+    validity_days = IntegerField(
+        _l("Validity (days from issue)"),
+        default=365,
+        validators=[
+            InputRequired(_l("Enter how many days a voucher is valid.")),
+            NumberRange(min=1, max=MAX_VALIDITY_DAYS),
+        ],
+    )
+
+    def __init__(self, *args: Any, vendors: list[Organization] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.size_classes.choices = size_class_choices()
+        self.industries.choices = industry_filter_choices()
+        self.vendor_whitelist.choices = [
+            SelectChoice(vendor.id, vendor.name) for vendor in (vendors or [])
+        ]
+
+    def terms(self) -> ProgramTerms:
+        """The form's values as the service takes them (call after validation)."""
+        assert self.opens_on.data is not None and self.closes_on.data is not None
+        return ProgramTerms(
+            name=self.name.data or "",
+            description=self.description.data or "",
+            kind=VoucherKind(self.kind.data),
+            region_prefix=(self.region_prefix.data or "").strip(),
+            budget_fen=self.budget.data,
+            ratio_bp=self.ratio.data,
+            annual_cap_fen=self.annual_cap.data,
+            invoice_cap_fen=self.invoice_cap.data,
+            size_classes=[SizeClass(value) for value in self.size_classes.data or []],
+            industries=list(self.industries.data or []),
+            vendor_whitelist=list(self.vendor_whitelist.data or []),
+            opens_at=local_start(self.opens_on.data),
+            closes_at=local_start(self.closes_on.data + timedelta(days=1)),
+            validity_days=self.validity_days.data,
+        )
+
+    def fill_from(self, terms: dict[str, Any]) -> None:
+        """Show a program's terms for editing (a GET of the edit page)."""
+        for name, value in terms.items():
+            getattr(self, name).data = value
+
+
+# The service's names for the form's fields.
+PROGRAM_FIELDS = {
+    "budget_fen": "budget",
+    "ratio_bp": "ratio",
+    "annual_cap_fen": "annual_cap",
+    "invoice_cap_fen": "invoice_cap",
+    "opens_at": "opens_on",
+    "closes_at": "closes_on",
+}
+
+
+class ApplyForm(FlaskForm):
+    requested = YuanField(
+        _l("Amount you apply for (yuan)"),
+        validators=[InputRequired(_l("Enter the amount you apply for."))],
+    )
+    note = TextAreaField(
+        _l("What will you use it for? (optional)"),
+        validators=[Optional(), Length(max=2000)],
+        render_kw={"rows": 2, "maxlength": 2000},
+    )
+
+
+class ApproveForm(FlaskForm):
+    amount = YuanField(
+        _l("Approved amount (yuan)"),
+        description=_l("Leave empty to approve the amount requested."),
+    )
+
+
+class RejectForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Reason for the enterprise"),
+        validators=[DataRequired(_l("Tell the enterprise why.")), Length(max=2000)],
+        render_kw={"rows": 2, "maxlength": 2000},
+    )
+
+
+class RevokeForm(FlaskForm):
+    reason = StringField(
+        _l("Why is the voucher revoked?"),
+        validators=[DataRequired(_l("Say why the voucher is revoked.")), Length(max=2000)],
+    )
+
+
+class SettlementForm(FlaskForm):
+    vendor_id = SelectField(
+        _l("Vendor"), coerce=int, validators=[InputRequired(_l("Choose a vendor."))]
+    )
+    period_start = DateField(_l("From"), validators=[InputRequired(_l("Enter a date."))])
+    period_end = DateField(_l("Until (inclusive)"), validators=[InputRequired(_l("Enter a date."))])
+
+
+class MarkPaidForm(FlaskForm):
+    bank_reference = StringField(
+        _l("Bank transfer reference"),
+        validators=[DataRequired(_l("Enter the bank transfer's reference.")), Length(max=100)],
+    )
+
+
+class ReviewForm(FlaskForm):
+    status = RadioField(
+        _l("Finding"),
+        choices=[
+            SelectChoice(AnomalyStatus.CLEARED.value, _l("Cleared: nothing wrong")),
+            SelectChoice(AnomalyStatus.CONFIRMED.value, _l("Confirmed: fraud or error")),
+        ],
+        validators=[InputRequired(_l("Mark the case cleared or confirmed."))],
+    )
+    note = TextAreaField(
+        _l("What you found"),
+        validators=[DataRequired(_l("Write down what you found.")), Length(max=2000)],
+        render_kw={"rows": 2, "maxlength": 2000},
+    )
+
+
+class FlagForm(FlaskForm):
+    uscc = StringField(
+        _l("Unified social credit code of the organization"),
+        validators=[DataRequired(), Length(min=18, max=18)],
+        render_kw={"maxlength": 18},
+    )
+    reason = TextAreaField(
+        _l("Why is it flagged as dishonest?"),
+        validators=[DataRequired(_l("Say why the organization is flagged.")), Length(max=2000)],
+        render_kw={"rows": 2, "maxlength": 2000},
+    )
+
+
+class ClearFlagForm(FlaskForm):
+    note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=2000)])
+
+
+class ActionForm(FlaskForm):
+    """A button that posts nothing but its CSRF token (publish, close, scan)."""

@@ -1,0 +1,498 @@
+"""A program's console for its officers, one tab per noun: applications (with the
+eligibility check shown), vouchers, redemptions, settlements, anomalies and the
+effectiveness dashboard (使用效能). Actions post to their own URL and come back to the tab;
+a form that does not validate, or that a rule refuses, re-renders the tab with the
+message next to the row it concerns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, flash, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
+
+from marketplace import reference
+from marketplace.auth import org_required
+from marketplace.db import db, utcnow
+from marketplace.errors import DomainError
+from marketplace.money import format_fen
+from marketplace.views.outcome import attempt
+from vouchers import (
+    anomalies,
+    applications,
+    eligibility,
+    exports,
+    programs,
+    redemptions,
+    settlements,
+    stats,
+    wallet,
+)
+from vouchers.charts import bar_chart, budget_chart
+from vouchers.forms import (
+    ActionForm,
+    ApproveForm,
+    MarkPaidForm,
+    RejectForm,
+    ReviewForm,
+    RevokeForm,
+    SettlementForm,
+    local_start,
+)
+from vouchers.models import (
+    AnomalyStatus,
+    ApplicationStatus,
+    Program,
+    Redemption,
+)
+from vouchers.views.common import (
+    OFFICER,
+    bp,
+    content_disposition,
+    load_anomaly,
+    load_application,
+    load_program,
+    load_settlement,
+    load_voucher,
+    organizations_by_id,
+    refusal_status,
+    show_refusal,
+)
+
+TABS = ("applications", "vouchers", "redemptions", "settlements", "anomalies", "effect")
+# Billing's invoice numbers, read by name: vouchers never imports billing.
+_invoices = sa.table("invoices", sa.column("id"), sa.column("number"))
+
+
+def _render(program: Program, tab: str, status: int = 200, **context: Any) -> ResponseReturnValue:
+    """One tab of the console, under the program's header and budget figures."""
+    tab_context: Callable[[Program], dict[str, Any]] = _TAB_CONTEXT[tab]
+    values = {**tab_context(program), **context}
+    return render_template(
+        f"vouchers/console/{tab}.html",
+        program=program,
+        tab=tab,
+        figures=programs.figures(db.session, program),
+        action_form=ActionForm(formdata=None),
+        may_write=g.actor.role.can_write,
+        now=utcnow(),
+        **values,
+    ), status
+
+
+def _applications(program: Program) -> dict[str, Any]:
+    rows = applications.applications_for(db.session, program)
+    # Awaiting review first (oldest first, as they queue), then the decided, newest first.
+    waiting = [a for a in rows if a.status is ApplicationStatus.SUBMITTED]
+    decided = sorted(
+        (a for a in rows if a.status is not ApplicationStatus.SUBMITTED),
+        key=lambda a: (a.decided_at or a.created_at, a.id),
+        reverse=True,
+    )
+    now = utcnow()
+    checks = {
+        a.id: eligibility.check(db.session, program, a.applicant, now, window=False)
+        for a in waiting
+    }
+    return {
+        "waiting": waiting,
+        "decided": decided,
+        "checks": checks,
+        "approve_form": ApproveForm(formdata=None),
+        "reject_form": RejectForm(formdata=None),
+        "failed": {},
+    }
+
+
+def _vouchers(program: Program) -> dict[str, Any]:
+    return {
+        "vouchers": wallet.vouchers_in(db.session, program),
+        "revoke_form": RevokeForm(formdata=None),
+        "failed": {},
+    }
+
+
+def _invoice_numbers(rows: list[Redemption]) -> dict[int, str]:
+    ids = {r.invoice_id for r in rows}
+    if not ids:
+        return {}
+    return dict(
+        db.session.execute(
+            sa.select(_invoices.c.id, _invoices.c.number).where(_invoices.c.id.in_(ids))
+        ).all()
+    )
+
+
+def _redemptions(program: Program) -> dict[str, Any]:
+    rows = redemptions.redemptions_in(db.session, program)
+    return {
+        "redemptions": rows,
+        "orgs": organizations_by_id({r.buyer_id for r in rows} | {r.vendor_id for r in rows}),
+        "invoice_numbers": _invoice_numbers(rows),
+    }
+
+
+def _vendor_choices(program: Program) -> list[SelectChoice]:
+    """Vendors with redemptions in the program: the ones a batch can be made for."""
+    ids = set(
+        db.session.scalars(
+            sa.select(Redemption.vendor_id).where(Redemption.program_id == program.id).distinct()
+        )
+    )
+    orgs = organizations_by_id(ids)
+    return [SelectChoice(org.id, org.name) for org in sorted(orgs.values(), key=lambda o: o.name)]
+
+
+def _settlement_form(program: Program, form: SettlementForm | None = None) -> SettlementForm:
+    if form is None:
+        form = SettlementForm(formdata=None)
+        today = utcnow()
+        form.period_start.data = (today - timedelta(days=31)).date().replace(day=1)
+        form.period_end.data = today.date()
+    form.vendor_id.choices = _vendor_choices(program)
+    return form
+
+
+def _settlements(program: Program) -> dict[str, Any]:
+    rows = settlements.settlements_in(db.session, program)
+    return {
+        "settlements": rows,
+        "settlement_form": _settlement_form(program),
+        "paid_form": MarkPaidForm(formdata=None),
+        "failed": {},
+    }
+
+
+def _anomalies(program: Program) -> dict[str, Any]:
+    rows = anomalies.anomalies_in(db.session, program)
+    ids = {a.buyer_id for a in rows if a.buyer_id} | {a.vendor_id for a in rows if a.vendor_id}
+    return {
+        "anomalies": rows,
+        "orgs": organizations_by_id(ids),
+        "review_form": ReviewForm(formdata=None),
+        "open_count": sum(1 for a in rows if a.status is AnomalyStatus.OPEN),
+        "failed": {},
+    }
+
+
+def _effect(program: Program) -> dict[str, Any]:
+    session = db.session
+    months = stats.budget_by_month(session, program)
+    served = stats.enterprises_served(session, program)
+    vendors = stats.top_vendors(session, program)
+    locale = str(get_locale())
+
+    def industry_label(code: str) -> str:
+        found = reference.industry(code)
+        return f"{code} {found.name(locale)}" if found else (code or _("Not given"))
+
+    return {
+        "budget_chart": budget_chart(months, program.budget_fen),
+        "months": months,
+        "served": served,
+        "industry_chart": bar_chart(
+            [(industry_label(code), n, str(n)) for code, n in served.by_industry[:12]]
+        ),
+        "district_chart": bar_chart(
+            [
+                (reference.region_label(code) or code, n, str(n))
+                for code, n in served.by_district[:12]
+            ]
+        ),
+        "vendors": vendors,
+        "vendor_chart": bar_chart(
+            [(v.name, v.redeemed_fen, format_fen(v.redeemed_fen)) for v in vendors]
+        ),
+        "leverage": stats.leverage(session, program),
+        "retention": stats.still_paying(session, program, now=utcnow()),
+    }
+
+
+_TAB_CONTEXT: dict[str, Callable[[Program], dict[str, Any]]] = {
+    "applications": _applications,
+    "vouchers": _vouchers,
+    "redemptions": _redemptions,
+    "settlements": _settlements,
+    "anomalies": _anomalies,
+    "effect": _effect,
+}
+
+
+def _back(program_id: int, tab: str) -> ResponseReturnValue:
+    endpoint = "vouchers.program_console" if tab == "applications" else f"vouchers.program_{tab}"
+    return redirect(url_for(endpoint, program_id=program_id))
+
+
+# --- the tabs --------------------------------------------------------------------------------
+
+
+@bp.get("/programs/<int:program_id>")
+@org_required(OFFICER)
+def program_console(program_id: int) -> ResponseReturnValue:
+    return _render(load_program(program_id), "applications")
+
+
+@bp.get("/programs/<int:program_id>/vouchers")
+@org_required(OFFICER)
+def program_vouchers(program_id: int) -> ResponseReturnValue:
+    return _render(load_program(program_id), "vouchers")
+
+
+@bp.get("/programs/<int:program_id>/redemptions")
+@org_required(OFFICER)
+def program_redemptions(program_id: int) -> ResponseReturnValue:
+    return _render(load_program(program_id), "redemptions")
+
+
+@bp.get("/programs/<int:program_id>/settlements")
+@org_required(OFFICER)
+def program_settlements(program_id: int) -> ResponseReturnValue:
+    return _render(load_program(program_id), "settlements")
+
+
+@bp.get("/programs/<int:program_id>/anomalies")
+@org_required(OFFICER)
+def program_anomalies(program_id: int) -> ResponseReturnValue:
+    return _render(load_program(program_id), "anomalies")
+
+
+@bp.get("/programs/<int:program_id>/effect")
+@org_required(OFFICER)
+def program_effect(program_id: int) -> ResponseReturnValue:
+    return _render(load_program(program_id), "effect")
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+_SHEETS = {
+    "redemptions": exports.redemptions_sheet,
+    "settlements": exports.settlements_sheet,
+    "anomalies": exports.anomalies_sheet,
+}
+
+
+def export_response(program: Program, what: str, fmt: str) -> Response:
+    sheet = _SHEETS[what](db.session, program)
+    if fmt == "xlsx":
+        body, media_type = exports.to_xlsx(sheet), exports.XLSX_MEDIA_TYPE
+    else:
+        body, media_type = exports.to_csv(sheet), exports.CSV_MEDIA_TYPE
+    response = Response(body, content_type=media_type)
+    response.headers["Content-Disposition"] = content_disposition(
+        sheet.title, fmt, f"{what}-{program.id}"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get(
+    "/programs/<int:program_id>/export/"
+    "<any(redemptions, settlements, anomalies):what>.<any(csv, xlsx):fmt>"
+)
+@org_required(OFFICER)
+def export(program_id: int, what: str, fmt: str) -> ResponseReturnValue:
+    return export_response(load_program(program_id), what, fmt)
+
+
+# --- applications ----------------------------------------------------------------------------
+
+
+def _row_failed(
+    program: Program, tab: str, key: tuple[str, int], form: FlaskForm, error: DomainError | None
+) -> ResponseReturnValue:
+    if error is not None:
+        show_refusal(form, error, {"amount_fen": "amount"})
+    status = refusal_status(error) if error is not None else 422
+    return _render(program, tab, status, failed={key: form})
+
+
+@bp.post("/applications/<int:application_id>/approve")
+@org_required(OFFICER, write=True)
+def approve_application(application_id: int) -> ResponseReturnValue:
+    application = load_application(application_id)
+    program = application.program
+    form = ApproveForm()
+    if not form.validate_on_submit():
+        return _row_failed(program, "applications", ("approve", application.id), form, None)
+    try:
+        with db.session.begin_nested():
+            voucher = applications.approve(
+                db.session, application, actor=g.actor, now=utcnow(), amount_fen=form.amount.data
+            )
+    except DomainError as error:
+        return _row_failed(program, "applications", ("approve", application.id), form, error)
+    flash(
+        _(
+            "Approved: voucher %(code)s for %(amount)s was issued to %(org)s.",
+            code=voucher.code,
+            amount=format_fen(voucher.face_fen),
+            org=application.applicant.name,
+        ),
+        "success",
+    )
+    return _back(program.id, "applications")
+
+
+@bp.post("/applications/<int:application_id>/reject")
+@org_required(OFFICER, write=True)
+def reject_application(application_id: int) -> ResponseReturnValue:
+    application = load_application(application_id)
+    program = application.program
+    form = RejectForm()
+    if not form.validate_on_submit():
+        return _row_failed(program, "applications", ("reject", application.id), form, None)
+    try:
+        with db.session.begin_nested():
+            applications.reject(
+                db.session, application, actor=g.actor, reason=form.reason.data or "", now=utcnow()
+            )
+    except DomainError as error:
+        return _row_failed(program, "applications", ("reject", application.id), form, error)
+    flash(_("The application is rejected; the enterprise sees your reason."), "success")
+    return _back(program.id, "applications")
+
+
+# --- vouchers --------------------------------------------------------------------------------
+
+
+@bp.post("/issued/<int:voucher_id>/revoke")
+@org_required(OFFICER, write=True)
+def revoke_voucher(voucher_id: int) -> ResponseReturnValue:
+    voucher = load_voucher(voucher_id)
+    program = voucher.program
+    form = RevokeForm()
+    if not form.validate_on_submit():
+        return _row_failed(program, "vouchers", ("revoke", voucher.id), form, None)
+    try:
+        with db.session.begin_nested():
+            wallet.revoke(
+                db.session, voucher, actor=g.actor, reason=form.reason.data or "", now=utcnow()
+            )
+    except DomainError as error:
+        return _row_failed(program, "vouchers", ("revoke", voucher.id), form, error)
+    flash(
+        _("Voucher %(code)s is revoked; its balance went back to the budget.", code=voucher.code),
+        "success",
+    )
+    return _back(program.id, "vouchers")
+
+
+# --- settlements -----------------------------------------------------------------------------
+
+
+@bp.post("/programs/<int:program_id>/settlements")
+@org_required(OFFICER, write=True)
+def create_settlement(program_id: int) -> ResponseReturnValue:
+    program = load_program(program_id)
+    form = _settlement_form(program, SettlementForm())
+    if form.validate_on_submit():
+        assert form.period_start.data is not None and form.period_end.data is not None
+        try:
+            with db.session.begin_nested():
+                settlement = settlements.create_settlement(
+                    db.session,
+                    program,
+                    actor=g.actor,
+                    vendor_id=form.vendor_id.data,
+                    period_start=local_start(form.period_start.data),
+                    period_end=local_start(form.period_end.data + timedelta(days=1)),
+                    now=utcnow(),
+                )
+        except DomainError as error:
+            show_refusal(form, error)
+            return _render(program, "settlements", refusal_status(error), settlement_form=form)
+        flash(
+            _(
+                "Settlement batch %(id)s for %(amount)s is drafted. Approve it to pay.",
+                id=settlement.id,
+                amount=format_fen(settlement.total_fen),
+            ),
+            "success",
+        )
+        return _back(program.id, "settlements")
+    return _render(program, "settlements", 422, settlement_form=form)
+
+
+@bp.post("/settlements/<int:settlement_id>/approve")
+@org_required(OFFICER, write=True)
+def approve_settlement(settlement_id: int) -> ResponseReturnValue:
+    settlement = load_settlement(settlement_id)
+    if ActionForm().validate_on_submit():
+        attempt(
+            lambda: settlements.approve_settlement(
+                db.session, settlement, actor=g.actor, now=utcnow()
+            ),
+            _("The batch is approved. Record the bank payment once it is made."),
+        )
+    return _back(settlement.program_id, "settlements")
+
+
+@bp.post("/settlements/<int:settlement_id>/paid")
+@org_required(OFFICER, write=True)
+def mark_settlement_paid(settlement_id: int) -> ResponseReturnValue:
+    settlement = load_settlement(settlement_id)
+    program = settlement.program
+    form = MarkPaidForm()
+    if not form.validate_on_submit():
+        return _row_failed(program, "settlements", ("paid", settlement.id), form, None)
+    try:
+        with db.session.begin_nested():
+            settlements.mark_paid(
+                db.session,
+                settlement,
+                actor=g.actor,
+                bank_reference=form.bank_reference.data or "",
+                now=utcnow(),
+            )
+    except DomainError as error:
+        return _row_failed(program, "settlements", ("paid", settlement.id), form, error)
+    flash(_("The payment is recorded; the vendor sees the batch as paid."), "success")
+    return _back(program.id, "settlements")
+
+
+# --- anomalies -------------------------------------------------------------------------------
+
+
+@bp.post("/programs/<int:program_id>/anomalies/scan")
+@org_required(OFFICER, write=True)
+def scan_anomalies(program_id: int) -> ResponseReturnValue:
+    program = load_program(program_id)
+    if ActionForm().validate_on_submit():
+        with db.session.begin_nested():
+            found = anomalies.scan(db.session, program, now=utcnow())
+        if found:
+            flash(_("The scan found %(n)s new cases to review.", n=len(found)), "warning")
+        else:
+            flash(_("The scan found no new cases."), "success")
+    return _back(program.id, "anomalies")
+
+
+@bp.post("/anomalies/<int:anomaly_id>/review")
+@org_required(OFFICER, write=True)
+def review_anomaly(anomaly_id: int) -> ResponseReturnValue:
+    anomaly = load_anomaly(anomaly_id)
+    program = load_program(anomaly.program_id)
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        return _row_failed(program, "anomalies", ("review", anomaly.id), form, None)
+    try:
+        with db.session.begin_nested():
+            anomalies.review(
+                db.session,
+                anomaly,
+                actor=g.actor,
+                status=AnomalyStatus(form.status.data),
+                note=form.note.data or "",
+                now=utcnow(),
+            )
+    except DomainError as error:
+        return _row_failed(program, "anomalies", ("review", anomaly.id), form, error)
+    flash(_("Your finding is recorded."), "success")
+    return _back(program.id, "anomalies")

@@ -1,0 +1,156 @@
+"""The officer's programs: the list with budget figures, writing a program's terms (new,
+or edit while draft), publishing and closing, and the audit chain's verification."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import flash, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from marketplace import audit
+from marketplace.auth import org_required
+from marketplace.db import db, utcnow
+from marketplace.errors import DomainError
+from marketplace.views.outcome import attempt
+from vouchers import programs
+from vouchers.forms import PROGRAM_FIELDS, ActionForm, ProgramForm, local_day
+from vouchers.models import Program, ProgramStatus
+from vouchers.views.common import (
+    OFFICER,
+    bp,
+    load_program,
+    refusal_status,
+    show_refusal,
+    verified_vendors,
+)
+
+# Audit subjects of the voucher domain, for the verification page's latest events.
+VOUCHER_SUBJECTS = (
+    "voucher_program",
+    "voucher_application",
+    "voucher",
+    "voucher_redemption",
+    "voucher_settlement",
+    "voucher_anomaly",
+    "organization",
+)
+LATEST_EVENTS = 50
+
+
+@bp.get("/programs")
+@org_required(OFFICER)
+def programs_list() -> ResponseReturnValue:
+    own = programs.programs_of(db.session, g.actor.organization.id)
+    figures = {program.id: programs.figures(db.session, program) for program in own}
+    return render_template(
+        "vouchers/programs.html",
+        programs=own,
+        figures=figures,
+        action_form=ActionForm(formdata=None),
+        now=utcnow(),
+    )
+
+
+def _render_form(
+    form: ProgramForm, program: Program | None, status: int = 200
+) -> ResponseReturnValue:
+    return render_template("vouchers/program_form.html", form=form, program=program), status
+
+
+@bp.route("/programs/new", methods=["GET", "POST"])
+@org_required(OFFICER, write=True)
+def new_program() -> ResponseReturnValue:
+    form = ProgramForm(vendors=verified_vendors())
+    if form.validate_on_submit():
+        try:
+            with db.session.begin_nested():
+                program = programs.create_program(db.session, actor=g.actor, terms=form.terms())
+        except DomainError as error:
+            show_refusal(form, error, PROGRAM_FIELDS)
+            return _render_form(form, None, refusal_status(error))
+        flash(_("The program is saved as a draft. Check it, then publish it."), "success")
+        return redirect(url_for("vouchers.program_console", program_id=program.id))
+    return _render_form(form, None, 422 if form.is_submitted() else 200)
+
+
+@bp.route("/programs/<int:program_id>/edit", methods=["GET", "POST"])
+@org_required(OFFICER, write=True)
+def edit_program(program_id: int) -> ResponseReturnValue:
+    program = load_program(program_id)
+    if program.status is not ProgramStatus.DRAFT:
+        flash(_("Only a draft program can be changed."), "warning")
+        return redirect(url_for("vouchers.program_console", program_id=program.id))
+    form = ProgramForm(vendors=verified_vendors(program.vendor_whitelist))
+    if not form.is_submitted():
+        form.fill_from(
+            {
+                "name": program.name,
+                "description": program.description,
+                "kind": program.kind.value,
+                "region_prefix": program.region_prefix,
+                "budget": program.budget_fen,
+                "ratio": program.ratio_bp,
+                "annual_cap": program.annual_cap_fen,
+                "invoice_cap": program.invoice_cap_fen,
+                "size_classes": list(program.size_classes),
+                "industries": list(program.industries),
+                "vendor_whitelist": list(program.vendor_whitelist),
+                "opens_on": local_day(program.opens_at),
+                "closes_on": local_day(program.closes_at - timedelta(microseconds=1)),
+                "validity_days": program.validity_days,
+            }
+        )
+        return _render_form(form, program)
+    if form.validate_on_submit():
+        try:
+            with db.session.begin_nested():
+                programs.update_program(db.session, program, actor=g.actor, terms=form.terms())
+        except DomainError as error:
+            show_refusal(form, error, PROGRAM_FIELDS)
+            return _render_form(form, program, refusal_status(error))
+        flash(_("The program's terms are saved."), "success")
+        return redirect(url_for("vouchers.program_console", program_id=program.id))
+    return _render_form(form, program, 422)
+
+
+@bp.post("/programs/<int:program_id>/publish")
+@org_required(OFFICER, write=True)
+def publish_program(program_id: int) -> ResponseReturnValue:
+    program = load_program(program_id)
+    if ActionForm().validate_on_submit():
+        attempt(
+            lambda: programs.publish_program(db.session, program, actor=g.actor, now=utcnow()),
+            _("The program is published. Enterprises can see it and apply."),
+        )
+    return redirect(url_for("vouchers.program_console", program_id=program.id))
+
+
+@bp.post("/programs/<int:program_id>/close")
+@org_required(OFFICER, write=True)
+def close_program(program_id: int) -> ResponseReturnValue:
+    program = load_program(program_id)
+    if ActionForm().validate_on_submit():
+        attempt(
+            lambda: programs.close_program(db.session, program, actor=g.actor, now=utcnow()),
+            _("The program is closed. Issued vouchers stay usable until they expire."),
+        )
+    return redirect(url_for("vouchers.program_console", program_id=program.id))
+
+
+@bp.get("/audit")
+@org_required(OFFICER)
+def audit_chain() -> ResponseReturnValue:
+    """Is the hash chain intact, and what happened lately in the voucher domain."""
+    result = audit.verify(db.session)
+    events = list(
+        db.session.scalars(
+            sa.select(audit.AuditEvent)
+            .where(audit.AuditEvent.subject_type.in_(VOUCHER_SUBJECTS))
+            .order_by(audit.AuditEvent.id.desc())
+            .limit(LATEST_EVENTS)
+        )
+    )
+    return render_template("vouchers/audit.html", result=result, events=events)
