@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import Response, g, jsonify, render_template, request
+from flask import Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
@@ -113,13 +113,42 @@ def error_payload(error: HTTPException) -> tuple[dict[str, Any], int]:
     return {"error": body}, status
 
 
+def database_unavailable() -> ApiError:
+    return ApiError(
+        503, _("The service cannot reach its database right now. Please try again in a moment.")
+    )
+
+
+def _is_database_outage(error: BaseException | None) -> bool:
+    """The database is down, restarting or unreachable (or SQLite is locked): worth a retry,
+    not a bug. Only OperationalError: integrity and data errors stay 500s."""
+    return isinstance(error, sa.exc.OperationalError) or (
+        isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+    )
+
+
 class Api(SmorestApi):
     """flask-smorest with our error shape for the API and HTML error pages elsewhere."""
 
     ERROR_SCHEMA = ErrorSchema
 
+    def _register_error_handlers(self) -> None:
+        super()._register_error_handlers()
+        self._app.register_error_handler(sa.exc.DBAPIError, self.handle_database_error)
+
+    def handle_database_error(self, error: sa.exc.DBAPIError) -> Any:
+        """A database outage during a view answers 503 (the request was rolled back), in
+        the API's error shape or as an error page; anything else stays a 500."""
+        if not _is_database_outage(error):
+            raise error
+        current_app.logger.warning("database unavailable: %s", error.orig or error)
+        return self.handle_http_exception(database_unavailable())
+
     def handle_http_exception(self, error: HTTPException) -> Any:
         status = error.code or 500
+        if status == 500 and _is_database_outage(getattr(error, "original_exception", None)):
+            # The outage hit after the view, e.g. the commit at the request boundary.
+            error, status = database_unavailable(), 503
         if is_api_request():
             payload, status = error_payload(error)
             response = jsonify(payload)
