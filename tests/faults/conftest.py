@@ -18,6 +18,12 @@ import sqlalchemy as sa
 
 from marketplace import migrate
 from marketplace.db import make_engine
+from tests.billing.conftest import (  # noqa: F401 - fixtures, for test_stripe_unreachable
+    live_app,
+    live_database_url,
+    live_session,
+    stripe_server,
+)
 from tests.conftest import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]
