@@ -54,6 +54,7 @@ blp = Blueprint(
 GOVERNMENT = [OrgKind.GOVERNMENT]
 ENTERPRISE = [OrgKind.SME]
 _amount = ma.validate.Range(min=1, max=MAX_FEN)
+_row_id = ma.validate.Range(min=1, max=2**31 - 1)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -93,7 +94,7 @@ class ProgramIn(ma.Schema):
         metadata={"description": "GB/T 4754 codes or sections; empty: every industry"},
     )
     vendor_whitelist = ma.fields.List(
-        ma.fields.Integer(),
+        ma.fields.Integer(validate=_row_id),
         load_default=list,
         metadata={"description": "vendor organization ids; empty: every verified vendor"},
     )
@@ -288,7 +289,7 @@ class AnomalyOut(ma.Schema):
 
 
 class SettlementIn(ma.Schema):
-    vendor_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    vendor_id = ma.fields.Integer(required=True, validate=_row_id)
     period_start = ma.fields.AwareDateTime(required=True)
     period_end = ma.fields.AwareDateTime(
         required=True, metadata={"description": "exclusive: redemptions before this moment"}

@@ -28,6 +28,7 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -71,6 +72,15 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def reasonable_day(form: FlaskForm, field: DateField) -> None:
+    """Dates a program can mean (and date arithmetic cannot overflow)."""
+    if field.data is not None and not EARLIEST_DAY <= field.data <= LATEST_DAY:
+        raise ValidationError(str(_l("Enter a date between 2000 and 2100.")))
 
 
 def local_start(day: date) -> datetime:
@@ -171,12 +181,12 @@ class ProgramForm(FlaskForm):
         coerce=int,
     )
     opens_on = DateField(
-        _l("Applications open on"), validators=[InputRequired(_l("Enter a date."))]
+        _l("Applications open on"), validators=[InputRequired(_l("Enter a date.")), reasonable_day]
     )
     closes_on = DateField(
         _l("Applications close after"),
         description=_l("The last day on which enterprises can apply (China time)."),
-        validators=[InputRequired(_l("Enter a date."))],
+        validators=[InputRequired(_l("Enter a date.")), reasonable_day],
     )
     validity_days = IntegerField(
         _l("Validity (days from issue)"),
@@ -270,8 +280,8 @@ class SettlementForm(FlaskForm):
     vendor_id = SelectField(
         _l("Vendor"), coerce=int, validators=[InputRequired(_l("Choose a vendor."))]
     )
-    period_start = DateField(_l("From"), validators=[InputRequired(_l("Enter a date."))])
-    period_end = DateField(_l("Until (inclusive)"), validators=[InputRequired(_l("Enter a date."))])
+    period_start = DateField(_l("From"), validators=[InputRequired(_l("Enter a date.")), reasonable_day])
+    period_end = DateField(_l("Until (inclusive)"), validators=[InputRequired(_l("Enter a date.")), reasonable_day])
 
 
 class MarkPaidForm(FlaskForm):

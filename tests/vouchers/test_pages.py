@@ -161,6 +161,9 @@ def test_bad_program_terms_are_refused_with_the_field_named(
         ({"size_classes": []}, "size_classes"),
         ({"closes_on": "2026-11-01"}, "closes_on"),  # before it opens
         ({"validity_days": "0"}, "validity_days"),
+        ({"closes_on": "9999-12-31"}, "closes_on"),  # the day after would overflow
+        ({"vendor_whitelist": ["not-a-vendor"]}, "vendor_whitelist"),
+        ({"industries": ["Z99"]}, "industries"),
     ]
     for change, name in cases:
         response = client.post("/vouchers/programs/new", data={**PROGRAM_FORM, **change})

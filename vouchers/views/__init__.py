@@ -6,6 +6,7 @@ authorize and call them."""
 
 from vouchers.views import (  # noqa: F401  (importing registers the routes)
     console,
+    decisions,
     flags,
     offers,
     programs,

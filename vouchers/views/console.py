@@ -2,7 +2,7 @@
 eligibility check shown), vouchers, redemptions, settlements, anomalies and the
 effectiveness dashboard (使用效能). Actions post to their own URL and come back to the tab;
 a form that does not validate, or that a rule refuses, re-renders the tab with the
-message next to the row it concerns."""
+message next to the row it concerns (the actions are in decisions.py)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,16 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, flash, g, redirect, render_template, url_for
+from flask import Response, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
 from marketplace import reference
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
-from marketplace.errors import DomainError
 from marketplace.money import format_fen
-from marketplace.views.outcome import attempt
 from vouchers import (
     anomalies,
     applications,
@@ -44,7 +41,6 @@ from vouchers.forms import (
     ReviewForm,
     RevokeForm,
     SettlementForm,
-    local_start,
 )
 from vouchers.models import (
     AnomalyStatus,
@@ -56,14 +52,8 @@ from vouchers.views.common import (
     OFFICER,
     bp,
     content_disposition,
-    load_anomaly,
-    load_application,
     load_program,
-    load_settlement,
-    load_voucher,
     organizations_by_id,
-    refusal_status,
-    show_refusal,
 )
 
 TABS = ("applications", "vouchers", "redemptions", "settlements", "anomalies", "effect")
@@ -71,7 +61,9 @@ TABS = ("applications", "vouchers", "redemptions", "settlements", "anomalies", "
 _invoices = sa.table("invoices", sa.column("id"), sa.column("number"))
 
 
-def _render(program: Program, tab: str, status: int = 200, **context: Any) -> ResponseReturnValue:
+def render_tab(
+    program: Program, tab: str, status: int = 200, **context: Any
+) -> ResponseReturnValue:
     """One tab of the console, under the program's header and budget figures."""
     tab_context: Callable[[Program], dict[str, Any]] = _TAB_CONTEXT[tab]
     values = {**tab_context(program), **context}
@@ -150,7 +142,7 @@ def _vendor_choices(program: Program) -> list[SelectChoice]:
     return [SelectChoice(org.id, org.name) for org in sorted(orgs.values(), key=lambda o: o.name)]
 
 
-def _settlement_form(program: Program, form: SettlementForm | None = None) -> SettlementForm:
+def settlement_form(program: Program, form: SettlementForm | None = None) -> SettlementForm:
     if form is None:
         form = SettlementForm(formdata=None)
         today = utcnow()
@@ -164,7 +156,7 @@ def _settlements(program: Program) -> dict[str, Any]:
     rows = settlements.settlements_in(db.session, program)
     return {
         "settlements": rows,
-        "settlement_form": _settlement_form(program),
+        "settlement_form": settlement_form(program),
         "paid_form": MarkPaidForm(formdata=None),
         "failed": {},
     }
@@ -225,7 +217,7 @@ _TAB_CONTEXT: dict[str, Callable[[Program], dict[str, Any]]] = {
 }
 
 
-def _back(program_id: int, tab: str) -> ResponseReturnValue:
+def back(program_id: int, tab: str) -> ResponseReturnValue:
     endpoint = "vouchers.program_console" if tab == "applications" else f"vouchers.program_{tab}"
     return redirect(url_for(endpoint, program_id=program_id))
 
@@ -236,37 +228,37 @@ def _back(program_id: int, tab: str) -> ResponseReturnValue:
 @bp.get("/programs/<int:program_id>")
 @org_required(OFFICER)
 def program_console(program_id: int) -> ResponseReturnValue:
-    return _render(load_program(program_id), "applications")
+    return render_tab(load_program(program_id), "applications")
 
 
 @bp.get("/programs/<int:program_id>/vouchers")
 @org_required(OFFICER)
 def program_vouchers(program_id: int) -> ResponseReturnValue:
-    return _render(load_program(program_id), "vouchers")
+    return render_tab(load_program(program_id), "vouchers")
 
 
 @bp.get("/programs/<int:program_id>/redemptions")
 @org_required(OFFICER)
 def program_redemptions(program_id: int) -> ResponseReturnValue:
-    return _render(load_program(program_id), "redemptions")
+    return render_tab(load_program(program_id), "redemptions")
 
 
 @bp.get("/programs/<int:program_id>/settlements")
 @org_required(OFFICER)
 def program_settlements(program_id: int) -> ResponseReturnValue:
-    return _render(load_program(program_id), "settlements")
+    return render_tab(load_program(program_id), "settlements")
 
 
 @bp.get("/programs/<int:program_id>/anomalies")
 @org_required(OFFICER)
 def program_anomalies(program_id: int) -> ResponseReturnValue:
-    return _render(load_program(program_id), "anomalies")
+    return render_tab(load_program(program_id), "anomalies")
 
 
 @bp.get("/programs/<int:program_id>/effect")
 @org_required(OFFICER)
 def program_effect(program_id: int) -> ResponseReturnValue:
-    return _render(load_program(program_id), "effect")
+    return render_tab(load_program(program_id), "effect")
 
 
 # --- exports ---------------------------------------------------------------------------------
@@ -299,200 +291,3 @@ def export_response(program: Program, what: str, fmt: str) -> Response:
 @org_required(OFFICER)
 def export(program_id: int, what: str, fmt: str) -> ResponseReturnValue:
     return export_response(load_program(program_id), what, fmt)
-
-
-# --- applications ----------------------------------------------------------------------------
-
-
-def _row_failed(
-    program: Program, tab: str, key: tuple[str, int], form: FlaskForm, error: DomainError | None
-) -> ResponseReturnValue:
-    if error is not None:
-        show_refusal(form, error, {"amount_fen": "amount"})
-    status = refusal_status(error) if error is not None else 422
-    return _render(program, tab, status, failed={key: form})
-
-
-@bp.post("/applications/<int:application_id>/approve")
-@org_required(OFFICER, write=True)
-def approve_application(application_id: int) -> ResponseReturnValue:
-    application = load_application(application_id)
-    program = application.program
-    form = ApproveForm()
-    if not form.validate_on_submit():
-        return _row_failed(program, "applications", ("approve", application.id), form, None)
-    try:
-        with db.session.begin_nested():
-            voucher = applications.approve(
-                db.session, application, actor=g.actor, now=utcnow(), amount_fen=form.amount.data
-            )
-    except DomainError as error:
-        return _row_failed(program, "applications", ("approve", application.id), form, error)
-    flash(
-        _(
-            "Approved: voucher %(code)s for %(amount)s was issued to %(org)s.",
-            code=voucher.code,
-            amount=format_fen(voucher.face_fen),
-            org=application.applicant.name,
-        ),
-        "success",
-    )
-    return _back(program.id, "applications")
-
-
-@bp.post("/applications/<int:application_id>/reject")
-@org_required(OFFICER, write=True)
-def reject_application(application_id: int) -> ResponseReturnValue:
-    application = load_application(application_id)
-    program = application.program
-    form = RejectForm()
-    if not form.validate_on_submit():
-        return _row_failed(program, "applications", ("reject", application.id), form, None)
-    try:
-        with db.session.begin_nested():
-            applications.reject(
-                db.session, application, actor=g.actor, reason=form.reason.data or "", now=utcnow()
-            )
-    except DomainError as error:
-        return _row_failed(program, "applications", ("reject", application.id), form, error)
-    flash(_("The application is rejected; the enterprise sees your reason."), "success")
-    return _back(program.id, "applications")
-
-
-# --- vouchers --------------------------------------------------------------------------------
-
-
-@bp.post("/issued/<int:voucher_id>/revoke")
-@org_required(OFFICER, write=True)
-def revoke_voucher(voucher_id: int) -> ResponseReturnValue:
-    voucher = load_voucher(voucher_id)
-    program = voucher.program
-    form = RevokeForm()
-    if not form.validate_on_submit():
-        return _row_failed(program, "vouchers", ("revoke", voucher.id), form, None)
-    try:
-        with db.session.begin_nested():
-            wallet.revoke(
-                db.session, voucher, actor=g.actor, reason=form.reason.data or "", now=utcnow()
-            )
-    except DomainError as error:
-        return _row_failed(program, "vouchers", ("revoke", voucher.id), form, error)
-    flash(
-        _("Voucher %(code)s is revoked; its balance went back to the budget.", code=voucher.code),
-        "success",
-    )
-    return _back(program.id, "vouchers")
-
-
-# --- settlements -----------------------------------------------------------------------------
-
-
-@bp.post("/programs/<int:program_id>/settlements")
-@org_required(OFFICER, write=True)
-def create_settlement(program_id: int) -> ResponseReturnValue:
-    program = load_program(program_id)
-    form = _settlement_form(program, SettlementForm())
-    if form.validate_on_submit():
-        assert form.period_start.data is not None and form.period_end.data is not None
-        try:
-            with db.session.begin_nested():
-                settlement = settlements.create_settlement(
-                    db.session,
-                    program,
-                    actor=g.actor,
-                    vendor_id=form.vendor_id.data,
-                    period_start=local_start(form.period_start.data),
-                    period_end=local_start(form.period_end.data + timedelta(days=1)),
-                    now=utcnow(),
-                )
-        except DomainError as error:
-            show_refusal(form, error)
-            return _render(program, "settlements", refusal_status(error), settlement_form=form)
-        flash(
-            _(
-                "Settlement batch %(id)s for %(amount)s is drafted. Approve it to pay.",
-                id=settlement.id,
-                amount=format_fen(settlement.total_fen),
-            ),
-            "success",
-        )
-        return _back(program.id, "settlements")
-    return _render(program, "settlements", 422, settlement_form=form)
-
-
-@bp.post("/settlements/<int:settlement_id>/approve")
-@org_required(OFFICER, write=True)
-def approve_settlement(settlement_id: int) -> ResponseReturnValue:
-    settlement = load_settlement(settlement_id)
-    if ActionForm().validate_on_submit():
-        attempt(
-            lambda: settlements.approve_settlement(
-                db.session, settlement, actor=g.actor, now=utcnow()
-            ),
-            _("The batch is approved. Record the bank payment once it is made."),
-        )
-    return _back(settlement.program_id, "settlements")
-
-
-@bp.post("/settlements/<int:settlement_id>/paid")
-@org_required(OFFICER, write=True)
-def mark_settlement_paid(settlement_id: int) -> ResponseReturnValue:
-    settlement = load_settlement(settlement_id)
-    program = settlement.program
-    form = MarkPaidForm()
-    if not form.validate_on_submit():
-        return _row_failed(program, "settlements", ("paid", settlement.id), form, None)
-    try:
-        with db.session.begin_nested():
-            settlements.mark_paid(
-                db.session,
-                settlement,
-                actor=g.actor,
-                bank_reference=form.bank_reference.data or "",
-                now=utcnow(),
-            )
-    except DomainError as error:
-        return _row_failed(program, "settlements", ("paid", settlement.id), form, error)
-    flash(_("The payment is recorded; the vendor sees the batch as paid."), "success")
-    return _back(program.id, "settlements")
-
-
-# --- anomalies -------------------------------------------------------------------------------
-
-
-@bp.post("/programs/<int:program_id>/anomalies/scan")
-@org_required(OFFICER, write=True)
-def scan_anomalies(program_id: int) -> ResponseReturnValue:
-    program = load_program(program_id)
-    if ActionForm().validate_on_submit():
-        with db.session.begin_nested():
-            found = anomalies.scan(db.session, program, now=utcnow())
-        if found:
-            flash(_("The scan found %(n)s new cases to review.", n=len(found)), "warning")
-        else:
-            flash(_("The scan found no new cases."), "success")
-    return _back(program.id, "anomalies")
-
-
-@bp.post("/anomalies/<int:anomaly_id>/review")
-@org_required(OFFICER, write=True)
-def review_anomaly(anomaly_id: int) -> ResponseReturnValue:
-    anomaly = load_anomaly(anomaly_id)
-    program = load_program(anomaly.program_id)
-    form = ReviewForm()
-    if not form.validate_on_submit():
-        return _row_failed(program, "anomalies", ("review", anomaly.id), form, None)
-    try:
-        with db.session.begin_nested():
-            anomalies.review(
-                db.session,
-                anomaly,
-                actor=g.actor,
-                status=AnomalyStatus(form.status.data),
-                note=form.note.data or "",
-                now=utcnow(),
-            )
-    except DomainError as error:
-        return _row_failed(program, "anomalies", ("review", anomaly.id), form, error)
-    flash(_("Your finding is recorded."), "success")
-    return _back(program.id, "anomalies")
