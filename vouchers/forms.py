@@ -280,8 +280,12 @@ class SettlementForm(FlaskForm):
     vendor_id = SelectField(
         _l("Vendor"), coerce=int, validators=[InputRequired(_l("Choose a vendor."))]
     )
-    period_start = DateField(_l("From"), validators=[InputRequired(_l("Enter a date.")), reasonable_day])
-    period_end = DateField(_l("Until (inclusive)"), validators=[InputRequired(_l("Enter a date.")), reasonable_day])
+    period_start = DateField(
+        _l("From"), validators=[InputRequired(_l("Enter a date.")), reasonable_day]
+    )
+    period_end = DateField(
+        _l("Until (inclusive)"), validators=[InputRequired(_l("Enter a date.")), reasonable_day]
+    )
 
 
 class MarkPaidForm(FlaskForm):
