@@ -277,6 +277,7 @@ def test_enterprise_applies_and_the_officer_approves_a_lower_amount(
     assert "¥1,500.00" in page(officer_client.get(f"/vouchers/programs/{program.id}/vouchers"))
 
     wallet = page(client.get("/vouchers/wallet"))
+    assert f'data-offer="{program.id}"' in wallet  # it may apply again, up to its cap
     assert voucher.code in wallet and "¥1,500.00" in wallet and 'data-status="approved"' in wallet
     assert voucher.code in page(client.get(f"/vouchers/applications/{application.id}"))
 
