@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import markdown
 import nh3
 from markupsafe import Markup
@@ -32,8 +34,11 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 
 
+@functools.lru_cache(maxsize=2048)
 def render_markdown(text: str) -> Markup:
-    """Markdown to HTML that can carry no script, style, frame or event handler."""
+    """Markdown to HTML that can carry no script, style, frame or event handler. Cached:
+    the solution page renders its description twice (the page, and detail_dict), and the
+    profile of bench/load.py showed Markdown as the largest single cost of the page."""
     html = markdown.markdown(text or "", extensions=["tables", "sane_lists"])
     clean = nh3.clean(
         html,

@@ -1,0 +1,332 @@
+"""Load benchmark: the storefront under concurrent clients, served by gunicorn.
+
+    python bench/load.py [--n 10000] [--clients 8,32,64] [--seconds 10] [--reuse]
+
+Builds PostgreSQL database ``bench_load`` on the DATABASE_URL server (default
+postgresql+psycopg://postgres@127.0.0.1:5432/) with N published solutions (the synthetic
+corpus of bench/search.py, one to three plans each), indexes them, serves the app with
+gunicorn on loopback (2 x cores workers, gthread), and drives it with ``wrk`` from a second
+process: the home page, search with facets (Chinese queries with an industry filter), a
+solution page, and /healthz (a trivial endpoint of the same app: the ceiling). For each page
+and number of clients it prints requests per second, p50/p95/p99 latency and the page's
+throughput as a share of /healthz's. Targets (issue 7): search p95 under 150 ms at 32
+clients; the solution page at least 30% of /healthz's throughput.
+
+``--reuse`` keeps the database and index of a previous run (seeding 10,000 takes a while).
+``--profile PATH`` instead profiles one page through the test client (pyinstrument).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa
+
+from bench.common import ROOT, gunicorn
+from bench.search import generate
+from marketplace import create_app, migrate
+from marketplace.db import make_engine, normalize_url
+
+DATABASE = "bench_load"
+WORKDIR = Path(tempfile.gettempdir()) / "bench-load"
+SEARCHES = (
+    "/search?q=质检&industry={industry}",
+    "/search?q=能耗&industry={industry}",
+    "/search?q=排产",
+    "/search?q=设备维护&industry={industry}",
+    "/search?q=质检&delivery=saas&voucher_kind=cloud",
+    "/search?q=能耗&billing_model=subscription",
+)
+
+# Prints one JSON line with the figures wrk measured (latencies in microseconds).
+WRK_SCRIPT = """
+local paths = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", paths[(n %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    '{"requests": %%d, "seconds": %%f, "p50": %%d, "p95": %%d, "p99": %%d, ' ..
+    '"errors": %%d, "non2xx": %%d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end
+"""
+
+
+def server_url() -> sa.URL:
+    raw = os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/"
+    return sa.make_url(normalize_url(raw))
+
+
+def create_database() -> str:
+    base = server_url()
+    admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False))
+    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{DATABASE}"')
+    admin.dispose()
+    url = base.set(database=DATABASE).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def app_for(url: str):
+    return create_app(
+        {"DATABASE_URL": url, "SECRET_KEY": "bench", "SEARCH_INDEX_DIR": str(WORKDIR / "index")}
+    )
+
+
+def plans_for(doc: Any) -> list[dict[str, Any]]:
+    from tests.catalog.factories import OUTCOME, SUBSCRIPTION, USAGE
+
+    plans = []
+    if doc.monthly_fen or "subscription" in doc.billing_models:
+        plans.append({**SUBSCRIPTION, "price_fen": doc.monthly_fen or 99_900})
+    if "usage" in doc.billing_models:
+        plans.append(dict(USAGE))
+    if "outcome" in doc.billing_models:
+        plans.append(dict(OUTCOME))
+    return plans
+
+
+def seed(url: str, n: int) -> None:
+    """N published solutions, inserted in bulk (the services would take an hour), then
+    indexed with the reindex code."""
+    from dataclasses import asdict
+
+    from catalog import indexing
+    from catalog.models import (
+        Plan,
+        RevisionStatus,
+        Solution,
+        SolutionRevision,
+        SolutionStatus,
+    )
+    from catalog.validation import parse_plans
+    from marketplace import services
+    from marketplace.db import db, utcnow
+    from tests.catalog.factories import vendor_actor
+
+    services.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # seeding only
+    app = app_for(url)
+    docs = generate(n, seed=7)
+    rng = random.Random(7)
+    with app.app_context():
+        session = db.session
+        vendors: dict[str, int] = {}
+        for doc in docs:
+            if doc.vendor_name not in vendors:
+                vendors[doc.vendor_name] = vendor_actor(
+                    session, name=doc.vendor_name
+                ).organization.id
+        session.commit()
+        now = utcnow()
+        for start in range(0, n, 1000):
+            chunk = docs[start : start + 1000]
+            ids = session.scalars(
+                sa.insert(Solution).returning(Solution.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "vendor_id": vendors[d.vendor_name],
+                        "slug": d.slug,
+                        "status": SolutionStatus.PUBLISHED,
+                        "featured": d.id % 997 == 0,
+                        "created_at": d.published_at,
+                        "published_at": d.published_at,
+                        "delisted_reason": "",
+                        "needs_reindex": False,
+                    }
+                    for d in chunk
+                ],
+            ).all()
+            revision_ids = session.scalars(
+                sa.insert(SolutionRevision).returning(
+                    SolutionRevision.id, sort_by_parameter_order=True
+                ),
+                [
+                    {
+                        "solution_id": sid,
+                        "number": 1,
+                        "status": RevisionStatus.APPROVED,
+                        "name": d.name[:60],
+                        "name_en": d.name_en[:120],
+                        "summary": d.summary[:200],
+                        "summary_en": d.summary_en[:400],
+                        "description": d.description,
+                        "industries": list(d.industries),
+                        "scenarios": list(d.scenarios),
+                        "delivery": d.delivery,
+                        "deploy_days": rng.choice((3, 5, 7, 14, 30)),
+                        "voucher_kinds": list(d.voucher_kinds),
+                        "case_studies": [],
+                        "review_note": "",
+                        "created_at": now,
+                        "submitted_at": now,
+                        "reviewed_at": now,
+                    }
+                    for sid, d in zip(ids, chunk, strict=True)
+                ],
+            ).all()
+            session.execute(
+                sa.update(Solution),
+                [
+                    {"id": sid, "published_revision_id": rid}
+                    for sid, rid in zip(ids, revision_ids, strict=True)
+                ],
+            )
+            plan_rows = [
+                {**asdict(terms), "position": position, "revision_id": rid, "solution_id": sid}
+                for sid, rid, d in zip(ids, revision_ids, chunk, strict=True)
+                for position, terms in enumerate(parse_plans(plans_for(d)))
+            ]
+            session.execute(sa.insert(Plan), plan_rows)
+            session.commit()
+            print(f"seeded {start + len(chunk)} solutions", file=sys.stderr)
+        index = indexing.search_index(app)
+        index.create()
+        started = time.perf_counter()
+        count = indexing.reindex(session, index)
+        session.commit()
+        print(f"indexed {count} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    app.extensions["marketplace.db"].engine.dispose()
+
+
+def sample_paths(url: str) -> dict[str, list[str]]:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        slugs = list(
+            connection.scalars(sa.text("SELECT slug FROM solutions ORDER BY id LIMIT 2000"))
+        )
+    engine.dispose()
+    rng = random.Random(3)
+    industries = ("C33", "C34", "C38", "C39", "C29", "C13")
+    return {
+        "home": ["/"],
+        "search": [p.format(industry=rng.choice(industries)) for p in SEARCHES for _ in range(3)],
+        "solution": [f"/solutions/{slug}" for slug in rng.sample(slugs, 50)],
+        "healthz": ["/healthz"],
+    }
+
+
+def drive(base: str, paths: list[str], clients: int, seconds: int) -> dict[str, float]:
+    """wrk in its own process; returns its figures."""
+    script = WORKDIR / "paths.lua"
+    # wrk refuses raw UTF-8 in a request line: send the paths percent-encoded, as browsers do.
+    quoted = ", ".join(json.dumps(quote(p, safe="/?=&")) for p in paths)
+    script.write_text(WRK_SCRIPT % quoted, encoding="utf-8")
+    threads = min(clients, os.cpu_count() or 2)
+    output = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{clients}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            base,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    figures = json.loads(output.strip().splitlines()[-1])
+    figures["rps"] = figures["requests"] / figures["seconds"]
+    return figures
+
+
+def profile(url: str, path: str, repeat: int) -> None:
+    from pyinstrument import Profiler
+
+    app = app_for(url)
+    client = app.test_client()
+    for _ in range(3):
+        client.get(path)  # warm: templates, searchers, the snapshot of the index
+    profiler = Profiler(interval=0.0005)
+    started = time.perf_counter()
+    with profiler:
+        for _ in range(repeat):
+            assert client.get(path).status_code == 200
+    elapsed = (time.perf_counter() - started) / repeat
+    print(profiler.output_text(unicode=True, color=False, show_all=False))
+    print(f"{path}: {elapsed * 1000:.1f} ms per request (test client, profiled)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--clients", default="8,32,64")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--profile", metavar="PATH")
+    parser.add_argument("--repeat", type=int, default=50)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None and not args.profile:
+        sys.exit("wrk is needed: apt-get install -y wrk")
+    WORKDIR.mkdir(exist_ok=True)
+    url = server_url().set(database=DATABASE).render_as_string(hide_password=False)
+    if not args.reuse:
+        url = create_database()
+        seed(url, args.n)
+    if args.profile:
+        profile(url, args.profile, args.repeat)
+        return
+    paths = sample_paths(url)
+    workers = 2 * (os.cpu_count() or 1)
+    rows = []
+    with gunicorn(url, WORKDIR, port=18_765, workers=workers, threads=4) as base:
+        for page_paths in paths.values():  # warm every worker
+            drive(base, page_paths, workers * 2, 2)
+        for clients in (int(c) for c in args.clients.split(",")):
+            results = {page: drive(base, p, clients, args.seconds) for page, p in paths.items()}
+            ceiling = results["healthz"]["rps"]
+            for page, r in results.items():
+                rows.append((page, clients, r, r["rps"] / ceiling))
+    print(
+        f"\n{args.n} solutions, gunicorn {workers} workers x 4 threads (gthread), "
+        f"wrk {args.seconds} s per cell, on {os.cpu_count()} cores shared with wrk\n"
+    )
+    print(
+        f"{'page':<9} {'clients':>7} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+        f"{'of healthz':>10} {'errors':>6}"
+    )
+    for page, clients, r, ratio in rows:
+        print(
+            f"{page:<9} {clients:>7} {r['rps']:>8.1f} {r['p50'] / 1000:>7.1f} "
+            f"{r['p95'] / 1000:>7.1f} {r['p99'] / 1000:>7.1f} {ratio:>10.0%} "
+            f"{r['errors'] + r['non2xx']:>6}"
+        )
+    search32 = next(r for page, c, r, _ in rows if page == "search" and c == 32)
+    solution = [ratio for page, _c, _r, ratio in rows if page == "solution"]
+    print(
+        f"\ntargets: search p95 at 32 clients {search32['p95'] / 1000:.0f} ms (< 150 ms: "
+        f"{'met' if search32['p95'] < 150_000 else 'NOT met'}); solution page "
+        f"{min(solution):.0%} of /healthz at worst (>= 30%: "
+        f"{'met' if min(solution) >= 0.3 else 'NOT met'})"
+    )
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    main()
