@@ -17,7 +17,14 @@ from billing.models import Contract, Invoice, InvoiceStatus
 from billing.presenters import contract_dict, invoice_dict
 from catalog.models import BillingModel, Plan
 from marketplace.db import db, utcnow
-from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, service_call, token_required
+from marketplace.jsonapi import (
+    ApiError,
+    ErrorSchema,
+    current_actor,
+    row_id,
+    service_call,
+    token_required,
+)
 from marketplace.models import OrgKind
 
 blp = Blueprint(
@@ -30,7 +37,7 @@ def commission_bp() -> int:
 
 
 class ContractIn(ma.Schema):
-    plan_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    plan_id = row_id(required=True)
     baseline = ma.fields.Decimal(
         allow_none=True,
         places=6,
@@ -63,7 +70,7 @@ class ContractOut(ma.Schema):
 
 
 class ChangePlanIn(ma.Schema):
-    plan_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    plan_id = row_id(required=True)
 
 
 class CancelIn(ma.Schema):

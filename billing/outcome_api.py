@@ -17,7 +17,14 @@ from billing.presenters import contract_dict
 from catalog.pricing import improvement
 from marketplace.db import db, utcnow
 from marketplace.errors import Conflict
-from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, service_call, token_required
+from marketplace.jsonapi import (
+    ApiError,
+    ErrorSchema,
+    current_actor,
+    row_id,
+    service_call,
+    token_required,
+)
 from marketplace.models import OrgKind
 from marketplace.uploads import upload_folder
 
@@ -25,7 +32,7 @@ blp = Blueprint("outcome_api", __name__, url_prefix="/api/v1", description="Pay 
 
 
 class ReportIn(ma.Schema):
-    contract_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    contract_id = row_id(required=True)
     period_start = ma.fields.AwareDateTime(required=True)
     period_end = ma.fields.AwareDateTime(required=True)
     measured = ma.fields.Decimal(required=True, places=6, as_string=True)

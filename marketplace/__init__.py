@@ -32,6 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the application: defaults, then ``instance/config.py``, then the environment,
     then ``config`` (tests pass their settings here)."""
     from marketplace import config as config_module
+    from marketplace.db import RowIdConverter
 
     app = Flask(
         __name__,
@@ -58,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     _stripe_origins(app)
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     load_models()
     _init_extensions(app)
     _register_packages(app)

@@ -18,6 +18,7 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from werkzeug.routing import IntegerConverter
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -206,3 +207,17 @@ def insert_or_skip(session: Session, target: Any) -> Any:
 
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
+
+
+# The largest row id: primary keys are INTEGER, 32-bit signed on PostgreSQL. Ids from
+# outside (URLs, request bodies) above it are simply not found, never an overflow.
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in every URL: a row id, so from 0 to MAX_ROW_ID; larger ids do not
+    match the route (404) instead of overflowing the database driver."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(map, *args, **kwargs)

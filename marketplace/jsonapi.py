@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
 
-from marketplace.db import db, utcnow
+from marketplace.db import MAX_ROW_ID, db, utcnow
 from marketplace.errors import DomainError
 from marketplace.models import ApiToken, Membership, Organization, OrgKind, Role, User
 
@@ -49,6 +49,13 @@ _ERROR_CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+
+
+def row_id(**options: Any) -> ma.fields.Integer:
+    """A reference to a row in a request body: a whole number from 1 to MAX_ROW_ID."""
+    return ma.fields.Integer(
+        strict=True, validate=ma.validate.Range(min=1, max=MAX_ROW_ID), **options
+    )
 
 
 class ErrorBody(ma.Schema):

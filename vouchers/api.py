@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from catalog.models import VoucherKind
-from marketplace.db import db, utcnow
+from marketplace.db import MAX_ROW_ID, db, utcnow
 from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, service_call, token_required
 from marketplace.models import OrgKind
 from marketplace.money import MAX_FEN
@@ -54,7 +54,7 @@ blp = Blueprint(
 GOVERNMENT = [OrgKind.GOVERNMENT]
 ENTERPRISE = [OrgKind.SME]
 _amount = ma.validate.Range(min=1, max=MAX_FEN)
-_row_id = ma.validate.Range(min=1, max=2**31 - 1)
+_row_id = ma.validate.Range(min=1, max=MAX_ROW_ID)
 
 
 def _iso(moment: datetime | None) -> str | None:
