@@ -110,7 +110,7 @@ def _register_packages(app: Flask) -> None:
     from billing import api as billing_api
     from billing import cli as billing_cli
     from billing import demo as billing_demo
-    from billing import outcome_api, voucher_payments
+    from billing import outcome_api, voucher_demo, voucher_payments
     from billing import payments as billing_payments
     from billing import views as billing_views
     from billing import webhooks as billing_webhooks
@@ -158,6 +158,7 @@ def _register_packages(app: Flask) -> None:
         catalog_demo.load,
         billing_demo.load,
         billing_demo.load_outcomes,
+        voucher_demo.load,
     ]
     app.extensions["marketplace.demo_services"] = [billing_demo.start_local_stripe]
     app.extensions["marketplace.demo_finishers"] = [catalog_demo.rebuild_index]

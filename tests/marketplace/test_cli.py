@@ -137,3 +137,37 @@ def test_demo_holds_outcome_contracts_in_every_state(
     client.post("/login", data={"email": "buyer@demo.local", "password": DEMO_PASSWORD})
     page = client.get(f"/billing/contracts/{buyer_contract}").get_data(as_text=True)
     assert "outcome-chart" in page and "data-confirm-result" in page
+
+
+def test_demo_holds_voucher_programs_in_every_state(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    from billing.models import Invoice
+    from vouchers.models import (
+        Anomaly,
+        Application,
+        ApplicationStatus,
+        Program,
+        Redemption,
+        Settlement,
+        SettlementStatus,
+        Voucher,
+    )
+
+    load_demo_into(app, session)
+    programs = list(session.scalars(sa.select(Program)))
+    assert {p.kind.value for p in programs} == {"cloud", "compute"}
+    assert all(p.region_prefix == "310115" for p in programs)
+    states = {a.status for a in session.scalars(sa.select(Application))}
+    assert states == set(ApplicationStatus)
+    spent = [v for v in session.scalars(sa.select(Voucher)) if 0 < v.balance_fen < v.face_fen]
+    assert spent, "a voucher partly spent"
+    assert session.scalar(sa.select(Settlement).where(Settlement.status == SettlementStatus.PAID))
+    assert session.scalar(sa.select(sa.func.count()).select_from(Anomaly)) >= 1
+    paid_with_voucher = session.scalar(sa.select(Invoice).where(Invoice.voucher_fen > 0))
+    assert paid_with_voucher is not None
+    assert session.scalar(sa.select(sa.func.count()).select_from(Redemption)) >= 2
+    client.post("/login", data={"email": "officer@demo.local", "password": DEMO_PASSWORD})
+    program = programs[0]
+    export = client.get(f"/vouchers/programs/{program.id}/export/redemptions.xlsx")
+    assert export.status_code == 200 and export.data[:2] == b"PK"

@@ -1,0 +1,237 @@
+"""Vouchers in the demo: Pudong's (310115) cloud-voucher program and its compute-voucher
+program, with applications in every state, vouchers partly spent on invoices, one
+settlement paid to 云织科技, and a case for the anomaly review. It lives in billing because
+spending a voucher means paying an invoice (billing builds on vouchers, not the reverse)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from billing import contracts, invoices, payments, voucher_payments
+from billing.models import Contract, Invoice
+from catalog.models import BillingModel, Plan, Solution, VoucherKind
+from marketplace import services
+from marketplace.db import utcnow
+from marketplace.demo import DEMO_PASSWORD, make_uscc
+from marketplace.jsonapi import Actor
+from marketplace.models import Organization, OrgKind, Role, User
+from marketplace.sizeclass import YUAN, SizeClass
+from vouchers import anomalies, applications, programs, settlements
+from vouchers.models import Program
+
+DAY = timedelta(days=1)
+
+# Pudong manufacturers without a demo login: (serial, name, industry, employees, revenue yuan)
+PUDONG_SMES = [
+    (901, "上海浦江精工机械有限公司", "C34", 120, 60_000_000),
+    (902, "上海金桥电子元件有限公司", "C39", 45, 18_000_000),
+    (903, "上海张江生物试剂有限公司", "C27", 30, 9_000_000),
+    (904, "上海外高桥注塑制品有限公司", "C29", 210, 150_000_000),
+]
+
+
+def _pudong_smes(session: Session) -> list[Actor]:
+    actors = []
+    for serial, name, industry, employees, revenue in PUDONG_SMES:
+        uscc = make_uscc("310115", serial)
+        org = session.scalar(sa.select(Organization).where(Organization.uscc == uscc))
+        email = f"sme{serial}@demo.local"
+        user = session.scalar(sa.select(User).where(User.email == email))
+        if user is None:
+            user = services.create_user(
+                session, email=email, name=f"{name[2:6]} 负责人", password=DEMO_PASSWORD
+            )
+        if org is None:
+            org = services.register_organization(
+                session,
+                services.OrganizationDetails(
+                    kind=OrgKind.SME,
+                    name=name,
+                    uscc=uscc,
+                    region_code="310115",
+                    legal_representative=f"法人{serial}",
+                    address=f"上海市浦东新区{name[2:4]}路 {serial} 号",
+                    contact_phone=f"021-6{serial:07d}",
+                    contact_email=email,
+                    industry_code=industry,
+                    employees=employees,
+                    annual_revenue_fen=revenue * YUAN,
+                ),
+                owner=user,
+            )
+        actors.append(Actor(user, org, Role.OWNER))
+    return actors
+
+
+def _plan_accepting(session: Session, kind: VoucherKind, vendor_id: int | None) -> Plan | None:
+    """A subscription plan without a trial (so starting it issues an invoice) of a public
+    solution that accepts the voucher kind, preferably of the given vendor."""
+    candidates = []
+    for solution in session.scalars(
+        sa.select(Solution).where(Solution.is_public).order_by(Solution.id)
+    ):
+        revision = solution.published
+        if revision is None or kind.value not in (revision.voucher_kinds or []):
+            continue
+        for plan in revision.plans:
+            if (
+                plan.billing_model is BillingModel.SUBSCRIPTION
+                and plan.trial_days == 0
+                and 100_000 <= (plan.price_fen or 0) <= 2_000_000
+            ):
+                candidates.append((solution.vendor_id != vendor_id, solution.id, plan))
+                break
+    return min(candidates, key=lambda c: c[:2])[2] if candidates else None
+
+
+def _invoice_of(session: Session, contract: Contract) -> Invoice:
+    return session.scalars(
+        sa.select(Invoice).where(Invoice.contract_id == contract.id).order_by(Invoice.id)
+    ).first()
+
+
+def load(
+    session: Session,
+    *,
+    orgs: dict[str, Organization],
+    users: dict[str, User],
+    **_: Any,
+) -> dict[str, Any]:
+    if session.scalar(sa.select(Program.id).limit(1)) is not None:
+        return {}
+    commission = current_app.config["PLATFORM_COMMISSION_BP"]
+    now = utcnow()
+    officer = Actor(users["officer@demo.local"], orgs["pudong"], Role.OWNER)
+    operator = Actor(users["operator@demo.local"], orgs["platform"], Role.OWNER)
+    buyer = Actor(users["buyer@demo.local"], orgs["sme"], Role.OWNER)
+    sizes = [SizeClass.MEDIUM, SizeClass.SMALL, SizeClass.MICRO]
+    cloud = programs.create_program(
+        session,
+        actor=officer,
+        terms=programs.ProgramTerms(
+            name="浦东新区 2026 年度中小企业上云券",
+            kind=VoucherKind.CLOUD,
+            region_prefix="310115",
+            budget_fen=2_000_000 * YUAN,
+            ratio_bp=5000,
+            annual_cap_fen=20_000 * YUAN,
+            invoice_cap_fen=5_000 * YUAN,
+            size_classes=sizes,
+            opens_at=now - 60 * DAY,
+            closes_at=now + 40 * DAY,
+            validity_days=180,
+            description="支持浦东新区中小制造企业订阅云化研发设计、生产管控、质量和能耗管理等 SaaS，"
+            "按账单金额的 50% 抵扣，每家企业每年最高 2 万元。咨询电话 021-68541234。",
+        ),
+    )
+    programs.publish_program(session, cloud, actor=officer, now=now - 60 * DAY)
+    compute = programs.create_program(
+        session,
+        actor=officer,
+        terms=programs.ProgramTerms(
+            name="浦东新区算力券（大模型与智能体应用）",
+            kind=VoucherKind.COMPUTE,
+            region_prefix="310115",
+            budget_fen=1_000_000 * YUAN,
+            ratio_bp=3000,
+            annual_cap_fen=50_000 * YUAN,
+            size_classes=sizes,
+            opens_at=now - 45 * DAY,
+            closes_at=now + 75 * DAY,
+            validity_days=365,
+            description="支持中小企业租用算力、调用大模型和部署工业智能体，按账单金额的 30% 抵扣。",
+        ),
+    )
+    programs.publish_program(session, compute, actor=officer, now=now - 45 * DAY)
+
+    jingong, jinqiao, zhangjiang, waigaoqiao = _pudong_smes(session)
+    applied = now - 40 * DAY
+
+    def grant(program: Program, sme: Actor, requested: int, approved: int | None = None):
+        application = applications.apply(
+            session, program, actor=sme, requested_fen=requested * YUAN, now=applied
+        )
+        return applications.approve(
+            session,
+            application,
+            actor=officer,
+            now=applied + 2 * DAY,
+            amount_fen=approved * YUAN if approved else None,
+        )
+
+    # Every state of an application.
+    grant(cloud, buyer, 10_000)  # the demo buyer's voucher, unspent: try it on the pay page
+    spent = grant(cloud, jingong, 20_000, approved=15_000)  # approved for less
+    compute_voucher = grant(compute, waigaoqiao, 30_000)
+    applications.reject(
+        session,
+        applications.apply(session, cloud, actor=jinqiao, requested_fen=20_000 * YUAN, now=applied),
+        actor=officer,
+        reason="申报材料中的上云服务合同与营业执照名称不一致，请更正后重新申请。",
+        now=applied + 3 * DAY,
+    )
+    applications.withdraw(
+        session,
+        applications.apply(
+            session, cloud, actor=zhangjiang, requested_fen=8_000 * YUAN, now=applied
+        ),
+        actor=zhangjiang,
+        now=applied + DAY,
+    )
+    applications.apply(session, compute, actor=buyer, requested_fen=20_000 * YUAN, now=now - DAY)
+
+    # Spending: 浦江精工 subscribes to a cloud solution of 云织 and pays half with its voucher.
+    plan = _plan_accepting(session, VoucherKind.CLOUD, orgs["vendor"].id)
+    if plan is not None:
+        contract = contracts.start(
+            session, actor=jingong, plan=plan, now=now - 30 * DAY, commission_bp=commission
+        )
+        invoice = _invoice_of(session, contract)
+        voucher_payments.apply(
+            session, invoice, codes=[spent.code], actor=jingong, now=now - 29 * DAY
+        )
+        if invoices.amount_due(invoice) > 0:
+            payments.record_bank_transfer(
+                session,
+                invoice,
+                amount_fen=invoices.amount_due(invoice),
+                reference=f"DEMO-{invoice.number}",
+                actor=operator,
+                now=now - 27 * DAY,
+            )
+        batch = settlements.create_settlement(
+            session,
+            cloud,
+            actor=officer,
+            vendor_id=contract.vendor_id,
+            period_start=now - 60 * DAY,
+            period_end=now - 20 * DAY,
+            now=now - 20 * DAY,
+        )
+        settlements.approve_settlement(session, batch, actor=officer, now=now - 19 * DAY)
+        settlements.mark_paid(
+            session, batch, actor=officer, bank_reference="浦东财政-2026-1107", now=now - 14 * DAY
+        )
+
+    # A compute voucher spent and the invoice voided the next day: a case for the review.
+    plan = _plan_accepting(session, VoucherKind.COMPUTE, None)
+    if plan is not None:
+        contract = contracts.start(
+            session, actor=waigaoqiao, plan=plan, now=now - 12 * DAY, commission_bp=commission
+        )
+        invoice = _invoice_of(session, contract)
+        voucher_payments.apply(
+            session, invoice, codes=[compute_voucher.code], actor=waigaoqiao, now=now - 11 * DAY
+        )
+        invoices.void(
+            session, invoice, note="买方要求改开发票抬头", actor=operator, now=now - 10 * DAY
+        )
+    for program in (cloud, compute):
+        anomalies.scan(session, program, now=now)
+    session.flush()
+    return {}
