@@ -17,8 +17,8 @@ from billing.models import InvoiceStatus
 from catalog.models import VoucherKind
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, NotAllowed
-from tests.billing.factories import T0
-from tests.catalog.factories import operator_actor
+from tests.billing.factories import T0, subscription_terms
+from tests.catalog.factories import operator_actor, publish_solution
 from tests.factories import create_token, csrf_token, login
 from tests.vouchers.factories import (
     contract_between,
@@ -218,3 +218,35 @@ def test_the_api_pays_with_vouchers_and_names_the_bank_reference(
         "Authorization": f"Bearer {create_token(session, stranger.user, stranger.organization)}"
     }
     assert client.post(path, headers=other, json={}).status_code == 404
+
+
+def test_the_solution_page_and_dashboard_show_the_price_after_the_voucher(
+    client: FlaskClient, session: Session
+) -> None:
+    now = utcnow()
+    program = create_program(
+        session, opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=30)
+    )
+    buyer = sme_actor(session)
+    vendor = vendor_actor(session)
+    solution = publish_solution(
+        session,
+        vendor,
+        voucher_kinds=["cloud"],
+        plans=[subscription_terms(trial_days=0, price_fen=100_000)],
+    )
+    login(client, buyer.user)
+    html = client.get(f"/solutions/{solution.slug}").get_data(as_text=True)
+    # Not applied for yet: half of ¥1,000 with a voucher from the open program.
+    assert "data-price-after-voucher" in html and "¥500.00" in html and program.name in html
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert "data-voucher-offers" in dashboard and program.name in dashboard
+    assert f"/vouchers/p/{program.id}" in offer(html)  # apply there
+    grant(session, program, buyer, 300_000, now=now)  # the whole annual cap, in the wallet
+    html = client.get(f"/solutions/{solution.slug}").get_data(as_text=True)
+    assert "¥500.00" in offer(html) and "/vouchers/p/" not in offer(html)
+
+
+def offer(html: str) -> str:
+    start = html.index("data-price-after-voucher")
+    return html[start : html.index("</p>", start)]
