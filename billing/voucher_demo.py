@@ -68,7 +68,9 @@ def _pudong_smes(session: Session) -> list[Actor]:
     return actors
 
 
-def _plan_accepting(session: Session, kind: VoucherKind, vendor_id: int | None) -> Plan | None:
+def _plan_accepting(
+    session: Session, kind: VoucherKind, vendor_id: int | None, *, skip: int = 0
+) -> Plan | None:
     """A subscription plan without a trial (so starting it issues an invoice) of a public
     solution that accepts the voucher kind, preferably of the given vendor."""
     candidates = []
@@ -86,7 +88,8 @@ def _plan_accepting(session: Session, kind: VoucherKind, vendor_id: int | None) 
             ):
                 candidates.append((solution.vendor_id != vendor_id, solution.id, plan))
                 break
-    return min(candidates, key=lambda c: c[:2])[2] if candidates else None
+    candidates.sort(key=lambda c: c[:2])
+    return candidates[skip][2] if len(candidates) > skip else None
 
 
 def _invoice_of(session: Session, contract: Contract) -> Invoice:
@@ -216,6 +219,13 @@ def load(
         settlements.approve_settlement(session, batch, actor=officer, now=now - 19 * DAY)
         settlements.mark_paid(
             session, batch, actor=officer, bank_reference="浦东财政-2026-1107", now=now - 14 * DAY
+        )
+
+    # The demo buyer's own open invoice that its cloud voucher can pay (on the pay page).
+    plan = _plan_accepting(session, VoucherKind.CLOUD, orgs["vendor"].id, skip=1)
+    if plan is not None:
+        contracts.start(
+            session, actor=buyer, plan=plan, now=now - 2 * DAY, commission_bp=commission
         )
 
     # A compute voucher spent and the invoice voided the next day: a case for the review.

@@ -39,7 +39,7 @@ class ProgramStatus(enum.StrEnum):
 
 PROGRAM_STATUS_LABELS = {
     ProgramStatus.DRAFT: _l("Draft"),
-    ProgramStatus.PUBLISHED: _l("Published"),
+    ProgramStatus.PUBLISHED: _l("Published program"),
     ProgramStatus.CLOSED: _l("Closed"),
 }
 

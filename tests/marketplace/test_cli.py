@@ -167,7 +167,24 @@ def test_demo_holds_voucher_programs_in_every_state(
     paid_with_voucher = session.scalar(sa.select(Invoice).where(Invoice.voucher_fen > 0))
     assert paid_with_voucher is not None
     assert session.scalar(sa.select(sa.func.count()).select_from(Redemption)) >= 2
+    # The demo buyer can try its voucher on an open invoice it can pay.
+    client.post("/login", data={"email": "buyer@demo.local", "password": DEMO_PASSWORD})
+    buyer_invoices = session.scalars(
+        sa.select(Invoice).where(Invoice.buyer_id == users_org(session, "buyer@demo.local"))
+    )
+    pages = [
+        client.get(f"/billing/invoices/{i.id}/pay").get_data(as_text=True)
+        for i in buyer_invoices
+        if i.status.value == "open"
+    ]
+    assert any("data-apply-vouchers" in html for html in pages)
+    client.post("/logout")
     client.post("/login", data={"email": "officer@demo.local", "password": DEMO_PASSWORD})
     program = programs[0]
     export = client.get(f"/vouchers/programs/{program.id}/export/redemptions.xlsx")
     assert export.status_code == 200 and export.data[:2] == b"PK"
+
+
+def users_org(session: Session, email: str) -> int:
+    user = session.scalar(sa.select(User).where(User.email == email))
+    return user.memberships[0].organization_id
