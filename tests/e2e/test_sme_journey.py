@@ -1,0 +1,158 @@
+"""Journey 1, the SME owner, in Chinese: register with a USCC, search 质检, filter by
+industry, compare two solutions, start pay-after-use, apply for the cloud voucher (the
+officer approves), the vendor pushes usage through the API, the billing run invoices it,
+and the invoice is paid with the voucher plus a newly saved card: paid, voucher reduced."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from billing.models import Contract, Invoice, InvoiceStatus
+from marketplace.db import utcnow
+from marketplace.models import Organization
+from tests.factories import make_uscc
+from vouchers.models import Program, Voucher
+
+EMAIL = "owner@pujiang-textile.example"
+USCC = make_uscc("310115", 950)
+ORG = "上海浦江纺织科技有限公司"
+SOLUTION = "yunzhi-fabric-defect-inspection"
+
+
+def test_an_sme_finds_starts_and_pays_with_a_voucher(site, journey) -> None:
+    sme = journey()
+    page = sme.page
+    sme.go("/register")
+    page.fill("input[name=name]", "王建华")
+    page.fill("input[name=email]", EMAIL)
+    page.fill("input[name=password]", "Pujiang-2026-e2e")
+    page.fill("input[name=confirm]", "Pujiang-2026-e2e")
+    page.check("input[name=kind][value=sme]")
+    page.fill("input[name=org_name]", ORG)
+    page.fill("input[name=uscc]", USCC)
+    page.select_option("#region-picker-1-province", "310000")
+    page.select_option("#region-picker-1-city", "310100")
+    page.select_option("#region-picker-1-district", "310115")
+    page.fill("input[name=legal_representative]", "王建华")
+    page.fill("input[name=address]", "上海市浦东新区川沙路 950 号")
+    page.fill("input[name=contact_phone]", "021-58950950")
+    page.fill("input[name=contact_email]", EMAIL)
+    page.select_option("select[name=industry_code]", "C17")
+    page.fill("input[name=employees]", "60")
+    page.fill("input[name=annual_revenue]", "25000000")
+    sme.shot("register")
+    sme.submit("main form button[type=submit]")
+    assert site.scalar(sa.select(Organization.id).where(Organization.uscc == USCC))
+
+    # Find: search 质检, narrow to the textile industry, compare two results.
+    sme.go("/search?q=质检")
+    sme.shot("search")
+    with page.expect_navigation():
+        page.click("a[href*='industry=C17']")
+    assert "布匹瑕疵" in sme.text()
+    boxes = page.locator("input[data-compare-slug]")
+    assert boxes.count() >= 2
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    with page.expect_navigation():
+        page.click("[data-compare-go]")
+    sme.shot("compare")
+    assert page.locator("[data-compare-remove]").count() == 2
+
+    # Start pay-after-use on the fabric inspection system.
+    sme.go(f"/solutions/{SOLUTION}")
+    usage = page.locator("[data-start-plan]", has_text="按验布米数计费")
+    sme.shot("solution")
+    with page.expect_navigation():
+        usage.locator("button[type=submit]").click()
+    sme.shot("contract")
+    org_id = site.scalar(sa.select(Organization.id).where(Organization.uscc == USCC))
+    contract_id = site.scalar(sa.select(Contract.id).where(Contract.buyer_id == org_id))
+    assert contract_id is not None
+
+    # Apply for Pudong's cloud voucher.
+    cloud = site.scalar(sa.select(Program.id).where(Program.name.like("%上云券%")))
+    sme.go(f"/vouchers/p/{cloud}")
+    page.fill("[data-apply-form] input[name=requested]", "5000")
+    sme.submit("[data-apply-form] button[type=submit]")
+    sme.shot("applied")
+
+    officer = journey()
+    officer.sign_in("officer@demo.local")
+    officer.go(f"/vouchers/programs/{cloud}")
+    row = officer.page.locator("[data-application-row]", has_text=ORG)
+    with officer.page.expect_navigation():
+        row.locator("[data-approve-form] button").click()
+    officer.shot("approved")
+    officer.close()
+
+    # The vendor reports usage through the API; the billing run closes the period.
+    vendor_uscc = site.scalar(sa.select(Organization.uscc).where(Organization.name.like("%云织%")))
+    token = (
+        site.cli(
+            "token", "create", "--email", "vendor@demo.local", "--org", vendor_uscc, "--name", "e2e"
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    now = utcnow()
+    events = [
+        {
+            "id": f"e2e-meters-{n}",
+            "contract_id": contract_id,
+            "meter": "inspected_meters",
+            "quantity": "12000",
+            "occurred_at": (now + timedelta(seconds=n)).isoformat(),
+        }
+        for n in range(3)
+    ]
+    request = urllib.request.Request(
+        f"{site.url}/api/v1/usage-events",
+        data=json.dumps({"events": events}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as response:
+        answer = json.load(response)
+        assert answer["accepted"] == 3, answer
+    period_end = site.scalar(
+        sa.select(Contract.current_period_end).where(Contract.id == contract_id)
+    )
+    site.cli("billing", "run", "--as-of", (period_end + timedelta(minutes=1)).isoformat())
+    invoice_id = site.scalar(
+        sa.select(Invoice.id).where(Invoice.contract_id == contract_id, Invoice.reason == "usage")
+    )
+    assert invoice_id is not None
+
+    # Pay: the voucher first, then the rest with a card saved on the way.
+    sme.go(f"/billing/invoices/{invoice_id}/pay")
+    sme.shot("pay")
+    sme.submit("[data-apply-vouchers]")
+    voucher_fen = site.scalar(sa.select(Invoice.voucher_fen).where(Invoice.id == invoice_id))
+    assert voucher_fen > 0
+    sme.submit("[data-save-card]")
+    page.wait_for_selector("[data-card-element] input[placeholder=number]")
+    page.fill("[data-card-element] input[placeholder=number]", "4242424242424242")
+    page.fill("[data-card-element] input[placeholder=exp_month]", "12")
+    page.fill("[data-card-element] input[placeholder=exp_year]", "30")
+    page.fill("[data-card-element] input[placeholder=cvc]", "123")
+    page.fill("[data-card-element] input[placeholder=postal_code]", "200120")
+    sme.shot("card")
+    page.click("[data-card-setup-submit]")
+    page.wait_for_url(f"**/billing/invoices/{invoice_id}/pay")
+    sme.submit("[data-pay-now]")
+    sme.shot("paid")
+    assert (
+        site.scalar(sa.select(Invoice.status).where(Invoice.id == invoice_id)) is InvoiceStatus.PAID
+    )
+    sme.go("/vouchers/wallet")
+    with site.engine.connect() as connection:
+        voucher = connection.execute(
+            sa.select(Voucher.face_fen, Voucher.balance_fen).where(Voucher.holder_org_id == org_id)
+        ).one()
+    assert voucher.balance_fen == voucher.face_fen - voucher_fen
+    sme.shot("wallet")
