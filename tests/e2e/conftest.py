@@ -192,6 +192,7 @@ class Journey:
         self.site = site
         self.folder = folder
         self.counter = counter  # shared by the test's browsers: screenshots in journey order
+        self.locale = locale
         self.context = browser.new_context(
             viewport={"width": 1280, "height": 900}, locale=locale, base_url=site.url
         )
@@ -215,6 +216,16 @@ class Journey:
         self.page.fill("input[name=password]", password)
         self.page.click("main form button[type=submit]")
         self.page.wait_for_url("**/dashboard")
+        self.use_language()
+
+    def use_language(self) -> None:
+        """Switch the site to the journey's language (a person's choice is remembered on
+        the account, so another test may have left it in the other one)."""
+        lang = "en" if self.locale.startswith("en") else "zh_CN"
+        switch = self.page.locator(f"button[name=lang][value={lang}]")
+        if switch.count():
+            with self.page.expect_navigation():
+                switch.click()
 
     def sign_out(self) -> None:
         self.context.clear_cookies()
