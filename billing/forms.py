@@ -27,6 +27,7 @@ class DecimalTextField(StringField):
         self.data = None
         text = self.raw.strip().replace(",", "")
         if not text:
+            self.raw_data = []  # blank is missing: InputRequired refuses it like an absent field
             return
         try:
             value = Decimal(text)

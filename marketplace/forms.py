@@ -42,6 +42,9 @@ class YuanField(StringField):
     def process_formdata(self, valuelist: list[Any]) -> None:
         self.raw = valuelist[0] if valuelist else ""
         self.data = None
+        if not self.raw.strip():
+            self.raw_data = []  # blank is missing: InputRequired refuses it like an absent field
+            return
         if self.raw and self.raw.strip():
             try:
                 self.data = parse_yuan(self.raw).fen

@@ -50,6 +50,7 @@ class PercentField(StringField):
         self.data = None
         text = self.raw.strip().rstrip("%").strip()
         if not text:
+            self.raw_data = []  # blank is missing: InputRequired refuses it like an absent field
             return
         try:
             value = Decimal(text)
