@@ -123,6 +123,7 @@ def _register_packages(app: Flask) -> None:
     from marketplace import cli, templating
     from marketplace.demo import load_platform_demo
     from marketplace.extensions import csrf
+    from marketplace.pagecache import PageCache
     from marketplace.views import accounts, console, site
     from vouchers import api as vouchers_api
     from vouchers import signals as vouchers_signals
@@ -131,6 +132,12 @@ def _register_packages(app: Flask) -> None:
     api = app.extensions["marketplace.api"]
     templating.init_app(app)
     catalog_indexing.install(app)
+    if app.config["PAGE_CACHE_SECONDS"] > 0:
+        pages = PageCache(ttl=app.config["PAGE_CACHE_SECONDS"])
+        pages.install(app)
+        index = app.extensions["catalog.search"]
+        for endpoint in storefront.CACHEABLE:
+            pages.cache(endpoint, index.version)
     for blueprint in (
         site.bp,
         accounts.bp,

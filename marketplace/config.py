@@ -25,6 +25,9 @@ class Defaults:
     SESSION_COOKIE_SECURE: bool | None = None  # None: secure unless debug/testing
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Public storefront pages kept per worker for visitors who are not signed in (seconds;
+    # 0 turns it off). Listing changes show at once: the cache key holds the index version.
+    PAGE_CACHE_SECONDS = 60
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
     WTF_CSRF_TIME_LIMIT = 8 * 3600
@@ -93,6 +96,7 @@ _ENV: dict[str, type] = {
     "STRIPE_API_BASE": str,
     "STRIPE_JS_URL": str,
     "PLATFORM_COMMISSION_BP": int,
+    "PAGE_CACHE_SECONDS": float,
 }
 
 

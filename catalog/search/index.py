@@ -106,6 +106,13 @@ class SearchIndex:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def version(self) -> tuple[str, Any]:
+        """What the live index holds, as a value that changes with every write or rebuild:
+        (live generation, Whoosh generation). Pages built from the index can be cached
+        under it."""
+        name = self._live_name()
+        return name, self._guarded(self._index(name).latest_generation)
+
     def _live_name(self) -> str:
         name = generations.live(self.path)
         if name is None:

@@ -34,6 +34,16 @@ from marketplace.i18n import current_language
 
 bp = Blueprint("storefront", __name__)
 
+# The public pages that are the same for every visitor who is not signed in: cached whole
+# (marketplace/pagecache.py) under the search index's version.
+CACHEABLE = (
+    "storefront.home",
+    "storefront.search",
+    "storefront.solution",
+    "storefront.industry",
+    "storefront.scenario",
+)
+
 FEATURED_COUNT = 8
 TOP_INDUSTRIES = 12  # on the home page, before "all industries"
 MAX_COMPARE = 4

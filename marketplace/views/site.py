@@ -19,7 +19,7 @@ from flask_login import current_user
 
 from marketplace import reference
 from marketplace.db import db
-from marketplace.extensions import limiter
+from marketplace.extensions import csrf, limiter
 
 bp = Blueprint("site", __name__)
 
@@ -46,7 +46,13 @@ def healthz() -> tuple[Response, int]:
 
 
 @bp.post("/language")
+@csrf.exempt  # checked inside for signed-in people
 def set_language() -> Response:
+    """The display language: remembered in the session, and on the account of a signed-in
+    person, whose request must carry the CSRF token (a visitor's only changes its own
+    session, and its pages carry no token so they can be cached)."""
+    if current_user.is_authenticated and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
     lang = request.form.get("lang", "")
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
