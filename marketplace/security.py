@@ -3,7 +3,8 @@ inline script: every script is a file served from this site."""
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, abort, request
+from flask_babel import gettext as _
 
 
 def content_security_policy(app: Flask) -> str:
@@ -27,8 +28,30 @@ def content_security_policy(app: Flask) -> str:
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
 
 
+def has_nul_character() -> bool:
+    """A NUL character in a form field, the query string or a JSON body: no text a person
+    types has one, and PostgreSQL cannot store it."""
+    fields = (*request.args.items(multi=True), *request.form.items(multi=True))
+    if any("\x00" in key or "\x00" in value for key, value in fields):
+        return True
+    if request.is_json:
+        body = request.get_data(cache=True)
+        return b"\\u0000" in body or b"\x00" in body
+    return False
+
+
 def init_app(app: Flask) -> None:
     policy = content_security_policy(app)
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        if has_nul_character():
+            from marketplace.jsonapi import ApiError, is_api_request
+
+            message = _("The text contains a NUL character (\\u0000), which is not allowed.")
+            if is_api_request():
+                raise ApiError(422, message)
+            abort(422, description=message)
 
     @app.after_request
     def set_security_headers(response: Response) -> Response:
