@@ -1,0 +1,273 @@
+"""The voucher API's request and response schemas (the OpenAPI document is generated
+from them)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from catalog.models import VoucherKind
+from marketplace.db import MAX_ROW_ID
+from marketplace.money import MAX_FEN
+from marketplace.sizeclass import SizeClass
+from vouchers.models import (
+    AnomalyStatus,
+)
+from vouchers.programs import MAX_VALIDITY_DAYS
+
+_amount = ma.validate.Range(min=1, max=MAX_FEN)
+_row_id = ma.validate.Range(min=1, max=MAX_ROW_ID)
+
+
+class ProgramIn(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=5000))
+    kind = ma.fields.String(
+        required=True, validate=ma.validate.OneOf([k.value for k in VoucherKind])
+    )
+    region_prefix = ma.fields.String(
+        required=True, metadata={"description": "first 2 to 6 digits of a GB/T 2260 code"}
+    )
+    budget_fen = ma.fields.Integer(required=True, validate=_amount)
+    ratio_bp = ma.fields.Integer(
+        required=True,
+        validate=ma.validate.Range(min=1, max=10_000),
+        metadata={"description": "subsidy ratio in basis points (5000 = 50%)"},
+    )
+    annual_cap_fen = ma.fields.Integer(
+        required=True, validate=_amount, metadata={"description": "per enterprise, calendar year"}
+    )
+    invoice_cap_fen = ma.fields.Integer(load_default=None, allow_none=True, validate=_amount)
+    size_classes = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([s.value for s in SizeClass])),
+        required=True,
+        validate=ma.validate.Length(min=1),
+    )
+    industries = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(max=3)),
+        load_default=list,
+        metadata={"description": "GB/T 4754 codes or sections; empty: every industry"},
+    )
+    vendor_whitelist = ma.fields.List(
+        ma.fields.Integer(validate=_row_id),
+        load_default=list,
+        metadata={"description": "vendor organization ids; empty: every verified vendor"},
+    )
+    opens_at = ma.fields.AwareDateTime(required=True)
+    closes_at = ma.fields.AwareDateTime(required=True)
+    validity_days = ma.fields.Integer(
+        required=True, validate=ma.validate.Range(min=1, max=MAX_VALIDITY_DAYS)
+    )
+    publish = ma.fields.Boolean(
+        load_default=False, metadata={"description": "publish at once instead of a draft"}
+    )
+
+
+class ProgramOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    owner_org_id = ma.fields.Integer(required=True)
+    owner_name = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    region_prefix = ma.fields.String(required=True)
+    budget_fen = ma.fields.Integer(required=True)
+    available_fen = ma.fields.Integer(required=True, metadata={"description": "budget left"})
+    ratio_bp = ma.fields.Integer(required=True)
+    annual_cap_fen = ma.fields.Integer(required=True)
+    invoice_cap_fen = ma.fields.Integer(allow_none=True, required=True)
+    size_classes = ma.fields.List(ma.fields.String(), required=True)
+    industries = ma.fields.List(ma.fields.String(), required=True)
+    vendor_whitelist = ma.fields.List(ma.fields.Integer(), required=True)
+    opens_at = ma.fields.String(required=True)
+    closes_at = ma.fields.String(required=True)
+    validity_days = ma.fields.Integer(required=True)
+    published_at = ma.fields.String(allow_none=True, required=True)
+
+
+class ProgramListArgs(ma.Schema):
+    kind = ma.fields.String(validate=ma.validate.OneOf([k.value for k in VoucherKind]))
+
+
+class ApplicationIn(ma.Schema):
+    requested_fen = ma.fields.Integer(required=True, validate=_amount)
+    note = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+
+
+class ReasonOut(ma.Schema):
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+
+
+class EligibilityOut(ma.Schema):
+    ok = ma.fields.Boolean(required=True)
+    annual_cap_remaining_fen = ma.fields.Integer(required=True)
+    reasons = ma.fields.List(ma.fields.Nested(ReasonOut), required=True)
+
+
+class VoucherOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    code = ma.fields.String(required=True)
+    program_id = ma.fields.Integer(required=True)
+    program_name = ma.fields.String(required=True)
+    holder_org_id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    face_fen = ma.fields.Integer(required=True)
+    balance_fen = ma.fields.Integer(required=True)
+    redeemed_fen = ma.fields.Integer(required=True)
+    released_fen = ma.fields.Integer(required=True)
+    issued_at = ma.fields.String(required=True)
+    expires_at = ma.fields.String(required=True)
+    usable = ma.fields.Boolean(required=True)
+
+
+class ApplicationOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    program_id = ma.fields.Integer(required=True)
+    applicant_org_id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True)
+    requested_fen = ma.fields.Integer(required=True)
+    approved_fen = ma.fields.Integer(allow_none=True, required=True)
+    decision_reason = ma.fields.String(required=True)
+    created_at = ma.fields.String(required=True)
+    decided_at = ma.fields.String(allow_none=True, required=True)
+    eligibility = ma.fields.Nested(EligibilityOut, required=True)
+    voucher = ma.fields.Nested(VoucherOut, allow_none=True, required=True)
+
+
+class ApproveIn(ma.Schema):
+    approved_fen = ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=_amount,
+        metadata={"description": "the requested amount or less; omit to approve it all"},
+    )
+
+
+class RejectIn(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+
+
+class RedemptionArgs(ma.Schema):
+    format = ma.fields.String(
+        load_default="json",
+        validate=ma.validate.OneOf(["json", "csv", "xlsx"]),
+        metadata={"description": "csv or xlsx return the export file (Chinese headers, yuan)"},
+    )
+
+
+class RedemptionOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    invoice_id = ma.fields.Integer(required=True)
+    contract_id = ma.fields.Integer(allow_none=True, required=True)
+    voucher_code = ma.fields.String(required=True)
+    buyer_id = ma.fields.Integer(required=True)
+    vendor_id = ma.fields.Integer(required=True)
+    amount_fen = ma.fields.Integer(required=True)
+    eligible_fen = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True)
+    created_at = ma.fields.String(required=True)
+    reversed_at = ma.fields.String(allow_none=True, required=True)
+    reversal_reason = ma.fields.String(required=True)
+    settlement_id = ma.fields.Integer(allow_none=True, required=True)
+
+
+class MonthOut(ma.Schema):
+    month = ma.fields.String(required=True)
+    issued_fen = ma.fields.Integer(required=True)
+    redeemed_fen = ma.fields.Integer(required=True)
+    released_fen = ma.fields.Integer(required=True)
+    reserved_total_fen = ma.fields.Integer(required=True)
+    redeemed_total_fen = ma.fields.Integer(required=True)
+    released_total_fen = ma.fields.Integer(required=True)
+
+
+class CountOut(ma.Schema):
+    code = ma.fields.String(required=True)
+    enterprises = ma.fields.Integer(required=True)
+
+
+class VendorFiguresOut(ma.Schema):
+    vendor_id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    redeemed_fen = ma.fields.Integer(required=True)
+    buyers = ma.fields.Integer(required=True)
+
+
+class StatsOut(ma.Schema):
+    program_id = ma.fields.Integer(required=True)
+    budget_fen = ma.fields.Integer(required=True)
+    reserved_fen = ma.fields.Integer(required=True)
+    redeemed_fen = ma.fields.Integer(required=True)
+    released_fen = ma.fields.Integer(required=True)
+    available_fen = ma.fields.Integer(required=True)
+    by_month = ma.fields.List(ma.fields.Nested(MonthOut), required=True)
+    enterprises_served = ma.fields.Integer(required=True)
+    by_industry = ma.fields.List(ma.fields.Nested(CountOut), required=True)
+    by_district = ma.fields.List(ma.fields.Nested(CountOut), required=True)
+    top_vendors = ma.fields.List(ma.fields.Nested(VendorFiguresOut), required=True)
+    total_spend_fen = ma.fields.Integer(required=True)
+    subsidy_fen = ma.fields.Integer(required=True)
+    leverage = ma.fields.String(
+        allow_none=True, required=True, metadata={"description": "total spend / subsidy"}
+    )
+    ran_out = ma.fields.Integer(
+        required=True,
+        metadata={"description": "enterprises whose vouchers all ended 3+ months ago"},
+    )
+    still_paying = ma.fields.Integer(
+        required=True, metadata={"description": "of those, paying 3 months after"}
+    )
+
+
+class AnomalyArgs(ma.Schema):
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in AnomalyStatus]))
+
+
+class AnomalyOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    program_id = ma.fields.Integer(required=True)
+    rule = ma.fields.String(required=True)
+    rule_label = ma.fields.String(required=True)
+    subject_key = ma.fields.String(required=True)
+    redemption_id = ma.fields.Integer(allow_none=True, required=True)
+    buyer_id = ma.fields.Integer(allow_none=True, required=True)
+    vendor_id = ma.fields.Integer(allow_none=True, required=True)
+    amount_fen = ma.fields.Integer(required=True)
+    details = ma.fields.Dict(required=True)
+    status = ma.fields.String(required=True)
+    detected_at = ma.fields.String(required=True)
+    review_note = ma.fields.String(required=True)
+    reviewed_at = ma.fields.String(allow_none=True, required=True)
+
+
+class SettlementIn(ma.Schema):
+    vendor_id = ma.fields.Integer(required=True, validate=_row_id)
+    period_start = ma.fields.AwareDateTime(required=True)
+    period_end = ma.fields.AwareDateTime(
+        required=True, metadata={"description": "exclusive: redemptions before this moment"}
+    )
+
+
+class MarkPaidIn(ma.Schema):
+    bank_reference = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+
+
+class SettlementOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    program_id = ma.fields.Integer(required=True)
+    vendor_id = ma.fields.Integer(required=True)
+    period_start = ma.fields.String(required=True)
+    period_end = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    redeemed_fen = ma.fields.Integer(required=True)
+    clawback_fen = ma.fields.Integer(required=True)
+    total_fen = ma.fields.Integer(required=True)
+    bank_reference = ma.fields.String(allow_none=True, required=True)
+    created_at = ma.fields.String(required=True)
+    approved_at = ma.fields.String(allow_none=True, required=True)
+    paid_at = ma.fields.String(allow_none=True, required=True)
+
+
+# --- presenters ----------------------------------------------------------------------------
