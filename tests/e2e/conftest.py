@@ -227,6 +227,50 @@ class Journey:
             with self.page.expect_navigation():
                 switch.click()
 
+    def register(
+        self,
+        *,
+        kind: str,
+        person: str,
+        email: str,
+        password: str,
+        organization: str,
+        uscc: str,
+        region: str,
+        representative: str,
+        address: str,
+        phone: str,
+        industry: str | None = None,
+        employees: str | None = None,
+        revenue: str | None = None,
+    ) -> None:
+        """Fill the registration form as a person would (the region through the picker's
+        three lists) and submit it."""
+        page = self.page
+        self.go("/register")
+        page.fill("input[name=name]", person)
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", password)
+        page.fill("input[name=confirm]", password)
+        page.check(f"input[name=kind][value={kind}]")
+        page.fill("input[name=org_name]", organization)
+        page.fill("input[name=uscc]", uscc)
+        page.select_option("#region-picker-1-province", region[:2] + "0000")
+        page.select_option("#region-picker-1-city", region[:4] + "00")
+        page.select_option("#region-picker-1-district", region)
+        page.fill("input[name=legal_representative]", representative)
+        page.fill("input[name=address]", address)
+        page.fill("input[name=contact_phone]", phone)
+        page.fill("input[name=contact_email]", email)
+        if industry:
+            page.select_option("select[name=industry_code]", industry)
+        if employees:
+            page.fill("input[name=employees]", employees)
+        if revenue:
+            page.fill("input[name=annual_revenue]", revenue)
+        self.shot("register")
+        self.submit("main form button[type=submit]")
+
     def sign_out(self) -> None:
         self.context.clear_cookies()
 

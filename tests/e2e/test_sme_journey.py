@@ -26,26 +26,21 @@ SOLUTION = "yunzhi-fabric-defect-inspection"
 def test_an_sme_finds_starts_and_pays_with_a_voucher(site, journey) -> None:
     sme = journey()
     page = sme.page
-    sme.go("/register")
-    page.fill("input[name=name]", "王建华")
-    page.fill("input[name=email]", EMAIL)
-    page.fill("input[name=password]", "Pujiang-2026-e2e")
-    page.fill("input[name=confirm]", "Pujiang-2026-e2e")
-    page.check("input[name=kind][value=sme]")
-    page.fill("input[name=org_name]", ORG)
-    page.fill("input[name=uscc]", USCC)
-    page.select_option("#region-picker-1-province", "310000")
-    page.select_option("#region-picker-1-city", "310100")
-    page.select_option("#region-picker-1-district", "310115")
-    page.fill("input[name=legal_representative]", "王建华")
-    page.fill("input[name=address]", "上海市浦东新区川沙路 950 号")
-    page.fill("input[name=contact_phone]", "021-58950950")
-    page.fill("input[name=contact_email]", EMAIL)
-    page.select_option("select[name=industry_code]", "C17")
-    page.fill("input[name=employees]", "60")
-    page.fill("input[name=annual_revenue]", "25000000")
-    sme.shot("register")
-    sme.submit("main form button[type=submit]")
+    sme.register(
+        kind="sme",
+        person="王建华",
+        email=EMAIL,
+        password="Pujiang-2026-e2e",
+        organization=ORG,
+        uscc=USCC,
+        region="310115",
+        representative="王建华",
+        address="上海市浦东新区川沙路 950 号",
+        phone="021-58950950",
+        industry="C17",
+        employees="60",
+        revenue="25000000",
+    )
     assert site.scalar(sa.select(Organization.id).where(Organization.uscc == USCC))
 
     # Find: search 质检, narrow to the textile industry, compare two results.

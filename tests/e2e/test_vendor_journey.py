@@ -38,23 +38,18 @@ def test_a_vendor_lists_an_outcome_plan_and_gets_a_disputed_result_invoiced(site
     vendor = journey(locale="en")
     page = vendor.page
     english(vendor)
-    vendor.go("/register")
-    page.fill("input[name=name]", "Chen Hao")
-    page.fill("input[name=email]", EMAIL)
-    page.fill("input[name=password]", "Qiantang-2026-e2e")
-    page.fill("input[name=confirm]", "Qiantang-2026-e2e")
-    page.check("input[name=kind][value=vendor]")
-    page.fill("input[name=org_name]", ORG)
-    page.fill("input[name=uscc]", USCC)
-    page.select_option("#region-picker-1-province", "330000")
-    page.select_option("#region-picker-1-city", "330100")
-    page.select_option("#region-picker-1-district", "330106")
-    page.fill("input[name=legal_representative]", "陈浩")
-    page.fill("input[name=address]", "浙江省杭州市西湖区文三路 960 号")
-    page.fill("input[name=contact_phone]", "0571-88960960")
-    page.fill("input[name=contact_email]", EMAIL)
-    vendor.shot("register")
-    vendor.submit("main form button[type=submit]")
+    vendor.register(
+        kind="vendor",
+        person="Chen Hao",
+        email=EMAIL,
+        password="Qiantang-2026-e2e",
+        organization=ORG,
+        uscc=USCC,
+        region="330106",
+        representative="陈浩",
+        address="浙江省杭州市西湖区文三路 960 号",
+        phone="0571-88960960",
+    )
     assert "Sign in" not in page.inner_text("nav")
     org_id = site.scalar(sa.select(Organization.id).where(Organization.uscc == USCC))
 
