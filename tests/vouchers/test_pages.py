@@ -117,6 +117,7 @@ def test_officer_creates_and_publishes_a_program_through_the_form(
     sign_in(client, officer)
     form = page(client.get("/vouchers/programs/new"))
     assert vendor.organization.name in form  # verified vendors to pick for the pool
+    assert "上云券" in form and "算力券" in form  # the kinds in the page's language
 
     response = client.post(
         "/vouchers/programs/new",
