@@ -19,12 +19,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from billing import invoices, ledger
-from billing.models import Invoice, InvoiceKind, InvoiceStatus
+from billing.models import Invoice, InvoiceKind, InvoiceStatus, PaymentStatus
 from marketplace.errors import Conflict, NotAllowed
 from marketplace.jsonapi import Actor
 from vouchers import redemptions
 from vouchers.models import Program, Redemption, Settlement
 from vouchers.redemptions import EligibleLine, Quote
+
+PENDING = (PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION)
 
 
 def eligible_lines(invoice: Invoice) -> list[EligibleLine]:
@@ -88,6 +90,13 @@ def apply(
     if invoices.amount_paid(invoice) > 0 or invoices.amount_credited(invoice) > 0:
         raise Conflict(
             _l("Vouchers are applied before any other payment; this invoice is partly paid."),
+            field=redemptions.FIELD,
+        )
+    if any(p.status in PENDING for p in invoice.payments):
+        # A card payment of the whole amount is waiting (3-D Secure): a subsidy now would
+        # make the buyer pay twice for that part once it succeeds.
+        raise Conflict(
+            _l("A card payment of this invoice is still being confirmed; try vouchers after it."),
             field=redemptions.FIELD,
         )
     result = redemptions.redeem(

@@ -91,6 +91,26 @@ def test_only_the_buyer_applies_vouchers_and_only_before_other_payments(
     assert voucher.balance_fen == 3_000
 
 
+def test_no_voucher_while_a_card_payment_awaits_confirmation(session: Session) -> None:
+    from billing.models import Payment, PaymentMethodKind, PaymentStatus
+
+    _program, buyer, _vendor, voucher, invoice = setup(session)
+    session.add(
+        Payment(
+            invoice_id=invoice.id,
+            buyer_id=invoice.buyer_id,
+            method=PaymentMethodKind.CARD,
+            status=PaymentStatus.REQUIRES_ACTION,
+            amount_fen=invoices.amount_due(invoice),
+            stripe_payment_intent_id="pi_waiting",
+        )
+    )
+    session.flush()
+    with pytest.raises(Conflict) as refused:
+        voucher_payments.apply(session, invoice, codes=[voucher.code], actor=buyer, now=T0)
+    assert refused.value.field == "vouchers" and voucher.balance_fen == 3_000
+
+
 def test_voiding_the_invoice_gives_the_voucher_back(session: Session) -> None:
     program, buyer, _vendor, voucher, invoice = setup(session)
     voucher_payments.apply(session, invoice, codes=[voucher.code], actor=buyer, now=T0)
