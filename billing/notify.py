@@ -137,6 +137,12 @@ def payment_failed(session: Session, invoice: Invoice, reason: str, attempt: int
     )
 
 
+def solution_name(contract: Contract) -> str:
+    """The solution's name in a notification (stored with it, so in the listing's own
+    language): the published one, or the one the plan was bought from."""
+    return (contract.solution.published or contract.plan.revision).name
+
+
 def spend_cap(session: Session, contract: Contract, level: int, period_key: str) -> None:
     """Warn buyer and vendor once per period at 80% and 100% of the spend cap."""
     kind = f"spend_cap_{level}"
@@ -147,8 +153,6 @@ def spend_cap(session: Session, contract: Contract, level: int, period_key: str)
             kind,
             f"cap{level}:contract:{contract.id}:{period_key}",
             link=f"/billing/contracts/{contract.id}",
-            solution=contract.solution.published.name
-            if contract.solution.published
-            else str(contract.solution_id),
+            solution=solution_name(contract),
             cap=format_fen(contract.spend_cap_fen or 0),
         )

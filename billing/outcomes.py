@@ -54,11 +54,6 @@ def _with_unit(value: Decimal, contract: Contract) -> str:
     return f"{value.normalize():,f} {unit}".strip()
 
 
-def _solution_name(contract: Contract) -> str:
-    published = contract.solution.published
-    return published.name if published else contract.solution.slug
-
-
 def _check_value(value: Decimal, field: str) -> Decimal:
     if not value.is_finite() or value < 0 or value > MAX_VALUE:
         raise DomainError(_l("Enter a measured value of zero or more."), field=field)
@@ -108,7 +103,7 @@ def propose_baseline(
         f"baseline:{proposal.id}:proposed",
         link=f"/billing/contracts/{contract.id}",
         value=_with_unit(proposal.value, contract),
-        solution=_solution_name(contract),
+        solution=notify.solution_name(contract),
     )
     _audit(
         session,
@@ -156,7 +151,7 @@ def accept_baseline(
             f"contract:{contract.id}:baseline_agreed",
             link=f"/billing/contracts/{contract.id}",
             value=_with_unit(proposal.value, contract),
-            solution=_solution_name(contract),
+            solution=notify.solution_name(contract),
         )
     _audit(session, "baseline.agreed", "contract", contract.id, actor, value=contract.baseline)
     return contract

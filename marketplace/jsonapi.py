@@ -53,9 +53,7 @@ _ERROR_CODES = {
 
 def row_id(**options: Any) -> ma.fields.Integer:
     """A reference to a row in a request body: a whole number from 1 to MAX_ROW_ID."""
-    return ma.fields.Integer(
-        strict=True, validate=ma.validate.Range(min=1, max=MAX_ROW_ID), **options
-    )
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ROW_ID), **options)
 
 
 class ErrorBody(ma.Schema):

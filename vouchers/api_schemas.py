@@ -6,7 +6,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from catalog.models import VoucherKind
-from marketplace.db import MAX_ROW_ID
+from marketplace.jsonapi import row_id
 from marketplace.money import MAX_FEN
 from marketplace.sizeclass import SizeClass
 from vouchers.models import (
@@ -15,7 +15,6 @@ from vouchers.models import (
 from vouchers.programs import MAX_VALIDITY_DAYS
 
 _amount = ma.validate.Range(min=1, max=MAX_FEN)
-_row_id = ma.validate.Range(min=1, max=MAX_ROW_ID)
 
 
 class ProgramIn(ma.Schema):
@@ -48,7 +47,7 @@ class ProgramIn(ma.Schema):
         metadata={"description": "GB/T 4754 codes or sections; empty: every industry"},
     )
     vendor_whitelist = ma.fields.List(
-        ma.fields.Integer(validate=_row_id),
+        row_id(),
         load_default=list,
         metadata={"description": "vendor organization ids; empty: every verified vendor"},
     )
@@ -243,7 +242,7 @@ class AnomalyOut(ma.Schema):
 
 
 class SettlementIn(ma.Schema):
-    vendor_id = ma.fields.Integer(required=True, validate=_row_id)
+    vendor_id = row_id(required=True)
     period_start = ma.fields.AwareDateTime(required=True)
     period_end = ma.fields.AwareDateTime(
         required=True, metadata={"description": "exclusive: redemptions before this moment"}
