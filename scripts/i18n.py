@@ -7,6 +7,9 @@ Usage (from anywhere; paths are resolved from the repository root):
     python scripts/i18n.py compile   # every messages.po -> messages.mo next to it
     python scripts/i18n.py check     # exit 1 if a zh_CN message is untranslated, fuzzy or broken
     python scripts/i18n.py all       # extract + update + compile + check
+    python scripts/i18n.py translate FILE.json ...  # extract + update, fill zh_CN from
+                                     # {"msgid": "译文"} files, compile (under a file lock,
+                                     # so several people can run it at once)
 
 Usual flow after changing user-facing strings: ``extract``, ``update``, translate the new
 entries in zh_CN/LC_MESSAGES/messages.po (the .po is the source of truth), ``compile``,
@@ -30,7 +33,7 @@ import tempfile
 from pathlib import Path
 
 from babel.messages.frontend import CommandLineInterface
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
 MAPPING = ROOT / "babel.cfg"
@@ -199,10 +202,44 @@ def cmd_check() -> int:
     return 0
 
 
+def cmd_translate(files: list[Path]) -> int:
+    """Extract and update, then fill zh_CN entries from JSON files of {msgid: translation};
+    serialized by a lock file so that concurrent runs do not overwrite each other."""
+    import fcntl
+    import json
+
+    with open(Path(tempfile.gettempdir()) / "marketplace-i18n.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cmd_extract()
+        cmd_update()
+        translations: dict[str, str] = {}
+        for file in files:
+            translations.update(json.loads(file.read_text(encoding="utf-8")))
+        path = po_path(CHECKED_LOCALE)
+        catalog = _read(path, CHECKED_LOCALE)
+        filled = 0
+        for message in catalog:
+            wanted = translations.get(message.id) if isinstance(message.id, str) else None
+            if wanted is not None and message.string != wanted:
+                message.string = wanted
+                filled += 1
+        with path.open("wb") as handle:
+            write_po(handle, catalog, width=0, ignore_obsolete=True)
+        print(f"filled {filled} zh_CN translation(s)")
+        cmd_compile()
+        return cmd_check()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("extract", "update", "compile", "check", "all"))
-    command = parser.parse_args(argv).command
+    parser.add_argument(
+        "command", choices=("extract", "update", "compile", "check", "all", "translate")
+    )
+    parser.add_argument("files", nargs="*", type=Path, help="JSON files for 'translate'")
+    args = parser.parse_args(argv)
+    command = args.command
+    if command == "translate":
+        return cmd_translate(args.files)
     if command in ("extract", "all"):
         cmd_extract()
     if command in ("update", "all"):
