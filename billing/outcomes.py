@@ -184,8 +184,17 @@ def report(
     if contract.baseline is None or contract.status not in (
         ContractStatus.ACTIVE,
         ContractStatus.PAST_DUE,
+        ContractStatus.CANCELED,  # the periods before a cancellation are still paid for
+        ContractStatus.ENDED,
     ):
         raise Conflict(_l("Results can be reported once the baseline is agreed."))
+    ended_at = contract.canceled_at or contract.ended_at
+    if contract.status in (ContractStatus.CANCELED, ContractStatus.ENDED) and (
+        ended_at is None or period_start >= ended_at
+    ):
+        raise DomainError(
+            _l("The contract had ended before this period started."), field="period_start"
+        )
     if period_end <= period_start:
         raise DomainError(_l("The period must end after it starts."), field="period_end")
     if period_start < contract.anchor_at:
