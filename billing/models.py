@@ -164,6 +164,12 @@ class Invoice(Base):
         sa.UniqueConstraint("contract_id", "period_start", "reason"),
         sa.CheckConstraint("total_fen = subtotal_fen + tax_fen", name="total_is_net_plus_tax"),
         sa.CheckConstraint("voucher_fen >= 0", name="voucher_not_negative"),
+        # Customer credit (billing/credits.py) pays at most the invoice's total.
+        sa.CheckConstraint(
+            "credit_applied_fen >= 0 AND (credit_applied_fen = 0 OR credit_applied_fen <= total_fen)",
+            name="credit_applied_within_total",
+        ),
+        sa.CheckConstraint("credit_granted_fen >= 0", name="credit_granted_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -186,6 +192,10 @@ class Invoice(Base):
     tax_fen: Mapped[int] = mapped_column(sa.BigInteger)  # the VAT contained in the prices
     total_fen: Mapped[int] = mapped_column(sa.BigInteger)  # tax-inclusive
     voucher_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # Taken from the buyer's credit balance with the vendor when the invoice was issued.
+    credit_applied_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # What of a negative total (or of a credit note) went to the buyer's credit balance.
+    credit_granted_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     commission_bp: Mapped[int]  # the platform's rate when the invoice was issued
     issued_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]

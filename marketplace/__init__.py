@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "vouchers.models",
     "billing.models",
     "billing.outcome_models",
+    "billing.credit_models",
 )
 
 
