@@ -9,7 +9,11 @@ Rules:
 - vendor concentration: one vendor takes more than a share of what the program redeemed;
 - split invoices: several invoices between one buyer and one vendor within a short time,
   each subsidised at (or just under) the per-invoice cap;
-- no usage: redemptions on pay-after-use contracts for which no usage was ever recorded.
+- no usage: redemptions on pay-after-use contracts for which no usage was ever recorded;
+- subsidy over ratio: every redemption, active or reversed, recomputed from its own
+  figures: subsidy <= ratio x eligible amount, subsidy <= eligible amount <= invoice total,
+  and the eligible amount is the sum of the eligible lines it lists (rows written before
+  redemption kept to that, or changed in the database by hand, show up here).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from marketplace.db import insert_or_skip
 from marketplace.errors import Conflict, DomainError
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization
-from marketplace.money import BASIS_POINTS_PER_UNIT
+from marketplace.money import BASIS_POINTS_PER_UNIT, apply_basis_points
 from vouchers import access, parties
 from vouchers.models import (
     Anomaly,
@@ -43,6 +47,7 @@ from vouchers.models import (
 # Billing's tables, read by name: vouchers never imports billing.
 _contracts = sa.table("contracts", sa.column("id"), sa.column("plan_id"))
 _usage_events = sa.table("usage_events", sa.column("contract_id"))
+_invoices = sa.table("invoices", sa.column("id"), sa.column("total_fen"))
 
 UsageCheck = Callable[[Session, set[int]], set[int]]
 
@@ -206,6 +211,51 @@ def _no_usage(
         )
 
 
+def invoice_totals(session: Session, invoice_ids: set[int]) -> dict[int, int]:
+    if not invoice_ids:
+        return {}
+    rows = session.execute(
+        sa.select(_invoices.c.id, _invoices.c.total_fen).where(_invoices.c.id.in_(invoice_ids))
+    )
+    return {invoice_id: int(total) for invoice_id, total in rows}
+
+
+def _over_ratio(session: Session, program: Program, rows: list[Redemption]) -> Iterable[_Case]:
+    totals = invoice_totals(session, {r.invoice_id for r in rows})
+    for r in rows:
+        limit = apply_basis_points(r.eligible_fen, program.ratio_bp)
+        lines_fen = sum(int(line["amount_fen"]) for line in r.lines)
+        invoice_total = totals.get(r.invoice_id)
+        problems = []
+        if r.amount_fen > limit:
+            problems.append("over_ratio")
+        if r.amount_fen > r.eligible_fen:
+            problems.append("over_eligible")
+        if invoice_total is not None and r.eligible_fen > invoice_total:
+            problems.append("eligible_over_invoice")
+        if lines_fen != r.eligible_fen:
+            problems.append("eligible_not_lines")
+        if problems:
+            yield _Case(
+                AnomalyRule.SUBSIDY_OVER_RATIO,
+                f"redemption:{r.id}",
+                r.amount_fen,
+                {
+                    "invoice_id": r.invoice_id,
+                    "problems": problems,
+                    "eligible_fen": r.eligible_fen,
+                    "lines_fen": lines_fen,
+                    "ratio_bp": program.ratio_bp,
+                    "ratio_limit_fen": limit,
+                    "excess_fen": max(0, r.amount_fen - limit),
+                    "invoice_total_fen": invoice_total,
+                },
+                r.id,
+                r.buyer_id,
+                r.vendor_id,
+            )
+
+
 def scan(
     session: Session,
     program: Program,
@@ -229,6 +279,7 @@ def scan(
         *_concentration(program, active, settings),
         *_split_invoices(program, active, settings),
         *_no_usage(session, program, active, usage_check),
+        *_over_ratio(session, program, rows),
     ]
     found = []
     for case in cases:

@@ -53,6 +53,7 @@ ANOMALY_RULE_ZH = {
     AnomalyRule.VENDOR_CONCENTRATION: "单一服务商占比过高",
     AnomalyRule.SPLIT_INVOICES: "拆分账单规避单笔上限",
     AnomalyRule.NO_USAGE: "合同无使用记录",
+    AnomalyRule.SUBSIDY_OVER_RATIO: "补贴超过可补贴金额的补贴比例",
 }
 ANOMALY_STATUS_ZH = {
     AnomalyStatus.OPEN: "待复核",

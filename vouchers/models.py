@@ -410,6 +410,8 @@ class AnomalyRule(enum.StrEnum):
     VENDOR_CONCENTRATION = "vendor_concentration"
     SPLIT_INVOICES = "split_invoices"  # several invoices just under the per-invoice cap
     NO_USAGE = "no_usage"  # redeemed on a contract with no recorded usage
+    # subsidy above ratio x eligible, above the eligible amount, or that above the invoice
+    SUBSIDY_OVER_RATIO = "subsidy_over_ratio"
 
     @property
     def label(self) -> str:
@@ -422,6 +424,7 @@ ANOMALY_RULE_LABELS = {
     AnomalyRule.VENDOR_CONCENTRATION: _l("One vendor takes a large share of the program"),
     AnomalyRule.SPLIT_INVOICES: _l("Invoices split just under the per-invoice cap"),
     AnomalyRule.NO_USAGE: _l("Redeemed on a contract with no recorded usage"),
+    AnomalyRule.SUBSIDY_OVER_RATIO: _l("Subsidy above the program's ratio of the eligible amount"),
 }
 
 

@@ -12,6 +12,11 @@ line is eligible when its solution accepts the voucher's kind, its vendor is in 
 program's pool (any verified vendor when the pool is empty) and the vendor is not a related
 party of the buyer. The voucher rows are locked for the whole payment, so concurrent
 payments can never spend more than a balance.
+
+A redemption (one voucher, one vendor) records as its eligible amount the sum of every
+eligible line of that vendor, whether or not the subsidy reached the line, and lists each
+of those lines; its subsidy never passes ratio x that eligible amount, so the figures an
+officer sees add up on every row (the anomaly scan re-checks it).
 """
 
 from __future__ import annotations
@@ -121,6 +126,7 @@ class _Invoice:
     vendors: dict[int, Organization]
     paid_by_line: dict[str, int]  # subsidy already on each line
     paid_by_program: dict[int, int]  # subsidy already paid by each program
+    paid_by_program_vendor: dict[tuple[int, int], int]  # ... on each vendor's lines
 
 
 def _context(
@@ -139,13 +145,16 @@ def _context(
         raise DomainError(_l("Unknown buyer."), field="buyer_id")
     paid_by_line: dict[str, int] = {}
     paid_by_program: dict[int, int] = {}
+    paid_by_program_vendor: dict[tuple[int, int], int] = {}
     for redemption in prior:
         paid_by_program[redemption.program_id] = (
             paid_by_program.get(redemption.program_id, 0) + redemption.amount_fen
         )
+        pair = (redemption.program_id, redemption.vendor_id)
+        paid_by_program_vendor[pair] = paid_by_program_vendor.get(pair, 0) + redemption.amount_fen
         for share in redemption.lines:
             paid_by_line[share["line"]] = paid_by_line.get(share["line"], 0) + share["subsidy_fen"]
-    return _Invoice(buyer, keyed, orgs, paid_by_line, paid_by_program)
+    return _Invoice(buyer, keyed, orgs, paid_by_line, paid_by_program, paid_by_program_vendor)
 
 
 def _vendor_in_pool(program: Program, vendor: Organization) -> bool:
@@ -210,13 +219,29 @@ def _plan_voucher(invoice: _Invoice, voucher: Voucher, now: datetime) -> Voucher
             ),
             reason="related_party",
         )
+    by_vendor: dict[int, list[tuple[str, EligibleLine]]] = {}
+    for k, line in eligible:
+        by_vendor.setdefault(line.vendor_id, []).append((k, line))
+    # What each vendor's redemption may still take: its unpaid eligible lines, and no more
+    # than the ratio of its own eligible lines (with one vendor, as on every invoice, that
+    # is the program's ratio limit itself).
+    room_by_vendor = {
+        vendor_id: max(
+            0,
+            min(
+                sum(max(0, line.amount_fen - invoice.paid_by_line.get(k, 0)) for k, line in rows),
+                apply_basis_points(sum(line.amount_fen for _k, line in rows), program.ratio_bp)
+                - invoice.paid_by_program_vendor.get((program.id, vendor_id), 0),
+            ),
+        )
+        for vendor_id, rows in by_vendor.items()
+    }
     already = invoice.paid_by_program.get(program.id, 0)
     eligible_total = sum(line.amount_fen for _k, line in eligible)
-    unpaid = sum(max(0, line.amount_fen - invoice.paid_by_line.get(k, 0)) for k, line in eligible)
     limits = [
         voucher.balance_fen,
         apply_basis_points(eligible_total, program.ratio_bp) - already,
-        unpaid,
+        sum(room_by_vendor.values()),  # within the eligible amount still unpaid
     ]
     if program.invoice_cap_fen is not None:
         limits.append(program.invoice_cap_fen - already)
@@ -228,12 +253,17 @@ def _plan_voucher(invoice: _Invoice, voucher: Voucher, now: datetime) -> Voucher
         )
     shares = []
     left = subsidy
-    for k, line in eligible:
-        room = max(0, line.amount_fen - invoice.paid_by_line.get(k, 0))
-        part = min(room, left)
-        if part:
+    for vendor_id, rows in by_vendor.items():
+        vendor_left = min(room_by_vendor[vendor_id], left)
+        if not vendor_left:
+            continue
+        left -= vendor_left
+        # Every eligible line of the vendor is listed, those the subsidy did not reach with
+        # zero: the redemption's eligible amount is the sum of its eligible lines.
+        for k, line in rows:
+            part = min(max(0, line.amount_fen - invoice.paid_by_line.get(k, 0)), vendor_left)
+            vendor_left -= part
             shares.append(LineShare(k, line.solution_id, line.vendor_id, line.amount_fen, part))
-            left -= part
     return VoucherQuote(voucher.code, subsidy, None, shares, voucher)
 
 
@@ -245,6 +275,10 @@ def _book(invoice: _Invoice, planned: VoucherQuote) -> None:
         invoice.paid_by_program.get(program_id, 0) + planned.subsidy_fen
     )
     for share in planned.shares:
+        pair = (program_id, share.vendor_id)
+        invoice.paid_by_program_vendor[pair] = (
+            invoice.paid_by_program_vendor.get(pair, 0) + share.subsidy_fen
+        )
         invoice.paid_by_line[share.line] = (
             invoice.paid_by_line.get(share.line, 0) + share.subsidy_fen
         )
