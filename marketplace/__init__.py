@@ -14,10 +14,14 @@ TEMPLATES = ROOT / "templates"
 MODEL_MODULES = (
     "marketplace.models",
     "marketplace.audit",
+    "marketplace.throttle",
+    "marketplace.checkpoints",
     "catalog.models",
     "vouchers.models",
     "billing.models",
     "billing.outcome_models",
+    "billing.attempt_models",
+    "billing.error_models",
     "billing.credit_models",
 )
 
@@ -86,7 +90,7 @@ def _stripe_origins(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from marketplace import i18n, security
+    from marketplace import auth, i18n, security, throttle
     from marketplace.extensions import babel, bootstrap, csrf, db, limiter, login_manager
     from marketplace.jsonapi import Api, init_spec
 
@@ -98,6 +102,8 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None  # the login page explains itself
     login_manager.session_protection = "strong"
+    auth.init_app(app)  # server-side sessions; no-store for signed-in answers
+    throttle.init_app(app)  # the lock-out's store; registers database:// for limits
     limiter.init_app(app)
     bootstrap.init_app(app)
     # One Api (and OpenAPI spec) per app: tests build many apps in one process.
@@ -125,7 +131,7 @@ def _register_packages(app: Flask) -> None:
     from marketplace.demo import load_platform_demo
     from marketplace.extensions import csrf
     from marketplace.pagecache import PageCache
-    from marketplace.views import accounts, console, site
+    from marketplace.views import accounts, console, sessions, site
     from vouchers import api as vouchers_api
     from vouchers import signals as vouchers_signals
     from vouchers import views as vouchers_views
@@ -142,6 +148,7 @@ def _register_packages(app: Flask) -> None:
     for blueprint in (
         site.bp,
         accounts.bp,
+        sessions.bp,
         console.bp,
         storefront.bp,
         vendor.bp,

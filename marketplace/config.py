@@ -32,7 +32,10 @@ class Defaults:
 
     WTF_CSRF_TIME_LIMIT = 8 * 3600
 
-    RATELIMIT_STORAGE_URI = "memory://"
+    # Where Flask-Limiter counts: the database all workers and hosts share, or redis://...
+    # memory:// counts in each process: only for one worker (marketplace.throttle refuses
+    # it with more, outside testing and debugging).
+    RATELIMIT_STORAGE_URI = "database://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
     # Failed logins for one e-mail address before it is locked for the window.
@@ -55,6 +58,12 @@ class Defaults:
     STRIPE_WEBHOOK_SECRET: str | None = None
     STRIPE_API_BASE: str | None = None  # a Stripe-compatible test server (localstripe)
     STRIPE_JS_URL = "https://js.stripe.com/v3/"
+    # Seconds the Stripe SDK waits for one answer. A card payment makes up to three calls,
+    # each tried at most twice: billing.payments.check_timeouts keeps them all within
+    # WORKER_TIMEOUT_SECONDS, so a worker is never killed while Stripe's answer is on its way.
+    STRIPE_TIMEOUT_SECONDS = 8.0
+    # gunicorn's worker timeout (read by gunicorn.conf.py and `marketplace demo`).
+    WORKER_TIMEOUT_SECONDS = 60
     # Bank details shown on invoices for 对公转账.
     BANK_ACCOUNT_NAME = "小快轻准解决方案市场运营有限公司"
     BANK_NAME = "中国工商银行上海浦东分行"
@@ -66,6 +75,18 @@ class Defaults:
 
     # A province may replace the MIIT thresholds (see marketplace/sizeclass.py).
     SIZE_CLASS_THRESHOLDS: list[tuple[str, int, int]] | None = None
+
+    # Audit checkpoints (marketplace/checkpoints.py, README "The audit key"). The signing
+    # key is never stored in the database: PEM or base64 seed, or a file holding it.
+    AUDIT_SIGNING_KEY: str | None = None
+    AUDIT_SIGNING_KEY_FILE: str | None = None
+    # Public keys of earlier signing keys (comma-separated PEM or base64), kept after rotation.
+    AUDIT_VERIFY_KEYS: str | None = None
+    # None means instance/audit-checkpoints/<database>/.
+    AUDIT_CHECKPOINT_DIR: str | None = None
+    # No key configured: use (and make) instance/audit-signing-key.pem; `marketplace demo`
+    # and debug mode only, never production.
+    AUDIT_DEVELOPMENT_KEY = False
 
     # flask-smorest: the OpenAPI document lives at /api/v1/openapi.json.
     API_TITLE = "SME Solution Marketplace API"
@@ -95,8 +116,15 @@ _ENV: dict[str, type] = {
     "STRIPE_WEBHOOK_SECRET": str,
     "STRIPE_API_BASE": str,
     "STRIPE_JS_URL": str,
+    "STRIPE_TIMEOUT_SECONDS": float,
+    "WORKER_TIMEOUT_SECONDS": int,
     "PLATFORM_COMMISSION_BP": int,
     "PAGE_CACHE_SECONDS": float,
+    "AUDIT_SIGNING_KEY": str,
+    "AUDIT_SIGNING_KEY_FILE": str,
+    "AUDIT_VERIFY_KEYS": str,
+    "AUDIT_CHECKPOINT_DIR": str,
+    "AUDIT_DEVELOPMENT_KEY": bool,
 }
 
 
@@ -116,6 +144,13 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
                 found[name] = _parse_env(environ[key], kind)
                 break
     return found
+
+
+def worker_timeout(environ: dict[str, str] | None = None) -> int:
+    """gunicorn's worker timeout: the environment's, else the default (gunicorn.conf.py and
+    ``marketplace demo`` both read it here)."""
+    found = from_environment(environ).get("WORKER_TIMEOUT_SECONDS")
+    return int(found or Defaults.WORKER_TIMEOUT_SECONDS)
 
 
 def default_sqlite_url(instance_path: str | Path) -> str:

@@ -33,7 +33,8 @@ from marketplace import reference
 from marketplace.errors import DomainError
 from marketplace.models import Role
 from marketplace.money import MoneyParseError, parse_yuan
-from marketplace.services import MIN_PASSWORD_LENGTH, check_region, check_uscc
+from marketplace.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problem
+from marketplace.services import check_region, check_uscc
 
 
 class YuanField(StringField):
@@ -63,6 +64,20 @@ def _uscc_valid(form: FlaskForm, field: StringField) -> None:
         field.data = check_uscc(field.data or "")
     except DomainError as exc:
         raise ValidationError(str(exc.message)) from exc
+
+
+class PasswordRules:
+    """The password rules of marketplace/passwords.py on a form field; ``email_field`` names
+    the form's e-mail field, when it has one, so the password may not repeat it."""
+
+    def __init__(self, email_field: str | None = None) -> None:
+        self.email_field = email_field
+
+    def __call__(self, form: FlaskForm, field: PasswordField) -> None:
+        email = getattr(form, self.email_field).data if self.email_field else None
+        problem = password_problem(field.data or "", email=email)
+        if problem is not None:
+            raise ValidationError(str(problem))
 
 
 def _region_valid(form: FlaskForm, field: StringField) -> None:
@@ -149,7 +164,7 @@ class RegistrationForm(OrganizationForm):
     password = PasswordField(
         _l("Password"),
         description=_l("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        validators=[DataRequired(), PasswordRules(email_field="email")],
     )
     confirm = PasswordField(
         _l("Repeat the password"),
@@ -159,7 +174,9 @@ class RegistrationForm(OrganizationForm):
 
 class LoginForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
     remember = BooleanField(_l("Keep me signed in"))
     next = HiddenField()
 
@@ -169,7 +186,29 @@ class AcceptInvitationForm(FlaskForm):
 
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=100)])
     password = PasswordField(
-        _l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)]
+        _l("Password"),
+        description=_l("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
+        validators=[DataRequired(), PasswordRules()],
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    """A signed-in person sets a new password; every session of theirs ends with it."""
+
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+    new_password = PasswordField(
+        _l("New password"),
+        description=_l("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
+        validators=[DataRequired(), PasswordRules()],
+    )
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[
+            DataRequired(),
+            EqualTo("new_password", message=_l("The passwords differ.")),
+        ],
     )
 
 

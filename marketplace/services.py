@@ -1,12 +1,12 @@
-"""Rules for people and organizations: registration, sign-in, invitations, roles, tokens,
-vendor verification. Functions take a session and plain values, flush, never commit."""
+"""Rules for people and organizations: registration, sign-in, tokens, vendor verification
+(invitations and roles: :mod:`marketplace.memberships`; sessions and password changes:
+:mod:`marketplace.user_sessions`). Functions take a session and plain values, flush, never
+commit."""
 
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -15,13 +15,12 @@ from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, ValidationError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from marketplace import audit, reference
+from marketplace import audit, passwords, reference
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor, hash_token, new_token_secret
 from marketplace.models import (
     ApiToken,
-    Invitation,
     Membership,
     Organization,
     OrgKind,
@@ -31,7 +30,7 @@ from marketplace.models import (
 )
 from marketplace.sizeclass import classify
 
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = passwords.MIN_PASSWORD_LENGTH
 # werkzeug's default (scrypt); the test suite swaps in a cheap method to stay fast.
 PASSWORD_HASH_METHOD = "scrypt"
 _PHONE = re.compile(r"^\+?[0-9][0-9\- ]{5,19}$")
@@ -72,12 +71,9 @@ def check_industry(code: str | None) -> str:
     return code
 
 
-def check_password(password: str) -> str:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise DomainError(
-            _l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), field="password"
-        )
-    return password
+def check_password(password: str, *, email: str | None = None) -> str:
+    """The password rules of marketplace/passwords.py (length, common list, not the e-mail)."""
+    return passwords.check_password(password, email=email)
 
 
 def normalize_email(email: str) -> str:
@@ -96,7 +92,9 @@ def create_user(
     user = User(
         email=email,
         name=name.strip(),
-        password_hash=generate_password_hash(check_password(password), method=PASSWORD_HASH_METHOD),
+        password_hash=generate_password_hash(
+            check_password(password, email=email), method=PASSWORD_HASH_METHOD
+        ),
         locale=locale,
     )
     session.add(user)
@@ -105,8 +103,13 @@ def create_user(
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, or None. An unknown e-mail is checked
+    against a stand-in hash of the same method and cost, so that both answers take as long
+    and the time does not tell which addresses have an account."""
     user = session.scalar(sa.select(User).where(User.email == normalize_email(email)))
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+    stored = user.password_hash if user is not None else None
+    matches = check_password_hash(stored or passwords.dummy_hash(PASSWORD_HASH_METHOD), password)
+    if user is None or not user.active or not matches:
         return None
     return user
 
@@ -220,117 +223,6 @@ def review_vendor(
         user_id=actor.user.id,
         org_id=actor.organization.id,
         data={"note": org.verification_note, "uscc": org.uscc},
-    )
-
-
-# --- membership and invitations ------------------------------------------------------
-
-
-def invite(
-    session: Session, *, actor: Actor, email: str, role: Role, days: int = 7
-) -> tuple[Invitation, str]:
-    """An invitation into the actor's organization; returns it with the link's secret."""
-    if not actor.role.can_manage:
-        raise NotAllowed(_l("Only owners and administrators invite colleagues."))
-    if role is Role.OWNER and actor.role is not Role.OWNER:
-        raise NotAllowed(_l("Only an owner can invite another owner."), field="role")
-    email = normalize_email(email)
-    member = session.scalar(
-        sa.select(Membership.id)
-        .join(User)
-        .where(Membership.organization_id == actor.organization.id, User.email == email)
-    )
-    if member is not None:
-        raise Conflict(_l("This person is a member already."), field="email")
-    secret = secrets.token_urlsafe(32)
-    invitation = Invitation(
-        organization_id=actor.organization.id,
-        email=email,
-        role=role,
-        token_hash=hash_token(secret),
-        invited_by_id=actor.user.id,
-        expires_at=utcnow() + timedelta(days=days),
-    )
-    session.add(invitation)
-    session.flush()
-    audit.record(
-        session,
-        "invitation.created",
-        "invitation",
-        invitation.id,
-        user_id=actor.user.id,
-        org_id=actor.organization.id,
-        data={"email": email, "role": role.value},
-    )
-    return invitation, secret
-
-
-def find_invitation(session: Session, secret: str) -> Invitation | None:
-    invitation = session.scalar(
-        sa.select(Invitation).where(Invitation.token_hash == hash_token(secret or ""))
-    )
-    if invitation is None or not invitation.is_open(utcnow()):
-        return None
-    return invitation
-
-
-def accept_invitation(session: Session, invitation: Invitation, user: User) -> Membership:
-    if not invitation.is_open(utcnow()):
-        raise Conflict(_l("This invitation has expired or been used."))
-    existing = user.membership_in(invitation.organization_id)
-    if existing is not None:
-        raise Conflict(_l("You are a member of this organization already."))
-    membership = Membership(
-        user_id=user.id, organization_id=invitation.organization_id, role=invitation.role
-    )
-    session.add(membership)
-    invitation.accepted_at = utcnow()
-    invitation.accepted_by_id = user.id
-    session.flush()
-    audit.record(
-        session,
-        "membership.created",
-        "membership",
-        membership.id,
-        user_id=user.id,
-        org_id=invitation.organization_id,
-        data={"role": invitation.role.value, "invitation": invitation.id},
-    )
-    return membership
-
-
-def revoke_invitation(session: Session, invitation: Invitation, *, actor: Actor) -> None:
-    if invitation.organization_id != actor.organization.id or not actor.role.can_manage:
-        raise NotAllowed(_l("You cannot revoke this invitation."))
-    invitation.revoked_at = utcnow()
-    session.flush()
-
-
-def change_role(session: Session, membership: Membership, role: Role, *, actor: Actor) -> None:
-    if membership.organization_id != actor.organization.id or not actor.role.can_manage:
-        raise NotAllowed(_l("Only owners and administrators change roles."))
-    if Role.OWNER in (role, membership.role) and actor.role is not Role.OWNER:
-        raise NotAllowed(_l("Only an owner can grant or take away ownership."), field="role")
-    if membership.role is Role.OWNER and role is not Role.OWNER:
-        owners = session.scalar(
-            sa.select(sa.func.count()).where(
-                Membership.organization_id == membership.organization_id,
-                Membership.role == Role.OWNER,
-            )
-        )
-        if owners == 1:
-            raise Conflict(_l("An organization keeps at least one owner."), field="role")
-    old = membership.role
-    membership.role = role
-    session.flush()
-    audit.record(
-        session,
-        "membership.role_changed",
-        "membership",
-        membership.id,
-        user_id=actor.user.id,
-        org_id=actor.organization.id,
-        data={"user_id": membership.user_id, "from": old.value, "to": role.value},
     )
 
 

@@ -18,11 +18,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from marketplace import services
-from marketplace.auth import org_required, web_actor
+from marketplace import memberships, services, throttle
+from marketplace.auth import org_required, sign_in, sign_out, web_actor
 from marketplace.db import db
 from marketplace.errors import DomainError
 from marketplace.extensions import limiter
@@ -94,7 +94,7 @@ def register() -> str | Response:
         except DomainError as exc:
             show_error(form, exc, _FORM_FIELD)
         else:
-            login_user(user)
+            sign_in(user)
             session["org_id"] = org.id
             flash(_("Welcome! %(org)s is registered.", org=org.name), "success")
             return redirect(url_for("accounts.organization"))
@@ -122,29 +122,21 @@ def new_organization() -> str | Response:
     )
 
 
-def _lockout_key() -> str:
-    return "login-email:" + services.normalize_email(request.form.get("email", ""))
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LOCKOUT_LIMIT"],
-    key_func=_lockout_key,
-    methods=["POST"],
-    deduct_when=lambda response: bool(g.get("login_failed")),
-    error_message="locked",
-)
 def login() -> str | Response:
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
+        lockout = throttle.login_lockout()
+        if not lockout.attempt(form.email.data):
+            abort(429)  # locked for the window, even with the right password
         user = services.authenticate(db.session, form.email.data, form.password.data)
         if user is None:
-            g.login_failed = True
             form.form_errors.append(_("The e-mail address or password is wrong."))
         else:
+            lockout.succeeded(form.email.data)
             session.clear()
-            login_user(user, remember=form.remember.data)
+            sign_in(user, remember=bool(form.remember.data))
             session["lang"] = user.locale
             return redirect(safe_next(form.next.data, url_for("accounts.dashboard")))
     return render_template("marketplace/login.html", form=form)
@@ -153,7 +145,7 @@ def login() -> str | Response:
 @bp.post("/logout")
 def logout() -> Response:
     lang = session.get("lang")
-    logout_user()
+    sign_out()
     session.clear()
     if lang:
         session["lang"] = lang
@@ -223,7 +215,7 @@ def members() -> str | Response:
         if form.validate_on_submit():
             try:
                 with db.session.begin_nested():
-                    invitation, secret = services.invite(
+                    invitation, secret = memberships.invite(
                         db.session,
                         actor=g.actor,
                         email=form.email.data,
@@ -271,7 +263,7 @@ def change_role(membership_id: int) -> Response:
     if form.validate_on_submit():
         try:
             with db.session.begin_nested():
-                services.change_role(db.session, membership, Role(form.role.data), actor=g.actor)
+                memberships.change_role(db.session, membership, Role(form.role.data), actor=g.actor)
         except DomainError as exc:
             flash(str(exc.message), "danger")
         else:
@@ -281,23 +273,55 @@ def change_role(membership_id: int) -> Response:
     return redirect(url_for("accounts.members"))
 
 
+@bp.post("/organization/members/<int:membership_id>/remove")
+@org_required(owner=True)
+def remove_member(membership_id: int) -> Response:
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or membership.organization_id != g.actor.organization.id:
+        abort(404)
+    name = membership.user.name
+    try:
+        with db.session.begin_nested():
+            memberships.remove_member(db.session, membership, actor=g.actor)
+    except DomainError as exc:
+        flash(str(exc.message), "danger")
+    else:
+        flash(
+            _("%(name)s no longer belongs to %(org)s.", name=name, org=g.actor.organization.name),
+            "success",
+        )
+    return redirect(url_for("accounts.members"))
+
+
 @bp.post("/organization/invitations/<int:invitation_id>/revoke")
 @org_required(manage=True)
 def revoke_invitation(invitation_id: int) -> Response:
     invitation = db.session.get(Invitation, invitation_id)
     if invitation is None or invitation.organization_id != g.actor.organization.id:
         abort(404)
-    services.revoke_invitation(db.session, invitation, actor=g.actor)
+    memberships.revoke_invitation(db.session, invitation, actor=g.actor)
     flash(_("Invitation withdrawn."), "info")
     return redirect(url_for("accounts.members"))
 
 
 @bp.route("/invitations/<secret>", methods=["GET", "POST"])
 def accept_invitation(secret: str) -> str | Response:
-    invitation = services.find_invitation(db.session, secret)
+    """Only the invited address joins: a person signed in with it accepts; a person
+    signed in with another address is told so (403 to a POST) and nothing changes; a
+    visitor registers with the invited address, or signs in first if it has an account."""
+    invitation = memberships.find_invitation(db.session, secret)
     if invitation is None:
         return render_template("marketplace/invitation_invalid.html"), 404
     form = AcceptInvitationForm()
+    page = {
+        "invitation": invitation,
+        "form": form,
+        "has_account": memberships.invitee_has_account(db.session, invitation),
+        "login_url": url_for("accounts.login", next=request.path),
+    }
+    if current_user.is_authenticated and not memberships.is_invitee(invitation, current_user):
+        status = 403 if request.method == "POST" else 200
+        return render_template("marketplace/invitation.html", wrong_person=True, **page), status
     if request.method == "POST":
         try:
             with db.session.begin_nested():
@@ -314,17 +338,17 @@ def accept_invitation(secret: str) -> str | Response:
                 else:
                     user = None
                 if user is not None:
-                    services.accept_invitation(db.session, invitation, user)
+                    memberships.accept_invitation(db.session, invitation, user)
         except DomainError as exc:
             show_error(form, exc)
         else:
             if user is not None:
                 if not current_user.is_authenticated:
-                    login_user(user)
+                    sign_in(user)
                 session["org_id"] = invitation.organization_id
                 flash(_("You joined %(org)s.", org=invitation.organization.name), "success")
                 return redirect(url_for("accounts.dashboard"))
-    return render_template("marketplace/invitation.html", invitation=invitation, form=form)
+    return render_template("marketplace/invitation.html", wrong_person=False, **page)
 
 
 # --- API tokens ---------------------------------------------------------------------------

@@ -1,0 +1,179 @@
+"""Sign-in throttling that holds across workers and hosts.
+
+Two counts guard the login form:
+- per e-mail address, the lock-out (LOGIN_LOCKOUT_LIMIT, "5 per 15 minutes"): every
+  attempt is counted before the password is checked, a successful sign-in clears the count,
+  and once it passes the limit even the right password is refused until the window ends;
+- per client address, Flask-Limiter's LOGIN_RATE_LIMIT (and the other route limits).
+
+Both are counted in a store every worker and host shares: the database (table
+``throttle_counters``, one fixed-window row per key, updated by one atomic UPSERT), or
+Redis when RATELIMIT_STORAGE_URI names it. The lock-out never uses a per-process store;
+Flask-Limiter may (``memory://``) only in a single process, or when testing or debugging:
+``refuse_per_process_store`` stops a server with more workers from starting.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from limits import RateLimitItem, parse
+from limits.storage import RedisStorage, Storage
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.db import Base, db, insert_or_skip, utcnow
+
+DATABASE_STORAGE_URI = "database://"
+_PER_PROCESS_SCHEMES = ("memory",)
+_REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "redis+cluster")
+
+
+class ThrottleCounter(Base):
+    """Hits on one key (an e-mail address, a client address and route) in the current
+    fixed window; a row whose window has ended counts as zero and is restarted."""
+
+    __tablename__ = "throttle_counters"
+    __table_args__ = (sa.CheckConstraint("hits >= 0", name="hits_not_negative"),)
+
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    hits: Mapped[int]
+    # When the current window ends.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    def __repr__(self) -> str:
+        return f"<ThrottleCounter {self.key!r} hits={self.hits} until {self.expires_at:%H:%M:%S}>"
+
+
+class DatabaseStorage(Storage):
+    """A ``limits`` storage (fixed windows) in the application's database.
+
+    It works in the request's session: a hit is committed with the request (a refused
+    request, answered 429, needs no hit). The UPSERT takes the row lock on PostgreSQL and the
+    write lock on SQLite, so concurrent hits on one key are counted one after the other."""
+
+    STORAGE_SCHEME = ["database"]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return sa.exc.SQLAlchemyError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        session = db.session
+        now = utcnow()
+        table = ThrottleCounter.__table__
+        insert = insert_or_skip(session, ThrottleCounter).values(
+            key=key[:300], hits=amount, expires_at=now + timedelta(seconds=expiry)
+        )
+        ended = table.c.expires_at <= now
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "hits": sa.case((ended, amount), else_=table.c.hits + amount),
+                "expires_at": sa.case(
+                    (ended, insert.excluded.expires_at), else_=table.c.expires_at
+                ),
+            },
+        ).returning(table.c.hits)
+        return int(session.scalar(statement))
+
+    def _current(self, key: str) -> ThrottleCounter | None:
+        counter = db.session.get(ThrottleCounter, key[:300], populate_existing=True)
+        if counter is None or counter.expires_at <= utcnow():
+            return None
+        return counter
+
+    def get(self, key: str) -> int:
+        counter = self._current(key)
+        return counter.hits if counter else 0
+
+    def get_expiry(self, key: str) -> float:
+        counter = self._current(key)
+        return counter.expires_at.timestamp() if counter else time.time()
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int | None:
+        return db.session.execute(sa.delete(ThrottleCounter)).rowcount
+
+    def clear(self, key: str) -> None:
+        db.session.execute(sa.delete(ThrottleCounter).where(ThrottleCounter.key == key[:300]))
+
+
+class LoginLockout:
+    """Failed sign-ins per e-mail address, in a store all workers share."""
+
+    def __init__(self, storage: Storage, limit: RateLimitItem) -> None:
+        self.storage = storage
+        self.limit = limit
+
+    @staticmethod
+    def key(email: str) -> str:
+        return "login-email:" + (email or "").strip().lower()
+
+    def attempt(self, email: str) -> bool:
+        """Count a sign-in attempt; False when the address is locked (over the limit)."""
+        hits = self.storage.incr(self.key(email), self.limit.get_expiry())
+        return hits <= self.limit.amount
+
+    def succeeded(self, email: str) -> None:
+        self.storage.clear(self.key(email))
+
+
+def storage_scheme(uri: str) -> str:
+    return uri.partition("://")[0].lower()
+
+
+def _lockout_storage(app: Flask) -> Storage:
+    uri = app.config["RATELIMIT_STORAGE_URI"]
+    if storage_scheme(uri) in _REDIS_SCHEMES:
+        prefix = app.config.get("RATELIMIT_KEY_PREFIX") or "marketplace"
+        return RedisStorage(
+            uri, key_prefix=prefix, **app.config.get("RATELIMIT_STORAGE_OPTIONS", {})
+        )
+    return DatabaseStorage()
+
+
+def init_app(app: Flask) -> None:
+    """Choose the stores (before Flask-Limiter reads its configuration)."""
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = DATABASE_STORAGE_URI
+    app.extensions["marketplace.login_lockout"] = LoginLockout(
+        _lockout_storage(app), parse(app.config["LOGIN_LOCKOUT_LIMIT"])
+    )
+
+
+def login_lockout() -> LoginLockout:
+    return current_app.extensions["marketplace.login_lockout"]
+
+
+class PerProcessStoreError(RuntimeError):
+    """A server with several workers was configured to count limits in each process."""
+
+
+def refuse_per_process_store(config: dict[str, Any], workers: int) -> None:
+    """Stop a server with more than one worker whose limits live in each process: every
+    worker would allow the full limit (4 workers, 4 times the guesses)."""
+    if config.get("TESTING") or config.get("DEBUG") or workers <= 1:
+        return
+    uri = config.get("RATELIMIT_STORAGE_URI") or DATABASE_STORAGE_URI
+    if storage_scheme(uri) in _PER_PROCESS_SCHEMES:
+        raise PerProcessStoreError(
+            f"RATELIMIT_STORAGE_URI={uri} keeps rate limits in each process, and {workers} "
+            f"workers are configured: each would allow the whole limit. Use "
+            f"{DATABASE_STORAGE_URI} (the default) or redis://..., or run one worker."
+        )
+
+
+def gunicorn_post_worker_init(worker: Any) -> None:
+    """gunicorn hook: the loaded app's limit store against the number of workers."""
+    app = getattr(worker, "wsgi", None)
+    if isinstance(app, Flask):
+        refuse_per_process_store(app.config, worker.cfg.workers)
