@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -146,30 +146,112 @@ def record_many(session: Session, entries: list[Entry]) -> None:
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """A signed statement that the chain's row number ``count`` (in id order) is row
+    ``head_id`` with hash ``head_hash``: see marketplace/checkpoints.py."""
+
+    sequence: int
+    count: int
+    head_id: int
+    head_hash: str
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     ok: bool
-    checked: int
+    checked: int  # rows proven good (before the first bad row, or up to the last good anchor)
     first_bad: int | None  # id of the first row that does not match
     reason: str | None = None
+    # What went wrong, for messages in the reader's language: row_prev_hash, row_hash,
+    # checkpoint_mismatch, truncated, checkpoint_invalid, checkpoint_missing,
+    # checkpoint_not_in_database, keys_unreadable.
+    code: str | None = None
+    checkpoints_checked: int = 0
+    first_bad_checkpoint: int | None = None  # sequence of the checkpoint that does not match
+    # The last row walked (what a new checkpoint would sign).
+    head_id: int | None = None
+    head_hash: str | None = None
+    notice: str | None = None  # something the reader should know even when ok
 
 
-def verify(session: Session, *, progress: Callable[[int], None] | None = None) -> VerifyResult:
-    """Walk the chain in id order and name the first row that does not match."""
+def verify(
+    session: Session,
+    *,
+    anchors: Sequence[Anchor] = (),
+    progress: Callable[[int], None] | None = None,
+) -> VerifyResult:
+    """Walk the chain in id order and name the first row that does not match; where an
+    anchor says what row number ``count`` must be, check that too, so a chain rewritten
+    with recomputed hashes, or cut short, is named by the first anchor it contradicts."""
+    pending = sorted(anchors, key=lambda anchor: (anchor.count, anchor.sequence))
+    matched = 0
+    proven = 0  # rows up to the last anchor that matched
     expected_prev = GENESIS
     checked = 0
+    last: AuditEvent | None = None
     rows = session.scalars(
         sa.select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
     )
     try:
         for event in rows:
             if event.prev_hash != expected_prev:
-                return VerifyResult(False, checked, event.id, "previous hash does not match")
+                return VerifyResult(
+                    False,
+                    checked,
+                    event.id,
+                    "previous hash does not match",
+                    "row_prev_hash",
+                    matched,
+                )
             if event.compute_hash() != event.hash:
-                return VerifyResult(False, checked, event.id, "row content does not match its hash")
+                return VerifyResult(
+                    False,
+                    checked,
+                    event.id,
+                    "row content does not match its hash",
+                    "row_hash",
+                    matched,
+                )
             expected_prev = event.hash
             checked += 1
+            while matched < len(pending) and pending[matched].count == checked:
+                anchor = pending[matched]
+                if event.id != anchor.head_id or event.hash != anchor.head_hash:
+                    return VerifyResult(
+                        False,
+                        proven,
+                        event.id,
+                        f"row {event.id} (row number {checked}) is not the row checkpoint "
+                        f"{anchor.sequence} signed: rows after row number {proven} were "
+                        "rewritten",
+                        "checkpoint_mismatch",
+                        matched,
+                        anchor.sequence,
+                    )
+                matched += 1
+                proven = checked
+            last = event
             if progress and checked % 1000 == 0:
                 progress(checked)
     finally:
         rows.close()  # a server-side cursor on PostgreSQL
-    return VerifyResult(True, checked, None)
+    if matched < len(pending):
+        anchor = pending[matched]
+        return VerifyResult(
+            False,
+            proven,
+            None,
+            f"the chain has {checked} rows but checkpoint {anchor.sequence} signed "
+            f"{anchor.count} (up to row {anchor.head_id}): rows were deleted",
+            "truncated",
+            matched,
+            anchor.sequence,
+        )
+    return VerifyResult(
+        True,
+        checked,
+        None,
+        checkpoints_checked=matched,
+        head_id=last.id if last else None,
+        head_hash=last.hash if last else None,
+    )
