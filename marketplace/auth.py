@@ -3,6 +3,11 @@
 A user may belong to several organizations; the one they act for is kept in the session
 (``org_id``) and checked against their memberships on every request. Pages declare what
 they need with :func:`org_required`; the check lives here and nowhere else.
+
+Signing in and out goes through :func:`sign_in` and :func:`sign_out`, which keep a
+server-side session (:mod:`marketplace.user_sessions`) so that a sign-out cannot be undone
+by a copied cookie. Every answer to a request that carries credentials (a session that
+claims a user, a remember-me cookie, a bearer token) is marked ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -12,22 +17,104 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import abort, g, session
-from flask_login import current_user, login_required
+from flask import Flask, Response, abort, current_app, g, request, session
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.config import COOKIE_NAME
 
-from marketplace.db import db
+from marketplace import user_sessions
+from marketplace.db import db, utcnow
 from marketplace.extensions import login_manager
 from marketplace.jsonapi import Actor
-from marketplace.models import Membership, OrgKind, User
+from marketplace.models import Membership, OrgKind, Role, SessionEnd, User, UserSession
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _remember_cookie_name() -> str:
+    return current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME)
+
+
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+def load_user(secret: str) -> User | None:
+    """The user of the live server-side session whose secret the session cookie (or the
+    remember-me cookie) carries; None when that session was ended or has expired."""
+    now = utcnow()
+    record = user_sessions.find_live(db.session, secret, now=now)
+    if record is None or not record.user.is_active:
+        # Forget the dead claim, and the remember-me cookie that would bring it back.
+        session.pop("_user_id", None)
+        if _remember_cookie_name() in request.cookies:
+            session["_remember"] = "clear"
         return None
-    return db.session.get(User, int(user_id))
+    user_sessions.touch(record, now=now, ip_address=request.remote_addr or "")
+    g.user_session = record
+    return record.user
+
+
+def sign_in(user: User, *, remember: bool = False) -> UserSession:
+    """Sign ``user`` in on this browser with a new server-side session."""
+    record, secret = user_sessions.start(
+        db.session,
+        user,
+        remember=remember,
+        now=utcnow(),
+        user_agent=request.user_agent.string,
+        ip_address=request.remote_addr or "",
+    )
+    login_user(user, remember=remember, duration=user_sessions.REMEMBER_LIFETIME)
+    # Flask-Login keeps get_id() (the bare user id, which could never be revoked) in the
+    # session and the remember-me cookie; they carry the session's secret instead.
+    session["_user_id"] = secret
+    g.user_session = record
+    g.pop("web_actor", None)
+    return record
+
+
+def current_session() -> UserSession | None:
+    """The server-side session of this request's signed-in browser."""
+    if not current_user.is_authenticated:
+        return None
+    return g.get("user_session")
+
+
+def sign_out(reason: SessionEnd = SessionEnd.SIGNED_OUT) -> None:
+    """End this browser's session on the server, then drop it from the cookies."""
+    record = current_session()
+    if record is not None:
+        user_sessions.end(db.session, record, reason=reason, now=utcnow())
+    logout_user()
+    g.pop("user_session", None)
+    g.pop("web_actor", None)
+
+
+def sent_credentials() -> bool:
+    """The request claims to be someone's: a signed-in session (live or not), a
+    remember-me cookie or an Authorization header."""
+    return (
+        "_user_id" in session
+        or _remember_cookie_name() in request.cookies
+        or "Authorization" in request.headers
+    )
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def note_credentials() -> None:
+        g.sent_credentials = sent_credentials()
+
+    @app.after_request
+    def no_store_for_signed_in(response: Response) -> Response:
+        """Pages and API answers for a signed-in person stay out of every cache (a shared
+        computer's back button, a proxy); the site's static files are the same for all."""
+        endpoint = request.endpoint or ""
+        if endpoint == "static" or endpoint.endswith(".static"):
+            return response
+        if g.get("sent_credentials") or "_user_id" in session:
+            response.headers["Cache-Control"] = "no-store"
+            response.vary.add("Cookie")
+            if "Authorization" in request.headers:
+                response.vary.add("Authorization")
+        return response
 
 
 def web_actor() -> Actor | None:
@@ -54,12 +141,13 @@ def org_required(
     kinds: Iterable[OrgKind] = (),
     *,
     manage: bool = False,
+    owner: bool = False,
     write: bool = False,
     verified: bool = False,
 ) -> Callable[[F], F]:
     """Signed in, acting for an organization of one of ``kinds``, with a fitting role.
 
-    ``manage``: owner or admin; ``write``: any role but auditor; ``verified``: the
+    ``manage``: owner or admin; ``owner``: owner only; ``write``: any role but auditor; ``verified``: the
     organization has been verified by the platform.
     """
     allowed = frozenset(kinds)
@@ -74,6 +162,8 @@ def org_required(
             if allowed and actor.org_kind not in allowed:
                 abort(403)
             if manage and not actor.role.can_manage:
+                abort(403)
+            if owner and actor.role is not Role.OWNER:
                 abort(403)
             if write and not actor.role.can_write:
                 abort(403)

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, enum_type, utcnow
@@ -236,3 +236,54 @@ class ApiToken(Base):
     @classmethod
     def _is_active_expression(cls) -> sa.ColumnElement[bool]:
         return cls.revoked_at.is_(None)
+
+
+class SessionEnd(enum.StrEnum):
+    """Why a signed-in session stopped working before it expired."""
+
+    SIGNED_OUT = "signed_out"  # the person signed out on that device
+    ENDED_REMOTELY = "ended_remotely"  # ended from the sessions page of another device
+    EVERYWHERE = "everywhere"  # "sign out everywhere"
+    PASSWORD_CHANGED = "password_changed"
+
+
+class UserSession(Base):
+    """One signed-in browser. The random secret whose hash is ``token_hash`` is kept in the
+    signed session cookie and in the remember-me cookie; a request showing either is signed
+    in only while this row is live, so ending the row signs that browser out for good."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (
+        sa.CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+        sa.CheckConstraint(
+            "(revoked_at IS NULL) = (revoke_reason IS NULL)", name="revoked_with_reason"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)  # SHA-256 hex
+    remember: Mapped[bool]  # "keep me signed in": a remember-me cookie carries the secret too
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    # Shown on the sessions page so people can tell their devices apart.
+    user_agent: Mapped[str] = mapped_column(sa.String(300), default="")
+    ip_address: Mapped[str] = mapped_column(sa.String(45), default="")
+    revoked_at: Mapped[datetime | None]
+    revoke_reason: Mapped[SessionEnd | None] = mapped_column(enum_type(SessionEnd, "session_end"))
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        state = f"revoked {self.revoke_reason.value}" if self.revoke_reason else "live"
+        return f"<UserSession {self.id} user={self.user_id} {state}>"
+
+    @hybrid_method
+    def is_live(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+    @is_live.inplace.expression
+    @classmethod
+    def _is_live_expression(cls, now: datetime) -> sa.ColumnElement[bool]:
+        return sa.and_(cls.revoked_at.is_(None), cls.expires_at > now)

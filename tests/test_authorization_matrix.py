@@ -31,7 +31,7 @@ from werkzeug.datastructures import FileStorage
 from billing import evidence, outcomes, payments, voucher_payments
 from catalog import screenshots
 from catalog.models import Screenshot, VoucherKind
-from marketplace import services
+from marketplace import memberships, services, user_sessions
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor
 from marketplace.models import Membership, OrgKind, Role
@@ -92,7 +92,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "accounts.register"): EVERYONE,
     ("POST", "accounts.register"): EVERYONE,
     ("GET", "accounts.accept_invitation"): EVERYONE,
-    ("POST", "accounts.accept_invitation"): EVERYONE,  # a visitor is asked to sign in
+    # Only the invited address accepts: nobody signed in here has it (a visitor registers).
+    ("POST", "accounts.accept_invitation"): ANON,
     ("GET", "accounts.dashboard"): SIGNED_IN,
     ("GET", "accounts.organization"): SIGNED_IN,
     ("GET", "accounts.new_organization"): SIGNED_IN,
@@ -102,10 +103,16 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "accounts.members"): f"{SO} {G} {P} {SB} {VW} {GB}",
     ("POST", "accounts.revoke_invitation"): SO,
     ("POST", "accounts.change_role"): SO,
+    ("POST", "accounts.remove_member"): SO,  # owners only
     ("GET", "accounts.tokens"): SIGNED_IN,
     ("POST", "accounts.tokens"): SIGNED_IN,
     ("POST", "accounts.revoke_token"): SO,  # the SME owner's own token
     ("POST", "accounts.switch_organization"): BUYER,  # into the SME: its members only
+    ("GET", "sessions.index"): SIGNED_IN,
+    ("POST", "sessions.end"): SO,  # a session of the SME owner's
+    ("POST", "sessions.end_all"): SIGNED_IN,
+    ("GET", "sessions.change_password"): SIGNED_IN,
+    ("POST", "sessions.change_password"): SIGNED_IN,
     # --- the operator's console
     ("GET", "console.index"): P,
     ("GET", "console.audit_log"): P,
@@ -228,6 +235,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "billing_api.post_usage_events"): VENDORS,
     ("GET", "billing_api.list_invoices"): f"{SMES} {VENDORS}",
     ("GET", "billing_api.get_invoice"): PARTIES,
+    ("GET", "billing_api.credit_balances"): f"{SMES} {VENDORS}",  # each organization's own
     ("POST", "billing_api.pay_invoice"): BUYER,
     ("POST", "outcome_api.confirm_baseline"): V,
     ("POST", "outcome_api.create_report"): V,  # the contract in the body is the vendor's
@@ -363,8 +371,11 @@ def _world(session: Session, upload_folder: Any) -> World:
     anomalies.scan(session, program, now=now, usage_check=lambda session, ids: set(ids))
     anomaly_id = session.scalar(sa.select(Anomaly.id).where(Anomaly.program_id == program.id))
     flag = flags.flag(session, people[VW].organization, actor=officer, reason="虚开发票", now=now)
-    invitation, secret = services.invite(
+    invitation, secret = memberships.invite(
         session, actor=sme, email="new@matrix.example", role=Role.MEMBER
+    )
+    other_device, _secret = user_sessions.start(
+        session, sme.user, remember=True, now=now, user_agent="Firefox", ip_address="10.0.0.9"
     )
     token, _secret = services.create_token(
         session, user=sme.user, organization=sme.organization, name="matrix"
@@ -388,6 +399,7 @@ def _world(session: Session, upload_folder: Any) -> World:
         "secret": secret,
         "invitation_id": invitation.id,
         "membership_id": membership_id,
+        "session_id": other_device.id,
         "token_id": token.id,
         "org_id": sme.organization.id,
         "solution_id": draft.id,
@@ -541,6 +553,7 @@ def test_every_route_lets_in_exactly_whom_it_should(
                 wrong.append(f"{method} {url} as {role}: got through ({status}), should be refused")
             if rule.endpoint in (
                 "accounts.logout",
+                "sessions.end_all",
                 "accounts.switch_organization",
                 "accounts.login",
             ):
