@@ -33,7 +33,9 @@ def billing_group() -> None:
 @with_appcontext
 def run_command(as_of: str | None) -> None:
     """Close every period ended by --as-of: usage in arrears, renewals in advance, trial
-    ends, card retries. Safe to run twice or on several hosts at once."""
+    ends, card retries. Safe to run twice or on several hosts at once. A contract whose
+    period cannot be closed is recorded as a billing error and named here; the others are
+    closed, and the command then exits with status 1."""
     moment = parse_moment(as_of)
     charge = current_app.extensions.get("billing.charge")
     with click.progressbar(length=0, label="closing periods", file=sys.stderr) as bar:
@@ -51,3 +53,16 @@ def run_command(as_of: str | None) -> None:
         f"{report.outcomes_confirmed} result(s) confirmed by silence, "
         f"{report.vouchers_expired} voucher(s) expired"
     )
+    if report.failures:
+        for failure in report.failures:
+            click.echo(
+                f"contract {failure.contract_id}: the period from "
+                f"{failure.period_start.isoformat()} was not closed: "
+                f"{failure.code}: {failure.message}",
+                err=True,
+            )
+        names = ", ".join(str(failure.contract_id) for failure in report.failures)
+        raise click.ClickException(
+            f"{len(report.failures)} contract(s) not closed: {names} "
+            "(recorded as billing errors: see the operator console)"
+        )

@@ -228,15 +228,26 @@ def cancel(
     session: Session, contract: Contract, *, actor: Actor, at_period_end: bool, now: datetime
 ) -> None:
     """Cancel now, or at the end of the current period (nothing more is invoiced after it).
-    Usage already recorded in the current period is still invoiced when the period closes."""
+
+    Canceled now, the current period ends at this moment: usage after it is refused, and
+    the next billing run closes the period like any other (usage recorded before the
+    cancellation is invoiced in arrears, results of its periods are still reported and
+    invoiced), then the contract ends. Canceled at the very start of a period, it ends at
+    once: there is nothing to close."""
     _require_buyer(contract, actor)
     if not contract.status.is_live and contract.status is not ContractStatus.PENDING:
         raise Conflict(_l("This contract has ended already."))
     if at_period_end:
         contract.cancel_at_period_end = True
+    elif now <= contract.current_period_start:
+        contract.status = ContractStatus.ENDED
+        contract.canceled_at = contract.ended_at = now
     else:
         contract.status = ContractStatus.CANCELED
         contract.canceled_at = now
+        # A period the run has not closed yet although it is over keeps its end: the run
+        # closes it, then the one cut at the cancellation.
+        contract.current_period_end = min(contract.current_period_end, now)
     session.flush()
     _audit(session, "contract.canceled", contract, actor, at_period_end=at_period_end)
 

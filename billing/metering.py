@@ -3,9 +3,13 @@
 Rules: an event id is unique per vendor forever (the same id and payload again is a
 duplicate, reported and not an error; the same id with another payload is a conflict);
 the contract must be the vendor's, usage-billed, with that meter; the event must fall in a
-period not yet invoiced and at most five minutes in the future. A batch is checked with a
-few set-based queries and stored with one insert, so a thousand events cost little more
-than one.
+period not yet invoiced (before the contract ended) and at most five minutes in the future.
+Quantities are bounded (catalog/limits.py): at most ``MAX_EVENT_QUANTITY`` an event and
+``MAX_PERIOD_QUANTITY`` a contract's period, so every period the run closes can be priced.
+A batch is checked with a few set-based queries and stored with one insert, so a thousand
+events cost little more than one; the batch's contracts are locked while it is checked, so
+two calls cannot both fill a period's last room, and a billing run closing the period waits
+for it (or skips it).
 """
 
 from __future__ import annotations
@@ -23,14 +27,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from billing import notify
+from billing.contracts import interval_of
 from billing.models import Contract, ContractStatus, UsageEvent
+from billing.periods import period_bounds, period_index
 from billing.rating import usage_estimate_fen
+from catalog.limits import EARLIEST_EVENT_YEAR, MAX_EVENT_QUANTITY, MAX_PERIOD_QUANTITY
 from catalog.models import BillingModel
 from marketplace.db import insert_or_skip
 
 MAX_BATCH = 1000
 FUTURE_TOLERANCE = timedelta(minutes=5)
-MAX_QUANTITY = Decimal(10) ** 15
 
 
 @dataclass
@@ -79,8 +85,10 @@ def _parse(raw: Any) -> tuple[_Event | None, str | None, str]:
         quantity = Decimal(str(raw.get("quantity")))
     except (InvalidOperation, ValueError):
         return None, "invalid_quantity: a number", event_id
-    if not quantity.is_finite() or quantity < 0 or quantity > MAX_QUANTITY:
+    if not quantity.is_finite() or quantity < 0:
         return None, "invalid_quantity: a number from 0", event_id
+    if quantity > MAX_EVENT_QUANTITY:
+        return None, f"quantity_too_large: at most {MAX_EVENT_QUANTITY:,} an event", event_id
     if quantity.as_tuple().exponent < -6:  # type: ignore[operator]
         return None, "invalid_quantity: at most six decimal places", event_id
     text = raw.get("occurred_at")
@@ -90,11 +98,13 @@ def _parse(raw: Any) -> tuple[_Event | None, str | None, str]:
         occurred_at = None
     if occurred_at is None or occurred_at.tzinfo is None:
         return None, "invalid_occurred_at: ISO 8601 with a UTC offset", event_id
-    return (
-        _Event(event_id, contract_id, meter, quantity, occurred_at.astimezone(UTC)),
-        None,
-        event_id,
-    )
+    try:
+        occurred_at = occurred_at.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+01:00" is before the first UTC moment
+        occurred_at = None
+    if occurred_at is None or occurred_at.year < EARLIEST_EVENT_YEAR:
+        return None, f"invalid_occurred_at: not before {EARLIEST_EVENT_YEAR}", event_id
+    return _Event(event_id, contract_id, meter, quantity, occurred_at), None, event_id
 
 
 def _check(event: _Event, contract: Contract | None, vendor_id: int, now: datetime) -> str | None:
@@ -108,10 +118,20 @@ def _check(event: _Event, contract: Contract | None, vendor_id: int, now: dateti
         return "in_future: more than 5 minutes ahead of the server clock"
     if event.occurred_at < contract.current_period_start:
         return "period_closed: that period has been invoiced"
-    if contract.status in (ContractStatus.CANCELED, ContractStatus.ENDED):
-        ended = contract.canceled_at or contract.ended_at
-        if ended is None or event.occurred_at >= ended:
+    if contract.status is ContractStatus.ENDED:
+        # Its last period has been invoiced: nothing before the end can be added any more.
+        ended = contract.ended_at or contract.canceled_at
+        return (
+            "contract_ended"
+            if ended is None or event.occurred_at >= ended
+            else "period_closed: that period has been invoiced"
+        )
+    if contract.status is ContractStatus.CANCELED:
+        ended = contract.canceled_at or contract.current_period_end
+        if event.occurred_at >= ended:
             return "contract_ended"
+    if contract.cancel_at_period_end and event.occurred_at >= contract.current_period_end:
+        return "contract_ended"
     if contract.status is ContractStatus.PENDING:
         return "contract_not_started"
     return None
@@ -199,9 +219,12 @@ def ingest(
         {
             c.id: c
             for c in session.scalars(
-                sa.select(Contract)
-                .where(Contract.id.in_({e.contract_id for e in parsed}))
-                .options(selectinload(Contract.plan))
+                _locked(
+                    session,
+                    sa.select(Contract)
+                    .where(Contract.id.in_({e.contract_id for e in parsed}))
+                    .order_by(Contract.id),  # one order everywhere: no deadlock
+                ).options(selectinload(Contract.plan))
             )
         }
         if parsed
@@ -209,6 +232,9 @@ def ingest(
     )
 
     rows: list[dict[str, Any]] = []
+    # What each (contract, period) may still take before reaching MAX_PERIOD_QUANTITY.
+    rooms: dict[tuple[int, datetime, datetime], Decimal] = {}
+    current_totals = _current_totals(session, list(contracts.values()))
     for event in parsed:
         if event.event_id in stored:
             if stored[event.event_id] == event.payload_hash:
@@ -220,6 +246,22 @@ def ingest(
         if reason:
             result.rejected.append({"id": event.event_id, "reason": reason})
             continue
+        period = _period_of(contracts[event.contract_id], event.occurred_at)
+        key = (event.contract_id, *period)
+        room = rooms.get(key)
+        if room is None:
+            contract = contracts[event.contract_id]
+            recorded = (
+                current_totals.get(contract.id, Decimal(0))
+                if period[0] == contract.current_period_start
+                else period_quantity(session, contract, *period)
+            )
+            room = MAX_PERIOD_QUANTITY - recorded
+        if event.quantity > room:
+            reason = f"period_quantity_too_large: at most {MAX_PERIOD_QUANTITY:,} a period"
+            result.rejected.append({"id": event.event_id, "reason": reason})
+            continue
+        rooms[key] = room - event.quantity
         rows.append(
             {
                 "vendor_id": vendor_id,
@@ -254,6 +296,40 @@ def ingest(
         for contract_id in capped:
             warn_spend_cap(session, contracts[contract_id])
     return result
+
+
+def _locked(session: Session, query: sa.Select) -> sa.Select:
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(of=Contract)
+    return query  # SQLite: the first write takes the database lock
+
+
+def _current_totals(session: Session, contracts: list[Contract]) -> dict[int, Decimal]:
+    """Each contract's recorded quantity in its current period, in one query."""
+    if not contracts:
+        return {}
+    rows = session.execute(
+        sa.select(UsageEvent.contract_id, sa.func.sum(UsageEvent.quantity))
+        .join(Contract, Contract.id == UsageEvent.contract_id)
+        .where(
+            UsageEvent.contract_id.in_([c.id for c in contracts]),
+            UsageEvent.occurred_at >= Contract.current_period_start,
+            UsageEvent.occurred_at < Contract.current_period_end,
+        )
+        .group_by(UsageEvent.contract_id)
+    )
+    return {contract_id: Decimal(total) for contract_id, total in rows}
+
+
+def _period_of(contract: Contract, moment: datetime) -> tuple[datetime, datetime]:
+    """The billing period ``moment`` falls in (the current one, or a later one when the
+    run has not closed the current period yet)."""
+    if moment < contract.current_period_end:
+        return contract.current_period_start, contract.current_period_end
+    interval = interval_of(contract.plan)
+    return period_bounds(
+        contract.anchor_at, period_index(contract.anchor_at, moment, interval), interval
+    )
 
 
 def period_quantity(

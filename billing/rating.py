@@ -1,7 +1,9 @@
 """Rating: from a plan and what happened in a period to invoice lines (DESIGN.md section 4).
 
 The price formulas are the catalog's (catalog/pricing.py); this module turns them into
-dated, described lines. Each line is rounded half-up to whole fen once.
+dated, described lines. Each line is rounded half-up to whole fen once. A figure beyond the
+documented maxima (catalog/limits.py) raises ``LimitExceeded`` here, before anything is
+written: the billing run records it as that contract's billing error.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 
 from billing.invoices import LineDraft
+from catalog.limits import MAX_INVOICE_FEN, MAX_PERIOD_QUANTITY, LimitExceeded, check_amount
 from catalog.models import Plan
 from catalog.pricing import parse_tiers, usage_lines
 from marketplace.money import format_fen
@@ -47,6 +50,11 @@ def usage_period_lines(
     spend_cap_fen: int | None = None,
 ) -> list[LineDraft]:
     """Base fee, one line per tier used, and a negative line for what the spend cap waives."""
+    if quantity > MAX_PERIOD_QUANTITY:
+        raise LimitExceeded(
+            "quantity_too_large",
+            f"{quantity} units in the period is beyond the maximum of {MAX_PERIOD_QUANTITY}",
+        )
     lines: list[LineDraft] = []
     if plan.base_fee_fen:
         lines.append(
@@ -80,7 +88,7 @@ def usage_period_lines(
                 ),
                 quantity=Decimal(line.quantity),
                 unit_fen=line.unit_fen,
-                amount_fen=line.amount_fen,
+                amount_fen=check_amount(line.amount_fen),
                 vat_rate_bp=plan.vat_rate_bp,
                 period_start=start,
                 period_end=end,
@@ -93,7 +101,7 @@ def usage_period_lines(
                 },
             )
         )
-    total = sum(line.amount_fen for line in lines)
+    total = check_amount(sum(line.amount_fen for line in lines), MAX_INVOICE_FEN)
     if spend_cap_fen is not None and total > spend_cap_fen:
         waived = total - spend_cap_fen
         lines.append(

@@ -1,13 +1,24 @@
 """``marketplace billing run --as-of T``: close every period that ended by T.
 
-Each contract is closed in its own transaction under a row lock (``FOR UPDATE SKIP
-LOCKED`` on PostgreSQL; SQLite writers queue on its database lock) and re-checked inside
-it, and invoices are unique per contract, period and reason: running twice, or on two
-hosts at once, creates nothing twice, and a run killed midway resumes where it stopped.
+Contracts are closed in batches, each in its own transaction under row locks (``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL; SQLite writers queue on its database lock) and re-checked
+inside it, and invoices are unique per contract, period and reason: running twice, or on
+two hosts at once, creates nothing twice, and a run killed midway resumes where it stopped.
+
+One contract cannot stop billing for everyone: when a batch fails, its contracts are
+closed one by one, each in its own transaction, and a contract that fails alone is
+recorded as a billing error (billing/run_errors.py) while the run goes on; the run's report
+lists it, and the CLI exits non-zero naming it. Contracts with an open billing error are
+retried alone at the end of every run, so they never hold up a batch again.
+
+A contract canceled "now" is closed like any other: its last period ends at the
+cancellation (billing/contracts.py ``cancel``), its usage is invoiced in arrears, and it
+ends.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,7 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from billing import contracts as contract_rules
-from billing import invoices, notify, outcomes
+from billing import invoices, notify, outcomes, run_errors
+from billing.error_models import BillingError
 from billing.models import (
     Contract,
     ContractStatus,
@@ -28,7 +40,10 @@ from billing.models import (
 from billing.periods import period_bounds, period_index
 from billing.rating import subscription_line, usage_period_lines
 from catalog.models import BillingModel
+from marketplace.db import utcnow
 from vouchers import wallet
+
+log = logging.getLogger(__name__)
 
 # Contracts closed per transaction: large enough that a query serves many, small enough
 # that a batch commits quickly and another host can take the next one.
@@ -38,11 +53,25 @@ BATCH_SIZE = 1000
 RETRY_OFFSETS = (timedelta(0), timedelta(days=3), timedelta(days=7))
 
 LIVE = (ContractStatus.TRIALING, ContractStatus.ACTIVE, ContractStatus.PAST_DUE)
+# Whose periods the run closes: live contracts, and those canceled now (their last period
+# ends at the cancellation and is closed like any other).
+CLOSABLE = (*LIVE, ContractStatus.CANCELED)
+
+
+@dataclass(frozen=True)
+class CloseFailure:
+    """A contract whose period could not be closed (recorded as a billing error)."""
+
+    contract_id: int
+    period_start: datetime
+    code: str
+    message: str
 
 
 @dataclass
 class RunReport:
     periods_closed: int = 0
+    failures: list[CloseFailure] = field(default_factory=list)
     invoices: list[str] = field(default_factory=list)
     payment_attempts: int = 0
     payments_failed: int = 0
@@ -90,7 +119,8 @@ def close_periods(
 ) -> list[Invoice]:
     """Close the current period of each contract (each has ended by ``now``) and open the
     next: usage is invoiced in arrears, subscriptions renew in advance, trials end,
-    contracts canceled at period end end. One set of queries for the whole batch."""
+    contracts canceled (now, or at period end) end. One set of queries for the whole
+    batch."""
     if not contracts:
         return []
     usage = [c for c in contracts if c.plan.billing_model is BillingModel.USAGE]
@@ -110,6 +140,15 @@ def close_periods(
                 spend_cap_fen=contract.spend_cap_fen,
             )
             drafts.append(invoices.InvoiceDraft(contract, "usage", start, end, lines))
+        canceled_at = contract.canceled_at
+        if contract.status is ContractStatus.CANCELED and canceled_at and canceled_at > end:
+            # Canceled after this period ended but before the run closed it: one more
+            # period, cut at the cancellation, is left to bill.
+            index = period_index(contract.anchor_at, start, interval) + 1
+            next_start, next_end = period_bounds(contract.anchor_at, index, interval)
+            contract.current_period_start = max(next_start, end)
+            contract.current_period_end = min(next_end, canceled_at)
+            continue
         if contract.cancel_at_period_end or contract.status is ContractStatus.CANCELED:
             contract.status = ContractStatus.ENDED
             contract.ended_at = end
@@ -140,6 +179,14 @@ def close_period(
     return close_periods(session, [contract], now=now, commission_bp=commission_bp)
 
 
+def _due(as_of: datetime) -> sa.Select:
+    return (
+        sa.select(Contract)
+        .where(Contract.current_period_end <= as_of, Contract.status.in_(CLOSABLE))
+        .order_by(Contract.id)
+    )
+
+
 def run(
     sessions: sessionmaker[Session],
     *,
@@ -152,35 +199,126 @@ def run(
     """Close due periods batch by batch, then retry card payments that are due. ``charge``
     pays an invoice with the buyer's saved card and says whether it succeeded."""
     report = RunReport()
+    failed: set[int] = set()  # failed in this run: not tried again until the next one
     while True:
-        with sessions() as session, session.begin():
-            batch = list(
-                session.scalars(
-                    _lock(
-                        session,
-                        sa.select(Contract)
-                        .where(Contract.current_period_end <= as_of, Contract.status.in_(LIVE))
-                        .order_by(Contract.id)
-                        .limit(batch_size),
-                    ).options(selectinload(Contract.plan))
+        batch_ids: list[int] = []
+        try:
+            with sessions() as session, session.begin():
+                batch = list(
+                    session.scalars(
+                        _lock(
+                            session,
+                            _due(as_of)
+                            .where(~run_errors.has_open_error(), Contract.id.not_in(failed))
+                            .limit(batch_size),
+                        ).options(selectinload(Contract.plan))
+                    )
                 )
-            )
-            if not batch:
-                break
-            created = close_periods(session, batch, now=as_of, commission_bp=commission_bp)
-            report.periods_closed += len(batch)
-            report.invoices += [invoice.number for invoice in created]
+                if not batch:
+                    break
+                batch_ids = [contract.id for contract in batch]
+                created = [
+                    invoice.number
+                    for invoice in close_periods(
+                        session, batch, now=as_of, commission_bp=commission_bp
+                    )
+                ]
+        except Exception:
+            if not batch_ids:
+                raise
+            log.warning("billing run: a batch of %d failed; closing one by one", len(batch_ids))
+            for contract_id in batch_ids:
+                if not _close_alone(sessions, contract_id, as_of, commission_bp, report):
+                    failed.add(contract_id)
+        else:
+            report.periods_closed += len(batch_ids)
+            report.invoices += created
         if progress:
-            progress(len(batch))
+            progress(len(batch_ids))
+    _retry_failed(sessions, as_of=as_of, commission_bp=commission_bp, report=report, skip=failed)
     with sessions() as session, session.begin():
         report.outcomes_confirmed = outcomes.auto_confirm(session, now=as_of)
-        created = outcomes.invoice_confirmed(session, now=as_of, commission_bp=commission_bp)
-        report.invoices += [invoice.number for invoice in created]
+        created_outcomes = outcomes.invoice_confirmed(
+            session, now=as_of, commission_bp=commission_bp
+        )
+        report.invoices += [invoice.number for invoice in created_outcomes]
     with sessions() as session, session.begin():
         report.vouchers_expired = wallet.expire_due(session, as_of)
     if charge is not None:
         retry_payments(sessions, as_of=as_of, charge=charge, report=report)
     return report
+
+
+def _close_alone(
+    sessions: sessionmaker[Session],
+    contract_id: int,
+    as_of: datetime,
+    commission_bp: int,
+    report: RunReport,
+) -> bool:
+    """Close one due period of one contract in a transaction of its own. A failure is
+    recorded as the contract's billing error; a success resolves its open errors. Whether
+    a period was closed."""
+    failure: CloseFailure | None = None
+    with sessions() as session, session.begin():
+        contract = session.scalar(
+            _lock(session, _due(as_of).where(Contract.id == contract_id)).options(
+                selectinload(Contract.plan)
+            )
+        )
+        if contract is None:
+            return False  # closed meanwhile (another host), or no longer due
+        try:
+            with session.begin_nested():
+                created = close_periods(session, [contract], now=as_of, commission_bp=commission_bp)
+        except Exception as exc:
+            session.expire_all()  # back to the rows as they were before the attempt
+            error = run_errors.record(session, contract, exc, now=utcnow())
+            failure = CloseFailure(contract_id, error.period_start, error.code, error.message)
+        else:
+            run_errors.resolve(session, [contract_id], now=utcnow())
+    if failure is not None:
+        report.failures.append(failure)
+        return False
+    report.periods_closed += 1
+    report.invoices += [invoice.number for invoice in created]
+    return True
+
+
+def _retry_failed(
+    sessions: sessionmaker[Session],
+    *,
+    as_of: datetime,
+    commission_bp: int,
+    report: RunReport,
+    skip: set[int],
+) -> None:
+    """Try again, one by one, the due contracts with an open billing error; each is closed
+    period after period until it is up to date or fails again."""
+    with sessions() as session, session.begin():
+        # Errors of periods that closed some other way (the contract moved on) are over.
+        session.execute(
+            sa.update(BillingError)
+            .where(
+                BillingError.resolved_at.is_(None),
+                BillingError.period_start
+                < sa.select(Contract.current_period_start)
+                .where(Contract.id == BillingError.contract_id)
+                .scalar_subquery(),
+            )
+            .values(resolved_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        retry = list(
+            session.scalars(
+                _due(as_of)
+                .where(run_errors.has_open_error(), Contract.id.not_in(skip))
+                .with_only_columns(Contract.id)
+            )
+        )
+    for contract_id in retry:
+        while _close_alone(sessions, contract_id, as_of, commission_bp, report):
+            pass
 
 
 def retry_payments(

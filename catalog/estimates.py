@@ -17,11 +17,12 @@ from typing import Any
 from flask_babel import gettext as _
 
 from catalog import pricing
+from catalog.limits import MAX_INVOICE_FEN, MAX_PERIOD_QUANTITY
 from catalog.models import BillingModel, Direction, Plan
 from marketplace.i18n import current_language
 from marketplace.money import format_fen
 
-MAX_QUANTITY = 10**12
+MAX_QUANTITY = MAX_PERIOD_QUANTITY
 _QUANTITY = re.compile(r"\d{1,13}(?:\.\d{1,6})?")  # meters may count fractions (GPU hours)
 _DECIMAL = re.compile(r"-?\d{1,13}(?:\.\d{1,6})?")
 
@@ -216,13 +217,28 @@ def outcome_estimate(plan: Plan, baseline: Decimal, measured: Decimal) -> dict[s
 
 def estimate(plan: Plan, args: Mapping[str, str]) -> dict[str, Any]:
     """The calculator's answer for a plan and the numbers typed (``quantity`` for a usage
-    plan; ``baseline`` and ``measured`` for an outcome plan)."""
+    plan; ``baseline`` and ``measured`` for an outcome plan). No figure beyond what one
+    invoice may bill (catalog/limits.py) is shown: such numbers are refused."""
     if plan.billing_model is BillingModel.USAGE:
-        return usage_estimate(plan, parse_quantity(args))
-    if plan.billing_model is BillingModel.OUTCOME:
-        return outcome_estimate(
-            plan, parse_measure(args, "baseline"), parse_measure(args, "measured")
+        field, answer = "quantity", usage_estimate(plan, parse_quantity(args))
+    elif plan.billing_model is BillingModel.OUTCOME:
+        field, answer = (
+            "measured",
+            outcome_estimate(
+                plan, parse_measure(args, "baseline"), parse_measure(args, "measured")
+            ),
         )
-    raise EstimateError(
-        "plan", _("A subscription has a fixed price; there is nothing to estimate.")
-    )
+    else:
+        raise EstimateError(
+            "plan", _("A subscription has a fixed price; there is nothing to estimate.")
+        )
+    amounts = [answer["total_fen"], *(line["amount_fen"] or 0 for line in answer["lines"])]
+    if any(abs(amount) > MAX_INVOICE_FEN for amount in amounts):
+        raise EstimateError(
+            field,
+            _(
+                "That is more than one month can be billed (at most %(max)s); enter a smaller number.",
+                max=format_fen(MAX_INVOICE_FEN),
+            ),
+        )
+    return answer

@@ -15,6 +15,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from catalog import taxonomy
+from catalog.limits import MAX_PERIOD_QUANTITY, MAX_PRICE_FEN, MAX_UNIT_FEN
 from catalog.models import BillingModel, Delivery, Direction, Interval, TierMode, VoucherKind
 from marketplace.errors import DomainError
 
@@ -23,7 +24,6 @@ METER = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 MAX_PLANS = 6
 MAX_CASE_STUDIES = 6
 MAX_FEATURES = 8
-MAX_PRICE_FEN = 10**12  # ten billion yuan: a typo, not a price
 
 
 @dataclass
@@ -119,8 +119,10 @@ def _decimal_fen(data: Mapping[str, Any], key: str, path: str) -> Decimal:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
         raise _fail(path, _l("Enter a price in fen, such as 0.5.")) from None
-    if not amount.is_finite() or amount < 0 or amount > MAX_PRICE_FEN:
+    if not amount.is_finite() or amount < 0:
         raise _fail(path, _l("Enter a price in fen, such as 0.5."))
+    if amount > MAX_UNIT_FEN:
+        raise _fail(path, _l("A unit price is at most %(max)s fen.", max=f"{int(MAX_UNIT_FEN):,}"))
     if amount.as_tuple().exponent < -6:  # type: ignore[operator]
         raise _fail(path, _l("Unit prices have at most six decimal places."))
     return amount
@@ -219,7 +221,9 @@ def _parse_tiers(raw: Any, path: str) -> list[dict[str, Any]]:
             if up_to is not None:
                 raise _fail(f"{tier_path}.up_to", _l("The last tier has no upper limit (null)."))
         else:
-            up_to = _int(tier, "up_to", f"{tier_path}.up_to", low=previous + 1, high=10**15)
+            up_to = _int(
+                tier, "up_to", f"{tier_path}.up_to", low=previous + 1, high=MAX_PERIOD_QUANTITY
+            )
             previous = up_to
         unit = _decimal_fen(tier, "unit_fen", f"{tier_path}.unit_fen")
         tiers.append({"up_to": up_to, "unit_fen": format(unit.normalize(), "f")})
@@ -272,7 +276,7 @@ def parse_plan(data: Mapping[str, Any], path: str = "plan") -> PlanTerms:
         terms.tier_mode = _choice(data, "tier_mode", f"{path}.tier_mode", TierMode)
         terms.tiers = _parse_tiers(data.get("tiers"), f"{path}.tiers")
         terms.free_units = _int(
-            data, "free_units", f"{path}.free_units", low=0, high=10**12, default=0
+            data, "free_units", f"{path}.free_units", low=0, high=MAX_PERIOD_QUANTITY, default=0
         )
     else:
         terms.kpi_name = _text(data, "kpi_name", f"{path}.kpi_name", max_len=60, required=True)
