@@ -64,7 +64,6 @@ def gunicorn(
         MARKETPLACE_DATABASE_URL=url,
         MARKETPLACE_SECRET_KEY="bench",
         MARKETPLACE_SEARCH_INDEX_DIR=str(workdir / "index"),
-        RATELIMIT_STORAGE_URI="memory://",
     )
     process = subprocess.Popen(
         [

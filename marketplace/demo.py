@@ -195,13 +195,16 @@ def print_logins(host: str, port: int) -> None:
 def serve(host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from marketplace import config, throttle
+
     class Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
-            self.cfg.set("timeout", 60)
+            self.cfg.set("post_worker_init", throttle.gunicorn_post_worker_init)
+            self.cfg.set("timeout", config.worker_timeout())
 
         def load(self) -> Any:
             from marketplace import create_app
