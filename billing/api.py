@@ -6,17 +6,19 @@ from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
+import stripe
 from flask import current_app
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from billing import contracts as contract_rules
+from billing import credits, metering, payments, voucher_payments
 from billing import invoices as invoice_rules
-from billing import metering, payments, voucher_payments
 from billing.models import Contract, Invoice, InvoiceStatus
 from billing.presenters import contract_dict, invoice_dict
 from catalog.models import BillingModel, Plan
 from marketplace.db import db, utcnow
+from marketplace.errors import DomainError
 from marketplace.jsonapi import (
     ApiError,
     ErrorSchema,
@@ -129,6 +131,13 @@ class InvoiceOut(ma.Schema):
     kind = ma.fields.String(required=True)
     reason = ma.fields.String(required=True)
     status = ma.fields.String(required=True)
+    display_status = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "The status as shown to people: `refunded` or `partially_refunded` "
+            "for a paid invoice whose payments were given back, else `status`."
+        },
+    )
     contract_id = ma.fields.Integer(required=True)
     buyer_id = ma.fields.Integer(required=True)
     vendor_id = ma.fields.Integer(required=True)
@@ -138,6 +147,17 @@ class InvoiceOut(ma.Schema):
     tax_fen = ma.fields.Integer(required=True)
     total_fen = ma.fields.Integer(required=True)
     voucher_fen = ma.fields.Integer(required=True)
+    credit_applied_fen = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Taken from the buyer's credit balance with the vendor."},
+    )
+    credit_granted_fen = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "What this invoice (a negative total or a credit note) added to "
+            "the buyer's credit balance with the vendor."
+        },
+    )
     amount_paid_fen = ma.fields.Integer(required=True)
     amount_due_fen = ma.fields.Integer(required=True)
     issued_at = ma.fields.String(allow_none=True, required=True)
@@ -342,6 +362,58 @@ def get_invoice(invoice_id: int) -> dict[str, Any]:
     return invoice_dict(invoice)
 
 
+class CreditMoveOut(ma.Schema):
+    kind = ma.fields.String(required=True, metadata={"description": "granted, applied, restored"})
+    amount_fen = ma.fields.Integer(required=True)
+    invoice_id = ma.fields.Integer(required=True)
+    invoice_number = ma.fields.String(required=True)
+    created_at = ma.fields.String(required=True)
+
+
+class CreditBalanceOut(ma.Schema):
+    buyer_id = ma.fields.Integer(required=True)
+    vendor_id = ma.fields.Integer(required=True)
+    balance_fen = ma.fields.Integer(required=True)
+    history = ma.fields.List(ma.fields.Nested(CreditMoveOut), required=True)
+
+
+class CreditBalancesOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(CreditBalanceOut), required=True)
+
+
+@blp.get("/credit-balances")
+@token_required([OrgKind.SME, OrgKind.VENDOR])
+@blp.response(200, CreditBalancesOut)
+def credit_balances() -> dict[str, Any]:
+    """The customer credit balances of the organization: a buyer's with each vendor, or a
+    vendor's buyers' with it, with the latest movements (newest first). Credit comes from a
+    downgrade or a credit note and pays the next invoices of the same buyer and vendor."""
+    actor = current_actor()
+    statement = credits.statement(
+        db.session, actor.organization.id, as_vendor=actor.org_kind is OrgKind.VENDOR
+    )
+    return {
+        "items": [
+            {
+                "buyer_id": b.buyer.id,
+                "vendor_id": b.vendor.id,
+                "balance_fen": b.balance_fen,
+                "history": [
+                    {
+                        "kind": t.kind.value,
+                        "amount_fen": t.amount_fen,
+                        "invoice_id": t.invoice_id,
+                        "invoice_number": t.invoice.number,
+                        "created_at": t.created_at.isoformat(),
+                    }
+                    for t in b.history
+                ],
+            }
+            for b in statement
+        ]
+    }
+
+
 class PayIn(ma.Schema):
     vouchers = ma.fields.List(
         ma.fields.String(validate=ma.validate.Length(min=1, max=40)),
@@ -365,7 +437,11 @@ class PayOut(ma.Schema):
     payment_status = ma.fields.String(
         allow_none=True,
         required=True,
-        metadata={"description": "card: succeeded, failed or requires_action; null otherwise"},
+        metadata={
+            "description": "card: succeeded, failed, requires_action, or processing when "
+            "the card service's answer is still awaited (the invoice shows the result once "
+            "it arrives); null otherwise"
+        },
     )
     failure_message = ma.fields.String(allow_none=True, required=True)
     transfer_reference = ma.fields.String(
@@ -381,6 +457,7 @@ class PayOut(ma.Schema):
 @blp.response(200, PayOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
+@blp.alt_response(422, schema=ErrorSchema)
 @blp.alt_response(503, schema=ErrorSchema)
 def pay_invoice(body: dict[str, Any], invoice_id: int) -> dict[str, Any]:
     """Pay an open invoice: the chosen vouchers first (all or nothing), then the rest by
@@ -406,8 +483,21 @@ def pay_invoice(body: dict[str, Any], invoice_id: int) -> dict[str, Any]:
                 raise ApiError(
                     422, _("Card payments are not configured."), fields={"method": ["card"]}
                 )
-            with service_call():
+            # Not in service_call's savepoint: the payment commits its attempt (and the
+            # vouchers applied above) before Stripe is called, so no charge is ever lost.
+            try:
                 result = payments.pay_by_card(db.session, client, invoice, now=now)
+            except DomainError as error:
+                raise ApiError(
+                    error.status, str(error.message), code=error.code, fields=error.fields
+                ) from error
+            except stripe.StripeError as error:
+                raise ApiError(
+                    422,
+                    _("The card service refused the payment; nothing was charged."),
+                    code="card_refused",
+                    fields={"method": ["card"]},
+                ) from error
             status = result.payment.status.value
             failure = result.payment.failure_message
         else:

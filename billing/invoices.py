@@ -1,5 +1,6 @@
 """Invoices: sequential numbers, lines with the VAT part, the status transition table,
-and the ledger transactions of issuing and voiding."""
+and the ledger transactions of issuing and voiding. Customer credit is applied (or granted)
+when an invoice is issued (billing/credits.py states the order with vouchers and payments)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from billing import ledger
+from billing import credits, ledger
 from billing.models import (
     INVOICE_TRANSITIONS,
     Contract,
@@ -178,8 +179,6 @@ def _rows(
     ]
     total = sum(line["amount_fen"] for line in lines)
     tax = sum(line["tax_fen"] for line in lines)
-    # Nothing to pay, or a credit note: applied (settled) when issued.
-    paid_at_once = total <= 0
     contract = draft.contract
     invoice = {
         "number": number,
@@ -191,7 +190,7 @@ def _rows(
         "corrects_invoice_id": draft.corrects.id if draft.corrects else None,
         "period_start": draft.period_start,
         "period_end": draft.period_end,
-        "status": InvoiceStatus.PAID if paid_at_once else InvoiceStatus.OPEN,
+        "status": InvoiceStatus.OPEN,
         "subtotal_fen": total - tax,
         "tax_fen": tax,
         "total_fen": total,
@@ -199,13 +198,45 @@ def _rows(
         "commission_bp": commission_bp,
         "issued_at": now,
         "due_at": now + timedelta(days=PAYMENT_TERMS_DAYS),
-        "paid_at": now if paid_at_once else None,
+        "paid_at": None,
         "voided_at": None,
         "attempt_count": 0,
         "next_attempt_at": None,
         "created_at": now,
     }
     return invoice, lines
+
+
+def _credit_granted(draft: InvoiceDraft, total_fen: int) -> int:
+    """What the new invoice gives to the buyer's credit balance: all of a negative total;
+    of a credit note, what exceeds the amount still due on the invoice it corrects (that
+    part only lowers what is due there)."""
+    if draft.kind is InvoiceKind.CREDIT_NOTE:
+        corrected = draft.corrects
+        if corrected is None or corrected.status is InvoiceStatus.VOID:
+            return 0
+        still_due = 0
+        if corrected.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
+            still_due = max(amount_due(corrected), 0)
+        return max(-total_fen - still_due, 0)
+    return max(-total_fen, 0)
+
+
+def _settle_at_once(row: dict[str, Any], now: datetime) -> str | None:
+    """Mark the row paid when nothing is left to pay (zero, a credit note, a credit to the
+    balance, or covered by credit); returns the history's note then."""
+    owed = row["total_fen"] - row["credit_applied_fen"] + row["credit_granted_fen"]
+    if owed > 0 and row["total_fen"] > 0:
+        return None
+    row["status"] = InvoiceStatus.PAID
+    row["paid_at"] = now
+    if row["kind"] is InvoiceKind.CREDIT_NOTE:
+        return "credit applied"
+    if row["credit_granted_fen"]:
+        return "credit added to the balance"
+    if row["credit_applied_fen"]:
+        return "paid with credit"
+    return "nothing to pay"
 
 
 def _issued_booking(
@@ -240,16 +271,19 @@ def create_many(
         return []
     numbers = next_numbers(session, now.year, len(drafts))
     built = [_rows(d, n, commission_bp, now) for d, n in zip(drafts, numbers, strict=True)]
-    ids = insert_returning_ids(session, Invoice.__table__, [row for row, _lines in built])
-    line_rows, event_rows, bookings, entries = [], [], [], []
-    for invoice_id, draft, (row, lines) in zip(ids, drafts, built, strict=True):
+    rows = [row for row, _lines in built]
+    grants = [_credit_granted(d, row["total_fen"]) for d, row in zip(drafts, rows, strict=True)]
+    credits.apply_to_new_invoices(session, rows, grants)
+    paid_notes = [_settle_at_once(row, now) for row in rows]
+    ids = insert_returning_ids(session, Invoice.__table__, rows)
+    line_rows, event_rows, bookings, entries, credit_moves = [], [], [], [], []
+    for invoice_id, draft, (row, lines), paid_note in zip(
+        ids, drafts, built, paid_notes, strict=True
+    ):
         line_rows += [{"invoice_id": invoice_id, **line} for line in lines]
         steps = [("draft", InvoiceStatus.OPEN, "")]
-        if row["status"] is InvoiceStatus.PAID:
-            credit_note = draft.kind is InvoiceKind.CREDIT_NOTE
-            steps.append(
-                ("open", InvoiceStatus.PAID, "credit applied" if credit_note else "nothing to pay")
-            )
+        if paid_note is not None:
+            steps.append(("open", InvoiceStatus.PAID, paid_note))
         for from_status, to, note in steps:
             event_rows.append(
                 {
@@ -264,10 +298,12 @@ def create_many(
                 _audit_entry(invoice_id, row["number"], row["buyer_id"], from_status, to, note)
             )
         bookings.append(_issued_booking(invoice_id, row, draft.commission_fen))
+        credit_moves += credits.movements_of_new_invoice(invoice_id, row, now)
     if line_rows:
         session.execute(sa.insert(InvoiceLine.__table__), line_rows)
     session.execute(sa.insert(InvoiceEvent.__table__), event_rows)
     ledger.insert_many(session, bookings, now=now)
+    credits.record(session, credit_moves, now=now)
     audit.record_many(session, entries)
     return list(session.scalars(sa.select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)))
 
@@ -297,17 +333,25 @@ def amount_paid(invoice: Invoice) -> int:
 
 
 def amount_credited(invoice: Invoice) -> int:
-    """What credit notes issued against the invoice took off it (a positive amount)."""
+    """What credit notes issued against the invoice took off it (a positive amount); the
+    part of a note that went to the buyer's credit balance is not taken off here."""
     return -sum(
-        note.total_fen
+        note.total_fen + note.credit_granted_fen
         for note in invoice.corrections
         if note.kind is InvoiceKind.CREDIT_NOTE and note.status is not InvoiceStatus.VOID
     )
 
 
 def amount_owed(invoice: Invoice) -> int:
-    """What the buyer must pay on it in all: total less vouchers less credit notes."""
-    return invoice.total_fen - invoice.voucher_fen - amount_credited(invoice)
+    """What the buyer must pay on it in all: total less customer credit applied, vouchers and
+    credit notes (a negative total moved to the credit balance is owed by nobody)."""
+    return (
+        invoice.total_fen
+        + invoice.credit_granted_fen
+        - invoice.credit_applied_fen
+        - invoice.voucher_fen
+        - amount_credited(invoice)
+    )
 
 
 def amount_due(invoice: Invoice) -> int:
@@ -350,6 +394,7 @@ def void(
         from billing import voucher_payments  # it builds on this module
 
         voucher_payments.reverse(session, invoice, reason="void", now=now or utcnow(), actor=actor)
+    credits.give_back(session, invoice, reason="void", now=now or utcnow())
 
 
 def schedule_first_attempts(session: Session, issued: list[Invoice], now: datetime) -> None:

@@ -9,6 +9,8 @@ counter. Positive amounts are debits, negative are credits. Accounts:
     stripe_clearing       card money held at Stripe
     bank_clearing         bank transfers received
     voucher_program_payable  what a voucher program owes (vouchers issue)
+    customer_credit       the buyers' credit balances, owed to them as credit on their next
+                          invoices (credit balance; billing/credits.py)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ PLATFORM_COMMISSION = "platform_commission"
 STRIPE_CLEARING = "stripe_clearing"
 BANK_CLEARING = "bank_clearing"
 VOUCHER_PROGRAM_PAYABLE = "voucher_program_payable"
+CUSTOMER_CREDIT = "customer_credit"
 
 
 class UnbalancedTransaction(ValueError):

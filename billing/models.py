@@ -157,6 +157,23 @@ class InvoiceKind(enum.StrEnum):
     CREDIT_NOTE = "credit_note"  # corrects an earlier invoice; its lines are negative
 
 
+class RefundState(enum.StrEnum):
+    """Shown beside a paid invoice whose payments went back (derived, not a status)."""
+
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+    @property
+    def label(self) -> str:
+        return str(REFUND_STATE_LABELS[self])
+
+
+REFUND_STATE_LABELS = {
+    RefundState.PARTIALLY_REFUNDED: _l("Partially refunded"),
+    RefundState.REFUNDED: _l("Refunded"),
+}
+
+
 class Invoice(Base):
     __tablename__ = "invoices"
     __table_args__ = (
@@ -223,6 +240,27 @@ class Invoice(Base):
 
     def can_view(self, org_id: int) -> bool:
         return org_id in (self.buyer_id, self.vendor_id)
+
+    @property
+    def refund_state(self) -> RefundState | None:
+        """Refunded when every fen received was given back, partially when some was."""
+        received = [p for p in self.payments if p.status is PaymentStatus.SUCCEEDED]
+        paid = sum(p.amount_fen for p in received)
+        refunded = sum(p.refunded_fen for p in received)
+        if not refunded:
+            return None
+        return RefundState.REFUNDED if refunded >= paid else RefundState.PARTIALLY_REFUNDED
+
+    @property
+    def display_status(self) -> str:
+        """The status as people read it: a paid invoice whose payments went back says so."""
+        state = self.refund_state
+        return state.value if state else self.status.value
+
+    @property
+    def display_label(self) -> str:
+        state = self.refund_state
+        return state.label if state else self.status.label
 
     @property
     def transfer_reference(self) -> str:

@@ -5,6 +5,8 @@ only moves it. Amounts go to Stripe as integer fen in CNY (its minor unit).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +17,8 @@ from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from billing import invoices, ledger, notify
+from billing import card_attempts, invoices, ledger, notify
+from billing.attempt_models import AttemptStatus, PaymentAttempt
 from billing.models import (
     Invoice,
     InvoiceStatus,
@@ -33,6 +36,8 @@ from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind
 
 CURRENCY = "cny"
+
+log = logging.getLogger(__name__)
 
 
 class PaymentUnavailable(DomainError):
@@ -54,7 +59,38 @@ def stripe_client(app: Flask | None = None) -> stripe.StripeClient | None:
         return None
     base = config.get("STRIPE_API_BASE")
     options: dict[str, Any] = {"base_addresses": {"api": base}} if base else {}
-    return stripe.StripeClient(key, max_network_retries=0 if base else 2, **options)
+    return stripe.StripeClient(
+        key,
+        max_network_retries=network_retries(config),
+        http_client=stripe.RequestsClient(timeout=config["STRIPE_TIMEOUT_SECONDS"]),
+        **options,
+    )
+
+
+# Stripe calls one card payment makes at most in a request: create, confirm, retrieve.
+CALLS_PER_PAYMENT = 3
+
+
+def network_retries(config: Mapping[str, Any]) -> int:
+    """Retries of a Stripe call that got no answer (POSTs carry idempotency keys, so a
+    retry never charges twice); none against a test server."""
+    return 0 if config.get("STRIPE_API_BASE") else 1
+
+
+def check_timeouts(config: Mapping[str, Any]) -> None:
+    """Refuse settings under which gunicorn could kill a worker while Stripe's answer is on
+    its way (the charge made, nothing recorded): every call of a card payment, with its
+    retries, must end before the worker's timeout, and an attempt is only taken for
+    abandoned once no request can still be working on it."""
+    budget = CALLS_PER_PAYMENT * (network_retries(config) + 1) * config["STRIPE_TIMEOUT_SECONDS"]
+    worker = config["WORKER_TIMEOUT_SECONDS"]
+    if not 0 < budget < worker:
+        raise ValueError(
+            f"STRIPE_TIMEOUT_SECONDS={config['STRIPE_TIMEOUT_SECONDS']} lets a card payment "
+            f"wait {budget} s, not less than WORKER_TIMEOUT_SECONDS={worker}"
+        )
+    if card_attempts.STALE_AFTER.total_seconds() <= worker:
+        raise ValueError("card_attempts.STALE_AFTER must exceed WORKER_TIMEOUT_SECONDS")
 
 
 def _unreachable(exc: Exception) -> PaymentUnavailable:
@@ -183,6 +219,20 @@ def lock_invoice(session: Session, invoice: Invoice) -> None:
     session.refresh(invoice, ["payments"])
 
 
+@dataclass(frozen=True)
+class _Charge:
+    """What the Stripe calls of an attempt need, copied out of the session before it
+    commits: nothing is loaded from the database while Stripe is being called."""
+
+    attempt_id: int
+    idempotency_key: str
+    invoice_id: int
+    invoice_number: str
+    amount_fen: int
+    customer_id: str
+    payment_method_id: str
+
+
 def pay_by_card(
     session: Session,
     client: stripe.StripeClient,
@@ -192,61 +242,127 @@ def pay_by_card(
     off_session: bool = True,
 ) -> CardResult:
     """Charge what is due on the saved card. A decline leaves the invoice open with the
-    reason on the payment; 3-D Secure leaves a payment that the buyer confirms."""
+    reason on the payment; 3-D Secure leaves a payment that the buyer confirms; an answer
+    lost on its way leaves a processing payment that its webhook or the reconciliation
+    books (see billing/reconciliation.py).
+
+    Unlike other services this one commits ``session``, because a charge must not be lost
+    with a request that dies: (1) the attempt, with whatever the caller did before (the
+    vouchers applied), is committed before Stripe is called; (2) the PaymentIntent's id is
+    committed before it is confirmed; (3) Stripe's answer is applied under the invoice lock
+    for the caller to commit. No transaction is open while Stripe is called. Raises
+    :class:`card_attempts.AttemptInFlight` (409) while another attempt may still charge."""
+    resumed = _resume(session, client, invoice, now=now)
+    if resumed is not None:
+        return resumed
+    charge = _start_attempt(session, invoice, off_session=off_session)
+    session.commit()  # (1)
+    try:
+        intent = client.v1.payment_intents.create(
+            {
+                "amount": charge.amount_fen,
+                "currency": CURRENCY,
+                "customer": charge.customer_id,
+                "payment_method": charge.payment_method_id,
+                "metadata": {
+                    card_attempts.METADATA_KEY: str(charge.attempt_id),
+                    "invoice_id": str(charge.invoice_id),
+                    "invoice_number": charge.invoice_number,
+                },
+            },
+            {"idempotency_key": charge.idempotency_key},
+        )
+    except stripe.StripeError as exc:
+        # Not confirmed, so not charged: the attempt failed (an intent created before the
+        # connection broke stays unconfirmed and charges nothing).
+        unreachable = isinstance(exc, stripe.APIConnectionError)
+        card_attempts.finish(
+            session,
+            session.get_one(PaymentAttempt, charge.attempt_id),
+            AttemptStatus.FAILED,
+            failure_code="unreachable" if unreachable else (exc.code or "refused"),
+        )
+        session.commit()
+        if unreachable:
+            raise _unreachable(exc) from exc
+        raise
+    payment = card_attempts.record_intent(
+        session, session.get_one(PaymentAttempt, charge.attempt_id), intent.id
+    )
+    session.commit()  # (2)
+    return _confirm(session, client, payment, intent.id, off_session=off_session, now=now)
+
+
+def _resume(
+    session: Session, client: stripe.StripeClient, invoice: Invoice, *, now: datetime
+) -> CardResult | None:
+    """The attempt in flight answers this request when it waits for the buyer's 3-D
+    Secure (whose failure localstripe sends no webhook for) or was left by a request that
+    died: Stripe is asked what became of it. None when a new attempt may start."""
     lock_invoice(session, invoice)
     if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
         raise Conflict(_l("This invoice is not open for payment."))
-    pending = next((p for p in invoice.payments if p.status is PaymentStatus.REQUIRES_ACTION), None)
-    if pending is not None:
-        # Waiting for the buyer's 3-D Secure answer, unless it came without a webhook (a
-        # failed authentication sends none on localstripe): catch up with the PaymentIntent.
-        try:
-            intent = client.v1.payment_intents.retrieve(pending.stripe_payment_intent_id)
-        except stripe.APIConnectionError as exc:
-            raise _unreachable(exc) from exc
-        result = apply_intent(session, pending, intent, now=now)
-        if result.payment.status is not PaymentStatus.FAILED:
-            return result
+    attempt = card_attempts.in_flight(session, invoice.id)
+    if attempt is None:
+        return None
+    if attempt.status is not AttemptStatus.REQUIRES_ACTION and not card_attempts.is_stale(attempt):
+        raise card_attempts.in_progress_error()
+    result = settle_attempt(session, client, attempt.id, now=now)
+    if result is not None and result.payment.status is not PaymentStatus.FAILED:
+        return result
+    if card_attempts.in_flight(session, invoice.id) is not None:
+        raise card_attempts.in_progress_error()
+    return None
+
+
+def _start_attempt(session: Session, invoice: Invoice, *, off_session: bool) -> _Charge:
+    lock_invoice(session, invoice)
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
+        raise Conflict(_l("This invoice is not open for payment."))
+    if card_attempts.in_flight(session, invoice.id) is not None:
+        raise card_attempts.in_progress_error()
     due = invoices.amount_due(invoice)
     if due <= 0:
         raise Conflict(_l("Nothing is due on this invoice."))
     card = session.get(StripeCustomer, invoice.buyer_id)
     if card is None or not card.payment_method_id:
         raise DomainError(_l("Save a card first."), field="card")
-    try:
-        intent = client.v1.payment_intents.create(
-            {
-                "amount": due,
-                "currency": CURRENCY,
-                "customer": card.customer_id,
-                "payment_method": card.payment_method_id,
-                "metadata": {"invoice_id": str(invoice.id), "invoice_number": invoice.number},
-            }
-        )
-    except stripe.APIConnectionError as exc:
-        raise _unreachable(exc) from exc
-    payment = Payment(
-        invoice_id=invoice.id,
-        buyer_id=invoice.buyer_id,
-        method=PaymentMethodKind.CARD,
-        status=PaymentStatus.PROCESSING,
-        amount_fen=due,
-        stripe_payment_intent_id=intent.id,
+    attempt = card_attempts.start(
+        session, invoice, amount_fen=due, customer_id=card.customer_id, off_session=off_session
     )
-    session.add(payment)
-    session.flush()
+    return _Charge(
+        attempt_id=attempt.id,
+        idempotency_key=attempt.idempotency_key,
+        invoice_id=invoice.id,
+        invoice_number=invoice.number,
+        amount_fen=due,
+        customer_id=card.customer_id,
+        payment_method_id=card.payment_method_id,
+    )
+
+
+def _confirm(
+    session: Session,
+    client: stripe.StripeClient,
+    payment: Payment,
+    intent_id: str,
+    *,
+    off_session: bool,
+    now: datetime,
+) -> CardResult:
     try:
         params = {"off_session": True} if off_session else {}
         try:
-            intent = client.v1.payment_intents.confirm(intent.id, params)
+            intent = client.v1.payment_intents.confirm(intent_id, params)
         except stripe.InvalidRequestError:
-            intent = client.v1.payment_intents.confirm(intent.id)  # localstripe takes no params
+            intent = client.v1.payment_intents.confirm(intent_id)  # localstripe takes no params
     except stripe.CardError as exc:
         if exc.code == "authentication_required":
-            intent = client.v1.payment_intents.retrieve(payment.stripe_payment_intent_id)
-            payment.status = PaymentStatus.REQUIRES_ACTION
-            session.flush()
-            return CardResult(payment, intent.client_secret)
+            try:
+                intent = client.v1.payment_intents.retrieve(intent_id)
+            except stripe.StripeError:
+                return CardResult(payment)  # still processing: the buyer reloads the page
+            return _await_buyer(session, payment, intent.client_secret)
         fail_payment(
             session,
             payment,
@@ -255,13 +371,85 @@ def pay_by_card(
             now=now,
         )
         return CardResult(payment)
-    except stripe.APIConnectionError as exc:
-        payment.status = PaymentStatus.FAILED
-        payment.failure_code = "unreachable"
-        payment.failure_message = str(_unreachable(exc).message)
-        session.flush()
-        raise _unreachable(exc) from exc
+    except stripe.InvalidRequestError as exc:
+        # Refused before charging (the card was removed at Stripe, ...).
+        fail_payment(
+            session,
+            payment,
+            code=exc.code or "invalid_request",
+            message=str(_l("The card service refused the payment; nothing was charged.")),
+            now=now,
+        )
+        session.commit()  # the caller turns the error into its answer and rolls back
+        raise
+    except stripe.StripeError as exc:
+        # No answer (a timeout, a broken connection, Stripe's own failure): the card may
+        # have been charged. The payment stays processing and its attempt in flight until
+        # the webhook or the reconciliation says what Stripe did; paying again meanwhile is
+        # refused, so the card is never charged twice.
+        log.warning("no answer to confirming %s: %r", intent_id, exc)
+        return CardResult(payment)
     return apply_intent(session, payment, intent, now=now)
+
+
+def settle_attempt(
+    session: Session, client: stripe.StripeClient, attempt_id: int, *, now: datetime
+) -> CardResult | None:
+    """Ask Stripe what became of an attempt in flight and apply it: booked, failed, still
+    waiting for the buyer, or, never confirmed, canceled at Stripe so that it cannot charge
+    any more. Ends the session's transaction before calling Stripe; the caller commits the
+    result. None when no PaymentIntent was ever made for it (the attempt is canceled)."""
+    attempt = session.get_one(PaymentAttempt, attempt_id)
+    intent_id, customer_id = attempt.stripe_payment_intent_id, attempt.customer_id
+    session.commit()
+    try:
+        if intent_id:
+            intent = client.v1.payment_intents.retrieve(intent_id)
+        else:
+            intent = _find_intent(client, customer_id, attempt_id)
+        if intent is not None and intent.status == "requires_confirmation":
+            intent = client.v1.payment_intents.cancel(intent.id)
+    except stripe.APIConnectionError as exc:
+        raise _unreachable(exc) from exc
+    attempt = session.get_one(PaymentAttempt, attempt_id)
+    lock_invoice(session, attempt.invoice)
+    session.refresh(attempt)  # the webhook may have settled it meanwhile
+    if not attempt.status.in_flight:
+        return CardResult(attempt.payment) if attempt.payment else None
+    if intent is None:
+        card_attempts.finish(session, attempt, AttemptStatus.CANCELED, failure_code="not_created")
+        return None
+    payment = attempt.payment or card_attempts.record_intent(session, attempt, intent.id)
+    if intent.status == "canceled" and getattr(intent, "last_payment_error", None) is None:
+        card_attempts.finish(session, attempt, AttemptStatus.CANCELED, failure_code="abandoned")
+        fail_payment(
+            session,
+            payment,
+            code="abandoned",
+            message=str(
+                _l("The payment was abandoned before it was confirmed; nothing was charged.")
+            ),
+            now=now,
+        )
+        return CardResult(payment)
+    return apply_intent(session, payment, intent, now=now)
+
+
+def _find_intent(client: stripe.StripeClient, customer_id: str, attempt_id: int) -> Any | None:
+    """The PaymentIntent carrying the attempt's id in its metadata, among the customer's."""
+    try:
+        found = client.v1.payment_intents.list({"customer": customer_id, "limit": 100})
+    except stripe.InvalidRequestError:  # localstripe filters by nothing
+        found = client.v1.payment_intents.list({"limit": 100})
+    for intent in found.auto_paging_iter():
+        metadata = intent.metadata or {}
+        if (
+            intent.customer == customer_id
+            and card_attempts.METADATA_KEY in metadata
+            and metadata[card_attempts.METADATA_KEY] == str(attempt_id)
+        ):
+            return intent
+    return None
 
 
 def refresh_card_payment(
@@ -281,9 +469,7 @@ def apply_intent(session: Session, payment: Payment, intent: Any, *, now: dateti
     if intent.status == "succeeded":
         succeed_payment(session, payment, now=now)
     elif intent.status == "requires_action":
-        payment.status = PaymentStatus.REQUIRES_ACTION
-        session.flush()
-        return CardResult(payment, intent.client_secret)
+        return _await_buyer(session, payment, intent.client_secret)
     elif intent.status in ("requires_payment_method", "canceled"):
         error = getattr(intent, "last_payment_error", None)
         fail_payment(
@@ -296,6 +482,17 @@ def apply_intent(session: Session, payment: Payment, intent: Any, *, now: dateti
     return CardResult(payment)
 
 
+def _await_buyer(session: Session, payment: Payment, client_secret: str | None) -> CardResult:
+    """3-D Secure: the buyer confirms in the browser with the PaymentIntent's secret."""
+    lock_invoice(session, payment.invoice)
+    session.refresh(payment)
+    if payment.status in (PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION):
+        payment.status = PaymentStatus.REQUIRES_ACTION
+        session.flush()
+        card_attempts.follow_payment(session, payment)
+    return CardResult(payment, client_secret)
+
+
 def succeed_payment(session: Session, payment: Payment, *, now: datetime) -> None:
     """Book a successful payment once; the invoice is paid when nothing is left due."""
     lock_invoice(session, payment.invoice)
@@ -306,6 +503,7 @@ def succeed_payment(session: Session, payment: Payment, *, now: datetime) -> Non
     payment.succeeded_at = now
     payment.failure_code = payment.failure_message = None
     session.flush()
+    card_attempts.follow_payment(session, payment)
     clearing = (
         ledger.STRIPE_CLEARING if payment.method is PaymentMethodKind.CARD else ledger.BANK_CLEARING
     )
@@ -366,23 +564,32 @@ def fail_payment(
     payment.failure_code = code[:60]
     payment.failure_message = message
     session.flush()
+    card_attempts.follow_payment(session, payment)
     notify.payment_failed(session, payment.invoice, message, payment.id)
 
 
 def charge_for_billing_run(app: Flask):
-    """The billing run's card retry: pay what is due off-session; True when paid."""
+    """The billing run's card retry: pay what is due off-session; True when paid, False
+    when it failed, None when it is not known yet (another attempt is in flight, or
+    Stripe's answer was lost: the reconciliation finds out), which is not counted as a try.
+    ``pay_by_card`` commits the session (its attempt before Stripe is called)."""
 
-    def charge(session: Session, invoice: Invoice, now: datetime) -> bool:
+    def charge(session: Session, invoice: Invoice, now: datetime) -> bool | None:
         client = stripe_client(app)
         if client is None:
             return False
+        number = invoice.number
         try:
             result = pay_by_card(session, client, invoice, now=now)
+        except card_attempts.AttemptInFlight:
+            return None
         except DomainError:
             return False
         except stripe.StripeError as exc:  # e.g. the saved card is gone: the run goes on
-            app.logger.warning("card retry of invoice %s failed: %r", invoice.number, exc)
+            app.logger.warning("card retry of invoice %s failed: %r", number, exc)
             return False
+        if result.payment.status is PaymentStatus.PROCESSING:
+            return None
         return result.succeeded
 
     return charge
@@ -535,6 +742,11 @@ def refund(
         from billing import voucher_payments
 
         voucher_payments.reverse(session, invoice, reason="refund", now=now, actor=actor)
+    if invoice.credit_applied_fen and invoices.amount_paid(invoice) <= 0:
+        # ... and the customer credit it took goes back to the buyer's balance.
+        from billing import credits
+
+        credits.give_back(session, invoice, reason="refund", now=now)
     return record
 
 
@@ -552,9 +764,28 @@ def handle_event(session: Session, event: Any, *, now: datetime) -> bool:
     session.flush()
     if event.type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
         intent = event.data.object
-        payment = session.scalar(
-            sa.select(Payment).where(Payment.stripe_payment_intent_id == intent.id)
-        )
+        payment = payment_for_intent(session, intent)
         if payment is not None:
             apply_intent(session, payment, intent, now=now)
     return True
+
+
+def payment_for_intent(session: Session, intent: Any) -> Payment | None:
+    """Our payment of a PaymentIntent; made from its attempt when the request that created
+    the intent died before recording it (found by the attempt id in its metadata)."""
+    payment = session.scalar(
+        sa.select(Payment).where(Payment.stripe_payment_intent_id == intent.id)
+    )
+    if payment is not None:
+        return payment
+    attempt = card_attempts.attempt_for_intent(session, intent)
+    if attempt is None:
+        return None
+    lock_invoice(session, attempt.invoice)
+    session.refresh(attempt)
+    if attempt.payment is not None:
+        return attempt.payment
+    if not attempt.status.in_flight:
+        log.warning("PaymentIntent %s of finished attempt %s", intent.id, attempt.id)
+        return None
+    return card_attempts.record_intent(session, attempt, intent.id)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from billing import invoices, ledger
+from billing import card_attempts, invoices, ledger
 from billing.models import Invoice, InvoiceKind, InvoiceStatus, PaymentStatus
 from marketplace.errors import Conflict, NotAllowed
 from marketplace.jsonapi import Actor
@@ -41,11 +41,26 @@ def eligible_lines(invoice: Invoice) -> list[EligibleLine]:
             line_id=line.id,
             solution_id=solution.id,
             vendor_id=invoice.vendor_id,
-            amount_fen=line.amount_fen,
+            amount_fen=left,
             voucher_kinds=kinds,
         )
-        for line in invoice.lines
+        for line, left in zip(invoice.lines, _left_to_pay(invoice), strict=True)
     ]
+
+
+def _left_to_pay(invoice: Invoice) -> list[int]:
+    """Each line's amount once the invoice's negative lines and the customer credit applied
+    to it are taken off its positive lines, in order (billing/credits.py: credit first,
+    then vouchers), so a subsidy never pays more than is left to pay."""
+    to_take = invoice.credit_applied_fen - sum(
+        line.amount_fen for line in invoice.lines if line.amount_fen < 0
+    )
+    left = []
+    for line in invoice.lines:
+        taken = min(to_take, line.amount_fen) if line.amount_fen > 0 else 0
+        to_take -= taken
+        left.append(line.amount_fen - taken)
+    return left
 
 
 def quote(session: Session, invoice: Invoice, codes: Sequence[str], *, now: datetime) -> Quote:
@@ -92,7 +107,9 @@ def apply(
             _l("Vouchers are applied before any other payment; this invoice is partly paid."),
             field=redemptions.FIELD,
         )
-    if any(p.status in PENDING for p in invoice.payments):
+    if any(p.status in PENDING for p in invoice.payments) or card_attempts.in_flight(
+        session, invoice.id
+    ):
         # A card payment of the whole amount is waiting (3-D Secure): a subsidy now would
         # make the buyer pay twice for that part once it succeeds.
         raise Conflict(

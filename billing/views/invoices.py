@@ -11,6 +11,7 @@ from flask import abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import selectinload
 
+from billing import credits
 from billing import invoices as invoice_rules
 from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
 from billing.views.common import BUYER_OR_VENDOR, PER_PAGE, bp, load_invoice, page_number
@@ -115,6 +116,7 @@ def invoices() -> str:
         },
         all_count=sum(counts.values()),
         as_vendor=as_vendor,
+        credit_balances=credits.statement(db.session, org_id, as_vendor=as_vendor),
         page=page,
         pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
     )

@@ -47,6 +47,7 @@ ACCOUNT_LABELS = {
     ledger.STRIPE_CLEARING: lambda: _("Card payments held at Stripe"),
     ledger.BANK_CLEARING: lambda: _("Bank transfers received"),
     ledger.VOUCHER_PROGRAM_PAYABLE: lambda: _("Payable by voucher programs"),
+    ledger.CUSTOMER_CREDIT: lambda: _("Buyers' credit balances"),
 }
 
 
