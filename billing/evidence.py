@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import IO
 
 from flask_babel import lazy_gettext as _l
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from billing.outcome_models import OutcomeReport
 from marketplace.errors import DomainError
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
+from marketplace.uploads import ImageTooLarge, opened_image
 
 MAX_BYTES = 10 * 1024 * 1024
 
@@ -47,10 +48,14 @@ def sniff(data: bytes) -> tuple[str, str]:
             pass
         raise _refuse(_l("Only PDF, PNG, JPEG, CSV and XLSX files are accepted."))
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with opened_image(data) as image:
             image.verify()
             kind = image.format
-    except (UnidentifiedImageError, OSError, SyntaxError):
+    except ImageTooLarge:
+        raise _refuse(
+            _l("The image has too many pixels; save it at a smaller size and upload it again.")
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         kind = None
     if kind == "PNG":
         return "image/png", "png"

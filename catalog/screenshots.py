@@ -10,7 +10,6 @@ draft deletes the file only when no other revision uses it, and only after the c
 
 from __future__ import annotations
 
-import io
 import os
 import secrets
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import IO, Protocol
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -26,6 +25,7 @@ from catalog import services
 from catalog.models import Screenshot, Solution
 from marketplace.errors import DomainError, NotAllowed
 from marketplace.jsonapi import Actor
+from marketplace.uploads import ImageTooLarge, opened_image
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_SIDE = 4000
@@ -64,7 +64,7 @@ def _read_limited(upload: Upload | None) -> bytes:
 def inspect_image(data: bytes) -> tuple[str, int, int]:
     """Decode the bytes; return (Pillow format, width, height) or refuse them."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with opened_image(data) as image:
             kind = image.format or ""
             width, height = image.size
             if kind not in FORMATS:
@@ -82,7 +82,19 @@ def inspect_image(data: bytes) -> tuple[str, int, int]:
             image.load()  # a truncated or corrupt file fails here
     except DomainError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except ImageTooLarge as too_large:
+        if too_large.width is None:
+            raise _refuse(
+                _l("The image has too many pixels; at most 4000 x 4000 are allowed.")
+            ) from None
+        raise _refuse(
+            _l(
+                "The image is %(width)d x %(height)d pixels; at most 4000 x 4000 are allowed.",
+                width=too_large.width,
+                height=too_large.height,
+            )
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise _refuse(_l("This file is not an image we can read (PNG, JPEG or WebP).")) from None
     return kind, width, height
 

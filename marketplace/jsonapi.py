@@ -162,6 +162,9 @@ class Api(SmorestApi):
                 response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
             for name, value in ((getattr(error, "data", None) or {}).get("headers") or {}).items():
                 response.headers[name] = value
+            if status == 405 and getattr(error, "valid_methods", None):
+                # RFC 9110: a 405 names the methods the resource does take.
+                response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
             return response
         if status == 405:
             return error  # werkzeug's response keeps the Allow header

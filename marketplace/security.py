@@ -40,14 +40,32 @@ def has_nul_character() -> bool:
     return False
 
 
+def has_malformed_form() -> bool:
+    """A form body the browser could not have sent: werkzeug keeps a part whose header it
+    cannot read (``name="a\\"``) under no name at all."""
+    if request.mimetype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return False
+    return any(not key for key in (*request.form.keys(), *request.files.keys()))
+
+
 def init_app(app: Flask) -> None:
     policy = content_security_policy(app)
 
     @app.before_request
-    def refuse_nul_characters() -> None:
-        if has_nul_character():
-            from marketplace.jsonapi import ApiError, is_api_request
+    def refuse_impossible_input() -> None:
+        from marketplace.jsonapi import ApiError, is_api_request
 
+        if "\x00" in request.path:  # no address of ours has one; PostgreSQL cannot hold it
+            message = _("This page does not exist.")
+            if is_api_request():
+                raise ApiError(404, message)
+            abort(404)
+        if has_malformed_form():
+            message = _("The form data could not be read. Please reload the page and try again.")
+            if is_api_request():
+                raise ApiError(400, message)
+            abort(400, description=message)
+        if has_nul_character():
             message = _("The text contains a NUL character (\\u0000), which is not allowed.")
             if is_api_request():
                 raise ApiError(422, message)
