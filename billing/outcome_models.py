@@ -63,10 +63,23 @@ REPORT_STATUS_LABELS = {
 
 
 class OutcomeReport(Base):
-    """The vendor's measured value of the KPI for one period, with evidence."""
+    """The vendor's measured value of the KPI for one billing period of the contract, with
+    evidence."""
 
     __tablename__ = "outcome_reports"
-    __table_args__ = (sa.CheckConstraint("period_end > period_start", name="period_order"),)
+    __table_args__ = (
+        sa.CheckConstraint("period_end > period_start", name="period_order"),
+        # One report that counts per billing period: the cap is per period. A rejected
+        # report's period may be reported again.
+        sa.Index(
+            "uq_outcome_reports_contract_id_period_start",
+            "contract_id",
+            "period_start",
+            unique=True,
+            sqlite_where=sa.text("status <> 'rejected'"),
+            postgresql_where=sa.text("status <> 'rejected'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(sa.ForeignKey("contracts.id"), index=True)

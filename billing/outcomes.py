@@ -1,12 +1,19 @@
 """Outcome-based billing (效果付费, DESIGN.md section 4): the baseline both sides agree,
 results the vendor reports with evidence, the buyer's confirmation or dispute within the
 verification window (silence confirms at its end), and the operator's resolution. Only
-confirmed results are invoiced, with the plan's formula (catalog/pricing.py)."""
+confirmed results are invoiced, with the plan's formula (catalog/pricing.py).
+
+A result is reported for exactly one of the contract's billing periods (months counted
+from the moment the baseline was agreed, billing/periods.py), once that period has ended,
+and only once: the page's form and the API both go through :func:`report`, and a partial
+unique index holds the rule against concurrent reports. The plan's cap is per period, so
+one report per period is what keeps a vendor from charging the cap several times a month.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -14,11 +21,18 @@ from sqlalchemy.orm import Session
 
 from billing import invoices, ledger, notify
 from billing.invoices import InvoiceDraft, LineDraft
-from billing.models import Contract, ContractStatus, Invoice, InvoiceKind, InvoiceStatus
+from billing.models import (
+    Contract,
+    ContractStatus,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+)
 from billing.outcome_models import BaselineProposal, OutcomeReport, ProposalStatus, ReportStatus
-from billing.periods import period_bounds
-from catalog.models import BillingModel
-from catalog.pricing import improvement, outcome_charge
+from billing.periods import period_bounds, period_index
+from catalog.models import BillingModel, Plan
+from catalog.pricing import OutcomeCharge, improvement, outcome_breakdown
 from marketplace import audit
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
@@ -26,6 +40,8 @@ from marketplace.models import OrgKind
 from marketplace.money import format_fen
 
 MAX_VALUE = Decimal(10) ** 15
+# How many ended, unreported periods the vendor's form offers (newest first).
+MAX_PERIOD_CHOICES = 24
 
 
 def _audit(
@@ -159,6 +175,107 @@ def accept_baseline(
 
 # --- reports ------------------------------------------------------------------------------
 
+Period = tuple[datetime, datetime]
+
+
+def _reports_of_period(start: datetime, end: datetime) -> sa.ColumnElement[bool]:
+    """Reports that count for [start, end): every one that overlaps it, except rejected
+    ones (a rejected result's period may be reported again)."""
+    return sa.and_(
+        OutcomeReport.status != ReportStatus.REJECTED,
+        OutcomeReport.period_start < end,
+        OutcomeReport.period_end > start,
+    )
+
+
+def reportable_periods(
+    session: Session, contract: Contract, now: datetime, *, limit: int = MAX_PERIOD_CHOICES
+) -> list[Period]:
+    """The contract's ended billing periods that have no report yet (a rejected one may be
+    reported again), newest first: what the vendor's form offers and the API accepts."""
+    if contract.anchor_at is None or contract.baseline is None or now <= contract.anchor_at:
+        return []
+    taken = session.execute(
+        sa.select(OutcomeReport.period_start, OutcomeReport.period_end).where(
+            OutcomeReport.contract_id == contract.id,
+            OutcomeReport.status != ReportStatus.REJECTED,
+        )
+    ).all()
+    periods = []
+    for index in range(period_index(contract.anchor_at, now), -1, -1):
+        start, end = period_bounds(contract.anchor_at, index)
+        if end > now or any(s < end and e > start for s, e in taken):
+            continue
+        periods.append((start, end))
+        if len(periods) == limit:
+            break
+    return periods
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def billing_period(
+    session: Session,
+    contract: Contract,
+    period_start: datetime,
+    period_end: datetime,
+    now: datetime,
+) -> Period:
+    """The billing period a report may be for: ``period_start`` and ``period_end`` are
+    exactly one of the contract's periods, it has ended, and it has no report yet (other
+    than rejected ones). Anything else is refused naming the field and the period
+    expected."""
+    anchor = contract.anchor_at
+    if period_end <= period_start:
+        raise DomainError(_l("The period must end after it starts."), field="period_end")
+    first_start, first_end = period_bounds(anchor, 0)
+    if period_start < anchor:
+        raise DomainError(
+            _l(
+                "The period starts before the baseline was agreed; the first billing period "
+                "is %(start)s to %(end)s.",
+                start=_iso(first_start),
+                end=_iso(first_end),
+            ),
+            field="period_start",
+        )
+    start, end = period_bounds(anchor, period_index(anchor, period_start))
+    if period_start != start:
+        raise DomainError(
+            _l(
+                "Report one whole billing period of the contract; the period around this "
+                "start is %(start)s to %(end)s.",
+                start=_iso(start),
+                end=_iso(end),
+            ),
+            field="period_start",
+        )
+    if period_end != end:
+        raise DomainError(
+            _l(
+                "A report covers one whole billing period: this one ends at %(end)s.",
+                end=_iso(end),
+            ),
+            field="period_end",
+        )
+    if end > now:
+        raise DomainError(
+            _l("Report a period once it has ended: this one ends at %(end)s.", end=_iso(end)),
+            field="period_end",
+        )
+    existing = session.scalar(
+        sa.select(OutcomeReport)
+        .where(OutcomeReport.contract_id == contract.id, _reports_of_period(start, end))
+        .limit(1)
+    )
+    if existing is not None:
+        if existing.invoice_id is not None:
+            raise Conflict(_l("That period has been invoiced already."), field="period_start")
+        raise Conflict(_l("A report for this period exists already."), field="period_start")
+    return start, end
+
 
 def report(
     session: Session,
@@ -172,7 +289,8 @@ def report(
     evidence_url: str = "",
     note: str = "",
 ) -> OutcomeReport:
-    """The vendor reports the measured KPI for a period that has ended."""
+    """The vendor reports the measured KPI for one of the contract's billing periods that
+    has ended (see :func:`billing_period`)."""
     if (
         actor.organization.id != contract.vendor_id
         or actor.org_kind is not OrgKind.VENDOR
@@ -195,28 +313,9 @@ def report(
         raise DomainError(
             _l("The contract had ended before this period started."), field="period_start"
         )
-    if period_end <= period_start:
-        raise DomainError(_l("The period must end after it starts."), field="period_end")
-    if period_start < contract.anchor_at:
-        raise DomainError(
-            _l("The period starts before the baseline was agreed."), field="period_start"
-        )
-    if period_end > now:
-        raise DomainError(_l("Report a period once it has ended."), field="period_end")
+    period_start, period_end = billing_period(session, contract, period_start, period_end, now)
     if evidence_url and not evidence_url.startswith(("https://", "http://")):
         raise DomainError(_l("Evidence links start with https://."), field="evidence_url")
-    overlapping = session.scalar(
-        sa.select(OutcomeReport).where(
-            OutcomeReport.contract_id == contract.id,
-            OutcomeReport.status != ReportStatus.REJECTED,
-            OutcomeReport.period_start < period_end,
-            OutcomeReport.period_end > period_start,
-        )
-    )
-    if overlapping is not None:
-        if overlapping.invoice_id is not None:
-            raise Conflict(_l("That period has been invoiced already."), field="period_start")
-        raise Conflict(_l("A report for this period exists already."), field="period_start")
     result = OutcomeReport(
         contract_id=contract.id,
         period_start=period_start,
@@ -228,8 +327,15 @@ def report(
         submitted_at=now,
         confirm_by=now + timedelta(days=contract.plan.verification_days),
     )
-    session.add(result)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(result)
+            session.flush()
+    except sa.exc.IntegrityError:
+        # Another request reported the same period a moment ago (the partial unique index).
+        raise Conflict(
+            _l("A report for this period exists already."), field="period_start"
+        ) from None
     notify.send(
         session,
         contract.buyer_id,
@@ -376,9 +482,10 @@ def auto_confirm(session: Session, *, now: datetime) -> int:
 # --- invoicing ------------------------------------------------------------------------------
 
 
-def charge_fen(contract: Contract, measured: Decimal) -> int:
+def breakdown(contract: Contract, measured: Decimal) -> OutcomeCharge:
+    """The plan's formula for one billing period's measured value (base fee included)."""
     plan = contract.plan
-    return outcome_charge(
+    return outcome_breakdown(
         direction=plan.direction.value if plan.direction else "increase",
         baseline=contract.baseline or Decimal(0),
         measured=measured,
@@ -386,8 +493,38 @@ def charge_fen(contract: Contract, measured: Decimal) -> int:
         share_bp=plan.share_bp,
         value_per_unit_fen=plan.value_per_unit_fen,
         cap_fen=plan.cap_fen,
-        base_fee_fen=0,
+        base_fee_fen=plan.base_fee_fen,
     )
+
+
+def charge_fen(contract: Contract, measured: Decimal) -> int:
+    """The improvement's charge for one billing period, capped, before the base fee."""
+    return breakdown(contract, measured).charged_fen
+
+
+def unit_fen(plan: Plan) -> Decimal:
+    """The price per unit of improvement an invoice line shows: the plan's price, or the
+    share of the value per unit (to the six places a line's unit price keeps; the amount
+    is computed from the exact figures, not from this)."""
+    if plan.price_per_unit_fen is not None:
+        return plan.price_per_unit_fen
+    if plan.value_per_unit_fen is None or plan.share_bp is None:
+        return Decimal(0)
+    share = plan.value_per_unit_fen * plan.share_bp / 10_000
+    return share.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP).normalize()
+
+
+def _charge_details(charge: OutcomeCharge, plan: Plan) -> dict[str, object]:
+    """How a line's amount was reached, for the invoice's readers and the API."""
+    details: dict[str, object] = {"exact_fen": _plain(charge.exact_fen)}
+    if plan.price_per_unit_fen is not None:
+        details["price_per_unit_fen"] = _plain(plan.price_per_unit_fen)
+    else:
+        details["value_per_unit_fen"] = _plain(plan.value_per_unit_fen or Decimal(0))
+        details["share_bp"] = plan.share_bp
+    if charge.capped:
+        details["cap_fen"] = charge.cap_fen
+    return details
 
 
 def lines_for(report_: OutcomeReport) -> list[LineDraft]:
@@ -396,18 +533,14 @@ def lines_for(report_: OutcomeReport) -> list[LineDraft]:
     measured = (
         report_.billable_measured if report_.billable_measured is not None else report_.measured
     )
-    gained = improvement(
-        plan.direction.value if plan.direction else "increase",
-        contract.baseline or Decimal(0),
-        measured,
-    )
+    charge = breakdown(contract, measured)
     lines = [
         LineDraft(
             kind="outcome",
             description=str(_l("%(kpi)s improvement", kpi=plan.kpi_name or "")),
-            quantity=gained,
-            unit_fen=plan.price_per_unit_fen if plan.price_per_unit_fen is not None else Decimal(0),
-            amount_fen=charge_fen(contract, measured),
+            quantity=charge.improvement,
+            unit_fen=unit_fen(plan),
+            amount_fen=charge.charged_fen,
             vat_rate_bp=plan.vat_rate_bp,
             period_start=report_.period_start,
             period_end=report_.period_end,
@@ -415,9 +548,10 @@ def lines_for(report_: OutcomeReport) -> list[LineDraft]:
             details={
                 "baseline": format((contract.baseline or Decimal(0)).normalize(), "f"),
                 "measured": format(measured.normalize(), "f"),
-                "improvement": format(gained.normalize(), "f"),
+                "improvement": format(charge.improvement.normalize(), "f"),
                 "report_id": report_.id,
                 "kpi_unit": plan.kpi_unit or "",
+                **_charge_details(charge, plan),
             },
         )
     ]
@@ -513,15 +647,21 @@ def correct(
     plan = contract.plan
     direction = plan.direction.value if plan.direction else "increase"
     baseline = contract.baseline or Decimal(0)
-    was = report_.billable_measured if report_.billable_measured is not None else report_.measured
-    difference = charge_fen(contract, corrected) - charge_fen(contract, was)
+    # The corrected charge replaces what the live documents charge for this period (the
+    # original's outcome line; a correction voided since no longer counts), so the period
+    # never costs more than its cap however often it is corrected.
+    outcome_lines = [item for item in original.lines if item.kind == "outcome"]
+    outcome_total = sum(item.amount_fen for item in outcome_lines)
+    was = _invoiced_measured(outcome_lines, report_)
+    charge = breakdown(contract, corrected)
+    difference = charge.charged_fen - outcome_total
     if difference == 0:
         raise DomainError(
             _l("The corrected value does not change the charge; no credit note is needed."),
             field="corrected",
         )
     gained_was = improvement(direction, baseline, was)
-    gained = improvement(direction, baseline, corrected)
+    gained = charge.improvement
     line = LineDraft(
         kind="outcome_correction",
         description=str(
@@ -532,7 +672,7 @@ def correct(
             )
         ),
         quantity=gained - gained_was,
-        unit_fen=plan.price_per_unit_fen if plan.price_per_unit_fen is not None else Decimal(0),
+        unit_fen=unit_fen(plan),
         amount_fen=difference,
         vat_rate_bp=plan.vat_rate_bp,
         period_start=report_.period_start,
@@ -547,9 +687,9 @@ def correct(
             "report_id": report_.id,
             "kpi_unit": plan.kpi_unit or "",
             "note": note.strip(),
+            **_charge_details(charge, plan),
         },
     )
-    outcome_total = sum(item.amount_fen for item in original.lines if item.kind == "outcome")
     _, commission_was = ledger.split_commission(outcome_total, original.commission_bp)
     _, commission_now = ledger.split_commission(outcome_total + difference, original.commission_bp)
     note_ = invoices.create_many(
@@ -607,6 +747,15 @@ def correct(
         note=note.strip(),
     )
     return note_
+
+
+def _invoiced_measured(outcome_lines: list[InvoiceLine], report_: OutcomeReport) -> Decimal:
+    """The measured value the original invoice charged (its line says so); the report's
+    billable value for lines issued before lines recorded it."""
+    for line in outcome_lines:
+        if "measured" in line.details:
+            return Decimal(line.details["measured"])
+    return report_.billable_measured if report_.billable_measured is not None else report_.measured
 
 
 def _plain(value: Decimal) -> str:

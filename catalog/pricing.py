@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, localcontext
 from typing import Any
 
-from marketplace.money import apply_basis_points, round_half_up
+from marketplace.money import BASIS_POINTS_PER_UNIT, round_half_up
+
+# Outcome charges multiply an improvement by a price (and a share): exactly, then rounded
+# once. Decimal's default context keeps 28 digits and would round a long product silently;
+# this one has room for any product of stored values and traps Inexact, so a result is
+# exact or an error.
+_EXACT = Context(prec=120, traps=[Inexact, InvalidOperation, DivisionByZero])
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,49 @@ def improvement(direction: str, baseline: Decimal, measured: Decimal) -> Decimal
     return max(delta, Decimal(0))
 
 
+@dataclass(frozen=True, slots=True)
+class OutcomeCharge:
+    """One period's outcome charge, step by step (DESIGN.md section 4)."""
+
+    improvement: Decimal
+    exact_fen: Decimal  # improvement x price, or improvement x value x share: not rounded
+    variable_fen: int  # exact_fen rounded half up, once
+    cap_fen: int | None
+    base_fee_fen: int
+
+    @property
+    def capped(self) -> bool:
+        return self.cap_fen is not None and self.variable_fen > self.cap_fen
+
+    @property
+    def charged_fen(self) -> int:
+        """The improvement's charge after the cap, before the base fee."""
+        return (
+            min(self.variable_fen, self.cap_fen) if self.cap_fen is not None else self.variable_fen
+        )
+
+    @property
+    def total_fen(self) -> int:
+        return self.charged_fen + self.base_fee_fen
+
+
+def outcome_exact_fen(
+    gained: Decimal,
+    *,
+    price_per_unit_fen: Decimal | None = None,
+    share_bp: int | None = None,
+    value_per_unit_fen: Decimal | None = None,
+) -> Decimal:
+    """The exact charge for an improvement before rounding, cap and base fee: a price per
+    unit of improvement, or a share of the value of the improvement."""
+    with localcontext(_EXACT):
+        if price_per_unit_fen is not None:
+            return gained * price_per_unit_fen
+        if share_bp is None or value_per_unit_fen is None:
+            raise ValueError("an outcome plan has a unit price or a share of value")
+        return gained * value_per_unit_fen * share_bp / BASIS_POINTS_PER_UNIT
+
+
 def outcome_variable_fen(
     gained: Decimal,
     *,
@@ -100,13 +149,38 @@ def outcome_variable_fen(
     share_bp: int | None = None,
     value_per_unit_fen: Decimal | None = None,
 ) -> int:
-    """The charge for an improvement before cap and base fee: a price per unit of
-    improvement, or a share of the value of the improvement."""
-    if price_per_unit_fen is not None:
-        return round_half_up(gained * price_per_unit_fen)
-    if share_bp is None or value_per_unit_fen is None:
-        raise ValueError("an outcome plan has a unit price or a share of value")
-    return apply_basis_points(round_half_up(gained * value_per_unit_fen), share_bp)
+    """The charge for an improvement before cap and base fee, rounded half up once at the
+    end of the line: a share of value is not rounded to fen before the share is taken."""
+    return round_half_up(
+        outcome_exact_fen(
+            gained,
+            price_per_unit_fen=price_per_unit_fen,
+            share_bp=share_bp,
+            value_per_unit_fen=value_per_unit_fen,
+        )
+    )
+
+
+def outcome_breakdown(
+    *,
+    direction: str,
+    baseline: Decimal,
+    measured: Decimal,
+    price_per_unit_fen: Decimal | None = None,
+    share_bp: int | None = None,
+    value_per_unit_fen: Decimal | None = None,
+    cap_fen: int | None = None,
+    base_fee_fen: int = 0,
+) -> OutcomeCharge:
+    """improvement, its exact charge, the one rounding, the cap and the base fee."""
+    gained = improvement(direction, baseline, measured)
+    exact = outcome_exact_fen(
+        gained,
+        price_per_unit_fen=price_per_unit_fen,
+        share_bp=share_bp,
+        value_per_unit_fen=value_per_unit_fen,
+    )
+    return OutcomeCharge(gained, exact, round_half_up(exact), cap_fen, base_fee_fen)
 
 
 def outcome_charge(
@@ -120,13 +194,15 @@ def outcome_charge(
     cap_fen: int | None = None,
     base_fee_fen: int = 0,
 ) -> int:
-    """charge = min(cap, improvement x price) + base (DESIGN.md section 4)."""
-    variable = outcome_variable_fen(
-        improvement(direction, baseline, measured),
+    """charge = min(cap, improvement x price) + base (DESIGN.md section 4), where
+    improvement x price is rounded half up to whole fen once."""
+    return outcome_breakdown(
+        direction=direction,
+        baseline=baseline,
+        measured=measured,
         price_per_unit_fen=price_per_unit_fen,
         share_bp=share_bp,
         value_per_unit_fen=value_per_unit_fen,
-    )
-    if cap_fen is not None:
-        variable = min(variable, cap_fen)
-    return variable + base_fee_fen
+        cap_fen=cap_fen,
+        base_fee_fen=base_fee_fen,
+    ).total_fen

@@ -29,7 +29,6 @@ from billing.forms import (
 from billing.models import Contract, ContractStatus, Invoice
 from billing.outcome_chart import outcome_chart
 from billing.outcome_models import BaselineProposal, OutcomeReport, ReportStatus
-from billing.periods import period_bounds, period_index
 from billing.views.common import BUYER, BUYER_OR_VENDOR, OPERATOR, bp, load_contract
 from catalog.models import BillingModel
 from catalog.pricing import improvement
@@ -42,8 +41,6 @@ from marketplace.uploads import upload_folder
 from marketplace.views.accounts import show_error
 from marketplace.views.outcome import attempt
 
-# How many ended, unreported periods the vendor's form offers (newest first).
-MAX_PERIOD_CHOICES = 24
 QUEUE_SIZE = 100
 
 
@@ -78,30 +75,6 @@ def report_row(session: Session, report_: OutcomeReport) -> ReportRow:
         invoice=session.get(Invoice, report_.invoice_id) if report_.invoice_id else None,
         correction=outcomes.correction_of(session, report_),
     )
-
-
-def reportable_periods(
-    session: Session, contract: Contract, now: datetime
-) -> list[tuple[datetime, datetime]]:
-    """The contract's ended periods that have no report yet (a rejected one may be
-    reported again), newest first."""
-    if contract.anchor_at is None or contract.baseline is None:
-        return []
-    taken = session.execute(
-        sa.select(OutcomeReport.period_start, OutcomeReport.period_end).where(
-            OutcomeReport.contract_id == contract.id,
-            OutcomeReport.status != ReportStatus.REJECTED,
-        )
-    ).all()
-    periods = []
-    for index in range(period_index(contract.anchor_at, now), -1, -1):
-        start, end = period_bounds(contract.anchor_at, index)
-        if end > now or any(s < end and e > start for s, e in taken):
-            continue
-        periods.append((start, end))
-        if len(periods) == MAX_PERIOD_CHOICES:
-            break
-    return periods
 
 
 def _period_key(start: datetime, end: datetime) -> str:
@@ -156,7 +129,7 @@ def outcome_context(
         and actor.org_kind is OrgKind.VENDOR
         and actor.role.can_write
     )
-    periods = reportable_periods(session, contract, now) if vendor_writer else []
+    periods = outcomes.reportable_periods(session, contract, now) if vendor_writer else []
     if report_form is None and periods:
         report_form = OutcomeReportForm(formdata=None)
     if report_form is not None:
@@ -237,7 +210,8 @@ def report_result(contract_id: int) -> ResponseReturnValue:
     contract = load_contract(contract_id)
     now = utcnow()
     form = OutcomeReportForm()
-    form.period.choices = _period_choices(reportable_periods(db.session, contract, now))
+    # The same periods the service accepts (billing/outcomes.py billing_period).
+    form.period.choices = _period_choices(outcomes.reportable_periods(db.session, contract, now))
     if form.validate_on_submit():
         start_text, _sep, end_text = form.period.data.partition("|")
         upload = request.files.get(form.evidence.name)

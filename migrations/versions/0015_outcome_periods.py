@@ -1,4 +1,4 @@
-"""outcome periods (placeholder: filled in by the work that needs it)
+"""outcome periods: one report that counts per contract and billing period
 
 Revision ID: 0015
 Revises: 0014
@@ -7,8 +7,8 @@ Create Date: 2026-12-04 16:00:00
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 import marketplace.db  # noqa: F401
 
@@ -19,8 +19,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("outcome_reports", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_outcome_reports_contract_id_period_start",
+            ["contract_id", "period_start"],
+            unique=True,
+            sqlite_where=sa.text("status <> 'rejected'"),
+            postgresql_where=sa.text("status <> 'rejected'"),
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("outcome_reports", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_outcome_reports_contract_id_period_start",
+            sqlite_where=sa.text("status <> 'rejected'"),
+            postgresql_where=sa.text("status <> 'rejected'"),
+        )

@@ -49,7 +49,7 @@ def test_baseline_lies_between_points_above_and_below_it(session: Session) -> No
     assert worse.y < chart.baseline_y < better.y
     assert chart.top <= worse.y and better.y <= chart.bottom
     assert chart.lower_is_better
-    assert [p.label for p in chart.periods] == ["1/15–2/15", "2/15–3/18"]
+    assert [p.label for p in chart.periods] == ["1/15–2/15", "2/15–3/15"]
     assert better.x < worse.x  # ordered by period
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from billing import invoices, ledger, outcomes, payments, run
 from billing.models import ContractStatus, Invoice, InvoiceKind, InvoiceStatus
 from billing.outcome_models import ReportStatus
+from billing.periods import period_bounds, period_index
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from tests.billing.factories import COMMISSION_BP, T0, buyer_actor, offered_plan, start_contract
 from tests.catalog.factories import OUTCOME, operator_actor, vendor_actor
@@ -35,14 +36,16 @@ def agreed(session: Session, **terms):
 
 
 def reported(session: Session, contract, vendor, measured: int, start=T0, now=None):
+    """A report for the contract's billing period that contains ``start``."""
+    start, end = period_bounds(contract.anchor_at, period_index(contract.anchor_at, start))
     return outcomes.report(
         session,
         contract,
         actor=vendor,
         period_start=start,
-        period_end=start + MONTH,
+        period_end=end,
         measured=Decimal(measured),
-        now=now or start + MONTH + timedelta(hours=1),
+        now=now or end + timedelta(hours=1),
     )
 
 
