@@ -491,6 +491,20 @@ def test_calculator_works_without_javascript(client: FlaskClient, catalog: Catal
     assert "is-invalid" in text
 
 
+def test_the_usage_counting_rule_is_said_where_buyers_read_prices(
+    client: FlaskClient, catalog: Catalog
+) -> None:
+    """Free units first, tiers on the whole month, half-up per tier: on the plan card and
+    beside the calculator, in both languages."""
+    text = page(client, "/solutions/vision-qc")
+    assert text.count("免费额度为当月最先使用的用量") >= 2  # the plan card and the calculator
+    assert "四舍五入" in text
+    client.post("/language", data={"lang": "en"})
+    text = html.unescape(page(client, "/solutions/vision-qc"))
+    assert text.count("the free units are the month’s first units") >= 2
+    assert "rounded to the fen, half up" in text
+
+
 def test_script_in_a_listing_is_inert(
     client: FlaskClient, session: Session, catalog: Catalog
 ) -> None:
