@@ -16,6 +16,7 @@ from billing import credits, metering, payments, voucher_payments
 from billing import invoices as invoice_rules
 from billing.models import Contract, Invoice, InvoiceStatus
 from billing.presenters import contract_dict, invoice_dict
+from catalog.limits import LimitExceeded
 from catalog.models import BillingModel, Plan
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
@@ -292,7 +293,15 @@ def cancel_contract(body: dict[str, Any], contract_id: int) -> dict[str, Any]:
 @blp.response(200, UsageEventsOut)
 def post_usage_events(body: dict[str, Any]) -> dict[str, Any]:
     """Report usage: up to 1,000 events a call. Accepted events are stored when this
-    answers; a retry with the same ids is safe (they come back as duplicates)."""
+    answers; a retry with the same ids is safe (they come back as duplicates).
+
+    Each event is checked on its own and a refused one is listed in `rejected` with a
+    reason; the rest of the batch is accepted. Limits (catalog/limits.py): `quantity` from
+    0 to 10,000,000,000 (10^10) with at most six decimal places (`quantity_too_large`
+    beyond it); a contract's usage in one billing period at most 10^10
+    (`period_quantity_too_large`); `occurred_at` ISO 8601 with an offset, not before the
+    year 2000 (`invalid_occurred_at`), at most 5 minutes ahead (`in_future`), in a period
+    not invoiced yet (`period_closed`) and before the contract ended (`contract_ended`)."""
     result = metering.ingest(
         db.session, vendor_id=current_actor().organization.id, events=body["events"], now=utcnow()
     )
@@ -313,7 +322,11 @@ def contract_usage(contract_id: int) -> dict[str, Any]:
     contract = _contract_for(contract_id)
     if contract.plan.billing_model is not BillingModel.USAGE:
         raise ApiError(409, _("This contract is not billed by usage."))
-    quantity, charge = metering.current_usage(db.session, contract)
+    try:
+        quantity, charge = metering.current_usage(db.session, contract)
+    except LimitExceeded as exc:  # only a row changed behind the application's back
+        message = _("This period's usage is beyond what can be billed.")
+        raise ApiError(409, message, code=exc.code) from exc
     return {
         "contract_id": contract.id,
         "meter": contract.plan.meter,

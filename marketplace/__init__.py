@@ -117,7 +117,7 @@ def _register_packages(app: Flask) -> None:
     from billing import api as billing_api
     from billing import cli as billing_cli
     from billing import demo as billing_demo
-    from billing import outcome_api, voucher_demo, voucher_payments
+    from billing import outcome_api, run_errors_api, voucher_demo, voucher_payments
     from billing import payments as billing_payments
     from billing import views as billing_views
     from billing import webhooks as billing_webhooks
@@ -163,6 +163,7 @@ def _register_packages(app: Flask) -> None:
         catalog_api.blp,
         billing_api.blp,
         outcome_api.blp,
+        run_errors_api.blp,
         vouchers_api.blp,
     ):
         csrf.exempt(api_blueprint)  # bearer tokens, never cookies

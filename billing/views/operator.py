@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from billing import invoices as invoice_rules
-from billing import ledger, payments
+from billing import ledger, payments, run_errors
 from billing.forms import BankTransferForm, RefundForm, VoidForm
 from billing.invoices import IllegalTransition
 from billing.models import (
@@ -348,4 +348,16 @@ def commission() -> str:
         "billing/console/commission.html",
         total=-ledger.balance(db.session, ledger.PLATFORM_COMMISSION),
         months=months,
+    )
+
+
+# --- billing errors ---------------------------------------------------------------------------
+
+
+@bp.get("/console/billing-errors")
+@org_required(OPERATOR)
+def billing_errors() -> str:
+    """Contracts whose period the billing run could not close (billing/run_errors.py)."""
+    return render_template(
+        "billing/console/billing_errors.html", errors=run_errors.open_errors(db.session)
     )

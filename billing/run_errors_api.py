@@ -1,0 +1,74 @@
+"""GET /api/v1/billing-errors: what the billing run could not close, for the operator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from billing import run_errors
+from billing.error_models import BillingError
+from marketplace.db import db
+from marketplace.jsonapi import token_required
+from marketplace.models import OrgKind
+
+blp = Blueprint(
+    "billing_errors_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Billing errors: contracts whose period the billing run could not close",
+)
+
+
+class BillingErrorOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    contract_id = ma.fields.Integer(required=True)
+    buyer_id = ma.fields.Integer(required=True)
+    vendor_id = ma.fields.Integer(required=True)
+    period_start = ma.fields.String(required=True)
+    period_end = ma.fields.String(required=True)
+    code = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "quantity_too_large, amount_too_large, database_error or internal_error"
+        },
+    )
+    message = ma.fields.String(required=True)
+    first_seen_at = ma.fields.String(required=True)
+    last_seen_at = ma.fields.String(required=True)
+    attempts = ma.fields.Integer(
+        required=True, metadata={"description": "billing runs that failed to close the period"}
+    )
+
+
+class BillingErrorListOut(ma.Schema):
+    total = ma.fields.Integer(required=True)
+    items = ma.fields.List(ma.fields.Nested(BillingErrorOut), required=True)
+
+
+def billing_error_dict(error: BillingError) -> dict[str, Any]:
+    return {
+        "id": error.id,
+        "contract_id": error.contract_id,
+        "buyer_id": error.contract.buyer_id,
+        "vendor_id": error.contract.vendor_id,
+        "period_start": error.period_start.isoformat(),
+        "period_end": error.period_end.isoformat(),
+        "code": error.code,
+        "message": error.message,
+        "first_seen_at": error.first_seen_at.isoformat(),
+        "last_seen_at": error.last_seen_at.isoformat(),
+        "attempts": error.attempts,
+    }
+
+
+@blp.get("/billing-errors")
+@token_required([OrgKind.PLATFORM])
+@blp.response(200, BillingErrorListOut)
+def list_billing_errors() -> dict[str, Any]:
+    """The open billing errors, most recently seen first: contracts whose period the billing
+    run could not close. Every other contract was invoiced; each run retries these, and an
+    error disappears from this list once its period closes."""
+    errors = run_errors.open_errors(db.session)
+    return {"total": len(errors), "items": [billing_error_dict(error) for error in errors]}
