@@ -23,6 +23,7 @@ from marketplace.errors import DomainError
 from marketplace.jsonapi import (
     ApiError,
     ErrorSchema,
+    Fen,
     current_actor,
     row_id,
     service_call,
@@ -48,9 +49,7 @@ class ContractIn(ma.Schema):
         metadata={"description": "outcome plans: the measured baseline"},
     )
     baseline_note = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
-    spend_cap_fen = ma.fields.Integer(
-        allow_none=True, validate=ma.validate.Range(min=1, max=10**12)
-    )
+    spend_cap_fen = Fen(allow_none=True, maximum=10**12)
 
 
 class ContractOut(ma.Schema):

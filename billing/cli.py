@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from billing import payments, reconciliation
 from billing import run as billing_run
 from marketplace.db import db
 
@@ -45,13 +46,15 @@ def run_command(as_of: str | None) -> None:
             commission_bp=current_app.config["PLATFORM_COMMISSION_BP"],
             charge=charge,
             progress=lambda done: bar.update(1),
+            reconcile=reconciliation.for_billing_run(current_app),
         )
     click.echo(
         f"as of {moment.isoformat()}: {report.periods_closed} period(s) closed, "
         f"{len(report.invoices)} invoice(s) issued, {report.payment_attempts} card attempt(s), "
         f"{report.payments_failed} failed, {report.suspended} contract(s) suspended, "
         f"{report.outcomes_confirmed} result(s) confirmed by silence, "
-        f"{report.vouchers_expired} voucher(s) expired"
+        f"{report.vouchers_expired} voucher(s) expired, "
+        f"{report.attempts_reconciled} card attempt(s) reconciled"
     )
     if report.failures:
         for failure in report.failures:
@@ -66,3 +69,21 @@ def run_command(as_of: str | None) -> None:
             f"{len(report.failures)} contract(s) not closed: {names} "
             "(recorded as billing errors: see the operator console)"
         )
+
+
+@billing_group.command("reconcile-payments")
+@with_appcontext
+def reconcile_payments_command() -> None:
+    """Ask Stripe about card payments left in flight by requests that died, and book,
+    fail or cancel them (the billing run does this too)."""
+    client = payments.stripe_client()
+    if client is None:
+        raise click.ClickException("card payments are not configured (STRIPE_SECRET_KEY)")
+    report = reconciliation.reconcile(db.sessions, client)
+    found = ", ".join(f"{n} {status}" for status, n in sorted(report.outcomes.items()))
+    click.echo(
+        f"{report.checked} attempt(s) checked: {found or 'none settled'}; "
+        f"{report.errors} could not be checked"
+    )
+    if report.errors:
+        sys.exit(1)

@@ -78,6 +78,7 @@ class RunReport:
     suspended: int = 0
     outcomes_confirmed: int = 0  # results confirmed by the buyer's silence
     vouchers_expired: int = 0  # their unspent balance went back to the program's budget
+    attempts_reconciled: int = 0  # card attempts left in flight, settled from Stripe
 
 
 def _lock(session: Session, query: sa.Select) -> sa.Select:
@@ -192,9 +193,10 @@ def run(
     *,
     as_of: datetime,
     commission_bp: int,
-    charge: Callable[[Session, Invoice, datetime], bool] | None = None,
+    charge: Callable[[Session, Invoice, datetime], bool | None] | None = None,
     progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH_SIZE,
+    reconcile: Callable[[sessionmaker[Session]], int] | None = None,
 ) -> RunReport:
     """Close due periods batch by batch, then retry card payments that are due. ``charge``
     pays an invoice with the buyer's saved card and says whether it succeeded."""
@@ -244,6 +246,9 @@ def run(
         report.invoices += [invoice.number for invoice in created_outcomes]
     with sessions() as session, session.begin():
         report.vouchers_expired = wallet.expire_due(session, as_of)
+    if reconcile is not None:
+        # Before the retries: a charge whose request died is booked, not made again.
+        report.attempts_reconciled = reconcile(sessions)
     if charge is not None:
         retry_payments(sessions, as_of=as_of, charge=charge, report=report)
     return report
@@ -325,9 +330,12 @@ def retry_payments(
     sessions: sessionmaker[Session],
     *,
     as_of: datetime,
-    charge: Callable[[Session, Invoice, datetime], bool],
+    charge: Callable[[Session, Invoice, datetime], bool | None],
     report: RunReport,
 ) -> None:
+    """Charge each invoice whose next try is due. ``charge`` commits the card attempt
+    before calling Stripe (so the invoice's lock is not held while Stripe answers); a try
+    whose result is not known yet (None) is not counted, the reconciliation settles it."""
     with sessions() as session:
         due = list(
             session.scalars(
@@ -341,7 +349,7 @@ def retry_payments(
             )
         )
     for invoice_id in due:
-        with sessions() as session, session.begin():
+        with sessions() as session:
             invoice = session.scalar(
                 _lock(
                     session,
@@ -354,30 +362,40 @@ def retry_payments(
             )
             if invoice is None:
                 continue
-            report.payment_attempts += 1
-            if charge(session, invoice, as_of):
-                continue
-            report.payments_failed += 1
-            invoice.attempt_count += 1
-            if invoice.attempt_count < len(RETRY_OFFSETS):
-                invoice.next_attempt_at = invoice.issued_at + RETRY_OFFSETS[invoice.attempt_count]
-                if invoice.next_attempt_at <= as_of:
-                    invoice.next_attempt_at = as_of + timedelta(days=1)
-            else:
-                invoice.next_attempt_at = None
-                contract = invoice.contract
-                if contract.status in (ContractStatus.ACTIVE, ContractStatus.TRIALING):
-                    contract.status = ContractStatus.PAST_DUE
-                    report.suspended += 1
-                    notify.send(
-                        session,
-                        contract.buyer_id,
-                        "contract_suspended",
-                        f"suspended:contract:{contract.id}:invoice:{invoice.id}",
-                        link=f"/billing/invoices/{invoice.id}",
-                        solution=contract.solution.published.name
-                        if contract.solution.published
-                        else "",
-                        number=invoice.number,
-                    )
-            session.flush()
+            paid = charge(session, invoice, as_of)
+            if paid is not None:
+                report.payment_attempts += 1
+            if paid is False:
+                report.payments_failed += 1
+                _schedule_next_try(session, invoice, as_of=as_of, report=report)
+            session.commit()
+
+
+def _schedule_next_try(
+    session: Session, invoice: Invoice, *, as_of: datetime, report: RunReport
+) -> None:
+    """After a failed try: the next one, or past_due once the tries are used up."""
+    session.refresh(invoice, with_for_update=True)  # the charge's commit released the lock
+    if invoice.status is not InvoiceStatus.OPEN:
+        return
+    invoice.attempt_count += 1
+    if invoice.attempt_count < len(RETRY_OFFSETS):
+        invoice.next_attempt_at = invoice.issued_at + RETRY_OFFSETS[invoice.attempt_count]
+        if invoice.next_attempt_at <= as_of:
+            invoice.next_attempt_at = as_of + timedelta(days=1)
+    else:
+        invoice.next_attempt_at = None
+        contract = invoice.contract
+        if contract.status in (ContractStatus.ACTIVE, ContractStatus.TRIALING):
+            contract.status = ContractStatus.PAST_DUE
+            report.suspended += 1
+            notify.send(
+                session,
+                contract.buyer_id,
+                "contract_suspended",
+                f"suspended:contract:{contract.id}:invoice:{invoice.id}",
+                link=f"/billing/invoices/{invoice.id}",
+                solution=contract.solution.published.name if contract.solution.published else "",
+                number=invoice.number,
+            )
+    session.flush()

@@ -132,6 +132,7 @@ def _register_packages(app: Flask) -> None:
     from marketplace.extensions import csrf
     from marketplace.pagecache import PageCache
     from marketplace.views import accounts, console, sessions, site
+    from marketplace.views import audit as audit_views
     from vouchers import api as vouchers_api
     from vouchers import signals as vouchers_signals
     from vouchers import views as vouchers_views
@@ -150,6 +151,7 @@ def _register_packages(app: Flask) -> None:
         accounts.bp,
         sessions.bp,
         console.bp,
+        audit_views.bp,
         storefront.bp,
         vendor.bp,
         vendor.media,
@@ -181,6 +183,7 @@ def _register_packages(app: Flask) -> None:
     app.cli.add_command(catalog_cli.catalog_group)
     app.cli.add_command(billing_cli.billing_group)
     app.register_blueprint(billing_webhooks.bp)
+    billing_payments.check_timeouts(app.config)  # Stripe answers before gunicorn kills
     app.extensions["billing.charge"] = billing_payments.charge_for_billing_run(app)
     # vouchers cannot import billing; billing books the ledger of a paid settlement.
     vouchers_signals.settlement_paid.connect(voucher_payments.on_settlement_paid)

@@ -20,8 +20,9 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 from stdnum.cn import uscc as stdnum_uscc
 
-from marketplace import migrate, services
-from marketplace.db import db
+from marketplace import checkpoints, migrate, services
+from marketplace.db import db, utcnow
+from marketplace.errors import DomainError
 from marketplace.models import Membership, Organization, OrgKind, Role, User
 from marketplace.sizeclass import YUAN
 
@@ -182,6 +183,23 @@ def finish_demo(app: Flask) -> None:
         click.echo(step(app))
 
 
+def sign_audit_checkpoint(app: Flask) -> str:
+    """Anchor the demo's audit log with a signed checkpoint (a development key under
+    instance/ when none is configured: the demo is never production)."""
+    try:
+        setup, made_key = checkpoints.signing_setup(app)
+        checkpoint = checkpoints.create(db.session, setup, now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        return f"audit checkpoint: not signed ({error.message})"
+    db.session.commit()
+    made = f"; made a development audit key at {made_key}" if made_key else ""
+    if checkpoint is None:
+        return f"audit checkpoint: the log has not grown since the latest one{made}"
+    path = checkpoints.write_file(setup.folder, checkpoint)
+    return f"audit checkpoint {checkpoint.sequence} signed ({checkpoint.row_count} rows) -> {path}{made}"
+
+
 def print_logins(host: str, port: int) -> None:
     click.echo("")
     click.echo(click.style(f"SME Solution Marketplace demo: http://{host}:{port}/", bold=True))
@@ -225,8 +243,12 @@ def demo_command(host: str, port: int, workers: int, no_serve: bool) -> None:
     app = current_app._get_current_object()
     click.echo(f"database: {db.engine.url.render_as_string(hide_password=True)}")
     migrate.upgrade(db.engine)
+    if not (app.config.get("AUDIT_SIGNING_KEY") or app.config.get("AUDIT_SIGNING_KEY_FILE")):
+        app.config["AUDIT_DEVELOPMENT_KEY"] = True  # and the served workers, below
+        os.environ.setdefault("MARKETPLACE_AUDIT_DEVELOPMENT_KEY", "true")
     load_demo(app)
     finish_demo(app)
+    click.echo(sign_audit_checkpoint(app))
     db.engine.dispose()  # gunicorn workers open their own connections
     print_logins(host, port)
     if no_serve:

@@ -128,14 +128,14 @@ def pay_by_card(invoice_id: int) -> ResponseReturnValue:
         flash(_("The form expired. Please submit it again."), "danger")
         return redirect(url_for("billing.pay", invoice_id=invoice.id))
     try:
-        with db.session.begin_nested():
-            result = payments.pay_by_card(
-                db.session, client, invoice, now=utcnow(), off_session=False
-            )
+        # Not in a savepoint: the payment commits its attempt before Stripe is called.
+        result = payments.pay_by_card(db.session, client, invoice, now=utcnow(), off_session=False)
     except DomainError as error:
+        db.session.rollback()
         flash(str(error.message), "danger")
         return redirect(url_for("billing.pay", invoice_id=invoice.id))
     except stripe.StripeError:
+        db.session.rollback()
         flash(_("The card service refused the payment; nothing was charged."), "danger")
         return redirect(url_for("billing.pay", invoice_id=invoice.id))
     return _after_card_result(invoice, result)
