@@ -25,7 +25,7 @@ from catalog.search import (
     SearchUnavailable,
 )
 from marketplace.db import db
-from marketplace.jsonapi import ApiError, ErrorSchema
+from marketplace.jsonapi import ApiError, ErrorSchema, Fen
 
 blp = Blueprint("catalog_api", __name__, url_prefix="/api/v1", description="Solutions")
 
@@ -38,7 +38,7 @@ class SearchArgs(ma.Schema):
     billing_model = ma.fields.String(validate=ma.validate.OneOf(BILLING_MODELS))
     voucher_kind = ma.fields.String(validate=ma.validate.OneOf(VOUCHER_KINDS))
     price_band = ma.fields.String(validate=ma.validate.OneOf(PRICE_BAND_NAMES))
-    max_monthly_fen = ma.fields.Integer(validate=ma.validate.Range(min=0, max=10**12))
+    max_monthly_fen = Fen(minimum=0, maximum=10**12, in_query=True)
     sort = ma.fields.String(load_default="relevance", validate=ma.validate.OneOf(SORTS))
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=10_000))
     per_page = ma.fields.Integer(

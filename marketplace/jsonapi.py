@@ -10,6 +10,7 @@ Errors always have the shape of DESIGN.md section 6::
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 from marketplace.db import MAX_ROW_ID, db, utcnow
 from marketplace.errors import DomainError
 from marketplace.models import ApiToken, Membership, Organization, OrgKind, Role, User
+from marketplace.money import MAX_FEN
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +56,55 @@ _ERROR_CODES = {
 def row_id(**options: Any) -> ma.fields.Integer:
     """A reference to a row in a request body: a whole number from 1 to MAX_ROW_ID."""
     return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ROW_ID), **options)
+
+
+_WHOLE_FEN_TEXT = re.compile(r"-?[0-9]{1,20}")
+
+
+class Fen(ma.fields.Integer):
+    """An amount of money in whole fen: every ``*_fen`` input of the API.
+
+    In a JSON body only a JSON integer is an amount: ``1999``. A fraction (``1999.99``,
+    ``1.5``), a number written with a decimal point (``1999.0``: the JSON parser has made
+    it a float already, and 1999.0000000000000001 arrives as the same float), a string
+    (``"1999"``), a boolean, NaN and infinities are refused with 422 naming the field,
+    never truncated (Stripe refuses non-integer amounts too). In a query string, where
+    every value is text, only plain digits are. The range is part of the field, so the
+    OpenAPI document says integer, minimum and maximum.
+    """
+
+    def __init__(
+        self, *, minimum: int = 1, maximum: int = MAX_FEN, in_query: bool = False, **options: Any
+    ) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+        self.in_query = in_query
+        metadata = {"description": "whole fen (integer)", **options.pop("metadata", {})}
+        super().__init__(
+            strict=True,
+            # Checked in _deserialize with a translated message; listed for the OpenAPI
+            # document's minimum and maximum.
+            validate=ma.validate.Range(min=minimum, max=maximum),
+            metadata=metadata,
+            **options,
+        )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if self.in_query and isinstance(value, str) and _WHOLE_FEN_TEXT.fullmatch(value):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ma.ValidationError(
+                _("Amounts are whole fen: an integer such as 199999 for ¥1,999.99.")
+            )
+        if not self.minimum <= value <= self.maximum:
+            raise ma.ValidationError(
+                _(
+                    "Enter a whole number of fen from %(minimum)s to %(maximum)s.",
+                    minimum=f"{self.minimum:,}",
+                    maximum=f"{self.maximum:,}",
+                )
+            )
+        return value
 
 
 class ErrorBody(ma.Schema):

@@ -6,15 +6,12 @@ from __future__ import annotations
 import marshmallow as ma
 
 from catalog.models import VoucherKind
-from marketplace.jsonapi import row_id
-from marketplace.money import MAX_FEN
+from marketplace.jsonapi import Fen, row_id
 from marketplace.sizeclass import SizeClass
 from vouchers.models import (
     AnomalyStatus,
 )
 from vouchers.programs import MAX_VALIDITY_DAYS
-
-_amount = ma.validate.Range(min=1, max=MAX_FEN)
 
 
 class ProgramIn(ma.Schema):
@@ -26,16 +23,14 @@ class ProgramIn(ma.Schema):
     region_prefix = ma.fields.String(
         required=True, metadata={"description": "first 2 to 6 digits of a GB/T 2260 code"}
     )
-    budget_fen = ma.fields.Integer(required=True, validate=_amount)
+    budget_fen = Fen(required=True)
     ratio_bp = ma.fields.Integer(
         required=True,
         validate=ma.validate.Range(min=1, max=10_000),
         metadata={"description": "subsidy ratio in basis points (5000 = 50%)"},
     )
-    annual_cap_fen = ma.fields.Integer(
-        required=True, validate=_amount, metadata={"description": "per enterprise, calendar year"}
-    )
-    invoice_cap_fen = ma.fields.Integer(load_default=None, allow_none=True, validate=_amount)
+    annual_cap_fen = Fen(required=True, metadata={"description": "per enterprise, calendar year"})
+    invoice_cap_fen = Fen(load_default=None, allow_none=True)
     size_classes = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf([s.value for s in SizeClass])),
         required=True,
@@ -89,7 +84,7 @@ class ProgramListArgs(ma.Schema):
 
 
 class ApplicationIn(ma.Schema):
-    requested_fen = ma.fields.Integer(required=True, validate=_amount)
+    requested_fen = Fen(required=True)
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
 
 
@@ -136,10 +131,9 @@ class ApplicationOut(ma.Schema):
 
 
 class ApproveIn(ma.Schema):
-    approved_fen = ma.fields.Integer(
+    approved_fen = Fen(
         load_default=None,
         allow_none=True,
-        validate=_amount,
         metadata={"description": "the requested amount or less; omit to approve it all"},
     )
 
