@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import current_app
 from flask_smorest import Blueprint
 
-from marketplace import audit, reference
+from marketplace import audit, checkpoints, reference
 from marketplace.db import db
 from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, token_required
 from marketplace.models import OrgKind
@@ -43,6 +44,26 @@ class VerifyOut(ma.Schema):
     checked = ma.fields.Integer(required=True)
     first_bad = ma.fields.Integer(allow_none=True, required=True)
     reason = ma.fields.String(allow_none=True)
+    code = ma.fields.String(allow_none=True, metadata={"description": "what went wrong"})
+    checkpoints_checked = ma.fields.Integer(required=True)
+    first_bad_checkpoint = ma.fields.Integer(
+        allow_none=True, metadata={"description": "sequence of the checkpoint that does not match"}
+    )
+    notice = ma.fields.String(allow_none=True)
+
+
+class CheckpointOut(ma.Schema):
+    """A signed checkpoint, exactly as its downloadable file."""
+
+    version = ma.fields.Integer(required=True)
+    log = ma.fields.String(required=True)
+    sequence = ma.fields.Integer(required=True)
+    count = ma.fields.Integer(required=True)
+    head_id = ma.fields.Integer(required=True)
+    head_hash = ma.fields.String(required=True)
+    created_at = ma.fields.String(required=True)
+    key_id = ma.fields.String(required=True)
+    signature = ma.fields.String(required=True)
 
 
 @blp.get("/me")
@@ -63,8 +84,18 @@ def me() -> dict[str, object]:
 @token_required([OrgKind.GOVERNMENT, OrgKind.PLATFORM])
 @blp.response(200, VerifyOut)
 def verify_audit() -> audit.VerifyResult:
-    """Walk the hash chain of the audit log and name the first row that does not match."""
-    return audit.verify(db.session)
+    """Walk the hash chain of the audit log, check it against every signed checkpoint, and
+    name the first row or checkpoint that does not match."""
+    return checkpoints.verify_app(db.session, current_app)
+
+
+@blp.get("/audit/checkpoints")
+@token_required([OrgKind.GOVERNMENT, OrgKind.PLATFORM])
+@blp.response(200, CheckpointOut(many=True))
+def audit_checkpoints() -> list[dict[str, object]]:
+    """The latest signed checkpoints, newest first, each as its file (verify the signature
+    with the platform's audit public key)."""
+    return [checkpoint.document() for checkpoint in checkpoints.listing(db.session)]
 
 
 class RegionQuery(ma.Schema):

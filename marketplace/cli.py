@@ -3,15 +3,18 @@ tokens, audit, and the demo."""
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from marketplace import audit, migrate, services
-from marketplace.db import db
+from marketplace import audit, audit_keys, checkpoints, migrate, services
+from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.models import Organization, OrgKind, User
 
@@ -140,7 +143,7 @@ def token_create(email: str, org_ref: str, name: str) -> None:
     click.echo(secret)
 
 
-@click.group("audit", help="The hash-chained audit log.")
+@click.group("audit", help="The hash-chained audit log and its signed checkpoints.")
 def audit_group() -> None:
     pass
 
@@ -148,8 +151,13 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @with_appcontext
 def audit_verify() -> None:
-    """Check every row of the audit chain; exit 1 naming the first row that does not match."""
+    """Check every row of the audit chain against the signed checkpoints; exit 1 naming the
+    first row or checkpoint that does not match."""
     total = db.session.scalar(sa.select(sa.func.count()).select_from(audit.AuditEvent)) or 0
+    try:
+        setup = checkpoints.setup_for(current_app)
+    except audit_keys.AuditKeyError as error:
+        raise click.ClickException(str(error)) from None
     with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
         last = 0
 
@@ -158,16 +166,112 @@ def audit_verify() -> None:
             bar.update(checked - last)
             last = checked
 
-        result = audit.verify(db.session, progress=progress)
-        bar.update(result.checked - last)
+        result = checkpoints.verify(db.session, setup, progress=progress)
+        bar.update(max(result.checked - last, 0))
     if result.ok:
-        click.echo(f"ok: {result.checked} rows, chain intact")
-    else:
         click.echo(
-            f"BROKEN at row {result.first_bad}: {result.reason} "
-            f"({result.checked} rows good before it)"
+            f"ok: {result.checked} rows, chain intact, "
+            f"{result.checkpoints_checked} signed checkpoints match"
         )
+        if result.notice:
+            click.echo(f"note: {result.notice}")
+        return
+    where = []
+    if result.first_bad_checkpoint is not None:
+        where.append(f"checkpoint {result.first_bad_checkpoint}")
+    if result.first_bad is not None:
+        where.append(f"row {result.first_bad}")
+    click.echo(
+        f"BROKEN at {', '.join(where) or 'the checkpoints'}: {result.reason} "
+        f"({result.checked} rows proven good before it)"
+    )
+    sys.exit(1)
+
+
+@audit_group.command("checkpoint")
+@with_appcontext
+def audit_checkpoint() -> None:
+    """Sign the chain's head (nothing when it has not moved since the latest checkpoint)."""
+    session = db.session
+    try:
+        setup, made_key = checkpoints.signing_setup(current_app)
+        if made_key:
+            click.echo(f"no audit key configured: made a development key at {made_key}")
+        checkpoint = checkpoints.create(session, setup, now=utcnow())
+    except audit_keys.AuditKeyError as error:
+        raise click.ClickException(str(error)) from None
+    except DomainError as error:
+        session.rollback()
+        _fail(error)
+    session.commit()
+    if checkpoint is None:
+        previous = checkpoints.latest(session)
+        click.echo(
+            f"no new rows since checkpoint {previous.sequence}"
+            if previous
+            else "the audit log is empty: nothing to sign"
+        )
+        return
+    path = checkpoints.write_file(setup.folder, checkpoint)
+    click.echo(
+        f"checkpoint {checkpoint.sequence}: {checkpoint.row_count} rows, head row "
+        f"{checkpoint.head_id}, key {checkpoint.key_id} -> {path}"
+    )
+
+
+@audit_group.command("verify-checkpoint")
+@click.argument("checkpoint_file", type=click.File("rb"))
+@click.option(
+    "--public-key",
+    required=True,
+    help="The platform's audit public key: a PEM file, or its base64 text",
+)
+@click.option(
+    "--against-database",
+    is_flag=True,
+    help="Also check that this database's chain still has the checkpoint's head",
+)
+@with_appcontext
+def audit_verify_checkpoint(checkpoint_file: Any, public_key: str, against_database: bool) -> None:
+    """Check a downloaded checkpoint file's signature (works offline)."""
+    key_text = Path(public_key).read_text() if Path(public_key).is_file() else public_key
+    try:
+        document = json.loads(checkpoint_file.read())
+        payload = audit_keys.verify_document(document, key_text)
+    except (ValueError, AttributeError, audit_keys.AuditKeyError) as error:
+        click.echo(f"NOT VALID: {error}")
         sys.exit(1)
+    click.echo(
+        f"signature good: checkpoint {payload['sequence']} of {payload['created_at']}, "
+        f"{payload['count']} rows, head row {payload['head_id']} {payload['head_hash']}"
+    )
+    if against_database:
+        anchor = audit.Anchor(
+            payload["sequence"], payload["count"], payload["head_id"], payload["head_hash"]
+        )
+        result = audit.verify(db.session, anchors=[anchor])
+        if not result.ok:
+            click.echo(f"the database does NOT match: {result.reason}")
+            sys.exit(1)
+        click.echo(f"the database matches: {result.checked} rows, chain intact")
+
+
+@audit_group.command("keygen")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the new private key (PEM, readable by its owner only)",
+)
+def audit_keygen(out: Path) -> None:
+    """Make a new audit signing key; print its public key and id."""
+    if out.exists():
+        raise click.ClickException(f"{out} exists; choose a new file (rotation keeps the old one)")
+    key = audit_keys.create_key_file(out).public_key()
+    click.echo(f"private key: {out}")
+    click.echo(f"key id:      {audit_keys.key_id(key)}")
+    click.echo(f"public key:  {audit_keys.public_base64(key)}")
+    click.echo(audit_keys.public_pem(key), nl=False)
 
 
 def init_app(app: Flask) -> None:

@@ -31,11 +31,12 @@ from werkzeug.datastructures import FileStorage
 from billing import evidence, outcomes, payments, voucher_payments
 from catalog import screenshots
 from catalog.models import Screenshot, VoucherKind
-from marketplace import memberships, services, user_sessions
+from marketplace import checkpoints, memberships, services, user_sessions
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor
 from marketplace.models import Membership, OrgKind, Role
 from marketplace.sizeclass import SizeClass
+from tests.audit_helpers import audit_setup
 from tests.billing.factories import T0, start_contract
 from tests.billing.test_outcomes import png_bytes
 from tests.catalog.factories import OUTCOME, USAGE, create_solution, publish_solution
@@ -57,6 +58,7 @@ ANON, SO, SM, V, G, P, SB, VW, GB = [
     "other_officer",
 ]
 PEOPLE = [ANON, SO, SM, V, G, P, SB, VW, GB]
+MATRIX_AUDIT_KEY = "bWF0cml4LWF1ZGl0LWtleS0zMi1ieXRlcy1sb25nISE="  # a 32-byte Ed25519 seed
 EVERYONE = " ".join(PEOPLE)
 SIGNED_IN = " ".join(PEOPLE[1:])
 SMES = f"{SO} {SM} {SB}"
@@ -116,6 +118,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     # --- the operator's console
     ("GET", "console.index"): P,
     ("GET", "console.audit_log"): P,
+    ("GET", "audit.download_checkpoint"): f"{OFFICERS} {P}",
     ("GET", "console.organizations"): P,
     ("GET", "console.organization"): P,
     ("POST", "console.organization"): P,
@@ -225,6 +228,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "platform_api.regions"): EVERYONE,
     ("GET", "platform_api.industries"): EVERYONE,
     ("GET", "platform_api.verify_audit"): f"{OFFICERS} {P}",
+    ("GET", "platform_api.audit_checkpoints"): f"{OFFICERS} {P}",
     ("GET", "billing_errors_api.list_billing_errors"): P,
     ("GET", "catalog_api.search_solutions"): EVERYONE,
     ("GET", "catalog_api.solution_detail"): EVERYONE,
@@ -393,7 +397,12 @@ def _world(session: Session, upload_folder: Any) -> World:
         if actor is not None
     }
     assert anomaly_id is not None
+    checkpoint = checkpoints.create(
+        session, audit_setup(upload_folder / "checkpoints", MATRIX_AUDIT_KEY), now=now
+    )
+    assert checkpoint is not None
     params = {
+        "sequence": checkpoint.sequence,
         "slug": solution.slug,
         "code": "C34",
         "filename": "css/site.css",
@@ -496,6 +505,7 @@ def config(config: dict[str, object], tmp_path: Any) -> dict[str, object]:
     config["STRIPE_PUBLISHABLE_KEY"] = "pk_test_matrix"
     config["STRIPE_API_BASE"] = "http://127.0.0.1:9"
     config["STRIPE_WEBHOOK_SECRET"] = "whsec_matrix"
+    config["AUDIT_SIGNING_KEY"] = MATRIX_AUDIT_KEY
     return config
 
 

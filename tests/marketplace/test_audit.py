@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from marketplace import audit
 from marketplace.models import OrgKind
+from tests.audit_helpers import without_append_only_guard
 from tests.factories import create_org, create_token, create_user
 
 
@@ -20,15 +21,6 @@ def write_events(session: Session, n: int = 5) -> list[audit.AuditEvent]:
         )
         for i in range(n)
     ]
-
-
-def without_append_only_guard(session: Session) -> None:
-    """What an attacker with database access does first: drop the triggers."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
-    else:
-        session.execute(sa.text("DROP TRIGGER audit_events_no_update"))
-        session.execute(sa.text("DROP TRIGGER audit_events_no_delete"))
 
 
 def test_intact_chain_verifies(session: Session) -> None:
@@ -136,6 +128,10 @@ def test_verify_through_api_and_cli(app: Flask, client: FlaskClient, session: Se
         "checked": body["checked"],
         "first_bad": events[3].id,
         "reason": "row content does not match its hash",
+        "code": "row_hash",
+        "checkpoints_checked": 0,
+        "first_bad_checkpoint": None,
+        "notice": None,
     }
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and f"row {events[3].id}" in result.output
