@@ -638,7 +638,17 @@ def correct(
     assert original is not None
     if original.status is InvoiceStatus.VOID:
         raise Conflict(_l("The invoice of this result was voided; nothing is left to correct."))
-    if correction_of(session, report_) is not None:
+    earlier = session.scalar(
+        sa.select(Invoice).where(
+            Invoice.corrects_invoice_id == original.id, Invoice.reason == CORRECTION
+        )
+    )
+    if earlier is not None:
+        # Once, even when that correction was voided: a period has one invoice per reason.
+        if earlier.status is InvoiceStatus.VOID:
+            raise Conflict(
+                _l("The correction of this result was voided; a result is corrected once.")
+            )
         raise Conflict(_l("This result has been corrected already."))
     if not note.strip():
         raise DomainError(_l("Explain the correction to both sides."), field="note")
