@@ -154,7 +154,9 @@ def change_plan(
     commission_bp: int,
 ) -> Invoice | None:
     """Switch subscription plans mid-period: credit the unused days of the old plan and
-    charge the rest of the period at the new plan's price, on an immediate invoice."""
+    charge the rest of the period at the new plan's price, on an immediate invoice. When
+    the credit is larger (a downgrade), the invoice's negative total goes to the buyer's
+    credit balance with the vendor and pays the next invoices (billing/credits.py)."""
     _require_buyer(contract, actor)
     old_plan = contract.plan
     if contract.status not in (ContractStatus.ACTIVE, ContractStatus.TRIALING):

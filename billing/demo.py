@@ -116,8 +116,72 @@ def load(
             now=now - timedelta(days=3),
             commission_bp=commission,
         )
+    credit_plan = next(
+        (
+            plan
+            for solution in solutions[30:]
+            for plan in solution.published.plans
+            if plan.billing_model is BillingModel.SUBSCRIPTION
+            and plan.trial_days == 0
+            and contracts.interval_of(plan) == "month"
+            and (paid_plan is None or solution.id != paid_plan.solution_id)
+        ),
+        None,
+    )
+    if credit_plan is not None:
+        _credit_used_on_renewal(session, buyer, operator, credit_plan, now, commission)
     session.flush()
     return {}
+
+
+def _credit_used_on_renewal(
+    session: Session, buyer: Actor, operator: Actor, plan: Plan, now: Any, commission: int
+) -> None:
+    """A subscription paid for its first month, then a credit note for a service outage
+    (the month was paid, so it goes to the buyer's credit balance with the vendor); the
+    renewal takes the credit and leaves the rest due."""
+    from billing import invoices
+    from billing.invoices import InvoiceDraft, LineDraft
+    from billing.models import InvoiceKind
+
+    start = now - timedelta(days=40)
+    contract = contracts.start(session, actor=buyer, plan=plan, now=start, commission_bp=commission)
+    first = invoices.existing(session, contract.id, contract.current_period_start, "renewal")
+    if first is None:
+        return
+    payments.record_bank_transfer(
+        session,
+        first,
+        amount_fen=first.total_fen,
+        reference=f"DEMO-{first.number}",
+        actor=operator,
+        now=start + timedelta(days=2),
+    )
+    outage = start + timedelta(days=12)
+    credit = (plan.price_fen or 0) * 3 // 10
+    line = LineDraft(
+        kind="service_credit",
+        description="服务中断补偿（3 天停机，按月费 30% 返还）",
+        quantity=Decimal(1),
+        unit_fen=Decimal(-credit),
+        amount_fen=-credit,
+        vat_rate_bp=plan.vat_rate_bp,
+        period_start=first.period_start,
+        period_end=first.period_end,
+        plan_id=plan.id,
+    )
+    draft = InvoiceDraft(
+        contract,
+        "service_credit",
+        first.period_start,
+        first.period_end,
+        [line],
+        kind=InvoiceKind.CREDIT_NOTE,
+        corrects=first,
+    )
+    invoices.create_many(session, [draft], commission_bp=commission, now=outage)
+    while contract.current_period_end <= now:  # the renewal, as the billing run issues it
+        close_period(session, contract, now=now, commission_bp=commission)
 
 
 def start_local_stripe(app: Flask, host: str, port: int) -> tuple[str, Callable[[], None] | None]:
