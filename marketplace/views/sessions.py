@@ -41,7 +41,7 @@ def end(session_id: int) -> Response:
     if record is current_session():
         sign_out()
         flash(_("You are signed out."), "info")
-        return redirect(url_for("accounts.login"))
+        return redirect(url_for("storefront.home"))
     user_sessions.end_for_user(db.session, record, user=current_user, now=utcnow())
     flash(_("That device is signed out."), "info")
     return redirect(url_for("sessions.index"))
@@ -54,7 +54,7 @@ def end_all() -> Response:
     user_sessions.sign_out_everywhere(db.session, user, now=utcnow())
     sign_out(SessionEnd.EVERYWHERE)
     flash(_("You are signed out on every device, this one included."), "info")
-    return redirect(url_for("accounts.login"))
+    return redirect(url_for("storefront.home"))
 
 
 @bp.route("/password", methods=["GET", "POST"])
