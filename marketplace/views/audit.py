@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, current_app
+from flask_babel import format_number
 from flask_babel import gettext as _
 
 from marketplace import audit, audit_keys, checkpoints
@@ -46,10 +47,11 @@ class AuditPanel:
 def describe(result: audit.VerifyResult) -> str:
     """The verification's verdict in the reader's language."""
     seq, row, n = result.first_bad_checkpoint, result.first_bad, result.checked
+    rows = format_number(n)
     if result.ok:
         return _(
             "The chain is intact: %(n)s rows checked, %(k)s signed checkpoints match.",
-            n=f"{n:,}",
+            n=rows,
             k=result.checkpoints_checked,
         )
     messages = {
@@ -85,7 +87,7 @@ def describe(result: audit.VerifyResult) -> str:
     return _(
         "The chain is broken at row %(row)s (%(n)s rows before it are intact).",
         row=row,
-        n=f"{n:,}",
+        n=rows,
     )
 
 
