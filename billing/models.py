@@ -243,7 +243,10 @@ class Invoice(Base):
 
     @property
     def refund_state(self) -> RefundState | None:
-        """Refunded when every fen received was given back, partially when some was."""
+        """Of a paid invoice: refunded when every fen received was given back, partially
+        when some was (an open or void invoice keeps showing its status)."""
+        if self.status is not InvoiceStatus.PAID:
+            return None
         received = [p for p in self.payments if p.status is PaymentStatus.SUCCEEDED]
         paid = sum(p.amount_fen for p in received)
         refunded = sum(p.refunded_fen for p in received)

@@ -490,3 +490,27 @@ def test_payments_never_exceed_what_is_owed(session: Session) -> None:
         == renewal.total_fen
     )
     assert session.scalar(sa.select(sa.func.count()).select_from(Payment)) >= 1
+
+
+@given(
+    amounts=st.lists(st.integers(-50_000, 50_000), min_size=1, max_size=6).filter(
+        lambda a: sum(a) > 0
+    ),
+    share=st.fractions(0, 1),
+)
+def test_vouchers_see_at_most_what_credit_and_negative_lines_left(amounts, share) -> None:
+    """Whatever the lines and the credit applied, the amounts vouchers may subsidise add up
+    to exactly what is left to pay, and no line offers more than its own amount."""
+    from types import SimpleNamespace
+
+    from billing.voucher_payments import _left_to_pay
+
+    total = sum(amounts)
+    credit = int(total * share)
+    invoice = SimpleNamespace(
+        lines=[SimpleNamespace(amount_fen=a) for a in amounts], credit_applied_fen=credit
+    )
+    left = _left_to_pay(invoice)
+    positive = [(a, x) for a, x in zip(amounts, left, strict=True) if a > 0]
+    assert all(0 <= x <= a for a, x in positive)
+    assert sum(x for _a, x in positive) == total - credit
