@@ -15,6 +15,7 @@ Flask-Limiter may (``memory://``) only in a single process, or when testing or d
 
 from __future__ import annotations
 
+import random
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,13 +24,16 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage, Storage
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from marketplace.db import Base, db, insert_or_skip, utcnow
 
 DATABASE_STORAGE_URI = "database://"
 _PER_PROCESS_SCHEMES = ("memory",)
 _REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "redis+cluster")
+# One hit in a hundred also deletes the ended counters, so the table stays as small as the
+# number of keys seen in one window (an attacker trying many addresses cannot grow it).
+PURGE_CHANCE = 0.01
 
 
 class ThrottleCounter(Base):
@@ -81,7 +85,10 @@ class DatabaseStorage(Storage):
                 ),
             },
         ).returning(table.c.hits)
-        return int(session.scalar(statement))
+        hits = int(session.scalar(statement))
+        if random.random() < PURGE_CHANCE:
+            purge_ended(session, now)
+        return hits
 
     def _current(self, key: str) -> ThrottleCounter | None:
         counter = db.session.get(ThrottleCounter, key[:300], populate_existing=True)
@@ -105,6 +112,13 @@ class DatabaseStorage(Storage):
 
     def clear(self, key: str) -> None:
         db.session.execute(sa.delete(ThrottleCounter).where(ThrottleCounter.key == key[:300]))
+
+
+def purge_ended(session: Session, now: datetime) -> int:
+    """Delete the counters whose window has ended (they count as zero anyway)."""
+    return session.execute(
+        sa.delete(ThrottleCounter).where(ThrottleCounter.expires_at <= now)
+    ).rowcount
 
 
 class LoginLockout:

@@ -10,13 +10,16 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -26,7 +29,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from marketplace import create_app, migrate, services, throttle
-from marketplace.db import make_engine
+from marketplace.db import db, make_engine, utcnow
 from tests.conftest import POSTGRES_URL
 from tests.factories import PASSWORD, create_org, create_user
 from tests.mail import free_port
@@ -235,6 +238,52 @@ def test_per_process_store_rule() -> None:
 
 
 # --- the lock-out in the database and in Redis -------------------------------------------
+
+
+def test_concurrent_hits_on_one_key_are_all_counted(shared_database: str, tmp_path: Path) -> None:
+    """Eight threads, each with its own connection and transaction, hit one key: every hit
+    is counted once (the UPSERT is atomic), as by workers of several hosts."""
+    app = create_app(
+        {"DATABASE_URL": shared_database, "SECRET_KEY": "x", "SEARCH_INDEX_DIR": str(tmp_path)}
+    )
+    storage = throttle.DatabaseStorage()
+    start = threading.Barrier(8)
+
+    def hit_five_times() -> list[int]:
+        seen = []
+        start.wait()
+        for _ in range(5):
+            with app.app_context():
+                seen.append(storage.incr("login-email:race@example.com", 900))
+                db.session.commit()
+        return seen
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [hit for hits in pool.map(lambda _: hit_five_times(), range(8)) for hit in hits]
+    assert sorted(results) == list(range(1, 41))
+    with app.app_context():
+        assert storage.get("login-email:race@example.com") == 40
+        assert storage.get_expiry("login-email:race@example.com") > time.time() + 800
+    app.extensions["marketplace.db"].engine.dispose()
+
+
+def test_ended_windows_restart_and_are_purged(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(throttle, "PURGE_CHANCE", 0)
+    storage = throttle.DatabaseStorage()
+    with app.test_request_context():
+        assert [storage.incr("k", 60) for _ in range(3)] == [1, 2, 3]
+        counter = db.session.get(throttle.ThrottleCounter, "k")
+        counter.expires_at = utcnow() - timedelta(seconds=1)  # the window has ended
+        db.session.flush()
+        assert storage.get("k") == 0
+        assert storage.incr("k", 60) == 1  # a new window
+        storage.incr("old", 60)
+        db.session.get(throttle.ThrottleCounter, "old").expires_at = utcnow() - timedelta(hours=1)
+        db.session.flush()
+        assert throttle.purge_ended(db.session, utcnow()) == 1
+        assert db.session.get(throttle.ThrottleCounter, "k") is not None
 
 
 def test_default_store_is_the_database(database_url: str) -> None:
