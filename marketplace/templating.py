@@ -7,10 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, request
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
-from marketplace import reference
+from marketplace import dates, reference
 from marketplace.auth import web_actor
 from marketplace.db import db
 from marketplace.i18n import LANGUAGE_NAMES, current_language, html_lang
@@ -39,6 +39,17 @@ def _when(value: datetime | None, format: str = "medium") -> str:
     return format_datetime(value, format) if value else ""
 
 
+def _first_day(start: datetime | None, format: str = "medium") -> str:
+    """The first day of a date-only field (a window's or period's stored start)."""
+    return format_date(dates.first_day(start), format) if start else ""
+
+
+def _last_day(end: datetime | None, format: str = "medium") -> str:
+    """The last day of a date-only field (a window's or period's stored exclusive end), or
+    the last day something that ends at ``end`` can still be used."""
+    return format_date(dates.last_day(end), format) if end else ""
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def inject() -> dict[str, Any]:
@@ -57,3 +68,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["region"] = lambda code: reference.region_label(code) if code else ""
     app.jinja_env.filters["industry"] = _industry_name
     app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters["first_day"] = _first_day
+    app.jinja_env.filters["last_day"] = _last_day

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from catalog.models import VoucherKind
+from marketplace import dates
 from marketplace.db import db, utcnow
 from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, service_call, token_required
 from marketplace.models import OrgKind
@@ -126,8 +127,8 @@ def create_program(body: dict[str, Any]) -> dict[str, Any]:
         size_classes=[SizeClass(s) for s in body["size_classes"]],
         industries=body["industries"],
         vendor_whitelist=body["vendor_whitelist"],
-        opens_at=body["opens_at"],
-        closes_at=body["closes_at"],
+        opens_at=body["opens_at"] or dates.day_start(body["opens_on"]),
+        closes_at=body["closes_at"] or dates.day_end(body["closes_on"]),
         validity_days=body["validity_days"],
     )
     with service_call():
@@ -322,8 +323,8 @@ def create_settlement(body: dict[str, Any], program_id: int) -> dict[str, Any]:
             program,
             actor=current_actor(),
             vendor_id=body["vendor_id"],
-            period_start=body["period_start"],
-            period_end=body["period_end"],
+            period_start=body["period_start"] or dates.day_start(body["first_day"]),
+            period_end=body["period_end"] or dates.day_end(body["last_day"]),
             now=utcnow(),
         )
     return settlement_dict(settlement)

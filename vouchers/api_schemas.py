@@ -3,15 +3,26 @@ from them)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
+from flask_babel import lazy_gettext as _l
 
 from catalog.models import VoucherKind
+from marketplace.dates import Day, Moment
 from marketplace.jsonapi import Fen, row_id
 from marketplace.sizeclass import SizeClass
 from vouchers.models import (
     AnomalyStatus,
 )
 from vouchers.programs import MAX_VALIDITY_DAYS
+
+
+def _one_of(data: dict[str, Any], moment: str, day: str) -> None:
+    """A boundary is given as a time or as a day, exactly one of the two."""
+    if (data.get(moment) is None) == (data.get(day) is None):
+        message = str(_l("Give either %(a)s or %(b)s.", a=moment, b=day))
+        raise ma.ValidationError({moment: [message], day: [message]})
 
 
 class ProgramIn(ma.Schema):
@@ -46,14 +57,26 @@ class ProgramIn(ma.Schema):
         load_default=list,
         metadata={"description": "vendor organization ids; empty: every verified vendor"},
     )
-    opens_at = ma.fields.AwareDateTime(required=True)
-    closes_at = ma.fields.AwareDateTime(required=True)
+    opens_at = Moment(load_default=None, metadata={"description": "or opens_on"})
+    closes_at = Moment(
+        load_default=None,
+        metadata={"description": "exclusive: applications until before this time; or closes_on"},
+    )
+    opens_on = Day(load_default=None, metadata={"description": "first day to apply (China)"})
+    closes_on = Day(
+        load_default=None, metadata={"description": "last day to apply, inclusive (China)"}
+    )
     validity_days = ma.fields.Integer(
         required=True, validate=ma.validate.Range(min=1, max=MAX_VALIDITY_DAYS)
     )
     publish = ma.fields.Boolean(
         load_default=False, metadata={"description": "publish at once instead of a draft"}
     )
+
+    @ma.validates_schema
+    def _window(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        _one_of(data, "opens_at", "opens_on")
+        _one_of(data, "closes_at", "closes_on")
 
 
 class ProgramOut(ma.Schema):
@@ -74,7 +97,13 @@ class ProgramOut(ma.Schema):
     industries = ma.fields.List(ma.fields.String(), required=True)
     vendor_whitelist = ma.fields.List(ma.fields.Integer(), required=True)
     opens_at = ma.fields.String(required=True)
-    closes_at = ma.fields.String(required=True)
+    closes_at = ma.fields.String(required=True, metadata={"description": "exclusive"})
+    opens_on = ma.fields.String(
+        required=True, metadata={"description": "first day to apply (China), YYYY-MM-DD"}
+    )
+    closes_on = ma.fields.String(
+        required=True, metadata={"description": "last day to apply, inclusive (China)"}
+    )
     validity_days = ma.fields.Integer(required=True)
     published_at = ma.fields.String(allow_none=True, required=True)
 
@@ -237,10 +266,18 @@ class AnomalyOut(ma.Schema):
 
 class SettlementIn(ma.Schema):
     vendor_id = row_id(required=True)
-    period_start = ma.fields.AwareDateTime(required=True)
-    period_end = ma.fields.AwareDateTime(
-        required=True, metadata={"description": "exclusive: redemptions before this moment"}
+    period_start = Moment(load_default=None, metadata={"description": "or first_day"})
+    period_end = Moment(
+        load_default=None,
+        metadata={"description": "exclusive: redemptions before this moment; or last_day"},
     )
+    first_day = Day(load_default=None, metadata={"description": "first day (China)"})
+    last_day = Day(load_default=None, metadata={"description": "last day, inclusive (China)"})
+
+    @ma.validates_schema
+    def _period(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        _one_of(data, "period_start", "first_day")
+        _one_of(data, "period_end", "last_day")
 
 
 class MarkPaidIn(ma.Schema):
@@ -252,7 +289,9 @@ class SettlementOut(ma.Schema):
     program_id = ma.fields.Integer(required=True)
     vendor_id = ma.fields.Integer(required=True)
     period_start = ma.fields.String(required=True)
-    period_end = ma.fields.String(required=True)
+    period_end = ma.fields.String(required=True, metadata={"description": "exclusive"})
+    first_day = ma.fields.String(required=True, metadata={"description": "China, YYYY-MM-DD"})
+    last_day = ma.fields.String(required=True, metadata={"description": "inclusive"})
     status = ma.fields.String(required=True)
     redeemed_fen = ma.fields.Integer(required=True)
     clawback_fen = ma.fields.Integer(required=True)

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from marketplace.dates import CHINA
 from marketplace.errors import DomainError
 from marketplace.models import Organization, OrgKind
 from vouchers import flags
 from vouchers.models import Program, Voucher
-
-# The annual cap counts calendar years as they are in China.
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)

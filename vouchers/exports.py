@@ -1,14 +1,15 @@
 """Officers' exports of redemptions, settlements and anomalies, as CSV (UTF-8 with a byte
 order mark, so Excel reads the Chinese) and XLSX. Headers are Chinese whatever the
 interface language: the files go to finance offices and auditors. Amounts are yuan with
-two decimals (numeric cells with a number format in XLSX); times are China time."""
+two decimals (numeric cells with a number format in XLSX); times are China time, and a
+settlement's period is its first and last day (inclusive, as the officer typed them)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -18,9 +19,10 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session, aliased
 
+from marketplace import dates
+from marketplace.dates import CHINA
 from marketplace.models import Organization
 from marketplace.money import Money
-from vouchers.eligibility import CHINA
 from vouchers.models import (
     Anomaly,
     AnomalyRule,
@@ -38,6 +40,7 @@ _invoices = sa.table("invoices", sa.column("id"), sa.column("number"))
 
 YUAN_FORMAT = "#,##0.00"
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+DATE_FORMAT = "yyyy-mm-dd"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -61,7 +64,7 @@ ANOMALY_STATUS_ZH = {
     AnomalyStatus.CONFIRMED: "已确认",
 }
 
-Kind = Literal["text", "yuan", "time", "int"]
+Kind = Literal["text", "yuan", "time", "date", "int"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class Column:
 class Sheet:
     title: str  # also the file name's stem
     columns: list[Column]
-    rows: list[list[object]]  # fen for "yuan" columns, aware datetimes for "time"
+    rows: list[list[object]]  # fen for "yuan" columns, aware datetimes for "time", dates
 
 
 def _yuan(fen: int | None) -> Decimal | None:
@@ -148,8 +151,8 @@ def settlements_sheet(session: Session, program: Program) -> Sheet:
             Column("批次编号", "int", 10),
             Column("服务商名称", width=30),
             Column("统一社会信用代码", width=22),
-            Column("结算期起", "time", 20),
-            Column("结算期止", "time", 20),
+            Column("结算期起", "date", 12),
+            Column("结算期止（含）", "date", 12),
             Column("兑付金额（元）", "yuan"),
             Column("追回金额（元）", "yuan"),
             Column("应付金额（元）", "yuan"),
@@ -163,8 +166,8 @@ def settlements_sheet(session: Session, program: Program) -> Sheet:
                 s.id,
                 name,
                 uscc,
-                s.period_start,
-                s.period_end,
+                dates.first_day(s.period_start),
+                dates.last_day(s.period_end),
                 s.redeemed_fen,
                 s.clawback_fen,
                 s.total_fen,
@@ -228,6 +231,8 @@ def _cell(value: object, kind: Kind) -> object:
     if kind == "time":
         assert isinstance(value, datetime)
         return _local(value)
+    if kind == "date":
+        assert isinstance(value, date) and not isinstance(value, datetime)
     return value
 
 
@@ -248,6 +253,8 @@ def to_csv(sheet: Sheet) -> bytes:
                 cells.append("")
             elif isinstance(cell, datetime):
                 cells.append(cell.strftime("%Y-%m-%d %H:%M:%S"))
+            elif isinstance(cell, date):
+                cells.append(cell.isoformat())
             elif isinstance(cell, str):
                 cells.append(_safe_text(cell))
             else:
@@ -274,7 +281,9 @@ def to_xlsx(sheet: Sheet) -> bytes:
     for index, column in enumerate(sheet.columns, start=1):
         letter = get_column_letter(index)
         worksheet.column_dimensions[letter].width = column.width
-        number_format = {"yuan": YUAN_FORMAT, "time": TIME_FORMAT}.get(column.kind)
+        number_format = {"yuan": YUAN_FORMAT, "time": TIME_FORMAT, "date": DATE_FORMAT}.get(
+            column.kind
+        )
         if number_format:
             for (cell,) in worksheet.iter_rows(min_row=2, min_col=index, max_col=index):
                 cell.number_format = number_format

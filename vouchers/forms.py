@@ -1,10 +1,10 @@
 """WTForms of the voucher pages. Labels are lazy so they follow the page language; amounts
 are typed in yuan (``YuanField`` gives integer fen), the subsidy ratio in percent and the
-application window as dates (China time)."""
+application window and settlement periods as days (China time, both ends inclusive; see
+marketplace/dates.py)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -33,11 +33,10 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from catalog.models import VOUCHER_KIND_LABELS, VoucherKind
-from marketplace import reference
+from marketplace import dates, reference
 from marketplace.forms import SECTION_NAMES, YuanField
 from marketplace.models import Organization
 from marketplace.sizeclass import SizeClass
-from vouchers.eligibility import CHINA
 from vouchers.models import AnomalyStatus
 from vouchers.programs import MAX_VALIDITY_DAYS, ProgramTerms
 
@@ -75,22 +74,10 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2100, 12, 31)
-
-
 def reasonable_day(form: FlaskForm, field: DateField) -> None:
-    """Dates a program can mean (and date arithmetic cannot overflow)."""
-    if field.data is not None and not EARLIEST_DAY <= field.data <= LATEST_DAY:
-        raise ValidationError(str(_l("Enter a date between 2000 and 2100.")))
-
-
-def local_start(day: date) -> datetime:
-    """Midnight at the start of ``day`` in China, as an aware datetime."""
-    return datetime.combine(day, time(), tzinfo=CHINA)
-
-
-def local_day(moment: datetime) -> date:
-    return moment.astimezone(CHINA).date()
+    """Days a program or settlement can mean (and date arithmetic cannot overflow)."""
+    if field.data is not None and not dates.day_in_range(field.data):
+        raise ValidationError(str(dates.OUT_OF_RANGE_DAY))
 
 
 def size_class_choices() -> list[SelectChoice]:
@@ -221,8 +208,8 @@ class ProgramForm(FlaskForm):
             size_classes=[SizeClass(value) for value in self.size_classes.data or []],
             industries=list(self.industries.data or []),
             vendor_whitelist=list(self.vendor_whitelist.data or []),
-            opens_at=local_start(self.opens_on.data),
-            closes_at=local_start(self.closes_on.data + timedelta(days=1)),
+            opens_at=dates.day_start(self.opens_on.data),
+            closes_at=dates.day_end(self.closes_on.data),
             validity_days=self.validity_days.data,
         )
 

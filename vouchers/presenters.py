@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from marketplace import dates
 from marketplace.db import db
 from vouchers import eligibility, programs
 from vouchers.models import (
@@ -47,6 +48,8 @@ def program_dict(program: Program) -> dict[str, Any]:
         "vendor_whitelist": list(program.vendor_whitelist),
         "opens_at": program.opens_at.isoformat(),
         "closes_at": program.closes_at.isoformat(),
+        "opens_on": dates.first_day(program.opens_at).isoformat(),
+        "closes_on": dates.last_day(program.closes_at).isoformat(),
         "validity_days": program.validity_days,
         "published_at": _iso(program.published_at),
     }
@@ -143,6 +146,8 @@ def settlement_dict(settlement: Settlement) -> dict[str, Any]:
         "vendor_id": settlement.vendor_id,
         "period_start": settlement.period_start.isoformat(),
         "period_end": settlement.period_end.isoformat(),
+        "first_day": dates.first_day(settlement.period_start).isoformat(),
+        "last_day": dates.last_day(settlement.period_end).isoformat(),
         "status": settlement.status.value,
         "redeemed_fen": settlement.redeemed_fen,
         "clawback_fen": settlement.clawback_fen,

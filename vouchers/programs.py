@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from catalog.models import VoucherKind
-from marketplace import reference
+from marketplace import dates, reference
 from marketplace.errors import Conflict, DomainError
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind
@@ -112,6 +112,9 @@ def _checked(session: Session, terms: ProgramTerms) -> ProgramTerms:
                 _l("These are not vendors: %(ids)s.", ids=", ".join(map(str, unknown))),
                 field="vendor_whitelist",
             )
+    for field_name, moment in (("opens_at", terms.opens_at), ("closes_at", terms.closes_at)):
+        if not dates.moment_in_range(moment):
+            raise DomainError(dates.OUT_OF_RANGE_MOMENT, field=field_name)
     if terms.closes_at <= terms.opens_at:
         raise DomainError(
             _l("The application window must close after it opens."), field="closes_at"

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from marketplace import dates
 from marketplace.errors import Conflict, DomainError
 from marketplace.jsonapi import Actor
 from vouchers import access, signals
@@ -61,6 +62,9 @@ def create_settlement(
     """A draft batch of the vendor's unsettled redemptions made in [period_start,
     period_end), less any clawbacks due."""
     access.require_manager(program, actor)
+    for field_name, moment in (("period_start", period_start), ("period_end", period_end)):
+        if not dates.moment_in_range(moment):
+            raise DomainError(dates.OUT_OF_RANGE_MOMENT, field=field_name)
     if period_end <= period_start:
         raise DomainError(_l("The period must end after it starts."), field="period_end")
     in_period = sa.and_(

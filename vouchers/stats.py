@@ -14,9 +14,9 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from marketplace.dates import CHINA
 from marketplace.db import UTCDateTime
 from marketplace.models import Organization
-from vouchers.eligibility import CHINA
 from vouchers.models import Movement, Program, Redemption, RedemptionStatus, Voucher, VoucherStatus
 
 # Billing's invoices, read by name: vouchers never imports billing.

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from flask_login import login_user
 from sqlalchemy.orm import Session
 
+from marketplace import dates
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor
 from tests.factories import login
@@ -375,7 +376,7 @@ def test_settlement_from_batch_to_paid_through_the_pages(
     sign_in(client, officer)
     tab = page(client.get(f"/vouchers/programs/{program.id}/settlements"))
     assert vendor.organization.name in tab and "data-settlement-form" in tab
-    today = utcnow().date()
+    today = dates.first_day(utcnow())  # the officer types China's days
     bad = client.post(
         f"/vouchers/programs/{program.id}/settlements",
         data={"vendor_id": vendor.organization.id, "period_start": "", "period_end": ""},

@@ -17,7 +17,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
-from marketplace import reference
+from marketplace import dates, reference
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.money import format_fen
@@ -145,9 +145,9 @@ def _vendor_choices(program: Program) -> list[SelectChoice]:
 def settlement_form(program: Program, form: SettlementForm | None = None) -> SettlementForm:
     if form is None:
         form = SettlementForm(formdata=None)
-        today = utcnow()
-        form.period_start.data = (today - timedelta(days=31)).date().replace(day=1)
-        form.period_end.data = today.date()
+        today = dates.first_day(utcnow())  # China's today
+        form.period_start.data = (today - timedelta(days=31)).replace(day=1)
+        form.period_end.data = today
     form.vendor_id.choices = _vendor_choices(program)
     return form
 

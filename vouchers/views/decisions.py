@@ -5,13 +5,12 @@ refuses, re-renders the console's tab with the message next to the row it concer
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import flash, g
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
+from marketplace import dates
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
@@ -26,7 +25,6 @@ from vouchers.forms import (
     ReviewForm,
     RevokeForm,
     SettlementForm,
-    local_start,
 )
 from vouchers.models import AnomalyStatus, Program
 from vouchers.views.common import (
@@ -142,8 +140,8 @@ def create_settlement(program_id: int) -> ResponseReturnValue:
                     program,
                     actor=g.actor,
                     vendor_id=form.vendor_id.data,
-                    period_start=local_start(form.period_start.data),
-                    period_end=local_start(form.period_end.data + timedelta(days=1)),
+                    period_start=dates.day_start(form.period_start.data),
+                    period_end=dates.day_end(form.period_end.data),
                     now=utcnow(),
                 )
         except DomainError as error:

@@ -3,19 +3,18 @@ or edit while draft), publishing and closing, and the audit chain's verification
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from marketplace import dates
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.views import audit as audit_views
 from marketplace.views.outcome import attempt
 from vouchers import audit_trail, programs
-from vouchers.forms import PROGRAM_FIELDS, ActionForm, ProgramForm, local_day
+from vouchers.forms import PROGRAM_FIELDS, ActionForm, ProgramForm
 from vouchers.models import Program, ProgramStatus
 from vouchers.views.common import (
     OFFICER,
@@ -87,8 +86,8 @@ def edit_program(program_id: int) -> ResponseReturnValue:
                 "size_classes": list(program.size_classes),
                 "industries": list(program.industries),
                 "vendor_whitelist": list(program.vendor_whitelist),
-                "opens_on": local_day(program.opens_at),
-                "closes_on": local_day(program.closes_at - timedelta(microseconds=1)),
+                "opens_on": dates.first_day(program.opens_at),
+                "closes_on": dates.last_day(program.closes_at),
                 "validity_days": program.validity_days,
             }
         )
