@@ -127,17 +127,20 @@ def setup_for(app: Flask) -> Setup:
             signer = audit_keys.load_private_key(path.read_bytes())
         except OSError as error:
             raise audit_keys.AuditKeyError(f"cannot read {path}: {error.strerror}") from None
-    elif app.debug or config.get("AUDIT_DEVELOPMENT_KEY"):
-        development = True
+    else:
+        development = bool(app.debug or config.get("AUDIT_DEVELOPMENT_KEY"))
         key_file = Path(app.instance_path) / audit_keys.DEVELOPMENT_KEY_NAME
-        if key_file.exists():
-            signer = audit_keys.load_private_key(key_file.read_bytes())
+    verify_keys = audit_keys.split_keys(config.get("AUDIT_VERIFY_KEYS"))
+    if key_file is not None and key_file.exists():
+        development_key = audit_keys.load_private_key(key_file.read_bytes())
+        if development:
+            signer = development_key
+        else:  # what the demo signed stays verifiable from a plain CLI; never signs here
+            verify_keys.append(audit_keys.public_base64(development_key.public_key()))
     keyring = audit_keys.Keyring.build(
-        signer,
-        audit_keys.split_keys(config.get("AUDIT_VERIFY_KEYS")),
-        "development" if development else "configured",
+        signer, verify_keys, "development" if development else "configured"
     )
-    return Setup(Path(folder), keyring, development, key_file)
+    return Setup(Path(folder), keyring, development, key_file if development else None)
 
 
 def signing_setup(app: Flask) -> tuple[Setup, str | None]:
@@ -187,6 +190,15 @@ def _files(folder: Path) -> dict[int, Path]:
 
 
 # --- verification ----------------------------------------------------------------------------
+
+NOTICE_NO_KEY = (
+    "No audit signing key is configured: no new checkpoint can be signed, so the newest "
+    "rows are not anchored outside the database."
+)
+NOTICE_NO_CHECKPOINT = (
+    "No checkpoint yet: a rewrite with recomputed hashes or deleted newest rows would not "
+    "be caught."
+)
 
 
 def _bad(code: str, sequence: int | None, reason: str) -> audit.VerifyResult:
@@ -245,17 +257,9 @@ def verify(session: Session, setup: Setup, **options: Any) -> audit.VerifyResult
         return anchors
     result = audit.verify(session, anchors=anchors, **options)
     if result.ok and result.checked and setup.keyring.signer is None and not setup.development:
-        return replace(
-            result,
-            notice="No audit signing key is configured: no new checkpoint can be signed, "
-            "so the newest rows are not anchored outside the database.",
-        )
+        return replace(result, notice=NOTICE_NO_KEY)
     if result.ok and result.checked and not anchors:
-        return replace(
-            result,
-            notice="No checkpoint yet: a rewrite with recomputed hashes or deleted newest "
-            "rows would not be caught.",
-        )
+        return replace(result, notice=NOTICE_NO_CHECKPOINT)
     return result
 
 
