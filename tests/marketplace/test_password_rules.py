@@ -127,6 +127,17 @@ def test_password_change_refuses_weak_passwords(
     assert user.password_hash == before
 
 
+def test_password_change_refuses_the_own_address(client: FlaskClient, session: Session) -> None:
+    user = create_user(session)
+    create_org(session, owner=user)
+    login(client, user)
+    response = client.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": user.email, "confirm": user.email},
+    )
+    assert IS_EMAIL[0] in response.get_data(as_text=True)
+
+
 def test_cli_refuses_a_common_owner_password(app: Flask) -> None:
     result = app.test_cli_runner().invoke(
         args=[
