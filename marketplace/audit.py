@@ -4,7 +4,9 @@ Every row stores the hash of the row before it and its own hash, SHA-256 over th
 previous hash and the row's canonical JSON. Changing, inserting or deleting a row in the
 middle breaks the chain at that row, which :func:`verify` names. The database also refuses
 UPDATE and DELETE on the table (triggers in the migration), so tampering needs someone who
-can drop those triggers; the chain catches them too.
+can drop those triggers; the chain catches them too. Someone who can also recompute every
+later hash, or who deletes the newest rows, is caught by the signed checkpoints the walk is
+given as anchors (marketplace/checkpoints.py).
 """
 
 from __future__ import annotations
@@ -239,7 +241,7 @@ def verify(
         anchor = pending[matched]
         return VerifyResult(
             False,
-            proven,
+            checked,  # every row there is matches; the missing ones are the fault
             None,
             f"the chain has {checked} rows but checkpoint {anchor.sequence} signed "
             f"{anchor.count} (up to row {anchor.head_id}): rows were deleted",

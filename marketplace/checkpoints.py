@@ -178,6 +178,21 @@ def write_file(folder: Path, checkpoint: AuditCheckpoint) -> Path:
     return path
 
 
+def write_missing_files(session: Session, setup: Setup) -> list[Path]:
+    """Files for the checkpoints whose file a crash (or a new host) left unwritten; only
+    checkpoints whose signature holds are written out."""
+    present = _files(setup.folder)
+    written = []
+    for checkpoint in session.scalars(
+        sa.select(AuditCheckpoint).order_by(AuditCheckpoint.sequence)
+    ):
+        if checkpoint.sequence in present:
+            continue
+        if setup.keyring.check(checkpoint.payload(), checkpoint.signature) is None:
+            written.append(write_file(setup.folder, checkpoint))
+    return written
+
+
 def _files(folder: Path) -> dict[int, Path]:
     if not folder.is_dir():
         return {}

@@ -204,6 +204,8 @@ def audit_checkpoint() -> None:
         session.rollback()
         _fail(error)
     session.commit()
+    for path in checkpoints.write_missing_files(session, setup):
+        click.echo(f"wrote {path}")
     if checkpoint is None:
         previous = checkpoints.latest(session)
         click.echo(
@@ -212,10 +214,9 @@ def audit_checkpoint() -> None:
             else "the audit log is empty: nothing to sign"
         )
         return
-    path = checkpoints.write_file(setup.folder, checkpoint)
     click.echo(
         f"checkpoint {checkpoint.sequence}: {checkpoint.row_count} rows, head row "
-        f"{checkpoint.head_id}, key {checkpoint.key_id} -> {path}"
+        f"{checkpoint.head_id}, key {checkpoint.key_id} -> {setup.folder / checkpoint.file_name}"
     )
 
 

@@ -395,8 +395,10 @@ def test_cli_checkpoint_then_verify_names_the_checkpoint_after_truncation(
     result = runner.invoke(args=["audit", "checkpoint"])
     assert result.exit_code == 0 and "checkpoint 1:" in result.output
     assert (setup.folder / "checkpoint-000001.json").exists()
+    (setup.folder / "checkpoint-000001.json").unlink()  # a crash between commit and file
     result = runner.invoke(args=["audit", "checkpoint"])
     assert result.exit_code == 0 and "no new rows since checkpoint 1" in result.output
+    assert (setup.folder / "checkpoint-000001.json").exists()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0 and "1 signed checkpoints match" in result.output
 
