@@ -47,6 +47,11 @@ def load_user(secret: str) -> User | None:
             session["_remember"] = "clear"
         return None
     user_sessions.touch(record, now=now, ip_address=request.remote_addr or "")
+    if "_id" not in session:
+        # Restored from the remember-me cookie: Flask-Login does not note the browser's
+        # identifier then, and its "strong" protection would sign the browser out again
+        # on the next request.
+        session["_id"] = login_manager._session_identifier_generator()
     g.user_session = record
     return record.user
 

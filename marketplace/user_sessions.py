@@ -37,6 +37,9 @@ REMEMBER_LIFETIME = timedelta(days=30)
 # last_seen_at is written at most this often: not one UPDATE per page view.
 TOUCH_INTERVAL = timedelta(minutes=5)
 SECRET_PREFIX = "s1."  # tells a session secret from the bare user ids of old cookies
+# Ended and expired sessions are kept this long (who was signed in where, and until when),
+# then deleted when their user next signs in: the table does not grow with every sign-in.
+KEEP_ENDED = timedelta(days=30)
 
 
 def start(
@@ -49,6 +52,13 @@ def start(
     ip_address: str = "",
 ) -> tuple[UserSession, str]:
     """A new live session for ``user``; returns it with the secret for the cookies."""
+    forget_before = now - KEEP_ENDED
+    session.execute(
+        sa.delete(UserSession).where(
+            UserSession.user_id == user.id,
+            sa.or_(UserSession.revoked_at < forget_before, UserSession.expires_at < forget_before),
+        )
+    )
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     record = UserSession(
         user_id=user.id,

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from marketplace import audit
+from marketplace import audit, user_sessions
 from marketplace.db import utcnow
 from marketplace.models import SessionEnd, User, UserSession
 from marketplace.user_sessions import describe_agent
@@ -91,6 +91,18 @@ def test_a_remember_me_cookie_alone_no_longer_signs_in_after_logout(
     assert not signed_in(thief)
     # The refused cookie is deleted, so the browser stops presenting it.
     assert thief.get_cookie(REMEMBER_COOKIE, domain=HOST) is None
+
+
+def test_a_remember_me_cookie_keeps_the_browser_signed_in_across_requests(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    """The browser was closed (session cookie gone); the remember-me cookie signs it in,
+    and it stays signed in on the following pages (Flask-Login's strong protection used to
+    sign it out again on the second one)."""
+    user = person(session)
+    remembered_login(client, user)
+    reopened = browser_with(app, remember_token=cookie(client, REMEMBER_COOKIE))
+    assert [signed_in(reopened) for _ in range(3)] == [True, True, True]
 
 
 def test_a_cookie_from_before_sessions_were_kept_signs_nobody_in(
@@ -296,3 +308,25 @@ def test_devices_are_named_from_their_user_agent() -> None:
     )
     assert describe_agent("python-requests/2.32") == "python"
     assert describe_agent("") == ""
+
+
+def test_sessions_ended_long_ago_are_deleted_at_the_next_sign_in(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    user = person(session)
+    now = utcnow()
+    for days in (3, 40):
+        record, _secret = user_sessions.start(
+            session, user, remember=False, now=now - timedelta(days=days)
+        )
+        user_sessions.end(session, record, reason=SessionEnd.SIGNED_OUT, now=record.created_at)
+
+    login(client, user)
+
+    ages = sorted(
+        round((now - created) / timedelta(days=1))
+        for created in session.scalars(
+            sa.select(UserSession.created_at).where(UserSession.user_id == user.id)
+        )
+    )
+    assert ages == [0, 3]  # the new one and the recent one; the 40-day-old one is gone
