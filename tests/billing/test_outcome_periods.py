@@ -4,8 +4,10 @@ billing period, and no correction takes a period beyond it."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +19,15 @@ from billing import invoices, outcomes
 from billing.models import Contract, Invoice, InvoiceStatus
 from billing.outcome_models import OutcomeReport, ReportStatus
 from billing.periods import period_bounds, period_index
+from marketplace import create_app
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, DomainError
 from marketplace.jsonapi import Actor
+from marketplace.models import Organization, Role, User
 from tests.billing.factories import COMMISSION_BP, T0
 from tests.billing.test_outcomes import agreed, invoiced, reported
 from tests.catalog.factories import operator_actor
+from tests.conftest import POSTGRES_URL
 from tests.factories import create_token, csrf_token, login
 
 HOUR = timedelta(hours=1)
@@ -250,3 +255,73 @@ def test_corrections_keep_the_period_within_its_cap_and_happen_once(session: Ses
         )
     assert live_charge_fen(session, contract, start) == 60_000
     assert invoice.status is not InvoiceStatus.VOID
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL (set DATABASE_URL)")
+def test_two_reports_of_one_period_at_once_make_one(
+    live_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both requests pass the service's check before either writes; the partial unique
+    index lets one in and turns the other into a 409."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": live_database_url,
+            "SECRET_KEY": "test-secret",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "SEARCH_INDEX_DIR": str(tmp_path / "index"),
+        }
+    )
+    app.extensions["catalog.search"].create()
+    sessions = app.extensions["marketplace.db"].sessions
+    with app.app_context(), sessions() as session:
+        contract, _buyer, vendor = agreed(session)
+        session.commit()
+        contract_id, user_id, org_id = contract.id, vendor.user.id, vendor.organization.id
+
+    checked = threading.Barrier(2, timeout=30)
+    original = outcomes.billing_period
+
+    def billing_period_then_wait(*args: Any, **kwargs: Any) -> tuple[datetime, datetime]:
+        bounds = original(*args, **kwargs)
+        checked.wait()  # both requests have seen no report for the period
+        return bounds
+
+    monkeypatch.setattr(outcomes, "billing_period", billing_period_then_wait)
+    answers: list[str] = []
+
+    def report_once(measured: int) -> None:
+        with app.test_request_context(), sessions() as session:
+            vendor_now = Actor(
+                session.get(User, user_id), session.get(Organization, org_id), Role.OWNER
+            )
+            start, end = period(0)
+            try:
+                outcomes.report(
+                    session,
+                    session.get(Contract, contract_id),
+                    actor=vendor_now,
+                    period_start=start,
+                    period_end=end,
+                    measured=Decimal(measured),
+                    now=end + HOUR,
+                )
+                session.commit()
+                answers.append("created")
+            except Conflict:
+                session.rollback()
+                answers.append("conflict")
+
+    threads = [threading.Thread(target=report_once, args=(m,)) for m in (30_000, 31_000)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers) == ["conflict", "created"]
+    with sessions() as session:
+        count = session.scalar(
+            sa.select(sa.func.count()).where(OutcomeReport.contract_id == contract_id)
+        )
+    assert count == 1
+    app.extensions["marketplace.db"].engine.dispose()
