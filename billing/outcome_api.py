@@ -33,8 +33,13 @@ blp = Blueprint("outcome_api", __name__, url_prefix="/api/v1", description="Pay 
 
 class ReportIn(ma.Schema):
     contract_id = row_id(required=True)
-    period_start = ma.fields.AwareDateTime(required=True)
-    period_end = ma.fields.AwareDateTime(required=True)
+    period_start = ma.fields.AwareDateTime(
+        required=True,
+        metadata={"description": "start of one of the contract's billing periods, exactly"},
+    )
+    period_end = ma.fields.AwareDateTime(
+        required=True, metadata={"description": "end of that billing period, exactly"}
+    )
     measured = ma.fields.Decimal(required=True, places=6, as_string=True)
     evidence_url = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
@@ -148,7 +153,13 @@ def confirm_baseline(contract_id: int) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 def create_report(body: dict[str, Any]) -> dict[str, Any]:
-    """Report the measured KPI for a period that has ended, with evidence."""
+    """Report the measured KPI of one of the contract's billing periods once it has ended.
+
+    Billing periods are months counted from the moment the baseline was agreed (the first
+    is the confirm-baseline answer's ``current_period_start`` to ``current_period_end``).
+    Any other span answers 422 naming ``period_start`` or ``period_end`` and the period
+    expected; a period reported already answers 409 (a rejected report's period may be
+    reported again). The plan's cap applies to each billing period once."""
     contract = _contract(body["contract_id"])
     with service_call():
         created = outcomes.report(
