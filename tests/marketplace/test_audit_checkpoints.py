@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from marketplace import audit, audit_keys, checkpoints
+from marketplace import config as config_module
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, DomainError
 from marketplace.models import OrgKind
@@ -260,10 +261,26 @@ def test_the_signing_key_is_read_from_the_environment_or_a_file(
     }
 
 
+def test_audit_settings_come_from_the_environment() -> None:
+    found = config_module.from_environment(
+        {
+            "MARKETPLACE_AUDIT_SIGNING_KEY_FILE": "/etc/marketplace/audit.pem",
+            "AUDIT_VERIFY_KEYS": "a,b",
+            "AUDIT_CHECKPOINT_DIR": "/srv/checkpoints",
+            "MARKETPLACE_AUDIT_DEVELOPMENT_KEY": "true",
+        }
+    )
+    assert found["AUDIT_SIGNING_KEY_FILE"] == "/etc/marketplace/audit.pem"
+    assert audit_keys.split_keys(found["AUDIT_VERIFY_KEYS"]) == ["a", "b"]
+    assert found["AUDIT_CHECKPOINT_DIR"] == "/srv/checkpoints"
+    assert found["AUDIT_DEVELOPMENT_KEY"] is True
+
+
 def test_production_without_a_key_refuses_to_sign_and_verify_says_so(
-    app: Flask, session: Session
+    app: Flask, session: Session, tmp_path: Path
 ) -> None:
     app.config["AUDIT_SIGNING_KEY"] = None
+    app.instance_path = str(tmp_path / "instance")
     write_events(session, 2)
     with pytest.raises(DomainError, match="No audit signing key"):
         checkpoints.signing_setup(app)
@@ -273,6 +290,7 @@ def test_production_without_a_key_refuses_to_sign_and_verify_says_so(
     cli = app.test_cli_runner().invoke(args=["audit", "checkpoint"])
     assert cli.exit_code != 0 and "AUDIT_SIGNING_KEY" in cli.output
     assert session.scalar(sa.select(sa.func.count()).select_from(checkpoints.AuditCheckpoint)) == 0
+    assert not (tmp_path / "instance" / audit_keys.DEVELOPMENT_KEY_NAME).exists()
 
 
 def test_development_makes_a_key_file_under_instance(
@@ -332,7 +350,7 @@ def test_changing_any_signed_field_breaks_the_signature(field: str, value: objec
 
 
 def readme_check(document_text: str, public_key_b64: str) -> dict:
-    """The few lines of Python the README gives officers, verbatim in spirit."""
+    """The few lines of Python the README gives officers."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     doc = json.loads(document_text)
