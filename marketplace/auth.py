@@ -102,17 +102,23 @@ def sent_credentials() -> bool:
     )
 
 
+def _is_static_file() -> bool:
+    endpoint = request.endpoint or ""
+    return endpoint == "static" or endpoint.endswith(".static")
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def note_credentials() -> None:
-        g.sent_credentials = sent_credentials()
+        # Noted before the view runs: a sign-out empties the session it would be read from.
+        if not _is_static_file():
+            g.sent_credentials = sent_credentials()
 
     @app.after_request
     def no_store_for_signed_in(response: Response) -> Response:
         """Pages and API answers for a signed-in person stay out of every cache (a shared
         computer's back button, a proxy); the site's static files are the same for all."""
-        endpoint = request.endpoint or ""
-        if endpoint == "static" or endpoint.endswith(".static"):
+        if _is_static_file():
             return response
         if g.get("sent_credentials") or "_user_id" in session:
             response.headers["Cache-Control"] = "no-store"

@@ -1,5 +1,6 @@
 """Accounts: register an organization, sign in and out, switch organization, invite
-colleagues, manage roles and API tokens."""
+colleagues, manage roles, remove members, API tokens. (A person's own sessions and
+password: marketplace/views/sessions.py.)"""
 
 from __future__ import annotations
 
