@@ -16,12 +16,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from billing.models import Contract
 from marketplace.db import Base, utcnow
 
+CLOSE = "close"
+RESULTS = "results"
+
 
 class BillingError(Base):
     __tablename__ = "billing_errors"
     __table_args__ = (
-        # One row per contract and period: a rerun that fails again counts an attempt.
-        sa.UniqueConstraint("contract_id", "period_start"),
+        # One row per contract, period and step: a rerun that fails again counts an attempt.
+        sa.UniqueConstraint("contract_id", "period_start", "step"),
+        sa.CheckConstraint("step IN ('close', 'results')", name="step_known"),
         sa.CheckConstraint("attempts >= 1", name="attempts_positive"),
         sa.CheckConstraint("last_seen_at >= first_seen_at", name="seen_order"),
     )
@@ -30,6 +34,9 @@ class BillingError(Base):
     contract_id: Mapped[int] = mapped_column(sa.ForeignKey("contracts.id"))
     period_start: Mapped[datetime]
     period_end: Mapped[datetime]
+    # What failed: "close" (closing the period: usage, renewal, status) or "results"
+    # (invoicing the outcome result reported for the period).
+    step: Mapped[str] = mapped_column(sa.String(20), default=CLOSE)
     # Machine-readable cause: "quantity_too_large", "amount_too_large", "database_error", ...
     code: Mapped[str] = mapped_column(sa.String(60))
     message: Mapped[str] = mapped_column(sa.Text)
@@ -42,4 +49,7 @@ class BillingError(Base):
 
     def __repr__(self) -> str:
         state = "resolved" if self.resolved_at else "open"
-        return f"<BillingError contract={self.contract_id} {self.code} x{self.attempts} {state}>"
+        return (
+            f"<BillingError contract={self.contract_id} {self.step} {self.code}"
+            f" x{self.attempts} {state}>"
+        )

@@ -572,18 +572,17 @@ def lines_for(report_: OutcomeReport) -> list[LineDraft]:
     return lines
 
 
-def invoice_confirmed(session: Session, *, now: datetime, commission_bp: int) -> list[Invoice]:
+def invoice_confirmed(
+    session: Session, *, now: datetime, commission_bp: int, report_ids: list[int] | None = None
+) -> list[Invoice]:
     """Invoice every confirmed result not invoiced yet (once each: the invoice is unique
-    per contract, period start and reason)."""
-    pending = list(
-        session.scalars(
-            sa.select(OutcomeReport)
-            .where(
-                OutcomeReport.status == ReportStatus.CONFIRMED, OutcomeReport.invoice_id.is_(None)
-            )
-            .order_by(OutcomeReport.id)
-        )
+    per contract, period start and reason), or only those of ``report_ids``."""
+    query = sa.select(OutcomeReport).where(
+        OutcomeReport.status == ReportStatus.CONFIRMED, OutcomeReport.invoice_id.is_(None)
     )
+    if report_ids is not None:
+        query = query.where(OutcomeReport.id.in_(report_ids))
+    pending = list(session.scalars(query.order_by(OutcomeReport.id)))
     if not pending:
         return []
     drafts = [

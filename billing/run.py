@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from billing import contracts as contract_rules
 from billing import invoices, notify, outcomes, run_errors
-from billing.error_models import BillingError
+from billing.error_models import CLOSE, BillingError
 from billing.models import (
     Contract,
     ContractStatus,
@@ -37,6 +37,7 @@ from billing.models import (
     InvoiceStatus,
     UsageEvent,
 )
+from billing.outcome_models import OutcomeReport, ReportStatus
 from billing.periods import period_bounds, period_index
 from billing.rating import subscription_line, usage_period_lines
 from catalog.models import BillingModel
@@ -240,10 +241,7 @@ def run(
     _retry_failed(sessions, as_of=as_of, commission_bp=commission_bp, report=report, skip=failed)
     with sessions() as session, session.begin():
         report.outcomes_confirmed = outcomes.auto_confirm(session, now=as_of)
-        created_outcomes = outcomes.invoice_confirmed(
-            session, now=as_of, commission_bp=commission_bp
-        )
-        report.invoices += [invoice.number for invoice in created_outcomes]
+    _invoice_results(sessions, as_of=as_of, commission_bp=commission_bp, report=report)
     with sessions() as session, session.begin():
         report.vouchers_expired = wallet.expire_due(session, as_of)
     if reconcile is not None:
@@ -290,6 +288,68 @@ def _close_alone(
     return True
 
 
+def _invoice_results(
+    sessions: sessionmaker[Session], *, as_of: datetime, commission_bp: int, report: RunReport
+) -> None:
+    """Invoice confirmed outcome results, all in one transaction; when that fails, one
+    result at a time, so a broken one is recorded as its contract's billing error (for
+    the result's period) and the others are invoiced."""
+    try:
+        with sessions() as session, session.begin():
+            created = outcomes.invoice_confirmed(session, now=as_of, commission_bp=commission_bp)
+            numbers = [invoice.number for invoice in created]
+            run_errors.resolve_results(
+                session, [(i.contract_id, i.period_start) for i in created], now=utcnow()
+            )
+    except Exception:
+        log.warning("billing run: invoicing results failed; invoicing them one by one")
+    else:
+        report.invoices += numbers
+        return
+    with sessions() as session:
+        pending = list(
+            session.scalars(
+                sa.select(OutcomeReport.id)
+                .where(
+                    OutcomeReport.status == ReportStatus.CONFIRMED,
+                    OutcomeReport.invoice_id.is_(None),
+                )
+                .order_by(OutcomeReport.id)
+            )
+        )
+    for report_id in pending:
+        failure: CloseFailure | None = None
+        with sessions() as session, session.begin():
+            try:
+                with session.begin_nested():
+                    created = outcomes.invoice_confirmed(
+                        session, now=as_of, commission_bp=commission_bp, report_ids=[report_id]
+                    )
+            except Exception as exc:
+                session.expire_all()
+                result = session.get(OutcomeReport, report_id)
+                assert result is not None
+                error = run_errors.record(
+                    session,
+                    result.contract,
+                    exc,
+                    now=utcnow(),
+                    period=(result.period_start, result.period_end),
+                )
+                failure = CloseFailure(
+                    result.contract_id, error.period_start, error.code, error.message
+                )
+            else:
+                numbers = [invoice.number for invoice in created]
+                run_errors.resolve_results(
+                    session, [(i.contract_id, i.period_start) for i in created], now=utcnow()
+                )
+        if failure is not None:
+            report.failures.append(failure)
+        else:
+            report.invoices += numbers
+
+
 def _retry_failed(
     sessions: sessionmaker[Session],
     *,
@@ -306,6 +366,7 @@ def _retry_failed(
             sa.update(BillingError)
             .where(
                 BillingError.resolved_at.is_(None),
+                BillingError.step == CLOSE,
                 BillingError.period_start
                 < sa.select(Contract.current_period_start)
                 .where(Contract.id == BillingError.contract_id)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
-from billing.error_models import BillingError
+from billing.error_models import CLOSE, RESULTS, BillingError
 from billing.models import Contract
 from catalog.limits import LimitExceeded
 
@@ -36,14 +36,22 @@ def describe(exc: BaseException) -> tuple[str, str]:
 
 
 def record(
-    session: Session, contract: Contract, exc: BaseException, *, now: datetime
+    session: Session,
+    contract: Contract,
+    exc: BaseException,
+    *,
+    now: datetime,
+    period: tuple[datetime, datetime] | None = None,
 ) -> BillingError:
-    """Record (or count again) the failure to close ``contract``'s current period."""
+    """Record (or count again) the failure to close ``contract``'s current period, or to
+    invoice its outcome result of ``period``."""
     code, message = describe(exc)
+    step = CLOSE if period is None else RESULTS
+    start, end = period or (contract.current_period_start, contract.current_period_end)
     log.error(
         "billing run: contract %s, period from %s, not closed: %s: %s",
         contract.id,
-        contract.current_period_start.isoformat(),
+        start.isoformat(),
         code,
         message,
         exc_info=exc,
@@ -51,14 +59,16 @@ def record(
     error = session.scalar(
         sa.select(BillingError).where(
             BillingError.contract_id == contract.id,
-            BillingError.period_start == contract.current_period_start,
+            BillingError.period_start == start,
+            BillingError.step == step,
         )
     )
     if error is None:
         error = BillingError(
             contract_id=contract.id,
-            period_start=contract.current_period_start,
-            period_end=contract.current_period_end,
+            period_start=start,
+            period_end=end,
+            step=step,
             code=code,
             message=message,
             first_seen_at=now,
@@ -68,7 +78,7 @@ def record(
         session.add(error)
     else:
         error.code, error.message = code, message
-        error.period_end = contract.current_period_end
+        error.period_end = end
         error.last_seen_at = max(now, error.first_seen_at)
         error.attempts += 1
         error.resolved_at = None
@@ -77,23 +87,56 @@ def record(
 
 
 def resolve(session: Session, contract_ids: Iterable[int], *, now: datetime) -> None:
-    """The contracts' periods closed: their open errors are resolved."""
+    """The contracts' periods closed: their open errors of closing are resolved."""
     ids = list(contract_ids)
     if not ids:
         return
     session.execute(
         sa.update(BillingError)
-        .where(BillingError.contract_id.in_(ids), BillingError.resolved_at.is_(None))
+        .where(
+            BillingError.contract_id.in_(ids),
+            BillingError.step == CLOSE,
+            BillingError.resolved_at.is_(None),
+        )
         .values(resolved_at=now)
         .execution_options(synchronize_session=False)
     )
 
 
+def resolve_results(
+    session: Session, periods: Iterable[tuple[int, datetime]], *, now: datetime
+) -> None:
+    """These (contract, period start) results were invoiced: their open errors are over."""
+    keys = set(periods)
+    if not keys or not session.scalar(
+        sa.select(BillingError.id)
+        .where(BillingError.step == RESULTS, BillingError.resolved_at.is_(None))
+        .limit(1)
+    ):
+        return
+    for contract_id, start in keys:
+        session.execute(
+            sa.update(BillingError)
+            .where(
+                BillingError.contract_id == contract_id,
+                BillingError.period_start == start,
+                BillingError.step == RESULTS,
+                BillingError.resolved_at.is_(None),
+            )
+            .values(resolved_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def has_open_error() -> sa.ColumnElement[bool]:
-    """For queries of contracts: the contract has an open billing error."""
+    """For queries of contracts: the contract has an open error of closing its period."""
     return (
         sa.select(BillingError.id)
-        .where(BillingError.contract_id == Contract.id, BillingError.resolved_at.is_(None))
+        .where(
+            BillingError.contract_id == Contract.id,
+            BillingError.step == CLOSE,
+            BillingError.resolved_at.is_(None),
+        )
         .exists()
     )
 

@@ -28,6 +28,12 @@ class BillingErrorOut(ma.Schema):
     vendor_id = ma.fields.Integer(required=True)
     period_start = ma.fields.String(required=True)
     period_end = ma.fields.String(required=True)
+    step = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "close: closing the period; results: invoicing its outcome result"
+        },
+    )
     code = ma.fields.String(
         required=True,
         metadata={
@@ -55,6 +61,7 @@ def billing_error_dict(error: BillingError) -> dict[str, Any]:
         "vendor_id": error.contract.vendor_id,
         "period_start": error.period_start.isoformat(),
         "period_end": error.period_end.isoformat(),
+        "step": error.step,
         "code": error.code,
         "message": error.message,
         "first_seen_at": error.first_seen_at.isoformat(),

@@ -6,6 +6,7 @@ run closes it and resolves the error."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,12 +15,21 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import metering
+from billing import metering, outcomes, run
 from billing.error_models import BillingError
 from billing.models import Contract, ContractStatus, Invoice
+from billing.periods import period_bounds
 from catalog.models import Plan
-from tests.billing.factories import T0, event, start_contract, usage_terms
-from tests.catalog.factories import operator_actor, vendor_actor
+from tests.billing.factories import (
+    COMMISSION_BP,
+    T0,
+    buyer_actor,
+    event,
+    offered_plan,
+    start_contract,
+    usage_terms,
+)
+from tests.catalog.factories import OUTCOME, operator_actor, vendor_actor
 from tests.factories import create_token, login
 
 AS_OF = T0 + timedelta(days=32)
@@ -89,7 +99,7 @@ def test_a_broken_contract_is_recorded_and_the_others_are_invoiced(
     assert broken.status is ContractStatus.ACTIVE and broken.current_period_start == T0
     (error,) = errors_of(session, broken)
     assert error.code == code and error.attempts == 1 and error.resolved_at is None
-    assert error.period_start == T0
+    assert error.period_start == T0 and error.step == "close"
 
     # The operator sees it in the console, in both languages ...
     operator = operator_actor(session)
@@ -114,6 +124,7 @@ def test_a_broken_contract_is_recorded_and_the_others_are_invoiced(
     (item,) = listed.get_json()["items"]
     assert item["contract_id"] == broken.id and item["code"] == code and item["attempts"] == 1
     assert item["period_start"] == T0.isoformat() and item["buyer_id"] == broken.buyer_id
+    assert item["step"] == "close"
     refused = api_errors(client, session, vendor)
     assert refused.status_code == 403 and refused.get_json()["error"]["code"]
     assert client.get("/api/v1/billing-errors").status_code == 401
@@ -142,3 +153,62 @@ def test_a_broken_contract_is_recorded_and_the_others_are_invoiced(
     assert run_cli(app).exit_code == 0  # nothing left to do, nothing twice
     session.expire_all()
     assert [len(invoices_of(session, c)) for c in (first, broken, last)] == [1, 1, 1]
+
+
+def test_a_broken_outcome_result_is_recorded_and_the_other_results_are_invoiced(
+    app: Flask, session: Session
+) -> None:
+    vendor = vendor_actor(session)
+    agreed = []
+    start, end = period_bounds(T0, 0)
+    for _ in range(2):
+        buyer = buyer_actor(session)
+        plan = offered_plan(session, OUTCOME, vendor)
+        contract = start_contract(session, plan=plan, buyer=buyer, baseline=Decimal(10**12))
+        outcomes.accept_baseline(session, contract, actor=vendor, now=T0)
+        result = outcomes.report(
+            session,
+            contract,
+            actor=vendor,
+            period_start=start,
+            period_end=end,
+            measured=Decimal(0),
+            now=end + timedelta(hours=1),
+        )
+        outcomes.confirm(session, result, actor=buyer, now=end + timedelta(hours=2))
+        agreed.append(contract)
+    healthy, broken = agreed
+    # A price no listing may have and no cap (edited by hand): 10^12 kWh saved x 10^13 fen.
+    session.execute(
+        sa.update(Plan)
+        .where(Plan.id == broken.plan_id)
+        .values(price_per_unit_fen=Decimal(10**13), cap_fen=None)
+    )
+    session.commit()
+    sessions = app.extensions["marketplace.db"].sessions
+    as_of = end + timedelta(days=1)
+
+    report = run.run(sessions, as_of=as_of, commission_bp=COMMISSION_BP)
+    (failure,) = report.failures
+    assert failure.contract_id == broken.id
+    assert failure.code in ("database_error", "internal_error")  # bigint / SQLite INTEGER
+    session.expire_all()
+    expected = OUTCOME["cap_fen"] + OUTCOME["base_fee_fen"]  # capped, plus the base fee
+    assert [i.total_fen for i in invoices_of(session, healthy)] == [expected]
+    assert invoices_of(session, broken) == []
+    (error,) = errors_of(session, broken)
+    assert (error.step, error.period_start, error.period_end) == ("results", start, end)
+
+    session.execute(
+        sa.update(Plan)
+        .where(Plan.id == broken.plan_id)
+        .values(price_per_unit_fen=Decimal(30), cap_fen=OUTCOME["cap_fen"])
+    )
+    session.commit()
+    again = run.run(sessions, as_of=as_of, commission_bp=COMMISSION_BP)
+    assert again.failures == [] and len(again.invoices) == 1
+    session.expire_all()
+    assert [i.total_fen for i in invoices_of(session, broken)] == [expected]
+    (error,) = errors_of(session, broken)
+    assert error.resolved_at is not None
+    assert len(invoices_of(session, healthy)) == 1
