@@ -239,6 +239,17 @@ def test_the_sessions_page_lists_devices_and_signs_one_out(app: Flask, session: 
     session.refresh(phone_session)
     assert phone_session.revoke_reason is SessionEnd.ENDED_REMOTELY
 
+    # "Sign out" on the row of this device signs this browser out, like the menu's.
+    laptop_session = session.scalar(
+        sa.select(UserSession).where(
+            UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
+        )
+    )
+    laptop.post(f"/account/sessions/{laptop_session.id}/end")
+    assert not signed_in(laptop)
+    session.refresh(laptop_session)
+    assert laptop_session.revoke_reason is SessionEnd.SIGNED_OUT
+
 
 def test_nobody_ends_another_persons_session(app: Flask, session: Session) -> None:
     user, stranger = person(session), person(session)
