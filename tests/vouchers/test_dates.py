@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -251,3 +252,42 @@ def test_pages_refuse_edge_dates_in_the_readers_language(
     )
     assert response.status_code == 422 and field_error(page(response), "period_start")
     assert session.scalar(sa.select(sa.func.count()).select_from(Settlement)) == 0
+
+
+def test_a_billing_period_ending_at_midnight_shows_its_last_day(
+    client: FlaskClient, session: Session
+) -> None:
+    """The same helper pair reads every exclusive end: an invoice for November is
+    "1 Nov – 30 Nov", not "– 1 Dec"."""
+    from billing import invoices
+    from billing.invoices import LineDraft
+    from tests.billing.factories import COMMISSION_BP
+    from tests.vouchers.factories import contract_between, sme_actor, vendor_actor
+
+    buyer = sme_actor(session)
+    contract = contract_between(session, buyer, vendor_actor(session))
+    start, end = dates.day_start(date(2026, 11, 1)), dates.day_end(date(2026, 11, 30))
+    line = LineDraft(
+        kind="subscription",
+        description="十一月",
+        quantity=Decimal(1),
+        unit_fen=Decimal(10_000),
+        amount_fen=10_000,
+        vat_rate_bp=600,
+        period_start=start,
+        period_end=end,
+        plan_id=contract.plan_id,
+    )
+    invoice = invoices.create(
+        session,
+        contract,
+        reason="test",
+        period_start=start,
+        period_end=end,
+        lines=[line],
+        commission_bp=COMMISSION_BP,
+        now=utcnow(),
+    )
+    login(client, buyer.user)
+    html = page(client.get(f"/billing/invoices/{invoice.id}"))
+    assert "2026年11月1日 – 2026年11月30日" in html and "2026年12月1日" not in html
