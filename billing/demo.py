@@ -83,6 +83,7 @@ def load(
         ]
         metering.ingest(session, vendor_id=contract.vendor_id, events=events, now=now)
         close_period(session, contract, now=now, commission_bp=commission)
+        _billing_error(session, contract, now)
 
     paid_plan = _plan(solutions[10:], BillingModel.SUBSCRIPTION, trial=False)
     if paid_plan is not None:
@@ -132,6 +133,31 @@ def load(
         _credit_used_on_renewal(session, buyer, operator, credit_plan, now, commission)
     session.flush()
     return {}
+
+
+def _billing_error(session: Session, contract: Contract, now: Any) -> None:
+    """What the operator's console shows when the billing run cannot close a contract's
+    period (here: usage recorded before the limits existed); the next run that closes the
+    period resolves it."""
+    from billing.error_models import BillingError
+    from catalog.limits import MAX_PERIOD_QUANTITY
+
+    session.add(
+        BillingError(
+            contract_id=contract.id,
+            period_start=contract.current_period_start,
+            period_end=contract.current_period_end,
+            step="close",
+            code="quantity_too_large",
+            message=(
+                f"12000000000000000 units in the period is beyond the maximum of "
+                f"{MAX_PERIOD_QUANTITY} (events recorded before the limits)"
+            ),
+            first_seen_at=now - timedelta(days=2),
+            last_seen_at=now - timedelta(hours=2),
+            attempts=3,
+        )
+    )
 
 
 def _credit_used_on_renewal(
