@@ -1,0 +1,26 @@
+"""listing trust (placeholder: filled in by the work that needs it)
+
+Revision ID: 0022
+Revises: 0021
+Create Date: 2026-12-04 16:30:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import marketplace.db  # noqa: F401
+
+revision = "0022"
+down_revision = "0021"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
