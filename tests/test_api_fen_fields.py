@@ -246,3 +246,19 @@ def test_a_fractional_plan_price_filter_is_refused_by_the_solutions_list(
     refused(response, "max_monthly_fen")
     listed = client.get("/api/v1/solutions", query_string={"max_monthly_fen": "199999"})
     assert listed.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("zh-CN", "整数"), ("en", "whole fen"), (None, "整数")]
+)
+def test_the_refusal_is_in_the_callers_language(
+    client: FlaskClient, session: Session, language: str | None, words: str
+) -> None:
+    plan = offered_plan(session, USAGE)
+    headers = auth(session, buyer_actor(session))
+    if language:
+        headers["Accept-Language"] = language
+    response = post_raw(
+        client, "/api/v1/contracts", f'{{"plan_id": {plan.id}, "spend_cap_fen": 1999.99}}', headers
+    )
+    assert words in refused(response, "spend_cap_fen")
