@@ -163,6 +163,18 @@ def _vendor_in_pool(program: Program, vendor: Organization) -> bool:
     return vendor.is_verified
 
 
+def _vendor_room(
+    invoice: _Invoice, program: Program, vendor_id: int, rows: list[tuple[str, EligibleLine]]
+) -> int:
+    """What the program may still pay on one vendor's eligible lines: what is unpaid on
+    them, and no more than the ratio of their total (with one vendor, as on every invoice,
+    that is the program's ratio limit itself), so each redemption row adds up."""
+    unpaid = sum(max(0, line.amount_fen - invoice.paid_by_line.get(k, 0)) for k, line in rows)
+    by_ratio = apply_basis_points(sum(line.amount_fen for _k, line in rows), program.ratio_bp)
+    already = invoice.paid_by_program_vendor.get((program.id, vendor_id), 0)
+    return max(0, min(unpaid, by_ratio - already))
+
+
 def _plan_voucher(invoice: _Invoice, voucher: Voucher, now: datetime) -> VoucherQuote:
     """The subsidy of one voucher, or VoucherRefused saying why it pays nothing."""
     program = voucher.program
@@ -222,18 +234,8 @@ def _plan_voucher(invoice: _Invoice, voucher: Voucher, now: datetime) -> Voucher
     by_vendor: dict[int, list[tuple[str, EligibleLine]]] = {}
     for k, line in eligible:
         by_vendor.setdefault(line.vendor_id, []).append((k, line))
-    # What each vendor's redemption may still take: its unpaid eligible lines, and no more
-    # than the ratio of its own eligible lines (with one vendor, as on every invoice, that
-    # is the program's ratio limit itself).
     room_by_vendor = {
-        vendor_id: max(
-            0,
-            min(
-                sum(max(0, line.amount_fen - invoice.paid_by_line.get(k, 0)) for k, line in rows),
-                apply_basis_points(sum(line.amount_fen for _k, line in rows), program.ratio_bp)
-                - invoice.paid_by_program_vendor.get((program.id, vendor_id), 0),
-            ),
-        )
+        vendor_id: _vendor_room(invoice, program, vendor_id, rows)
         for vendor_id, rows in by_vendor.items()
     }
     already = invoice.paid_by_program.get(program.id, 0)

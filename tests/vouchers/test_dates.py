@@ -226,13 +226,13 @@ def test_settlement_days_through_the_api(client: FlaskClient, session: Session) 
 @pytest.mark.parametrize(
     ("language", "message"),
     [
-        ("zh_CN", "请输入 2000 年至 2100 年之间的日期"),
-        ("en", "Enter a date between 2000 and 2100."),
+        ("zh_CN", ("请输入 2000 年至 2100 年之间的日期", "不是有效的日期值")),
+        ("en", ("Enter a date between 2000 and 2100.", "Not a valid date value")),
     ],
 )
 @pytest.mark.parametrize("typed", [*EDGE_DAYS, *EDGE_TIMES])
 def test_pages_refuse_edge_dates_in_the_readers_language(
-    client: FlaskClient, session: Session, typed: str, language: str, message: str
+    client: FlaskClient, session: Session, typed: str, language: str, message: tuple[str, str]
 ) -> None:
     program, officer, _buyer, vendor, _voucher = paid_program(session)
     login(client, officer.user)
@@ -240,8 +240,8 @@ def test_pages_refuse_edge_dates_in_the_readers_language(
         english(client)
     response = client.post("/vouchers/programs/new", data={**PROGRAM_FORM, "closes_on": typed})
     assert response.status_code == 422 and field_error(page(response), "closes_on")
-    if typed in EDGE_DAYS:
-        assert message in page(response)
+    out_of_range, not_a_day = message  # a time typed into a date field is not a day
+    assert (out_of_range if typed in EDGE_DAYS else not_a_day) in page(response)
     response = client.post(
         f"/vouchers/programs/{program.id}/settlements",
         data={
