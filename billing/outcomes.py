@@ -241,6 +241,15 @@ def billing_period(
             ),
             field="period_start",
         )
+    if period_start >= now:  # (and a date years ahead cannot be counted in months)
+        _current_start, current_end = period_bounds(anchor, period_index(anchor, now))
+        raise DomainError(
+            _l(
+                "Report a period once it has ended: this one ends at %(end)s.",
+                end=_iso(current_end),
+            ),
+            field="period_end",
+        )
     start, end = period_bounds(anchor, period_index(anchor, period_start))
     if period_start != start:
         raise DomainError(

@@ -169,6 +169,32 @@ def test_the_form_and_the_api_accept_and_refuse_the_same_spans(
     assert [form for form, _api in outcomes_seen] == [False] * 6 + [True, False, True, False]
 
 
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("9999-12-31T00:00:00+00:00", "9999-12-31T23:59:59-01:00"),
+        ("0001-01-01T00:00:00+01:00", "2026-02-15T09:00:00+00:00"),
+        ("2026-01-15T09:00:00+00:00", "9999-12-31T23:59:59-01:00"),
+    ],
+)
+def test_dates_at_the_edges_of_the_range_are_a_422(
+    client: FlaskClient, session: Session, start: str, end: str
+) -> None:
+    contract, _buyer, vendor = agreed(session)
+    response = client.post(
+        "/api/v1/outcome-reports",
+        json={
+            "contract_id": contract.id,
+            "period_start": start,
+            "period_end": end,
+            "measured": "1",
+        },
+        headers=vendor_auth(session, vendor),
+    )
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert set(response.get_json()["error"]["fields"]) <= {"period_start", "period_end"}
+
+
 def test_a_rejected_result_may_be_reported_again_and_only_one_report_counts(
     session: Session,
 ) -> None:
