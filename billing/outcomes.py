@@ -37,7 +37,7 @@ from marketplace import audit
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
-from marketplace.money import format_fen
+from marketplace.money import BASIS_POINTS_PER_UNIT, format_fen
 
 MAX_VALUE = Decimal(10) ** 15
 # How many ended, unreported periods the vendor's form offers (newest first).
@@ -519,7 +519,7 @@ def unit_fen(plan: Plan) -> Decimal:
         return plan.price_per_unit_fen
     if plan.value_per_unit_fen is None or plan.share_bp is None:
         return Decimal(0)
-    share = plan.value_per_unit_fen * plan.share_bp / 10_000
+    share = plan.value_per_unit_fen * plan.share_bp / BASIS_POINTS_PER_UNIT
     return share.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP).normalize()
 
 
