@@ -21,6 +21,7 @@ class CreditKind(enum.StrEnum):
     GRANTED = "granted"  # + a downgrade's unused part, a credit note beyond what was owed
     APPLIED = "applied"  # - taken off a new invoice of the same buyer and vendor
     RESTORED = "restored"  # + given back: the invoice it was applied to was voided or refunded
+    PAID_OUT = "paid_out"  # - paid back as money: a refund of the invoice the credit came from
 
     @property
     def label(self) -> str:
@@ -31,6 +32,7 @@ CREDIT_KIND_LABELS = {
     CreditKind.GRANTED: _l("Credit added"),
     CreditKind.APPLIED: _l("Credit applied"),
     CreditKind.RESTORED: _l("Credit given back"),
+    CreditKind.PAID_OUT: _l("Credit refunded as money"),
 }
 
 
@@ -41,7 +43,8 @@ class CreditTransaction(Base):
     __table_args__ = (
         sa.Index(None, "buyer_id", "vendor_id"),
         sa.CheckConstraint(
-            "(kind = 'applied' AND amount_fen < 0) OR (kind <> 'applied' AND amount_fen > 0)",
+            "(kind IN ('applied', 'paid_out') AND amount_fen < 0)"
+            " OR (kind NOT IN ('applied', 'paid_out') AND amount_fen > 0)",
             name="sign_matches_kind",
         ),
     )
@@ -51,7 +54,8 @@ class CreditTransaction(Base):
     vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"))
     kind: Mapped[CreditKind] = mapped_column(enum_type(CreditKind, "credit_kind"))
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger)  # + adds to the balance, - uses it
-    # The invoice the credit came from (granted), was applied to, or was given back from.
+    # The invoice the credit came from (granted), was applied to, given back from, or was
+    # refunded on (paid out).
     invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

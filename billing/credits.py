@@ -8,7 +8,9 @@ on the invoice it corrects (a credit note on a paid invoice goes wholly to the b
 Where it goes: every new invoice of the same buyer and vendor with a positive total takes
 as much credit as the balance holds, up to its total, when it is issued (an invoice paid
 wholly by credit is paid at once). Voiding an invoice gives its credit back; refunding all
-its payments gives it back too (with the vouchers).
+its payments gives it back too (with the vouchers). A refund of a payment of an invoice
+whose credit note went to the balance pays that credit out first (as long as the balance
+still holds it), so the vendor's share is not taken back twice.
 
 The order on an invoice, so that nothing pays more than the total:
 
@@ -121,11 +123,29 @@ def movements_of_new_invoice(invoice_id: int, row: dict[str, Any], now: datetime
     buyer, vendor, number = row["buyer_id"], row["vendor_id"], row["number"]
     found = []
     if row["credit_granted_fen"]:
-        found.append(_movement(CreditKind.GRANTED, row["credit_granted_fen"], buyer, vendor,
-                               invoice_id, number, now))
+        found.append(
+            _movement(
+                CreditKind.GRANTED,
+                row["credit_granted_fen"],
+                buyer,
+                vendor,
+                invoice_id,
+                number,
+                now,
+            )
+        )
     if row["credit_applied_fen"]:
-        found.append(_movement(CreditKind.APPLIED, -row["credit_applied_fen"], buyer, vendor,
-                               invoice_id, number, now))
+        found.append(
+            _movement(
+                CreditKind.APPLIED,
+                -row["credit_applied_fen"],
+                buyer,
+                vendor,
+                invoice_id,
+                number,
+                now,
+            )
+        )
     return found
 
 
@@ -189,6 +209,48 @@ def give_back(session: Session, invoice: Invoice, *, reason: str, now: datetime)
     )
     record(session, [movement], now=now)
     invoice.credit_applied_fen = 0
+    session.flush()
+    return amount
+
+
+def pay_out(session: Session, invoice: Invoice, up_to_fen: int, *, now: datetime) -> int:
+    """Part of a refund of ``invoice`` paid from the credit its credit notes put on the
+    balance (what the balance still holds of it, at most ``up_to_fen``); the refund books
+    it against ``customer_credit``. Returns the amount."""
+    from billing.models import InvoiceKind, InvoiceStatus
+
+    granted = sum(
+        note.credit_granted_fen
+        for note in invoice.corrections
+        if note.kind is InvoiceKind.CREDIT_NOTE and note.status is not InvoiceStatus.VOID
+    )
+    if up_to_fen <= 0 or granted <= 0:
+        return 0
+    _lock_buyers(session, {invoice.buyer_id})
+    paid_out = -int(
+        session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(CreditTransaction.amount_fen), 0)).where(
+                CreditTransaction.invoice_id == invoice.id,
+                CreditTransaction.kind == CreditKind.PAID_OUT,
+            )
+        )
+        or 0
+    )
+    amount = min(
+        up_to_fen, granted - paid_out, balance(session, invoice.buyer_id, invoice.vendor_id)
+    )
+    if amount <= 0:
+        return 0
+    session.add(
+        CreditTransaction(
+            buyer_id=invoice.buyer_id,
+            vendor_id=invoice.vendor_id,
+            kind=CreditKind.PAID_OUT,
+            amount_fen=-amount,
+            invoice_id=invoice.id,
+            created_at=now,
+        )
+    )
     session.flush()
     return amount
 

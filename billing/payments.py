@@ -456,9 +456,12 @@ def refresh_card_payment(
     session: Session, client: stripe.StripeClient, payment: Payment, *, now: datetime
 ) -> CardResult:
     """After the buyer confirmed (or failed) 3-D Secure in the browser, read the
-    PaymentIntent back from Stripe and apply it, as its webhook would."""
+    PaymentIntent back from Stripe and apply it, as its webhook would. Ends the session's
+    transaction first: none is open while Stripe answers."""
+    intent_id = payment.stripe_payment_intent_id or ""
+    session.commit()
     try:
-        intent = client.v1.payment_intents.retrieve(payment.stripe_payment_intent_id or "")
+        intent = client.v1.payment_intents.retrieve(intent_id)
     except stripe.StripeError as exc:
         raise _unreachable(exc) from exc
     return apply_intent(session, payment, intent, now=now)
@@ -707,8 +710,13 @@ def refund(
         record.stripe_refund_id = stripe_refund.id
     record.status = "succeeded"
     session.flush()
+    # Credit a credit note of this invoice put on the buyer's balance is paid out next: the
+    # vendor's share of it was taken back when the note was issued.
+    from billing import credits
+
+    from_balance = credits.pay_out(session, invoice, amount_fen - from_credit, now=now)
     vendor_share, commission = ledger.split_commission(
-        amount_fen - from_credit, invoice.commission_bp
+        amount_fen - from_credit - from_balance, invoice.commission_bp
     )
     clearing = (
         ledger.STRIPE_CLEARING if payment.method is PaymentMethodKind.CARD else ledger.BANK_CLEARING
@@ -718,6 +726,7 @@ def refund(
         "payment.refunded",
         [
             ledger.Line(ledger.BUYER_RECEIVABLE, from_credit, invoice.buyer_id),
+            ledger.Line(ledger.CUSTOMER_CREDIT, from_balance, invoice.buyer_id),
             ledger.Line(ledger.VENDOR_PAYABLE, vendor_share, invoice.vendor_id),
             ledger.Line(ledger.PLATFORM_COMMISSION, commission),
             ledger.Line(clearing, -amount_fen),
@@ -744,8 +753,6 @@ def refund(
         voucher_payments.reverse(session, invoice, reason="refund", now=now, actor=actor)
     if invoice.credit_applied_fen and invoices.amount_paid(invoice) <= 0:
         # ... and the customer credit it took goes back to the buyer's balance.
-        from billing import credits
-
         credits.give_back(session, invoice, reason="refund", now=now)
     return record
 

@@ -241,6 +241,37 @@ def test_a_credit_note_on_a_paid_invoice_becomes_credit(session: Session) -> Non
     assert_books_balance(session)
 
 
+def test_refunding_a_credited_invoice_pays_out_the_credit_still_on_the_balance(
+    session: Session,
+) -> None:
+    contract = start_contract(session, subscription_terms(trial_days=0, price_fen=10_000))
+    (paid,) = invoices_of(session, contract)
+    operator = operator_actor(session)
+    payment = payments.record_bank_transfer(
+        session, paid, amount_fen=10_000, reference="PO-1", actor=operator, now=T0
+    )
+    credit_note(session, paid, 4_000, T0 + timedelta(days=3))
+    # 1,500 of the credit pays a new invoice; 2,500 is still on the balance.
+    invoices.create_many(
+        session,
+        [_draft(contract, 1_500, T0 + timedelta(days=4))],
+        commission_bp=COMMISSION_BP,
+        now=T0 + timedelta(days=4),
+    )
+    vendor_before = ledger.balance(session, ledger.VENDOR_PAYABLE, contract.vendor_id)
+
+    payments.refund(session, None, payment, amount_fen=4_000, reason="退还", actor=operator, now=T0)
+
+    # 2,500 paid out of the balance; only the other 1,500 takes back the vendor's share.
+    assert credits.balance(session, contract.buyer_id, contract.vendor_id) == 0
+    vendor_share, _commission = ledger.split_commission(1_500, COMMISSION_BP)
+    assert ledger.balance(session, ledger.VENDOR_PAYABLE, contract.vendor_id) == (
+        vendor_before + vendor_share
+    )
+    assert credit_account(session, contract.buyer_id) == 0
+    assert_books_balance(session)
+
+
 def test_a_credit_note_on_an_open_invoice_lowers_it_and_credits_only_the_rest(
     session: Session,
 ) -> None:

@@ -323,11 +323,16 @@ def test_a_credit_note_reverses_exactly_the_wrong_part_of_a_paid_invoice(
     (line,) = note.lines
     assert line.details["measured_was"] == "40000" and line.details["measured"] == "41000"
     assert line.quantity == Decimal(-1_000)
-    # The paid invoice is untouched; the buyer now holds the difference as credit.
+    # The paid invoice is untouched; the difference goes to the buyer's credit balance with
+    # the vendor (billing/credits.py), to pay the next invoices.
+    from billing import credits
+
     assert invoice.status is InvoiceStatus.PAID and invoice.total_fen == 110_000
     assert [(line.kind, line.amount_fen) for line in invoice.lines] == lines_before
-    assert invoices.amount_due(invoice) == -30_000
-    assert receivable(session, buyer.organization.id) == -30_000
+    assert note.credit_granted_fen == 30_000
+    assert invoices.amount_due(invoice) == 0
+    assert receivable(session, buyer.organization.id) == 0
+    assert credits.balance(session, buyer.organization.id, contract.vendor_id) == 30_000
     # The commission is what an invoice of ¥800 would have earned, to the fen.
     commission_after = ledger.balance(session, ledger.PLATFORM_COMMISSION)
     assert -(commission_after) == ledger.split_commission(80_000, COMMISSION_BP)[1]
@@ -350,7 +355,10 @@ def test_a_credit_note_reverses_exactly_the_wrong_part_of_a_paid_invoice(
         now=T0,
     )
     assert receivable(session, buyer.organization.id) == 0
+    assert credits.balance(session, buyer.organization.id, contract.vendor_id) == 0
+    assert ledger.balance(session, ledger.CUSTOMER_CREDIT, buyer.organization.id) == 0
     assert ledger.balance(session, ledger.VENDOR_PAYABLE, contract.vendor_id) == vendor_payable
+    assert ledger.unbalanced_transactions(session) == []
 
 
 def test_a_credit_note_on_an_open_invoice_lowers_what_is_due(session: Session) -> None:
