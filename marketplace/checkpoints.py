@@ -36,7 +36,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from marketplace import audit, audit_keys
-from marketplace.db import Base, utcnow
+from marketplace.db import Base, normalize_url, utcnow
 from marketplace.errors import Conflict, DomainError
 
 FORMAT_VERSION = 1
@@ -101,7 +101,7 @@ class Setup:
 
 def _database_folder_name(url: str) -> str:
     """A folder per database, so two databases on one instance never share checkpoints."""
-    parsed = sa.engine.make_url(url)
+    parsed = sa.engine.make_url(normalize_url(url))
     name = Path(parsed.database or "memory").name
     digest = hashlib.sha256(parsed.render_as_string(hide_password=True).encode()).hexdigest()
     return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{digest[:8]}"
@@ -224,6 +224,9 @@ def _anchors(session: Session, setup: Setup) -> list[audit.Anchor] | audit.Verif
     """Every checkpoint whose signature holds, from the database and the folder; or the
     first checkpoint that is forged, changed or missing."""
     keyring = setup.keyring
+    # The folder first: a file is written only after its row is committed, so every file
+    # listed now has a row the query below can see.
+    files = _files(setup.folder)
     stored = {c.sequence: c for c in session.scalars(sa.select(AuditCheckpoint))}
     anchors: dict[int, audit.Anchor] = {}
     for sequence in sorted(stored):
@@ -234,7 +237,7 @@ def _anchors(session: Session, setup: Setup) -> list[audit.Anchor] | audit.Verif
         anchors[sequence] = audit.Anchor(
             sequence, checkpoint.row_count, checkpoint.head_id, checkpoint.head_hash
         )
-    for sequence, path in sorted(_files(setup.folder).items()):
+    for sequence, path in sorted(files.items()):
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
             payload = {k: v for k, v in document.items() if k != "signature"}
