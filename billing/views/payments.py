@@ -181,9 +181,9 @@ def finish_card_payment(invoice_id: int) -> ResponseReturnValue:
     if payment is None:
         abort(404)
     try:
-        with db.session.begin_nested():
-            result = payments.refresh_card_payment(db.session, client, payment, now=utcnow())
+        result = payments.refresh_card_payment(db.session, client, payment, now=utcnow())
     except DomainError as error:
+        db.session.rollback()
         flash(str(error.message), "danger")
         return redirect(url_for("billing.pay", invoice_id=invoice.id))
     if result.needs_action:

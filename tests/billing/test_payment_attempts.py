@@ -14,6 +14,7 @@ import re
 import runpy
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +25,8 @@ import pytest
 import sqlalchemy as sa
 import stripe
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,13 +34,14 @@ from billing import card_attempts, invoices, ledger, payments, reconciliation
 from billing import run as billing_run
 from billing.attempt_models import AttemptStatus, IllegalAttemptTransition, PaymentAttempt
 from billing.models import Invoice, InvoiceStatus, LedgerTransaction, Payment, PaymentStatus
+from catalog.models import Plan
 from marketplace import create_app, services
 from marketplace.audit import AuditEvent
 from marketplace.config import Defaults, worker_timeout
 from marketplace.db import utcnow
 from marketplace.errors import Conflict
 from tests.billing.conftest import LiveApp
-from tests.billing.factories import buyer_actor, start_contract, subscription_terms
+from tests.billing.factories import buyer_actor, offered_plan, start_contract, subscription_terms
 from tests.billing.holding_proxy import CONFIRM, CREATE, HoldingProxy
 from tests.billing.test_payments_e2e import (
     DECLINED_WHEN_CHARGED,
@@ -50,6 +54,7 @@ from tests.billing.test_payments_e2e import (
     subscribe,
     wait_for_event,
 )
+from tests.catalog.factories import operator_actor
 from tests.factories import login
 from tests.stripe_server import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe, free_port
 
@@ -593,6 +598,54 @@ def test_the_billing_run_reconciles_before_it_retries_cards(
     assert (report.attempts_reconciled, report.payment_attempts) == (1, 0)
     assert_paid_once(live, invoice_id, customer)
     assert len(intents_of(live.stripe(), customer)) == 1
+
+
+# --- the amount ---------------------------------------------------------------------------
+
+
+# Examples share the test's rolled-back transaction; each has a buyer and an invoice of its own.
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(transferred=st.integers(1, PRICE - 1))
+def test_the_card_charges_exactly_what_a_partial_transfer_left(
+    app: Flask, stripe_server: LocalStripe, transferred: int
+):
+    app.config.update(STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_API_BASE=stripe_server.api_base)
+    live = LiveApp(app, None, stripe_server, "")  # type: ignore[arg-type]
+    with live.sessions() as session:
+        if "tests.plan_id" not in app.extensions:  # one listing: each publish reindexes
+            app.extensions["tests.plan_id"] = offered_plan(
+                session, subscription_terms(trial_days=0)
+            ).id
+        buyer = buyer_actor(session)
+        plan = session.get_one(Plan, app.extensions["tests.plan_id"])
+        contract = start_contract(session, plan=plan, buyer=buyer)
+        (invoice,) = session.scalars(sa.select(Invoice).where(Invoice.contract_id == contract.id))
+        save_card(live, session, buyer, VISA)
+        payments.record_bank_transfer(
+            session,
+            invoice,
+            amount_fen=transferred,
+            reference=f"ICBC-{uuid.uuid4().hex[:12]}",
+            actor=operator_actor(session),
+            now=utcnow(),
+        )
+        clearing = ledger.balance(session, ledger.STRIPE_CLEARING)
+        result = payments.pay_by_card(session, live.stripe(), invoice, now=utcnow())
+        session.commit()
+        left = PRICE - transferred
+        assert result.succeeded and result.payment.amount_fen == left
+        (attempt,) = session.scalars(
+            sa.select(PaymentAttempt).where(PaymentAttempt.invoice_id == invoice.id)
+        )
+        assert attempt.amount_fen == left
+        intent = live.stripe().v1.payment_intents.retrieve(attempt.stripe_payment_intent_id)
+        assert (intent.amount, intent.status) == (left, "succeeded")
+        assert invoice.status is InvoiceStatus.PAID and invoices.amount_due(invoice) == 0
+        assert ledger.balance(session, ledger.BUYER_RECEIVABLE, buyer.organization.id) == 0
+        assert ledger.balance(session, ledger.STRIPE_CLEARING) == clearing + left
+        assert ledger.unbalanced_transactions(session) == []
 
 
 # --- the timeouts --------------------------------------------------------------------------
