@@ -279,12 +279,13 @@ def _close_alone(
             error = run_errors.record(session, contract, exc, now=utcnow())
             failure = CloseFailure(contract_id, error.period_start, error.code, error.message)
         else:
+            numbers = [invoice.number for invoice in created]
             run_errors.resolve(session, [contract_id], now=utcnow())
     if failure is not None:
         report.failures.append(failure)
         return False
     report.periods_closed += 1
-    report.invoices += [invoice.number for invoice in created]
+    report.invoices += numbers
     return True
 
 
