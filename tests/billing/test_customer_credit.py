@@ -428,6 +428,7 @@ STEPS = st.lists(
         st.tuples(st.just("issue"), st.lists(st.integers(1, 40_000), min_size=1, max_size=3)),
         st.tuples(st.just("void"), st.integers(0, 20)),
         st.tuples(st.just("pay_and_refund"), st.integers(0, 20)),
+        st.tuples(st.just("credit_note"), st.tuples(st.integers(0, 20), st.fractions(0, 1))),
     ),
     min_size=1,
     max_size=12,
@@ -460,6 +461,15 @@ def test_credit_never_negative_and_ledger_balanced(app: Flask, steps: list) -> N
                     for i, amount in enumerate(arg)
                 ]
                 issued += invoices.create_many(session, drafts, commission_bp=COMMISSION_BP, now=at)
+            elif action == "credit_note":
+                targets = [
+                    i for i in issued if i.total_fen > 0 and i.status is not InvoiceStatus.VOID
+                ]
+                if targets:
+                    corrected = targets[arg[0] % len(targets)]
+                    amount = int(corrected.total_fen * arg[1])
+                    if amount > 0:
+                        issued.append(credit_note(session, corrected, amount, at))
             elif issued:
                 invoice = issued[arg % len(issued)]
                 if action == "void" and invoice.status is InvoiceStatus.OPEN:
@@ -487,12 +497,21 @@ def test_credit_never_negative_and_ledger_balanced(app: Flask, steps: list) -> N
             assert credit_account(session, contract.buyer_id) == balance
             for invoice in issued:
                 assert invoice.credit_applied_fen <= max(invoice.total_fen, 0)
-                assert invoices.amount_owed(invoice) >= 0 or invoice.status is InvoiceStatus.VOID
+                if invoice.kind is InvoiceKind.INVOICE and invoice.status is not InvoiceStatus.VOID:
+                    assert invoices.amount_owed(invoice) >= 0
             assert_books_balance(session)
-        # Credit is never lost: granted = balance + applied on invoices still standing.
+        # Credit is never lost: granted = balance + applied on invoices still standing + paid
+        # back as money.
         granted = sum(i.credit_granted_fen for i in issued)
         applied = sum(i.credit_applied_fen for i in issued)
-        assert granted == credits.balance(session, *pair) + applied
+        paid_out = -sum(
+            session.scalars(
+                sa.select(CreditTransaction.amount_fen).where(
+                    CreditTransaction.kind == CreditKind.PAID_OUT
+                )
+            )
+        )
+        assert granted == credits.balance(session, *pair) + applied + paid_out
         nested.rollback()
 
 
