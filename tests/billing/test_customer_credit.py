@@ -371,6 +371,8 @@ def test_pages_and_api_show_the_credit(app: Flask, session: Session, client: Fla
     proration_page = client.get(f"/billing/invoices/{case.proration.id}").get_data(as_text=True)
     assert "data-credit-granted>¥210.00<" in proration_page.replace("￥", "¥")
 
+    pay_page = client.get(f"/billing/invoices/{february.id}/pay").get_data(as_text=True)
+    assert "data-credit-applied" in pay_page
     listing = client.get("/billing/invoices").get_data(as_text=True)
     assert f'data-credit-balance="{case.contract.vendor_id}"' in listing
     assert 'data-credit-balance-fen="0"' in listing
