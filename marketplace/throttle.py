@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,12 +54,24 @@ class ThrottleCounter(Base):
         return f"<ThrottleCounter {self.key!r} hits={self.hits} until {self.expires_at:%H:%M:%S}>"
 
 
-class DatabaseStorage(Storage):
-    """A ``limits`` storage (fixed windows) in the application's database.
+@contextmanager
+def counting_session() -> Iterator[Session]:
+    """Where a count is written. On PostgreSQL a short transaction of its own, committed at
+    once: the count stays even if the request fails, and no row lock is held while the
+    request goes on (hits on one key queue only for the UPSERT itself). SQLite has one
+    writer at a time and the request may hold it already: the request's own session, which
+    commits with the request (a request answered 429 needs no hit)."""
+    if db.engine.dialect.name != "postgresql":
+        yield db.session
+        return
+    with db.sessions() as session, session.begin():
+        yield session
 
-    It works in the request's session: a hit is committed with the request (a refused
-    request, answered 429, needs no hit). The UPSERT takes the row lock on PostgreSQL and the
-    write lock on SQLite, so concurrent hits on one key are counted one after the other."""
+
+class DatabaseStorage(Storage):
+    """A ``limits`` storage (fixed windows) in the application's database, used by
+    Flask-Limiter for ``database://`` and by the lock-out. A hit is one atomic UPSERT that
+    returns the new count, so concurrent hits on one key are each counted once."""
 
     STORAGE_SCHEME = ["database"]
 
@@ -69,49 +83,55 @@ class DatabaseStorage(Storage):
         return sa.exc.SQLAlchemyError
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        session = db.session
         now = utcnow()
         table = ThrottleCounter.__table__
-        insert = insert_or_skip(session, ThrottleCounter).values(
-            key=key[:300], hits=amount, expires_at=now + timedelta(seconds=expiry)
-        )
-        ended = table.c.expires_at <= now
-        statement = insert.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={
-                "hits": sa.case((ended, amount), else_=table.c.hits + amount),
-                "expires_at": sa.case(
-                    (ended, insert.excluded.expires_at), else_=table.c.expires_at
-                ),
-            },
-        ).returning(table.c.hits)
-        hits = int(session.scalar(statement))
-        if random.random() < PURGE_CHANCE:
-            purge_ended(session, now)
+        with counting_session() as session:
+            insert = insert_or_skip(session, ThrottleCounter).values(
+                key=key[:300], hits=amount, expires_at=now + timedelta(seconds=expiry)
+            )
+            ended = table.c.expires_at <= now
+            statement = insert.on_conflict_do_update(
+                index_elements=[table.c.key],
+                set_={
+                    "hits": sa.case((ended, amount), else_=table.c.hits + amount),
+                    "expires_at": sa.case(
+                        (ended, insert.excluded.expires_at), else_=table.c.expires_at
+                    ),
+                },
+            ).returning(table.c.hits)
+            hits = int(session.scalar(statement))
+            if random.random() < PURGE_CHANCE:
+                purge_ended(session, now)
         return hits
 
-    def _current(self, key: str) -> ThrottleCounter | None:
-        counter = db.session.get(ThrottleCounter, key[:300], populate_existing=True)
-        if counter is None or counter.expires_at <= utcnow():
+    def _current(self, key: str) -> tuple[int, datetime] | None:
+        table = ThrottleCounter.__table__
+        with counting_session() as session:
+            row = session.execute(
+                sa.select(table.c.hits, table.c.expires_at).where(table.c.key == key[:300])
+            ).first()
+        if row is None or row.expires_at <= utcnow():
             return None
-        return counter
+        return row.hits, row.expires_at
 
     def get(self, key: str) -> int:
-        counter = self._current(key)
-        return counter.hits if counter else 0
+        current = self._current(key)
+        return current[0] if current else 0
 
     def get_expiry(self, key: str) -> float:
-        counter = self._current(key)
-        return counter.expires_at.timestamp() if counter else time.time()
+        current = self._current(key)
+        return current[1].timestamp() if current else time.time()
 
     def check(self) -> bool:
         return True
 
     def reset(self) -> int | None:
-        return db.session.execute(sa.delete(ThrottleCounter)).rowcount
+        with counting_session() as session:
+            return session.execute(sa.delete(ThrottleCounter)).rowcount
 
     def clear(self, key: str) -> None:
-        db.session.execute(sa.delete(ThrottleCounter).where(ThrottleCounter.key == key[:300]))
+        with counting_session() as session:
+            session.execute(sa.delete(ThrottleCounter).where(ThrottleCounter.key == key[:300]))
 
 
 def purge_ended(session: Session, now: datetime) -> int:
