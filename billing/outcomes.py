@@ -31,6 +31,7 @@ from billing.models import (
 )
 from billing.outcome_models import BaselineProposal, OutcomeReport, ProposalStatus, ReportStatus
 from billing.periods import period_bounds, period_index
+from catalog.limits import MAX_LINE_FEN
 from catalog.models import BillingModel, Plan
 from catalog.pricing import OutcomeCharge, improvement, outcome_breakdown
 from marketplace import audit
@@ -323,6 +324,15 @@ def report(
             _l("The contract had ended before this period started."), field="period_start"
         )
     period_start, period_end = billing_period(session, contract, period_start, period_end, now)
+    if charge_fen(contract, _check_value(measured, "measured")) > MAX_LINE_FEN:
+        # A figure no invoice line may hold (catalog/limits.py): refused where it enters.
+        raise DomainError(
+            _l(
+                "This result would cost more than one period can be billed (at most %(max)s).",
+                max=format_fen(MAX_LINE_FEN),
+            ),
+            field="measured",
+        )
     if evidence_url and not evidence_url.startswith(("https://", "http://")):
         raise DomainError(_l("Evidence links start with https://."), field="evidence_url")
     result = OutcomeReport(

@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -16,8 +17,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from billing import rating, run
+from billing import contracts, outcomes, rating, run
 from billing.models import Invoice, UsageEvent
+from billing.periods import period_bounds
 from catalog import validation
 from catalog.limits import (
     MAX_EVENT_QUANTITY,
@@ -31,6 +33,7 @@ from marketplace.db import utcnow
 from marketplace.errors import DomainError
 from tests.billing.factories import (
     COMMISSION_BP,
+    T0,
     buyer_actor,
     offered_plan,
     usage_terms,
@@ -296,3 +299,41 @@ def test_no_accepted_quantity_and_price_overflows_the_stored_types(
         assert line.unit_fen.as_tuple().exponent >= -6  # type: ignore[operator]
     total = sum(line.amount_fen for line in lines)
     assert 0 <= total <= MAX_INVOICE_FEN < BIGINT_MAX // 10
+
+
+def test_an_outcome_result_beyond_what_a_period_can_bill_is_refused(session: Session) -> None:
+    vendor = vendor_actor(session)
+    buyer = buyer_actor(session)
+    terms = {**OUTCOME, "price_per_unit_fen": str(MAX_UNIT_FEN), "cap_fen": None}
+    plan = offered_plan(session, terms, vendor)
+    contract = contracts.start(
+        session,
+        actor=buyer,
+        plan=plan,
+        now=T0,
+        commission_bp=COMMISSION_BP,
+        baseline=Decimal(10**12),
+    )
+    outcomes.accept_baseline(session, contract, actor=vendor, now=T0)
+    start, end = period_bounds(T0, 0)
+    with pytest.raises(DomainError) as refused:
+        outcomes.report(
+            session,
+            contract,
+            actor=vendor,
+            period_start=start,
+            period_end=end,
+            measured=Decimal(0),  # 10^12 kWh saved x 10^7 fen: 10^19 fen, beyond bigint's room
+            now=end + timedelta(hours=1),
+        )
+    assert refused.value.field == "measured"
+    fine = outcomes.report(
+        session,
+        contract,
+        actor=vendor,
+        period_start=start,
+        period_end=end,
+        measured=Decimal(10**12 - 10**9),  # 10^9 kWh saved: 10^16 fen
+        now=end + timedelta(hours=1),
+    )
+    assert fine.id is not None
