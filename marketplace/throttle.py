@@ -15,6 +15,7 @@ Flask-Limiter may (``memory://``) only in a single process, or when testing or d
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Iterator
@@ -142,7 +143,8 @@ def purge_ended(session: Session, now: datetime) -> int:
 
 
 class LoginLockout:
-    """Failed sign-ins per e-mail address, in a store all workers share."""
+    """Sign-in attempts per e-mail address since its last success, in a store all workers
+    and hosts share."""
 
     def __init__(self, storage: Storage, limit: RateLimitItem) -> None:
         self.storage = storage
@@ -182,6 +184,9 @@ def init_app(app: Flask) -> None:
     app.extensions["marketplace.login_lockout"] = LoginLockout(
         _lockout_storage(app), parse(app.config["LOGIN_LOCKOUT_LIMIT"])
     )
+    # gunicorn's workers default to WEB_CONCURRENCY (as on most hosting platforms); a
+    # gunicorn started with -w is checked by gunicorn_post_worker_init once the app is in.
+    refuse_per_process_store(app.config, int(os.environ.get("WEB_CONCURRENCY") or 1))
 
 
 def login_lockout() -> LoginLockout:

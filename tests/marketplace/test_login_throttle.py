@@ -237,6 +237,16 @@ def test_per_process_store_rule() -> None:
         refuse({"RATELIMIT_STORAGE_URI": "memory://"}, 4)
 
 
+def test_the_app_refuses_a_memory_store_for_web_concurrency_workers(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = {"DATABASE_URL": database_url, "SECRET_KEY": "x"}
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")
+    with pytest.raises(throttle.PerProcessStoreError):
+        create_app({**settings, "RATELIMIT_STORAGE_URI": "memory://"})
+    create_app(settings).extensions["marketplace.db"].engine.dispose()  # database://
+
+
 # --- the lock-out in the database and in Redis -------------------------------------------
 
 
