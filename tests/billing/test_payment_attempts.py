@@ -272,7 +272,7 @@ def test_a_second_pay_while_one_is_in_flight_is_refused_and_charges_nothing(
         assert answer.status_code == 409, answer.get_json()
         error = answer.get_json()["error"]
         assert error["code"] == "payment_in_progress"
-        assert "already in progress; nothing more was charged" in error["message"]
+        assert "正在处理中，未再次扣款" in error["message"]  # the API answers in Chinese
         clicked = page.post(f"/billing/invoices/{invoice_id}/pay/card", follow_redirects=True)
         assert "already in progress; nothing more was charged" in clicked.get_data(as_text=True)
         with fresh(live_app) as session, pytest.raises(card_attempts.AttemptInFlight):
