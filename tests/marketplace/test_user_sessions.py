@@ -84,6 +84,9 @@ def test_a_remember_me_cookie_alone_no_longer_signs_in_after_logout(
     remembered_login(client, user)
     remember = cookie(client, REMEMBER_COOKIE)
     assert signed_in(browser_with(app, remember_token=remember))  # "keep me signed in" works
+    # A month, not Flask-Login's default year; the server-side session ends with it.
+    expires = client.get_cookie(REMEMBER_COOKIE, domain=HOST).expires
+    assert timedelta(days=29) < expires - utcnow() <= timedelta(days=30)
 
     client.post("/logout")
 
