@@ -1,5 +1,8 @@
 """In-app notifications (and e-mail when SMTP is configured), each sent once per key.
 
+The notification row is stored in the caller's transaction; its e-mails are queued in the
+outbox with it and sent by the worker after the commit (never over SMTP from here).
+
 Messages are stored as a kind and parameters and worded when read, so each person sees
 them in their own language.
 """
@@ -58,12 +61,14 @@ def send_many(session: Session, rows: list[dict[str, Any]]) -> int:
     statement = (
         insert_or_skip(session, Notification)
         .on_conflict_do_nothing(index_elements=["organization_id", "dedupe_key"])
-        .returning(Notification.organization_id, Notification.kind, Notification.params)
+        .returning(
+            Notification.id, Notification.organization_id, Notification.kind, Notification.params
+        )
     )
     created = session.execute(statement, rows).all()
     if created and has_app_context():
-        for organization_id, kind, params in created:
-            _email(session, organization_id, kind, params)
+        for notification_id, organization_id, kind, params in created:
+            _email(session, notification_id, organization_id, kind, params)
     return len(created)
 
 
@@ -87,8 +92,10 @@ def send(
     return send_many(session, [row]) == 1
 
 
-def _email(session: Session, organization_id: int, kind: str, params: dict[str, Any]) -> None:
-    from marketplace.mail import mail_enabled, send_mail
+def _email(
+    session: Session, notification_id: int, organization_id: int, kind: str, params: dict[str, Any]
+) -> None:
+    from marketplace.mail import mail_enabled, queue_mail
     from marketplace.models import Membership, Role
 
     if not mail_enabled():
@@ -101,7 +108,13 @@ def _email(session: Session, organization_id: int, kind: str, params: dict[str, 
     )
     text = str(MESSAGES[kind]) % params
     for membership in recipients:
-        send_mail(membership.user.email, text[:80], text)
+        queue_mail(
+            session,
+            membership.user.email,
+            text[:80],
+            text,
+            dedupe_key=f"notification:{notification_id}:user:{membership.user_id}",
+        )
 
 
 def invoice_issued(session: Session, invoice: Invoice) -> None:

@@ -16,6 +16,8 @@ MODEL_MODULES = (
     "marketplace.audit",
     "marketplace.throttle",
     "marketplace.checkpoints",
+    "marketplace.outbox",
+    "marketplace.worker",
     "catalog.models",
     "vouchers.models",
     "billing.models",
@@ -112,6 +114,17 @@ def _init_extensions(app: Flask) -> None:
     security.init_app(app)
 
 
+def _register_jobs(app: Flask) -> None:
+    """Outbox handlers and the worker's schedule, per package (marketplace/outbox.py)."""
+    from billing import jobs as billing_jobs
+    from marketplace import jobs as marketplace_jobs
+    from vouchers import jobs as vouchers_jobs
+
+    marketplace_jobs.install(app)
+    vouchers_jobs.install(app)
+    billing_jobs.install(app)
+
+
 def _register_packages(app: Flask) -> None:
     """The one place that knows every package: blueprints, API blueprints, CLI groups."""
     from billing import api as billing_api
@@ -171,6 +184,7 @@ def _register_packages(app: Flask) -> None:
         csrf.exempt(api_blueprint)  # bearer tokens, never cookies
         api.register_blueprint(api_blueprint)
     cli.init_app(app)
+    _register_jobs(app)
     app.extensions["marketplace.demo_loaders"] = [
         load_platform_demo,
         catalog_demo.load,

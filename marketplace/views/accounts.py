@@ -36,7 +36,7 @@ from marketplace.forms import (
     RoleForm,
     TokenForm,
 )
-from marketplace.mail import mail_enabled, send_mail
+from marketplace.mail import mail_enabled, queue_mail
 from marketplace.models import ApiToken, Invitation, Membership, OrgKind, Role
 from marketplace.views.site import safe_next
 
@@ -227,7 +227,8 @@ def members() -> str | Response:
                 show_error(form, exc)
             else:
                 link = url_for("accounts.accept_invitation", secret=secret, _external=True)
-                sent = send_mail(
+                sent = queue_mail(
+                    db.session,
                     invitation.email,
                     _("Invitation to %(org)s", org=g.actor.organization.name),
                     _(
@@ -239,6 +240,7 @@ def members() -> str | Response:
                         days=current_app.config["INVITATION_DAYS"],
                         link=link,
                     ),
+                    dedupe_key=f"invitation:{invitation.id}",
                 )
                 if sent:
                     flash(_("Invitation e-mailed to %(email)s.", email=invitation.email), "success")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from billing import contracts, invoices, ledger, metering, run
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus, LedgerEntry
 from billing.periods import add_months, prorate
+from marketplace import outbox
 from tests.billing.factories import (
     COMMISSION_BP,
     T0,
@@ -310,6 +311,8 @@ def test_billing_notifications_are_emailed_when_smtp_is_configured(
     contract = start_contract(session, usage_terms(free_units=0), spend_cap_fen=2_500)
     with app.app_context():  # as in a request or a CLI command: mail settings come from the app
         ingest(session, contract, [event(contract, "big", 1_000)])  # 2,000 of 2,500 fen: 80%
+    assert smtp.handler.messages == []  # queued in the outbox, sent by the worker
+    assert outbox.drain(app).done == 2
     messages = smtp.wait_for(2)  # buyer and vendor owners
     assert len(messages) == 2
     assert all("80%" in message.get_content() for message in messages)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from marketplace import audit
+from marketplace import audit, outbox
 from marketplace.models import Membership, OrgKind, Role
 from tests.factories import PASSWORD, add_member, create_org, create_user, login
 from tests.mail import SmtpSink
@@ -85,6 +85,7 @@ def test_invitation_is_emailed_when_smtp_is_configured(
     create_org(session, owner=owner)
     login(client, owner)
     client.post("/organization/members", data={"email": "new@example.com", "role": "admin"})
+    assert outbox.drain(client.application).done == 1  # the worker's part
     messages = smtp.wait_for(1)
     assert messages[0]["To"] == "new@example.com"
     assert "/invitations/" in messages[0].get_content()

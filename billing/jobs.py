@@ -1,0 +1,41 @@
+"""Billing's scheduled job: the billing run (closing periods, outcome auto-confirmation,
+voucher expiry, payment reconciliation, dunning), as ``marketplace billing run`` does it.
+The run is safe on several hosts at once; the worker's slot key also runs it once per slot."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Flask
+
+from billing import reconciliation
+from billing import run as billing_run
+from marketplace import worker
+from marketplace.db import db, utcnow
+
+RUN_EVERY = timedelta(minutes=15)
+
+
+def billing_run_job(app: Flask, _slot: datetime) -> str:
+    report = billing_run.run(
+        db.sessions,
+        as_of=utcnow(),
+        commission_bp=app.config["PLATFORM_COMMISSION_BP"],
+        charge=app.extensions.get("billing.charge"),
+        reconcile=reconciliation.for_billing_run(app),
+    )
+    result = (
+        f"{report.periods_closed} period(s) closed, {len(report.invoices)} invoice(s), "
+        f"{report.payment_attempts} card attempt(s), {report.suspended} suspended, "
+        f"{report.outcomes_confirmed} result(s) confirmed, "
+        f"{report.vouchers_expired} voucher(s) expired, "
+        f"{report.attempts_reconciled} attempt(s) reconciled"
+    )
+    if report.failures:
+        names = ", ".join(str(failure.contract_id) for failure in report.failures)
+        raise RuntimeError(f"{result}; not closed: {names} (see billing errors)")
+    return result
+
+
+def install(app: Flask) -> None:
+    worker.every(app, "billing_run", RUN_EVERY, billing_run_job)
