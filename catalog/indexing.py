@@ -1,30 +1,52 @@
-"""Keeping the search index in step with the database (STYLE.md habits 11 and 12).
+"""Keeping every host's search index in step with the database (STYLE.md habits 11 and 12).
 
-Services call :func:`mark` for a solution whose public state changed. Before the commit the
-marked solutions are turned into index documents (or deletions); after the commit they are
-written to the index with a bounded writer. When the index is locked or missing, the rows
-are flagged ``needs_reindex`` for ``marketplace catalog reindex``; the database is never
-rolled back because of the index.
+Services call :func:`mark` for a solution whose public state changed (a vendor's name or
+verification changing marks its listings by itself). Before the commit the marked solutions
+go into the search log (catalog/search_log.py) in the same transaction; nothing is written
+for a rolled-back change.
+
+Each process has a :class:`Follower` for its index folder, which applies the log entries
+the folder has not seen yet, under Whoosh's write lock (one writer per folder; the other
+workers sharing it read) and records the position reached in the folder. It runs:
+- right after a commit that wrote entries, in the process that made the change, so its
+  own next page shows it;
+- before anything reads the index in a request (search pages, the search API, the page
+  cache's key), at most every ``RETRY_SECONDS`` while the index is locked: another host's
+  change is found by the next search after it committed.
+A host that was down catches up at its first search; one whose position fell behind the
+pruned part of the log rebuilds from the database. When the index is locked or missing
+after a commit, the rows are also flagged ``needs_reindex`` for ``marketplace catalog
+reindex``; the database is never rolled back because of the index.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session, selectinload
 
+from catalog import search_log
 from catalog.markup import plain_text
 from catalog.models import Rating, Solution, SolutionRevision
 from catalog.search import IndexBusy, SearchIndex, SearchUnavailable, SolutionDoc
+from catalog.search_log import SearchOp
+from marketplace.models import Organization, OrgKind
 
 log = logging.getLogger(__name__)
 _MARKED = "catalog.reindex"
-_PENDING = "catalog.index_pending"
+_LOGGED = "catalog.search_logged"
+# A vendor's fields that its listings' documents show or depend on.
+_VENDOR_FIELDS = ("name", "verification", "verified_at")
+RETRY_SECONDS = 0.5  # a process that found its index locked leaves it alone this long
+BATCH = 500  # log entries applied per index commit
+PRUNE_CHANCE = 0.01  # of a commit that wrote entries also pruning the log
 
 
 def mark(session: Session, solution_id: int) -> None:
@@ -32,8 +54,22 @@ def mark(session: Session, solution_id: int) -> None:
 
 
 def search_index(app: Flask | None = None) -> SearchIndex:
+    """The app's index; in a request, first brought up to the search log (once per
+    request)."""
     app = app or current_app._get_current_object()
+    if has_request_context() and "search_position" not in g:
+        g.search_position = app.extensions["catalog.follower"].sync()
     return app.extensions["catalog.search"]
+
+
+def search_position() -> int:
+    """The search log position of this request's index, for the page cache's key: pages
+    rendered now are at least this new on any host. Raises SearchUnavailable when the
+    index is missing or could not reach the log's head (pages are then not cached)."""
+    search_index()
+    if g.search_position is None:
+        raise SearchUnavailable("the search index is behind the search log")
+    return g.search_position
 
 
 def index_path(app: Flask) -> Path:
@@ -104,60 +140,133 @@ def public_docs(session: Session, batch: int = 500) -> Iterable[SolutionDoc]:
         last_id = chunk[-1].id
 
 
+def _mark_vendor_listings(session: Session, _context: object, _instances: object) -> None:
+    """A vendor renamed, verified or unverified: its public listings' documents change."""
+    for obj in session.dirty:
+        if not (isinstance(obj, Organization) and obj.kind is OrgKind.VENDOR):
+            continue
+        state = sa.inspect(obj)
+        if any(state.attrs[name].history.has_changes() for name in _VENDOR_FIELDS):
+            with session.no_autoflush:
+                for solution_id in session.scalars(
+                    sa.select(Solution.id).where(Solution.vendor_id == obj.id, Solution.is_public)
+                ):
+                    mark(session, solution_id)
+
+
 def _before_commit(session: Session) -> None:
+    """Write the marked solutions to the search log, as the transaction's last statements
+    (the log's lock is then held only until the commit)."""
+    session.flush()
     marked = session.info.pop(_MARKED, set())
     if not marked:
         return
-    public = list(session.scalars(_public(session, marked)))
-    ratings = ratings_by_solution(session, (s.id for s in public))
-    docs = [build_doc(s, ratings.get(s.id)) for s in public]
-    removed = marked - {s.id for s in public}
-    pending = session.info.setdefault(_PENDING, ([], set()))
-    pending[0].extend(docs)
-    pending[1].update(removed)
+    public = set(
+        session.scalars(sa.select(Solution.id).where(Solution.id.in_(marked), Solution.is_public))
+    )
+    search_log.record(
+        session, {sid: SearchOp.UPSERT if sid in public else SearchOp.DELETE for sid in marked}
+    )
+    session.info.setdefault(_LOGGED, set()).update(marked)
 
 
 def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    session.info.pop(_LOGGED, None)
     session.info.pop(_MARKED, None)
 
 
 def install(app: Flask) -> None:
-    """Create the app's index handle and hook index updates onto its sessions' commits."""
+    """Create the app's index handle and its follower, and write the search log in the
+    transactions of its sessions."""
     index = SearchIndex(
         index_path(app), writer_timeout=app.config.get("SEARCH_WRITER_TIMEOUT", 5.0)
     )
     app.extensions["catalog.search"] = index
     sessions = app.extensions["marketplace.db"].sessions
+    follower = Follower(index, sessions, keep_days=app.config.get("SEARCH_LOG_KEEP_DAYS", 7))
+    app.extensions["catalog.follower"] = follower
 
     def after_commit(session: Session) -> None:
-        docs, removed = session.info.pop(_PENDING, ([], set()))
-        if docs or removed:
-            write(index, docs, removed, flag=lambda ids: _flag_for_reindex(sessions, ids))
+        logged = session.info.pop(_LOGGED, None)
+        if not logged:
+            return
+        if follower.sync(wait=True) is None:
+            _flag_for_reindex(sessions, logged)
+        if random.random() < PRUNE_CHANCE:
+            follower.prune()
 
+    event.listen(sessions, "before_flush", _mark_vendor_listings)
     event.listen(sessions, "before_commit", _before_commit)
     event.listen(sessions, "after_commit", after_commit)
     event.listen(sessions, "after_soft_rollback", lambda s, _t: _after_rollback(s))
 
 
-def write(
-    index: SearchIndex,
-    docs: list[SolutionDoc],
-    removed: set[int],
-    *,
-    flag: Callable[[set[int]], None],
-) -> bool:
-    """Apply the changes to the index; on failure flag the rows and say False."""
-    try:
-        if removed:
-            index.delete(removed)
-        if docs:
-            index.upsert(docs)
-    except (IndexBusy, SearchUnavailable) as exc:
-        log.warning("search index not updated (%s); flagged for reindex", exc)
-        flag({d.id for d in docs} | removed)
-        return False
-    return True
+class _Behind(Exception):
+    """The index's position is below the log's horizon: entries it needs were pruned."""
+
+
+class Follower:
+    """Brings one index folder up to the search log, from whichever process calls it."""
+
+    def __init__(
+        self, index: SearchIndex, sessions: Callable[[], Session], *, keep_days: int
+    ) -> None:
+        self.index = index
+        self.sessions = sessions
+        self.keep_days = keep_days
+        self._quiet_until = 0.0  # after finding the index locked: leave it until then
+
+    def __repr__(self) -> str:
+        return f"<Follower of {self.index!r}>"
+
+    def sync(self, *, wait: bool = False) -> int | None:
+        """Apply the entries this folder has not seen. Returns its position when it reached
+        the log's head, None when it could not (no index, or locked by a writer for the
+        index's writer timeout; ``wait=False`` does not try again within RETRY_SECONDS)."""
+        if not wait and time.monotonic() < self._quiet_until:
+            return None
+        try:
+            with self.sessions() as session:
+                head = search_log.head(session)
+                position = self.index.position()
+                if position is not None and position >= head:
+                    return position
+                try:
+                    while position is None or position < head:
+                        reached = self.index.follow(lambda at: self._changes(session, at))
+                        if position is not None and reached <= position:
+                            break  # nothing more to read (the head was pruned meanwhile)
+                        position = reached
+                except _Behind:
+                    position = self._rebuild(session)
+                return position if position >= head else None
+        except (IndexBusy, SearchUnavailable) as exc:
+            self._quiet_until = time.monotonic() + RETRY_SECONDS
+            log.warning("search index not brought up to the search log (%s)", exc)
+            return None
+
+    def _changes(self, session: Session, position: int) -> tuple[list[SolutionDoc], set[int], int]:
+        if position < search_log.horizon(session):
+            raise _Behind
+        entries = search_log.changes_after(session, position, BATCH)
+        if not entries:
+            return [], set(), position
+        changed = search_log.last_op(entries)
+        public = list(session.scalars(_public(session, changed)))
+        ratings = ratings_by_solution(session, (s.id for s in public))
+        docs = [build_doc(s, ratings.get(s.id)) for s in public]
+        return docs, set(changed) - {s.id for s in public}, entries[-1].id
+
+    def _rebuild(self, session: Session) -> int:
+        log.warning("search index %s is behind the pruned search log; rebuilding", self.index)
+        reindex(session, self.index)
+        session.commit()
+        return self.index.position() or 0
+
+    def prune(self) -> int:
+        """Drop log entries older than the kept days, in a transaction of its own."""
+        with self.sessions() as session, session.begin():
+            return search_log.prune(session, keep_days=self.keep_days)
 
 
 def _flag_for_reindex(sessions: Callable[[], Session], ids: set[int]) -> None:
@@ -168,7 +277,10 @@ def _flag_for_reindex(sessions: Callable[[], Session], ids: set[int]) -> None:
 def reindex(
     session: Session, index: SearchIndex, progress: Callable[[int], None] | None = None
 ) -> int:
-    """Rebuild the whole index from the database and clear the reindex flags."""
-    count = index.rebuild(public_docs(session), progress=progress)
+    """Rebuild the whole index from the database and clear the reindex flags. The new
+    index records the search log position read before the documents, so its follower
+    applies only what came after."""
+    position = search_log.head(session)
+    count = index.rebuild(public_docs(session), progress=progress, position=position)
     session.execute(sa.update(Solution).where(Solution.needs_reindex).values(needs_reindex=False))
     return count

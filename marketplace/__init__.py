@@ -19,12 +19,14 @@ MODEL_MODULES = (
     "marketplace.outbox",
     "marketplace.worker",
     "catalog.models",
+    "catalog.search_log",
     "vouchers.models",
     "billing.models",
     "billing.outcome_models",
     "billing.attempt_models",
     "billing.error_models",
     "billing.credit_models",
+    "billing.fulfillment_models",
 )
 
 
@@ -130,7 +132,8 @@ def _register_packages(app: Flask) -> None:
     from billing import api as billing_api
     from billing import cli as billing_cli
     from billing import demo as billing_demo
-    from billing import outcome_api, run_errors_api, voucher_demo, voucher_payments
+    from billing import integration_api, outcome_api, run_errors_api, voucher_demo
+    from billing import voucher_payments
     from billing import payments as billing_payments
     from billing import views as billing_views
     from billing import webhooks as billing_webhooks
@@ -140,12 +143,14 @@ def _register_packages(app: Flask) -> None:
     from catalog import indexing as catalog_indexing
     from catalog.views import review, storefront, vendor
     from marketplace import api as marketplace_api
-    from marketplace import cli, templating
+    from marketplace import jobs_api
+    from marketplace import cli, templating, worker
     from marketplace.demo import load_platform_demo
     from marketplace.extensions import csrf
     from marketplace.pagecache import PageCache
     from marketplace.views import accounts, console, sessions, site
     from marketplace.views import audit as audit_views
+    from marketplace.views import jobs as jobs_views
     from vouchers import api as vouchers_api
     from vouchers import signals as vouchers_signals
     from vouchers import views as vouchers_views
@@ -154,17 +159,18 @@ def _register_packages(app: Flask) -> None:
     templating.init_app(app)
     catalog_indexing.install(app)
     if app.config["PAGE_CACHE_SECONDS"] > 0:
-        pages = PageCache(ttl=app.config["PAGE_CACHE_SECONDS"])
+        pages = PageCache.from_config(app.config)
         pages.install(app)
-        index = app.extensions["catalog.search"]
         for endpoint in storefront.CACHEABLE:
-            pages.cache(endpoint, index.version)
+            # The search log position: the same key on every host for the same content.
+            pages.cache(endpoint, catalog_indexing.search_position)
     for blueprint in (
         site.bp,
         accounts.bp,
         sessions.bp,
         console.bp,
         audit_views.bp,
+        jobs_views.bp,
         storefront.bp,
         vendor.bp,
         vendor.media,
@@ -175,10 +181,12 @@ def _register_packages(app: Flask) -> None:
         app.register_blueprint(blueprint)
     for api_blueprint in (
         marketplace_api.blp,
+        jobs_api.blp,
         catalog_api.blp,
         billing_api.blp,
         outcome_api.blp,
         run_errors_api.blp,
+        integration_api.blp,
         vouchers_api.blp,
     ):
         csrf.exempt(api_blueprint)  # bearer tokens, never cookies
@@ -192,7 +200,10 @@ def _register_packages(app: Flask) -> None:
         billing_demo.load_outcomes,
         voucher_demo.load,
     ]
-    app.extensions["marketplace.demo_services"] = [billing_demo.start_local_stripe]
+    app.extensions["marketplace.demo_services"] = [
+        billing_demo.start_local_stripe,
+        worker.start_demo_worker,  # after Stripe: the worker inherits its environment
+    ]
     app.extensions["marketplace.demo_finishers"] = [catalog_demo.rebuild_index]
     app.cli.add_command(catalog_cli.catalog_group)
     app.cli.add_command(billing_cli.billing_group)

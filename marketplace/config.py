@@ -28,6 +28,12 @@ class Defaults:
     # Public storefront pages kept per worker for visitors who are not signed in (seconds;
     # 0 turns it off). Listing changes show at once: the cache key holds the index version.
     PAGE_CACHE_SECONDS = 60
+    # Where those pages are kept: None for each worker's memory, or redis://... to share
+    # them between workers and hosts (keys start with CACHE_KEY_PREFIX).
+    CACHE_URL: str | None = None
+    CACHE_KEY_PREFIX = "marketplace:pages:"
+    # Days the search log (catalog/search_log.py) is kept; an index further behind rebuilds.
+    SEARCH_LOG_KEEP_DAYS = 7
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
     WTF_CSRF_TIME_LIMIT = 8 * 3600
@@ -50,6 +56,12 @@ class Defaults:
     MAIL_FROM = "noreply@marketplace.local"
 
     INVITATION_DAYS = 7
+    # URLs vendors give us to call or send buyers to (fulfillment, webhooks): https to a
+    # public address only; tests and local demos may allow http and loopback/private hosts.
+    OUTBOUND_URLS_ALLOW_PRIVATE = False
+    OUTBOUND_URLS_ALLOW_HTTP = False
+    # Minutes a sign-up handoff token stays valid (catalog fulfillment URL).
+    FULFILLMENT_TOKEN_MINUTES = 15
     # Uploaded files (screenshots); None means instance/uploads.
     UPLOAD_FOLDER: str | None = None
     # Card payments (Stripe). No secret key: card payment is hidden, bank transfer works.
@@ -123,6 +135,11 @@ _ENV: dict[str, type] = {
     "WORKER_TIMEOUT_SECONDS": int,
     "PLATFORM_COMMISSION_BP": int,
     "PAGE_CACHE_SECONDS": float,
+    "CACHE_URL": str,
+    "OUTBOUND_URLS_ALLOW_PRIVATE": bool,
+    "OUTBOUND_URLS_ALLOW_HTTP": bool,
+    "CACHE_KEY_PREFIX": str,
+    "SEARCH_LOG_KEEP_DAYS": int,
     "AUDIT_SIGNING_KEY": str,
     "AUDIT_SIGNING_KEY_FILE": str,
     "AUDIT_VERIFY_KEYS": str,

@@ -2,11 +2,16 @@
 
 The storefront's public pages (home, search, a solution, the landing pages) are the same
 for every anonymous visitor in one language, and most of their cost is running the search
-and rendering the cards. Each worker keeps the pages it rendered for a short while, keyed
-by the path with its query string, the language and a *version* the package that owns the
-page provides (the catalog gives the search index's generation, which changes with every
-listing published, edited or delisted): a change shows at once, and anything else the
-page shows (ratings, say) is at most ``ttl`` seconds old.
+and rendering the cards. Rendered pages are kept for a short while, keyed by the path with
+its query string, the language and a *version* the package that owns the page provides
+(the catalog gives the search log position its index has reached, which moves with every
+listing published, edited, rated or delisted on any host: see catalog/indexing.py): a
+change shows at once, and anything else the page shows is at most ``ttl`` seconds old.
+
+Where they are kept: in each worker's memory (:class:`MemoryStore`, the default), or, with
+``CACHE_URL=redis://...``, in Redis shared by every worker and host (:class:`RedisStore`).
+The version means the same on every host, so a page one host rendered at log position
+``n`` is right for any host at ``n``. When Redis fails, pages are served fresh.
 
 A page is cached only when nothing in it belongs to the visitor: nobody is signed in, no
 message is waiting to be flashed, and the answer is a plain 200 HTML page that sets no
@@ -15,17 +20,25 @@ cookie. Signed-in people always get a fresh page.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+import redis
 from flask import Flask, Response, g, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
+log = logging.getLogger(__name__)
 HEADERS = ("Content-Type", "Content-Language", "Vary")
+REDIS_TIMEOUT = 0.5  # seconds; a slow Redis must not be slower than rendering the page
 
 
 @dataclass(frozen=True)
@@ -35,21 +48,106 @@ class _Entry:
     stored_at: float
 
 
-class PageCache:
+class Store(Protocol):
+    def get(self, key: Hashable) -> _Entry | None: ...
+    def put(self, key: Hashable, entry: _Entry) -> None: ...
+    def clear(self) -> None: ...
+
+
+class MemoryStore:
+    """The newest ``max_entries`` pages of this process, each for ``ttl`` seconds."""
+
     def __init__(self, *, max_entries: int = 256, ttl: float = 60.0) -> None:
         self.max_entries = max_entries
         self.ttl = ttl
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> _Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or time.monotonic() - entry.stored_at >= self.ttl:
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: Hashable, entry: _Entry) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class RedisStore:
+    """Pages in Redis under ``prefix`` + a hash of the key, expiring after ``ttl`` seconds
+    (Redis evicts by its own policy too). Stored as a JSON line of headers, then the body."""
+
+    def __init__(self, url: str, *, prefix: str, ttl: float = 60.0) -> None:
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
+        self.prefix = prefix
+        self.ttl = ttl
+
+    def _name(self, key: Hashable) -> str:
+        return self.prefix + hashlib.sha256(repr(key).encode()).hexdigest()
+
+    def get(self, key: Hashable) -> _Entry | None:
+        try:
+            raw = self.client.get(self._name(key))
+        except redis.RedisError as exc:
+            log.warning("page cache: Redis unavailable (%s)", exc)
+            return None
+        if not isinstance(raw, bytes):
+            return None
+        head, _, body = raw.partition(b"\n")
+        headers = tuple((str(name), str(value)) for name, value in json.loads(head))
+        return _Entry(body, headers, time.monotonic())
+
+    def put(self, key: Hashable, entry: _Entry) -> None:
+        value = json.dumps(entry.headers).encode() + b"\n" + entry.body
+        try:
+            self.client.set(self._name(key), value, ex=max(1, math.ceil(self.ttl)))
+        except redis.RedisError as exc:
+            log.warning("page cache: Redis unavailable (%s)", exc)
+
+    def clear(self) -> None:
+        try:
+            for name in self.client.scan_iter(match=self.prefix + "*", count=500):
+                self.client.delete(name)
+        except redis.RedisError as exc:
+            log.warning("page cache: Redis unavailable (%s)", exc)
+
+
+class PageCache:
+    def __init__(
+        self, *, max_entries: int = 256, ttl: float = 60.0, store: Store | None = None
+    ) -> None:
+        self.ttl = ttl
+        self.store: Store = store or MemoryStore(max_entries=max_entries, ttl=ttl)
         self._versions: dict[str, Callable[[], Hashable]] = {}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> PageCache:
+        """PAGE_CACHE_SECONDS long, in CACHE_URL's Redis when set, else in memory."""
+        ttl = float(config["PAGE_CACHE_SECONDS"])
+        url = config.get("CACHE_URL")
+        if not url:
+            return cls(ttl=ttl)
+        prefix = config.get("CACHE_KEY_PREFIX") or "marketplace:pages:"
+        return cls(ttl=ttl, store=RedisStore(url, prefix=prefix, ttl=ttl))
 
     def cache(self, endpoint: str, version: Callable[[], Hashable]) -> None:
         """Cache the anonymous pages of ``endpoint`` under ``version()``."""
         self._versions[endpoint] = version
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self.store.clear()
 
     def install(self, app: Flask) -> None:
         app.extensions["marketplace.pagecache"] = self
@@ -76,12 +174,7 @@ class PageCache:
         g.page_cache_key = key
         if key is None:
             return None
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and time.monotonic() - entry.stored_at < self.ttl:
-                self._entries.move_to_end(key)
-            else:
-                entry = None
+        entry = self.store.get(key)
         if entry is None:
             return None
         g.page_cache_hit = True
@@ -107,10 +200,6 @@ class PageCache:
             tuple((name, response.headers[name]) for name in HEADERS if name in response.headers),
             time.monotonic(),
         )
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        self.store.put(key, entry)
         response.headers["X-Page-Cache"] = "miss"
         return response

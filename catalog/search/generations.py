@@ -3,7 +3,8 @@
 Layout under the index path::
 
     CURRENT          name of the live generation, replaced atomically (os.replace)
-    gen-<token>/     a Whoosh index, plus journal.log: "u <id>" / "d <id>" per write
+    gen-<token>/     a Whoosh index, plus journal.log: "u <id>" / "d <id>" per write, and
+                     LOG_POSITION: the last search log entry applied (catalog/search_log.py)
     build-<token>/   a rebuild in progress; renamed to gen-<token> when complete
     REBUILD_LOCK     held by the one rebuild running, across processes
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 CURRENT = "CURRENT"
 JOURNAL = "journal.log"
+LOG_POSITION = "LOG_POSITION"
 REBUILD_LOCK = "REBUILD_LOCK"
 
 
@@ -87,3 +89,20 @@ def read_journal(generation: Path, start: int) -> dict[int, str]:
         if op in ("u", "d") and doc_id.isdigit():
             last_op[int(doc_id)] = op
     return last_op
+
+
+def read_position(generation: Path) -> int | None:
+    """The last search log entry applied to ``generation``; None when it never recorded
+    one (an index built before the log existed)."""
+    try:
+        text = (generation / LOG_POSITION).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def write_position(generation: Path, position: int) -> None:
+    """Record ``position`` for ``generation``, replacing the file atomically."""
+    temporary = generation / f"{LOG_POSITION}.{uuid.uuid4().hex}.tmp"
+    temporary.write_text(str(position), encoding="ascii")
+    os.replace(temporary, generation / LOG_POSITION)

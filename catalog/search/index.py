@@ -9,6 +9,7 @@ swaps, so an upsert or delete made while it was building is not lost.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import pickle
@@ -20,6 +21,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -207,10 +209,10 @@ class SearchIndex:
         prepared = [(doc_id, document_fields(doc)) for doc_id, doc in latest.items()]
         if not prepared:
             return 0
-        with self._writer() as (writer, journal):
+        with self._writer() as (writer, write):
             for doc_id, fields in prepared:
                 writer.update_document(**fields)
-                journal.append(f"u {doc_id}\n")
+                write.journal.append(f"u {doc_id}\n")
         return len(prepared)
 
     def delete(self, ids: Iterable[int]) -> int:
@@ -218,14 +220,38 @@ class SearchIndex:
         ids = [int(doc_id) for doc_id in ids]
         if not ids:
             return 0
-        with self._writer() as (writer, journal):
+        with self._writer() as (writer, write):
             for doc_id in ids:
                 writer.delete_by_term("id", str(doc_id))
-                journal.append(f"d {doc_id}\n")
+                write.journal.append(f"d {doc_id}\n")
         return len(ids)
 
+    def position(self) -> int | None:
+        """The last search log entry the live generation applied (catalog/search_log.py);
+        None when it never recorded one. Raises SearchUnavailable without a live index."""
+        return generations.read_position(self.path / self._live_name())
+
+    def follow(self, changes: Callable[[int], tuple[list[SolutionDoc], set[int], int]]) -> int:
+        """Apply what happened after the live generation's log position, under the write
+        lock (one writer per index folder, whichever process): ``changes(position)`` gives
+        the documents to upsert, the ids to delete and the position they bring the index
+        to. Returns the position reached; same errors as upsert."""
+        with contextlib.suppress(_Unchanged), self._writer() as (writer, write):
+            position = generations.read_position(write.generation) or 0
+            docs, removed, reached = changes(position)
+            if reached <= position:
+                raise _Unchanged
+            for doc_id in removed:
+                writer.delete_by_term("id", str(doc_id))
+                write.journal.append(f"d {doc_id}\n")
+            for doc in {doc.id: doc for doc in docs}.values():
+                writer.update_document(**document_fields(doc))
+                write.journal.append(f"u {doc.id}\n")
+            write.position = reached
+        return self.position() or 0
+
     @contextmanager
-    def _writer(self) -> Iterator[tuple[Any, list[str]]]:
+    def _writer(self) -> Iterator[tuple[Any, _Write]]:
         deadline = time.monotonic() + self.writer_timeout
         while True:
             name = self._live_name()
@@ -247,13 +273,17 @@ class SearchIndex:
             writer.cancel()  # a rebuild swapped generations while we waited for the lock
             if time.monotonic() >= deadline:
                 raise IndexBusy(f"search index at {self.path} is being swapped")
-        journal: list[str] = []
+        write = _Write(self.path / name)
         try:
-            yield writer, journal
+            yield writer, write
             # Journal first, commit second, both under the lock: a rebuild reads the
-            # journal only while holding this lock, so it sees every committed write.
-            generations.append_journal(self.path / name, journal)
+            # journal only while holding this lock, so it sees every committed write. The
+            # log position follows the commit (a crash between the two applies the same
+            # entries again, which changes nothing).
+            generations.append_journal(write.generation, write.journal)
             writer.commit()
+            if write.position is not None:
+                generations.write_position(write.generation, write.position)
         except BaseException:
             _cancel(writer)
             raise
@@ -265,27 +295,40 @@ class SearchIndex:
         self.rebuild(())
 
     def rebuild(
-        self, docs: Iterable[SolutionDoc], progress: Callable[[int], None] | None = None
+        self,
+        docs: Iterable[SolutionDoc],
+        progress: Callable[[int], None] | None = None,
+        *,
+        position: int | None = None,
     ) -> int:
         """Index ``docs`` into a fresh generation and make it live; searches keep using
         the old generation meanwhile. ``progress`` gets the number indexed so far. Pass a
         lazy iterable (a query being read) so rows committed during the rebuild, whose
-        upserts reach the old generation, are caught up. Returns the number indexed."""
+        upserts reach the old generation, are caught up. ``position`` is the search log
+        entry ``docs`` are at least as new as (read before them). Returns the number
+        indexed."""
         self.path.mkdir(parents=True, exist_ok=True)
         rebuild_lock = FileLock(str(self.path / generations.REBUILD_LOCK))
         rebuild_lock.acquire(blocking=True)
         try:
-            return self._rebuild(docs, progress)
+            return self._rebuild(docs, progress, position)
         finally:
             rebuild_lock.release()
 
-    def _rebuild(self, docs: Iterable[SolutionDoc], progress: Callable[[int], None] | None) -> int:
+    def _rebuild(
+        self,
+        docs: Iterable[SolutionDoc],
+        progress: Callable[[int], None] | None,
+        position: int | None,
+    ) -> int:
         old_name, old_ix = self._live_or_none()
         journal_start = generations.journal_size(self.path / old_name) if old_name else 0
         build, final = generations.new_build(self.path)
         try:
             ix = whoosh.index.create_in(str(build), schema())
             count = _index_all(ix, docs, progress)
+            if position is not None:
+                generations.write_position(build, position)
             if old_ix is None:
                 os.rename(build, final)
                 generations.set_live(self.path, final.name)
@@ -368,6 +411,19 @@ def _catch_up(old_ix: FileIndex, old_dir: Path, start: int, new_ix: FileIndex) -
     except BaseException:
         _cancel(writer)
         raise
+
+
+@dataclass
+class _Write:
+    """What one writer did to a generation, written down after its commit."""
+
+    generation: Path
+    journal: list[str] = field(default_factory=list)
+    position: int | None = None  # the search log entry the write brings the index to
+
+
+class _Unchanged(Exception):
+    """Nothing to apply: the writer is cancelled, not committed."""
 
 
 def _cancel(writer: Any) -> None:
