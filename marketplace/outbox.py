@@ -101,7 +101,11 @@ class Kind:
     max_backoff: timedelta = timedelta(hours=6)
 
     def delay(self, attempts: int) -> timedelta:
-        return min(self.backoff * 2 ** max(attempts - 1, 0), self.max_backoff)
+        """The wait after the ``attempts``-th failure, in whole microseconds (integers: a
+        long run of failures must not overflow ``timedelta``)."""
+        unit = timedelta(microseconds=1)
+        doubled = (self.backoff // unit) * 2 ** max(attempts - 1, 0)
+        return timedelta(microseconds=min(doubled, self.max_backoff // unit))
 
 
 def kinds(app: Flask) -> dict[str, Kind]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -228,3 +230,21 @@ def worker_command(once: bool, threads: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     click.echo(f"worker {_worker_name()}: {', '.join(schedule(app)) or 'no scheduled jobs'}")
     build_consumer(app, threads=threads).run()
+
+
+def start_demo_worker(app: Flask, host: str, port: int) -> tuple[str, Callable[[], None]]:
+    """``marketplace demo``'s worker: a process beside gunicorn, stopped when the demo
+    stops (the environment already names the demo's database and Stripe)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from marketplace.cli import main; main()", "worker"]
+    )
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    return f"worker: process {process.pid} (outbox, billing run, anomaly scan)", stop

@@ -31,7 +31,7 @@ from werkzeug.datastructures import FileStorage
 from billing import evidence, outcomes, payments, voucher_payments
 from catalog import screenshots
 from catalog.models import Screenshot, VoucherKind
-from marketplace import checkpoints, memberships, services, user_sessions
+from marketplace import checkpoints, memberships, outbox, services, user_sessions
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor
 from marketplace.models import Membership, OrgKind, Role
@@ -123,6 +123,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "console.organization"): P,
     ("POST", "console.organization"): P,
     ("GET", "console.vendors"): P,
+    ("GET", "jobs_console.jobs"): P,
+    ("POST", "jobs_console.retry"): P,
     ("GET", "review.queue"): P,
     ("GET", "review.listings"): P,
     ("GET", "review.review"): P,
@@ -230,6 +232,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "platform_api.verify_audit"): f"{OFFICERS} {P}",
     ("GET", "platform_api.audit_checkpoints"): f"{OFFICERS} {P}",
     ("GET", "billing_errors_api.list_billing_errors"): P,
+    ("GET", "jobs_api.list_jobs"): P,
+    ("POST", "jobs_api.retry_job"): P,
     ("GET", "catalog_api.search_solutions"): EVERYONE,
     ("GET", "catalog_api.solution_detail"): EVERYONE,
     ("POST", "billing_api.create_contract"): SMES,
@@ -397,6 +401,12 @@ def _world(session: Session, upload_folder: Any) -> World:
         if actor is not None
     }
     assert anomaly_id is not None
+    failed_job_id = outbox.enqueue(session, "mail", {"to": "x@example.com"})
+    session.execute(
+        sa.update(outbox.OutboxJob)
+        .where(outbox.OutboxJob.id == failed_job_id)
+        .values(status=outbox.JobStatus.FAILED)
+    )
     checkpoint = checkpoints.create(
         session, audit_setup(upload_folder / "checkpoints", MATRIX_AUDIT_KEY), now=now
     )
@@ -427,6 +437,7 @@ def _world(session: Session, upload_folder: Any) -> World:
         "settlement_id": batch.id,
         "anomaly_id": anomaly_id,
         "flag_id": flag.id,
+        "job_id": failed_job_id,
         "what": "redemptions",
         "fmt": "xlsx",
     }
