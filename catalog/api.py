@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
 
-from catalog import indexing
+from catalog import indexing, sync
 from catalog.models import Solution, SolutionRevision
 from catalog.presenters import detail_dict, summary_dict
 from catalog.search import (
@@ -25,6 +25,7 @@ from catalog.search import (
     SearchUnavailable,
 )
 from marketplace.db import db
+from marketplace.errors import DomainError
 from marketplace.jsonapi import ApiError, ErrorSchema, Fen
 
 blp = Blueprint("catalog_api", __name__, url_prefix="/api/v1", description="Solutions")
@@ -43,6 +44,15 @@ class SearchArgs(ma.Schema):
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=10_000))
     per_page = ma.fields.Integer(
         load_default=20, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE)
+    )
+    updated_since = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={
+            "description": "Catalog sync: an ISO 8601 time to start from, then the "
+            "`next_cursor` of the previous answer. Answers what changed after it (oldest "
+            "first, `per_page` at a time) instead of searching; delisted solutions come as "
+            "`tombstones`. Send the answer's ETag as If-None-Match: 304 when nothing changed."
+        },
     )
 
 
@@ -133,6 +143,12 @@ class SolutionDetailOut(SolutionSummaryOut):
     plans = ma.fields.List(ma.fields.Nested(PlanOut), required=True)
 
 
+class TombstoneOut(ma.Schema):
+    slug = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"description": "no longer published"})
+    changed_at = ma.fields.String(required=True)
+
+
 class SearchOut(ma.Schema):
     total = ma.fields.Integer(required=True)
     page = ma.fields.Integer(required=True)
@@ -145,6 +161,11 @@ class SearchOut(ma.Schema):
     )
     did_you_mean = ma.fields.String(allow_none=True, required=True)
     fuzzy = ma.fields.Boolean(required=True)
+    tombstones = ma.fields.List(
+        ma.fields.Nested(TombstoneOut), metadata={"description": "catalog sync only"}
+    )
+    next_cursor = ma.fields.String(metadata={"description": "catalog sync only"})
+    has_more = ma.fields.Boolean(metadata={"description": "catalog sync only"})
 
 
 def _load_public(ids: list[int]) -> dict[int, Solution]:
@@ -160,11 +181,16 @@ def _load_public(ids: list[int]) -> dict[int, Solution]:
 
 
 @blp.get("/solutions")
+@blp.etag
 @blp.arguments(SearchArgs, location="query")
 @blp.response(200, SearchOut)
+@blp.alt_response(422, schema=ErrorSchema)
 @blp.alt_response(503, schema=ErrorSchema, description="The search index is unavailable")
 def search_solutions(args: dict[str, Any]) -> dict[str, Any]:
-    """Search published solutions, with filters and facet counts."""
+    """Search published solutions, with filters and facet counts; with `updated_since`,
+    what changed in the catalog after that cursor (catalog sync)."""
+    if "updated_since" in args:
+        return _sync_page(args["updated_since"], args["per_page"])
     try:
         query = SearchQuery(**args)
         result = indexing.search_index().search(query)
@@ -196,6 +222,28 @@ def search_solutions(args: dict[str, Any]) -> dict[str, Any]:
         "facets": result.facets,
         "did_you_mean": result.did_you_mean,
         "fuzzy": result.fuzzy,
+    }
+
+
+def _sync_page(updated_since: str, per_page: int) -> dict[str, Any]:
+    try:
+        page = sync.changes(db.session, sync.Cursor.parse(updated_since), limit=per_page)
+    except DomainError as exc:
+        raise ApiError(422, _("The request has invalid fields."), fields=exc.fields) from exc
+    ratings = indexing.ratings_by_solution(db.session, [s.id for s in page.published])
+    return {
+        "total": len(page.published),
+        "page": 1,
+        "per_page": per_page,
+        "items": [
+            summary_dict(s, s.published, rating=ratings.get(s.id)) for s in page.published
+        ],
+        "facets": {},
+        "did_you_mean": None,
+        "fuzzy": False,
+        "tombstones": [sync.tombstone_dict(s) for s in page.tombstones],
+        "next_cursor": page.next_cursor,
+        "has_more": page.has_more,
     }
 
 

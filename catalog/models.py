@@ -163,6 +163,12 @@ class Solution(Base):
     delisted_reason: Mapped[str] = mapped_column(sa.Text, default="")
     # Set when an index write failed after commit; `catalog reindex` clears it.
     needs_reindex: Mapped[bool] = mapped_column(default=False)
+    # Where a buyer who started a plan is sent to sign up with the vendor (with a one-time
+    # token, billing/fulfillment.py); checked by marketplace/urls.py. "" for none.
+    fulfillment_url: Mapped[str] = mapped_column(sa.String(500), default="")
+    # When what catalog sync shows of this solution last changed (published version, status);
+    # the sync cursor orders by (changed_at, id). Kept by catalog/sync.py.
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     vendor: Mapped[Organization] = relationship()
     revisions: Mapped[list[SolutionRevision]] = relationship(

@@ -6,6 +6,7 @@ load, authorize and call them."""
 from billing.views import (  # noqa: F401  (importing registers the routes)
     contracts,
     evidence,
+    fulfillment,
     invoices,
     notifications,
     operator,
