@@ -59,9 +59,9 @@ WEBHOOK_SECRET = "whsec_killed_worker"
 
 
 class Gunicorn:
-    """``gunicorn wsgi:app`` with one worker on a free loopback port."""
+    """``gunicorn wsgi:app`` with one worker (or ``workers``) on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -72,7 +72,7 @@ class Gunicorn:
                     "-m",
                     "gunicorn",
                     "--workers",
-                    "1",
+                    str(workers),
                     "--bind",
                     f"127.0.0.1:{self.port}",
                     "--log-level",
