@@ -57,13 +57,20 @@ def bench_app(url: str, workdir: Path):
 
 @contextmanager
 def gunicorn(
-    url: str, workdir: Path, *, port: int, workers: int = 4, threads: int = 1
+    url: str,
+    workdir: Path,
+    *,
+    port: int,
+    workers: int = 4,
+    threads: int = 1,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     env = dict(
         os.environ,
         MARKETPLACE_DATABASE_URL=url,
         MARKETPLACE_SECRET_KEY="bench",
         MARKETPLACE_SEARCH_INDEX_DIR=str(workdir / "index"),
+        **(extra_env or {}),
     )
     process = subprocess.Popen(
         [

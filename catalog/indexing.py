@@ -183,7 +183,7 @@ def install(app: Flask) -> None:
     )
     app.extensions["catalog.search"] = index
     sessions = app.extensions["marketplace.db"].sessions
-    follower = Follower(index, sessions, keep_days=app.config.get("SEARCH_LOG_KEEP_DAYS", 7))
+    follower = Follower(index, sessions, keep_days=app.config["SEARCH_LOG_KEEP_DAYS"])
     app.extensions["catalog.follower"] = follower
 
     def after_commit(session: Session) -> None:

@@ -119,10 +119,12 @@ def _init_extensions(app: Flask) -> None:
 def _register_jobs(app: Flask) -> None:
     """Outbox handlers and the worker's schedule, per package (marketplace/outbox.py)."""
     from billing import jobs as billing_jobs
+    from catalog import jobs as catalog_jobs
     from marketplace import jobs as marketplace_jobs
     from vouchers import jobs as vouchers_jobs
 
     marketplace_jobs.install(app)
+    catalog_jobs.install(app)
     vouchers_jobs.install(app)
     billing_jobs.install(app)
 
@@ -141,6 +143,7 @@ def _register_packages(app: Flask) -> None:
     from catalog import cli as catalog_cli
     from catalog import demo as catalog_demo
     from catalog import indexing as catalog_indexing
+    from catalog import listing_api
     from catalog.views import review, storefront, vendor
     from marketplace import api as marketplace_api
     from marketplace import jobs_api
@@ -183,6 +186,7 @@ def _register_packages(app: Flask) -> None:
         marketplace_api.blp,
         jobs_api.blp,
         catalog_api.blp,
+        listing_api.blp,
         billing_api.blp,
         outcome_api.blp,
         run_errors_api.blp,
