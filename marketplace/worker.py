@@ -8,7 +8,7 @@ however many hosts. The row then records the run: when, how long, and the result
 
 huey only paces the work (a periodic tick each minute, and an outbox drain every few
 seconds); our database is the source of truth for both, so huey's own storage
-(SQLite in the instance folder, or Redis when ``REDIS_URL`` is set) holds nothing that
+(SQLite in the instance folder, or Redis when ``CACHE_URL`` names one) holds nothing that
 matters when lost.
 """
 
@@ -168,18 +168,22 @@ def schedule_states(app: Flask, session: Session, *, now: datetime) -> list[JobS
 
 
 def make_huey(app: Flask) -> Any:
-    """Redis when configured (shared by the workers of every host), else SQLite in the
-    instance folder (one host)."""
+    """The Redis of ``CACHE_URL`` when there is one (shared by the workers of every host),
+    else SQLite in the instance folder (this host's workers)."""
     from huey import RedisHuey, SqliteHuey
 
-    url = app.config.get("REDIS_URL")
-    if url:
+    url = app.config.get("CACHE_URL") or ""
+    if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisHuey("marketplace", url=url)
     path = Path(app.instance_path) / "huey.sqlite3"
     return SqliteHuey("marketplace", filename=str(path))
 
 
 def build_consumer(app: Flask, *, threads: int = 2) -> Any:
+    """A huey consumer whose scheduler enqueues, every minute, the schedule's tick and a
+    drain that looks at the outbox every ``DRAIN_SECONDS`` for that minute. Each consumer
+    (on however many hosts) adds its own: a job is still taken once (SKIP LOCKED), a slot
+    run once (its unique key), and nothing piles up across restarts."""
     from huey import crontab
 
     huey = make_huey(app)
@@ -188,17 +192,19 @@ def build_consumer(app: Flask, *, threads: int = 2) -> Any:
     def tick() -> None:
         run_schedule(app)
 
-    @huey.task()
-    def drain_loop() -> None:
-        try:
-            outbox.drain(app)
-        finally:
-            drain_loop.schedule(delay=DRAIN_SECONDS)
+    @huey.periodic_task(crontab(minute="*"))
+    def drain_for_a_minute() -> None:
+        until = time.monotonic() + 60 - DRAIN_SECONDS
+        while True:
+            while outbox.drain(app).handled:
+                pass
+            if time.monotonic() >= until:
+                return
+            time.sleep(DRAIN_SECONDS)
 
-    huey.flush()  # leftovers of an earlier run would start a second drain loop
-    drain_loop()
-    tick()  # the schedule's first slots now, not at the next minute
-    return huey.create_consumer(workers=threads, worker_type="thread", periodic=True)
+    tick()  # now, not at the next minute
+    drain_for_a_minute()
+    return huey.create_consumer(workers=max(threads, 2), worker_type="thread", periodic=True)
 
 
 def run_once(app: Flask) -> tuple[list[ScheduleRun], outbox.DrainReport]:
@@ -228,6 +234,7 @@ def worker_command(once: bool, threads: int) -> None:
         click.echo(f"outbox: {report.done} done, {report.failed} failed, {report.dead} dead")
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("huey").setLevel(logging.WARNING)  # not a line per drain every 2 s
     click.echo(f"worker {_worker_name()}: {', '.join(schedule(app)) or 'no scheduled jobs'}")
     build_consumer(app, threads=threads).run()
 
