@@ -187,6 +187,11 @@ def install(app: Flask) -> None:
     app.extensions["catalog.follower"] = follower
 
     def after_commit(session: Session) -> None:
+        if session.in_nested_transaction():
+            # A savepoint released (SQLAlchemy fires after_commit for it too): the outer
+            # transaction still holds its locks (on SQLite, the write lock a sync would wait
+            # on); the entries are followed when that one commits.
+            return
         logged = session.info.pop(_LOGGED, None)
         if not logged:
             return
