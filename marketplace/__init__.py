@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "marketplace.checkpoints",
     "marketplace.outbox",
     "marketplace.worker",
+    "marketplace.webhook_models",
     "catalog.models",
     "catalog.search_log",
     "vouchers.models",
@@ -134,8 +135,14 @@ def _register_packages(app: Flask) -> None:
     from billing import api as billing_api
     from billing import cli as billing_cli
     from billing import demo as billing_demo
-    from billing import integration_api, outcome_api, run_errors_api, voucher_demo
-    from billing import voucher_payments
+    from billing import (
+        integration_api,
+        operator_api,
+        outcome_api,
+        run_errors_api,
+        voucher_demo,
+        voucher_payments,
+    )
     from billing import payments as billing_payments
     from billing import views as billing_views
     from billing import webhooks as billing_webhooks
@@ -147,7 +154,7 @@ def _register_packages(app: Flask) -> None:
     from catalog.views import review, storefront, vendor
     from marketplace import api as marketplace_api
     from marketplace import jobs_api
-    from marketplace import cli, templating, worker
+    from marketplace import cli, templating, vendors_api, worker
     from marketplace.demo import load_platform_demo
     from marketplace.extensions import csrf
     from marketplace.pagecache import PageCache
@@ -155,6 +162,7 @@ def _register_packages(app: Flask) -> None:
     from marketplace.views import audit as audit_views
     from marketplace.views import jobs as jobs_views
     from vouchers import api as vouchers_api
+    from vouchers import officer_api
     from vouchers import signals as vouchers_signals
     from vouchers import views as vouchers_views
 
@@ -191,6 +199,9 @@ def _register_packages(app: Flask) -> None:
         outcome_api.blp,
         run_errors_api.blp,
         integration_api.blp,
+        operator_api.blp,
+        vendors_api.blp,
+        officer_api.blp,
         vouchers_api.blp,
     ):
         csrf.exempt(api_blueprint)  # bearer tokens, never cookies

@@ -60,6 +60,9 @@ class Defaults:
     # public address only; tests and local demos may allow http and loopback/private hosts.
     OUTBOUND_URLS_ALLOW_PRIVATE = False
     OUTBOUND_URLS_ALLOW_HTTP = False
+    # Keys that encrypt vendors' webhook signing secrets (comma-separated: the first
+    # encrypts, every one decrypts); None derives one from SECRET_KEY.
+    WEBHOOK_SECRET_KEY: str | None = None
     # Minutes a sign-up handoff token stays valid (catalog fulfillment URL).
     FULFILLMENT_TOKEN_MINUTES = 15
     # Uploaded files (screenshots); None means instance/uploads.
@@ -138,6 +141,7 @@ _ENV: dict[str, type] = {
     "CACHE_URL": str,
     "OUTBOUND_URLS_ALLOW_PRIVATE": bool,
     "OUTBOUND_URLS_ALLOW_HTTP": bool,
+    "WEBHOOK_SECRET_KEY": str,
     "CACHE_KEY_PREFIX": str,
     "SEARCH_LOG_KEEP_DAYS": int,
     "AUDIT_SIGNING_KEY": str,

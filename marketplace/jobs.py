@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 
-from marketplace import checkpoints, mail, outbox, worker
+from marketplace import checkpoints, mail, outbox, webhooks, worker
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 
@@ -29,4 +29,5 @@ def sign_checkpoint(app: Flask, _slot: datetime) -> str:
 
 def install(app: Flask) -> None:
     outbox.register(app, mail.KIND, mail.deliver)
+    webhooks.install(app)
     worker.every(app, "audit_checkpoint", CHECKPOINT_EVERY, sign_checkpoint)
