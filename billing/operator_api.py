@@ -1,0 +1,265 @@
+"""The platform operator's billing console actions as JSON endpoints (issue 14): record a
+bank transfer, refund a payment, void an invoice, correct an invoiced outcome report with a
+credit note, list outcome reports, and read the ledger's balances and trial balance. Each
+calls the service its console button calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+import stripe
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
+
+from billing import invoices as invoice_rules
+from billing import ledger_reports, outcomes, payments
+from billing.api import InvoiceOut
+from billing.invoices import IllegalTransition
+from billing.models import Invoice, Payment
+from billing.outcome_api import ReportOut, report_dict
+from billing.outcome_models import OutcomeReport, ReportStatus
+from billing.presenters import invoice_dict
+from marketplace.db import db, utcnow
+from marketplace.jsonapi import (
+    ApiError,
+    ErrorSchema,
+    Fen,
+    current_actor,
+    row_id,
+    service_call,
+    token_required,
+)
+from marketplace.models import OrgKind
+
+blp = Blueprint(
+    "operator_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Platform operator: payments, voids, outcome corrections, the ledger",
+)
+OPERATOR = [OrgKind.PLATFORM]
+
+
+class BankTransferIn(ma.Schema):
+    amount_fen = Fen(required=True)
+    reference = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(max=100),
+        metadata={"description": "the bank's transaction reference"},
+    )
+
+
+class RefundIn(ma.Schema):
+    amount_fen = Fen(required=True)
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
+
+
+class VoidIn(ma.Schema):
+    note = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
+
+
+class CorrectionIn(ma.Schema):
+    corrected = ma.fields.Decimal(
+        required=True,
+        places=6,
+        as_string=True,
+        metadata={"description": "the measured value that should have been invoiced"},
+    )
+    note = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+
+
+class ReportListArgs(ma.Schema):
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in ReportStatus]))
+    contract_id = row_id()
+    invoiced = ma.fields.Boolean(metadata={"description": "only those on an invoice"})
+
+
+class AccountBalanceOut(ma.Schema):
+    account = ma.fields.String(required=True)
+    organization_id = ma.fields.Integer(allow_none=True, required=True)
+    balance_fen = ma.fields.Integer(required=True, metadata={"description": "debits minus credits"})
+    entries = ma.fields.Integer(required=True)
+
+
+class BalanceArgs(ma.Schema):
+    account = ma.fields.String(validate=ma.validate.Length(max=40))
+    organization_id = row_id()
+
+
+class BalancesOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(AccountBalanceOut), required=True)
+
+
+class TrialRowOut(ma.Schema):
+    account = ma.fields.String(required=True)
+    debit_fen = ma.fields.Integer(required=True)
+    credit_fen = ma.fields.Integer(required=True)
+    balance_fen = ma.fields.Integer(required=True)
+
+
+class TrialBalanceOut(ma.Schema):
+    accounts = ma.fields.List(ma.fields.Nested(TrialRowOut), required=True)
+    debit_fen = ma.fields.Integer(required=True)
+    credit_fen = ma.fields.Integer(required=True)
+    balanced = ma.fields.Boolean(required=True)
+    unbalanced_transactions = ma.fields.List(ma.fields.Integer(), required=True)
+
+
+def _invoice(invoice_id: int) -> Invoice:
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise ApiError(404, _("No such invoice."))
+    return invoice
+
+
+@blp.post("/invoices/<int:invoice_id>/bank-transfers")
+@token_required(OPERATOR, write=True)
+@blp.arguments(BankTransferIn)
+@blp.response(201, InvoiceOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+@blp.alt_response(422, schema=ErrorSchema)
+def record_transfer(body: dict[str, Any], invoice_id: int) -> dict[str, Any]:
+    """Record a bank transfer (对公转账) received for the invoice; answers the invoice."""
+    invoice = _invoice(invoice_id)
+    with service_call():
+        payments.record_bank_transfer(
+            db.session,
+            invoice,
+            amount_fen=body["amount_fen"],
+            reference=body["reference"],
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    return invoice_dict(invoice)
+
+
+@blp.post("/payments/<int:payment_id>/refunds")
+@token_required(OPERATOR, write=True)
+@blp.arguments(RefundIn)
+@blp.response(201, InvoiceOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+@blp.alt_response(422, schema=ErrorSchema)
+@blp.alt_response(503, schema=ErrorSchema)
+def refund_payment(body: dict[str, Any], payment_id: int) -> dict[str, Any]:
+    """Give back (part of) a payment; card payments through Stripe. Answers the invoice."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        raise ApiError(404, _("No such payment."))
+    try:
+        with service_call():
+            payments.refund(
+                db.session,
+                payments.stripe_client(),
+                payment,
+                amount_fen=body["amount_fen"],
+                reason=body["reason"],
+                actor=current_actor(),
+                now=utcnow(),
+            )
+    except stripe.StripeError as exc:
+        raise ApiError(503, _("Stripe refused the refund; nothing was refunded.")) from exc
+    return invoice_dict(payment.invoice)
+
+
+@blp.post("/invoices/<int:invoice_id>/void")
+@token_required(OPERATOR, write=True)
+@blp.arguments(VoidIn)
+@blp.response(200, InvoiceOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+def void_invoice(body: dict[str, Any], invoice_id: int) -> dict[str, Any]:
+    """Cancel an open invoice on which nothing has been paid; its booking is reversed."""
+    invoice = _invoice(invoice_id)
+    try:
+        with service_call():
+            invoice_rules.void(
+                db.session, invoice, note=body["note"].strip(), actor=current_actor(), now=utcnow()
+            )
+    except IllegalTransition as exc:
+        raise ApiError(
+            409, _("Only an open invoice on which nothing has been paid can be voided.")
+        ) from exc
+    return invoice_dict(invoice)
+
+
+@blp.get("/outcome-reports")
+@token_required(OPERATOR)
+@blp.arguments(ReportListArgs, location="query")
+@blp.response(200, ReportOut(many=True))
+def list_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Outcome reports, newest first (at most 500): disputes to resolve, invoiced ones."""
+    query = sa.select(OutcomeReport).order_by(OutcomeReport.id.desc()).limit(500)
+    if "status" in args:
+        query = query.where(OutcomeReport.status == ReportStatus(args["status"]))
+    if "contract_id" in args:
+        query = query.where(OutcomeReport.contract_id == args["contract_id"])
+    if args.get("invoiced") is True:
+        query = query.where(OutcomeReport.invoice_id.is_not(None))
+    return [report_dict(r) for r in db.session.scalars(query)]
+
+
+@blp.post("/outcome-reports/<int:report_id>/correct")
+@token_required(OPERATOR, write=True)
+@blp.arguments(CorrectionIn)
+@blp.response(201, InvoiceOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+@blp.alt_response(422, schema=ErrorSchema)
+def correct_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
+    """Correct an invoiced result found wrong: answers the credit note (or, for an
+    under-reported result, the supplementary invoice)."""
+    report_ = db.session.get(OutcomeReport, report_id)
+    if report_ is None:
+        raise ApiError(404, _("No such outcome report."))
+    with service_call():
+        document = outcomes.correct(
+            db.session,
+            report_,
+            actor=current_actor(),
+            corrected=body["corrected"],
+            note=body["note"],
+            now=utcnow(),
+        )
+    return invoice_dict(document)
+
+
+@blp.get("/ledger/balances")
+@token_required(OPERATOR)
+@blp.arguments(BalanceArgs, location="query")
+@blp.response(200, BalancesOut)
+def ledger_balances(args: dict[str, Any]) -> dict[str, Any]:
+    """Balance of every account per organization (debits positive, credits negative)."""
+    rows = ledger_reports.balances(
+        db.session, account=args.get("account"), organization_id=args.get("organization_id")
+    )
+    return {"items": [row.__dict__ for row in rows]}
+
+
+@blp.get("/ledger/trial-balance")
+@token_required(OPERATOR)
+@blp.response(200, TrialBalanceOut)
+def trial_balance() -> dict[str, Any]:
+    """Debits and credits per account; `balanced` when they are equal and every
+    transaction sums to zero."""
+    rows, unbalanced = ledger_reports.trial_balance(db.session)
+    debit = sum(r.debit_fen for r in rows)
+    credit = sum(r.credit_fen for r in rows)
+    return {
+        "accounts": [
+            {
+                "account": r.account,
+                "debit_fen": r.debit_fen,
+                "credit_fen": r.credit_fen,
+                "balance_fen": r.balance_fen,
+            }
+            for r in rows
+        ],
+        "debit_fen": debit,
+        "credit_fen": credit,
+        "balanced": debit == credit and not unbalanced,
+        "unbalanced_transactions": unbalanced,
+    }
