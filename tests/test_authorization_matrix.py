@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -28,7 +29,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-from billing import evidence, outcomes, payments, voucher_payments
+from billing import evidence, fulfillment, outcomes, payments, voucher_payments
 from catalog import screenshots
 from catalog.models import Screenshot, VoucherKind
 from marketplace import checkpoints, memberships, outbox, services, user_sessions
@@ -265,6 +266,33 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "vouchers_api.create_settlement"): G,
     ("POST", "vouchers_api.approve_settlement"): G,
     ("POST", "vouchers_api.mark_paid"): G,
+    # --- vendor integration, listings, operator and officer actions by API (issue 14)
+    ("POST", "billing.fulfillment_handoff"): BUYER,
+    ("POST", "integration_api.resolve_token"): V,  # the token of the vendor's contract
+    ("GET", "integration_api.entitlements"): V,  # its own customers only
+    ("GET", "listings_api.list_listings"): VENDORS,
+    ("POST", "listings_api.create_listing"): VENDORS,
+    ("GET", "listings_api.get_listing"): f"{V} {P}",
+    ("PUT", "listings_api.update_listing"): V,
+    ("PUT", "listings_api.replace_plans"): V,
+    ("PUT", "listings_api.set_fulfillment_url"): V,
+    ("POST", "listings_api.add_screenshot"): V,
+    ("DELETE", "listings_api.delete_screenshot"): V,
+    ("POST", "listings_api.submit_listing"): V,
+    ("POST", "listings_api.withdraw_listing"): V,
+    ("POST", "listings_api.approve_listing"): P,
+    ("POST", "listings_api.reject_listing"): P,
+    ("POST", "operator_api.record_transfer"): P,
+    ("POST", "operator_api.refund_payment"): P,
+    ("POST", "operator_api.void_invoice"): P,
+    ("GET", "operator_api.list_reports"): P,
+    ("POST", "operator_api.correct_report"): P,
+    ("GET", "operator_api.ledger_balances"): P,
+    ("GET", "operator_api.trial_balance"): P,
+    ("POST", "vendors_api.review_vendor"): P,
+    ("GET", "officer_api.program_detail"): G,
+    ("POST", "officer_api.scan_anomalies"): G,
+    ("POST", "officer_api.review_anomaly"): G,
 }
 
 
@@ -332,6 +360,10 @@ def _world(session: Session, upload_folder: Any) -> World:
     evidence.attach(
         report, actor=vendor, data=png_bytes(), filename="meter.png", upload_folder=upload_folder
     )
+    # The sign-up handoff: a token for the vendor's contract, exchanged by the vendor only.
+    solution.fulfillment_url = "https://vendor.example/signup"
+    handoff = fulfillment.issue(session, contract, actor=sme, now=now, minutes=15)
+    handoff_token = parse_qs(urlsplit(handoff).query)[fulfillment.TOKEN_PARAMETER][0]
     # A draft of the vendor with a plan and a screenshot.
     draft = create_solution(session, vendor_owner)
     shot = screenshots.add_screenshot(
@@ -468,9 +500,22 @@ def _world(session: Session, upload_folder: Any) -> World:
         },
         "vouchers_api.mark_paid": {"bank_reference": "GOV-1"},
         "billing.rate": {"stars": "5", "comment": "好用"},
+        "integration_api.resolve_token": {"token": handoff_token},
+        "listings_api.replace_plans": {"plans": []},
+        "listings_api.set_fulfillment_url": {"fulfillment_url": ""},
+        "listings_api.reject_listing": {"note": "请补充"},
+        "operator_api.record_transfer": {"amount_fen": 100, "reference": "M-9"},
+        "operator_api.refund_payment": {"amount_fen": 100, "reason": "退款"},
+        "operator_api.void_invoice": {"note": "重复"},
+        "operator_api.correct_report": {"corrected": "41000"},
+        "vendors_api.review_vendor": {"decision": "verify"},
+        "officer_api.review_anomaly": {"status": "cleared", "note": "已核实"},
     }
-    params["files"] = {"outcome_api.upload_evidence": "file"}
-    params["query"] = {"storefront.estimate_json": f"?plan={usage_plan.id}&quantity=100"}
+    params["files"] = {"outcome_api.upload_evidence": "file", "listings_api.add_screenshot": "file"}
+    params["query"] = {
+        "storefront.estimate_json": f"?plan={usage_plan.id}&quantity=100",
+        "integration_api.entitlements": f"?contract_id={contract.id}",
+    }
     params["overrides"] = {
         "vouchers.application": {"application_id": voucher.application_id},
         "vouchers.withdraw": {"application_id": voucher.application_id},
@@ -486,6 +531,7 @@ def _world(session: Session, upload_folder: Any) -> World:
         "review.delist": {"solution_id": solution.id},
         "review.relist": {"solution_id": solution.id},
         "console.organization": {"org_id": vendor.organization.id},
+        "vendors_api.review_vendor": {"org_id": vendor.organization.id},
         "storefront.scenario": {"code": "pm.quality"},
         "bootstrap.static": {"filename": "css/bootstrap.min.css"},
     }
