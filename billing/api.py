@@ -162,6 +162,14 @@ class InvoiceOut(ma.Schema):
     amount_due_fen = ma.fields.Integer(required=True)
     issued_at = ma.fields.String(allow_none=True, required=True)
     due_at = ma.fields.String(allow_none=True, required=True)
+    overdue_days = ma.fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "China calendar days past the due day of an invoice still owed; "
+            "null when it is not overdue."
+        },
+    )
     paid_at = ma.fields.String(allow_none=True, required=True)
     transfer_reference = ma.fields.String(required=True)
     lines = ma.fields.List(ma.fields.Nested(InvoiceLineOut))

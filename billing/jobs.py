@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 
-from billing import reconciliation
+from billing import overdue, reconciliation
 from billing import run as billing_run
 from marketplace import worker
 from marketplace.db import db, utcnow
 
 RUN_EVERY = timedelta(minutes=15)
+REMINDERS_EVERY = timedelta(hours=1)
 
 
 def billing_run_job(app: Flask, _slot: datetime) -> str:
@@ -37,5 +38,13 @@ def billing_run_job(app: Flask, _slot: datetime) -> str:
     return result
 
 
+def due_reminders_job(_app: Flask, _slot: datetime) -> str:
+    """Reminders before, on and after invoices' due days (each once; see billing/overdue)."""
+    sent = overdue.send_due_reminders(db.session)
+    db.session.commit()
+    return f"{sent} reminder(s) sent"
+
+
 def install(app: Flask) -> None:
     worker.every(app, "billing_run", RUN_EVERY, billing_run_job)
+    worker.every(app, "invoice_reminders", REMINDERS_EVERY, due_reminders_job)

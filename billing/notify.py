@@ -42,8 +42,17 @@ MESSAGES = {
     "outcome_corrected": _l(
         "An invoiced result was corrected: %(number)s for %(amount)s has been issued."
     ),
+    "webhook_disabled": _l(
+        "Your webhook endpoint %(url)s has failed for three days and is disabled; fix it, then enable it again."
+    ),
     "contract_suspended": _l(
         "Your contract for %(solution)s is suspended because invoice %(number)s is unpaid."
+    ),
+    "invoice_due_soon": _l("Invoice %(number)s for %(amount)s is due on %(date)s."),
+    "invoice_due_today": _l("Invoice %(number)s for %(amount)s is due today."),
+    "invoice_overdue_3": _l("Invoice %(number)s for %(amount)s is overdue by %(days)s days."),
+    "invoice_overdue_7": _l(
+        "Invoice %(number)s for %(amount)s is overdue by %(days)s days. Please pay it to keep the service running."
     ),
 }
 
@@ -169,3 +178,16 @@ def spend_cap(session: Session, contract: Contract, level: int, period_key: str)
             solution=solution_name(contract),
             cap=format_fen(contract.spend_cap_fen or 0),
         )
+
+
+def webhook_endpoint_disabled(endpoint: Any, *, session: Session, now: Any) -> None:
+    """Connected to marketplace.webhooks.endpoint_disabled (marketplace cannot import
+    billing): the vendor hears that its failing endpoint was switched off."""
+    send(
+        session,
+        endpoint.organization_id,
+        "webhook_disabled",
+        f"webhook:{endpoint.id}:disabled:{now.isoformat()}",
+        link=f"/vendor/webhooks/{endpoint.id}",
+        url=endpoint.url[:200],
+    )

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from billing import invoices as invoice_rules
+from billing import overdue
 from billing.models import Contract, Invoice
 
 
@@ -59,6 +60,7 @@ def invoice_dict(invoice: Invoice, *, with_lines: bool = True) -> dict[str, Any]
         "amount_due_fen": invoice_rules.amount_due(invoice),
         "issued_at": _iso(invoice.issued_at),
         "due_at": _iso(invoice.due_at),
+        "overdue_days": overdue.overdue_days(invoice),
         "paid_at": _iso(invoice.paid_at),
         "transfer_reference": invoice.transfer_reference,
     }

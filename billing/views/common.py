@@ -17,7 +17,7 @@ from flask import Blueprint, abort, current_app, g
 from flask_babel import format_date
 from flask_babel import gettext as _
 
-from billing import payments
+from billing import overdue, payments
 from billing.models import Contract, ContractStatus, Invoice, Notification
 from catalog.models import Plan
 from marketplace.auth import web_actor
@@ -151,4 +151,5 @@ def billing_helpers() -> dict[str, Any]:
         "reason_label": reason_label,
         "plan_name": plan_name,
         "solution_name": solution_name,
+        "overdue_days": overdue.overdue_days,
     }
