@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from billing import invoices, notify
+from billing import invoices, notify, webhook_events
 from billing.invoices import LineDraft
 from billing.models import Contract, ContractStatus, Invoice
 from billing.periods import period_bounds, prorate
@@ -110,6 +110,7 @@ def start(
     session.add(contract)
     session.flush()
     _audit(session, "contract.started", contract, actor, status=status.value)
+    webhook_events.contract_event(session, contract, "contract.created", now=now, key="created")
     if plan.billing_model is BillingModel.OUTCOME:
         # The buyer's figure is a proposal: it binds only when the vendor accepts it.
         from billing import outcomes
@@ -182,6 +183,7 @@ def change_plan(
     contract.plan_id = new_plan.id
     contract.plan = new_plan
     _audit(session, "contract.plan_changed", contract, actor, old_plan_id=old_plan.id)
+    webhook_events.contract_event(session, contract, "contract.plan_changed", now=now)
     if contract.status is ContractStatus.TRIALING:
         session.flush()
         return None  # nothing was charged yet; the new price applies from the trial's end
@@ -252,6 +254,7 @@ def cancel(
         contract.current_period_end = min(contract.current_period_end, now)
     session.flush()
     _audit(session, "contract.canceled", contract, actor, at_period_end=at_period_end)
+    webhook_events.contract_event(session, contract, "contract.canceled", now=now)
 
 
 def set_spend_cap(

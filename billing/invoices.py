@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from billing import credits, ledger
+from billing import credits, ledger, webhook_events
 from billing.models import (
     INVOICE_TRANSITIONS,
     Contract,
@@ -87,6 +87,10 @@ def existing(
     )
 
 
+# The invoice states a vendor hears of by webhook ("invoice.issued" is sent by create_many).
+WEBHOOK_EVENTS = {InvoiceStatus.PAID: "invoice.paid", InvoiceStatus.VOID: "invoice.voided"}
+
+
 def transition(
     session: Session,
     invoice: Invoice,
@@ -120,6 +124,8 @@ def transition(
         invoice.voided_at = now
         invoice.next_attempt_at = None
     session.flush()
+    if to in WEBHOOK_EVENTS:
+        webhook_events.invoice_event(session, invoice, WEBHOOK_EVENTS[to], now=now)
 
 
 @dataclass
@@ -305,7 +311,12 @@ def create_many(
     ledger.insert_many(session, bookings, now=now)
     credits.record(session, credit_moves, now=now)
     audit.record_many(session, entries)
-    return list(session.scalars(sa.select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)))
+    issued = list(session.scalars(sa.select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)))
+    for invoice in issued:
+        webhook_events.invoice_event(session, invoice, "invoice.issued", now=now)
+        if invoice.status is InvoiceStatus.PAID:
+            webhook_events.invoice_event(session, invoice, "invoice.paid", now=now)
+    return issued
 
 
 def _audit_entry(

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from billing import invoices, ledger, notify
+from billing import invoices, ledger, notify, webhook_events
 from billing.invoices import InvoiceDraft, LineDraft
 from billing.models import (
     Contract,
@@ -160,6 +160,7 @@ def accept_baseline(
     contract.anchor_at = now
     contract.current_period_start, contract.current_period_end = period_bounds(now, 0)
     session.flush()
+    webhook_events.contract_event(session, contract, "contract.activated", now=now, key="activated")
     for org_id in (contract.buyer_id, contract.vendor_id):
         notify.send(
             session,
@@ -389,6 +390,7 @@ def confirm(
     _within_window(report_, now)
     _count(report_, "buyer", now, report_.measured)
     session.flush()
+    webhook_events.outcome_event(session, report_, "outcome_report.confirmed", now=now)
     _audit(session, "outcome.confirmed", "outcome_report", report_.id, actor)
     return report_
 
@@ -403,6 +405,7 @@ def dispute(
     report_.status = ReportStatus.DISPUTED
     report_.dispute_reason = reason.strip()
     session.flush()
+    webhook_events.outcome_event(session, report_, "outcome_report.disputed", now=now)
     notify.send(
         session,
         report_.contract.vendor_id,
@@ -454,6 +457,7 @@ def resolve(
     report_.resolution_note = note.strip()
     report_.resolved_by_id = actor.user.id
     session.flush()
+    webhook_events.outcome_event(session, report_, "outcome_report.resolved", now=now)
     for org_id in (report_.contract.buyer_id, report_.contract.vendor_id):
         notify.send(
             session,
@@ -495,6 +499,8 @@ def auto_confirm(session: Session, *, now: datetime) -> int:
         _count(report_, "silence", report_.confirm_by, report_.measured)
         _audit(session, "outcome.confirmed_by_silence", "outcome_report", report_.id, None)
     session.flush()
+    for report_ in due:
+        webhook_events.outcome_event(session, report_, "outcome_report.confirmed", now=now)
     return len(due)
 
 

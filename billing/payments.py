@@ -17,7 +17,7 @@ from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from billing import card_attempts, invoices, ledger, notify
+from billing import card_attempts, invoices, ledger, notify, webhook_events
 from billing.attempt_models import AttemptStatus, PaymentAttempt
 from billing.models import (
     Invoice,
@@ -554,6 +554,9 @@ def reactivate_after_payment(session: Session, invoice: Invoice) -> None:
     if not still_open:
         contract.status = ContractStatus.ACTIVE
         session.flush()
+        webhook_events.contract_event(
+            session, contract, "contract.reactivated", now=invoice.paid_at or utcnow()
+        )
 
 
 def fail_payment(

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from billing import contracts as contract_rules
-from billing import invoices, notify, outcomes, run_errors
+from billing import invoices, notify, outcomes, run_errors, webhook_events
 from billing.error_models import CLOSE, BillingError
 from billing.models import (
     Contract,
@@ -158,6 +158,9 @@ def close_periods(
         if contract.status is ContractStatus.TRIALING:
             contract.status = ContractStatus.ACTIVE
             next_start, next_end = period_bounds(contract.anchor_at, 0, interval)
+            webhook_events.contract_event(
+                session, contract, "contract.activated", now=now, key="activated"
+            )
         else:
             index = period_index(contract.anchor_at, start, interval) + 1
             next_start, next_end = period_bounds(contract.anchor_at, index, interval)
@@ -451,6 +454,9 @@ def _schedule_next_try(
         if contract.status in (ContractStatus.ACTIVE, ContractStatus.TRIALING):
             contract.status = ContractStatus.PAST_DUE
             report.suspended += 1
+            webhook_events.contract_event(
+                session, contract, "contract.suspended", now=as_of, key=f"invoice:{invoice.id}"
+            )
             notify.send(
                 session,
                 contract.buyer_id,

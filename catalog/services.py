@@ -24,7 +24,7 @@ from catalog.models import (
     SolutionStatus,
 )
 from catalog.validation import SLUG, PlanTerms, SolutionContent
-from marketplace import audit
+from marketplace import audit, webhooks
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
@@ -271,6 +271,7 @@ def approve(session: Session, solution: Solution, *, actor: Actor) -> SolutionRe
     session.flush()
     indexing.mark(session, solution.id)
     _audit(session, "solution.approved", solution, actor, revision=revision.number)
+    _listing_event(session, solution, revision, "listing.approved")
     return revision
 
 
@@ -291,7 +292,27 @@ def reject(session: Session, solution: Solution, *, actor: Actor, note: str) -> 
     _audit(
         session, "solution.rejected", solution, actor, revision=revision.number, note=note.strip()
     )
+    _listing_event(session, solution, revision, "listing.rejected")
     return revision
+
+
+def _listing_event(
+    session: Session, solution: Solution, revision: SolutionRevision, event_type: str
+) -> None:
+    """Tell the vendor's systems about a review decision (a vendor webhook)."""
+    reviewed_at = revision.reviewed_at or utcnow()
+    data = {
+        "object": "listing",
+        "solution_id": solution.id,
+        "slug": solution.slug,
+        "name": revision.name,
+        "status": solution.status.value,
+        "revision": revision.number,
+        "review_note": revision.review_note or "",
+        "reviewed_at": reviewed_at.isoformat(),
+    }
+    key = f"solution:{solution.id}:revision:{revision.number}"
+    webhooks.emit(session, solution.vendor_id, event_type, data, key=key, now=reviewed_at)
 
 
 def delist(session: Session, solution: Solution, *, actor: Actor, reason: str) -> None:

@@ -143,6 +143,7 @@ def _register_packages(app: Flask) -> None:
         voucher_demo,
         voucher_payments,
     )
+    from billing import notify as billing_notify
     from billing import payments as billing_payments
     from billing import views as billing_views
     from billing import webhooks as billing_webhooks
@@ -153,8 +154,15 @@ def _register_packages(app: Flask) -> None:
     from catalog import listing_api
     from catalog.views import review, storefront, vendor
     from marketplace import api as marketplace_api
-    from marketplace import jobs_api
-    from marketplace import cli, templating, vendors_api, worker
+    from marketplace import (
+        cli,
+        jobs_api,
+        templating,
+        vendors_api,
+        webhooks,
+        webhooks_api,
+        worker,
+    )
     from marketplace.demo import load_platform_demo
     from marketplace.extensions import csrf
     from marketplace.pagecache import PageCache
@@ -199,6 +207,7 @@ def _register_packages(app: Flask) -> None:
         outcome_api.blp,
         run_errors_api.blp,
         integration_api.blp,
+        webhooks_api.blp,
         operator_api.blp,
         vendors_api.blp,
         officer_api.blp,
@@ -227,3 +236,5 @@ def _register_packages(app: Flask) -> None:
     app.extensions["billing.charge"] = billing_payments.charge_for_billing_run(app)
     # vouchers cannot import billing; billing books the ledger of a paid settlement.
     vouchers_signals.settlement_paid.connect(voucher_payments.on_settlement_paid)
+    # marketplace cannot import billing; billing notifies the vendor of a disabled webhook.
+    webhooks.endpoint_disabled.connect(billing_notify.webhook_endpoint_disabled)
