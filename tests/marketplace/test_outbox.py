@@ -3,7 +3,10 @@ the worker, retried with backoff while the outside world is down, and shown to t
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -208,3 +211,43 @@ def test_backoff_doubles_and_never_passes_its_cap(attempts: int, base: int, cap:
     assert delay <= timedelta(seconds=cap)
     assert delay.total_seconds() == min(base * 2 ** (attempts - 1), cap)
     assert kind.delay(attempts + 1) >= delay
+
+
+def test_two_drains_at_once_deliver_each_job_once(database_url: str, tmp_path: Path) -> None:
+    """Two workers' drains in parallel threads on committed jobs (no test transaction):
+    SKIP LOCKED on PostgreSQL, the single writer on SQLite, give each job to one of them."""
+    from marketplace import create_app
+
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": database_url, "SEARCH_INDEX_DIR": str(tmp_path)}
+    )
+    delivered: list[int] = []
+    lock = threading.Lock()
+
+    def record(payload: dict[str, Any]) -> None:
+        time.sleep(0.01)  # let the other drain run meanwhile
+        with lock:
+            delivered.append(payload["n"])
+
+    outbox.register(app, "test.parallel", record)
+    with app.app_context():
+        for n in range(40):
+            outbox.enqueue(db.session, "test.parallel", {"n": n}, dedupe_key=f"parallel:{n}")
+        db.session.commit()
+    try:
+
+        def drain_all() -> None:
+            while outbox.drain(app, limit=3).handled:
+                pass
+
+        threads = [threading.Thread(target=drain_all) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(delivered) == list(range(40))
+    finally:
+        with app.app_context():
+            db.session.execute(sa.delete(OutboxJob).where(OutboxJob.kind == "test.parallel"))
+            db.session.commit()
+        app.extensions["marketplace.db"].engine.dispose()
