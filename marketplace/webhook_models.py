@@ -84,7 +84,7 @@ class WebhookEndpoint(Base):
         return self.previous_secret_encrypted is not None and expires is not None and now < expires
 
 
-class WebhookEvent(Base):
+class VendorEvent(Base):
     """Something that happened to a vendor's contract, invoice, report or listing."""
 
     __tablename__ = "vendor_webhook_events"
@@ -99,7 +99,7 @@ class WebhookEvent(Base):
     created_at: Mapped[datetime]
 
     def __repr__(self) -> str:
-        return f"<WebhookEvent {self.public_id} {self.type}>"
+        return f"<VendorEvent {self.public_id} {self.type}>"
 
 
 class WebhookDelivery(Base):
@@ -122,7 +122,7 @@ class WebhookDelivery(Base):
     finished_at: Mapped[datetime | None]
 
     endpoint: Mapped[WebhookEndpoint] = relationship(back_populates="deliveries")
-    event: Mapped[WebhookEvent] = relationship()
+    event: Mapped[VendorEvent] = relationship()
     attempts: Mapped[list[WebhookAttempt]] = relationship(
         back_populates="delivery",
         cascade="all, delete-orphan",

@@ -37,10 +37,10 @@ from marketplace.webhook_models import (
     EVENT_TYPES,
     DeliveryStatus,
     EndpointStatus,
+    VendorEvent,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
-    WebhookEvent,
 )
 from marketplace.webhook_signing import HEADER, cipher, new_secret, signature_header
 
@@ -181,7 +181,7 @@ def emit(
     *,
     key: str,
     now: datetime,
-) -> WebhookEvent | None:
+) -> VendorEvent | None:
     """Record ``event_type`` for the vendor ``organization_id`` and queue its deliveries,
     in the caller's transaction. ``key`` names the change ("contract:42"): the same event
     for the same key is recorded once. Returns the new event, or None for a repeat."""
@@ -189,7 +189,7 @@ def emit(
         raise ValueError(f"unknown webhook event type {event_type!r}")
     public_id = "evt_" + uuid.uuid4().hex
     event_id = session.scalar(
-        insert_or_skip(session, WebhookEvent)
+        insert_or_skip(session, VendorEvent)
         .values(
             public_id=public_id,
             organization_id=organization_id,
@@ -199,11 +199,11 @@ def emit(
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(WebhookEvent.id)
+        .returning(VendorEvent.id)
     )
     if event_id is None:
         return None
-    event = session.get(WebhookEvent, event_id)
+    event = session.get(VendorEvent, event_id)
     assert event is not None
     endpoints = session.scalars(
         sa.select(WebhookEndpoint)
@@ -219,7 +219,7 @@ def emit(
     return event
 
 
-def event_body(event: WebhookEvent) -> str:
+def event_body(event: VendorEvent) -> str:
     return json.dumps(
         {
             "id": event.public_id,
@@ -233,7 +233,7 @@ def event_body(event: WebhookEvent) -> str:
     )
 
 
-def _queue(session: Session, event: WebhookEvent, endpoint: WebhookEndpoint, now: datetime) -> None:
+def _queue(session: Session, event: VendorEvent, endpoint: WebhookEndpoint, now: datetime) -> None:
     delivery = WebhookDelivery(
         event_id=event.id,
         endpoint_id=endpoint.id,

@@ -91,8 +91,19 @@ def _own_endpoint(endpoint_id: int) -> WebhookEndpoint:
     return endpoint
 
 
-def _with_secret(endpoint: WebhookEndpoint, secret: str) -> dict[str, Any]:
-    return {**EndpointOut().dump(endpoint), "secret": secret}
+class _WithSecret:
+    """An endpoint as EndpointWithSecretOut dumps it: its fields, and the new secret."""
+
+    def __init__(self, endpoint: WebhookEndpoint, secret: str) -> None:
+        self.endpoint = endpoint
+        self.secret = secret
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.endpoint, name)
+
+
+def _with_secret(endpoint: WebhookEndpoint, secret: str) -> _WithSecret:
+    return _WithSecret(endpoint, secret)
 
 
 @blp.get("/webhook-endpoints")
@@ -113,7 +124,7 @@ def list_endpoints() -> dict[str, Any]:
 @blp.arguments(EndpointIn)
 @blp.response(201, EndpointWithSecretOut)
 @blp.alt_response(409, schema=ErrorSchema)
-def create_endpoint(body: dict[str, Any]) -> dict[str, Any]:
+def create_endpoint(body: dict[str, Any]) -> _WithSecret:
     """Add an endpoint: an https URL and the event types it receives. The answer holds the
     signing secret, shown this once."""
     actor = current_actor()
@@ -168,7 +179,7 @@ def delete_endpoint(endpoint_id: int) -> None:
 @token_required([OrgKind.VENDOR], write=True)
 @blp.response(200, EndpointWithSecretOut)
 @blp.alt_response(404, schema=ErrorSchema)
-def rotate_secret(endpoint_id: int) -> dict[str, Any]:
+def rotate_secret(endpoint_id: int) -> _WithSecret:
     """A new signing secret (shown this once). For 24 hours requests carry a signature with
     each secret, so you can switch your receiver over without missing an event."""
     endpoint = _own_endpoint(endpoint_id)
