@@ -222,7 +222,9 @@ def test_officer_scans_reviews_anomalies_and_reads_the_program(
     )
     reviewed = client.post(url, json={"status": "confirmed", "note": "同一法人"}, headers=headers)
     assert reviewed.status_code == 200, reviewed.get_json()
-    assert session.get(Anomaly, case).status is AnomalyStatus.CONFIRMED
+    anomaly = session.get(Anomaly, case)
+    session.refresh(anomaly)
+    assert anomaly.status is AnomalyStatus.CONFIRMED
     assert (
         client.post(url, json={"status": "cleared", "note": "x"}, headers=headers).status_code
         == 409
