@@ -151,5 +151,8 @@ def billing_helpers() -> dict[str, Any]:
         "reason_label": reason_label,
         "plan_name": plan_name,
         "solution_name": solution_name,
-        "overdue_days": overdue.overdue_days,
     }
+
+
+# A global (not a context variable) so that macros imported without context see it.
+bp.add_app_template_global(overdue.overdue_days, "overdue_days")
