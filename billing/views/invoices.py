@@ -11,12 +11,13 @@ from flask import abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import selectinload
 
-from billing import credits
+from billing import credits, line_words
 from billing import invoices as invoice_rules
 from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
 from billing.views.common import BUYER_OR_VENDOR, PER_PAGE, bp, load_invoice, page_number
 from marketplace.auth import org_required
 from marketplace.db import db
+from marketplace.i18n import current_language
 from marketplace.models import OrgKind
 
 # The list's filters: what a person means by "open" includes invoices written off as
@@ -61,6 +62,9 @@ def invoice_document(invoice: Invoice) -> dict[str, Any]:
         "refunds": [r for p in payments for r in p.refunds],
         "received": [p for p in payments if p.status is PaymentStatus.SUCCEEDED],
         "is_payable": is_payable(invoice),
+        "line_words": line_words.invoice_words(
+            db.session, invoice, english=current_language() == "en"
+        ),
     }
 
 
