@@ -5,6 +5,7 @@ load, authorize and call them."""
 
 from billing.views import (  # noqa: F401  (importing registers the routes)
     contracts,
+    documents,
     evidence,
     fulfillment,
     invoices,
