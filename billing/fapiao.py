@@ -202,7 +202,7 @@ def sniff(data: bytes) -> tuple[str, str]:
                 from xml.etree import ElementTree
 
                 try:
-                    ElementTree.fromstring(data)  # noqa: S314 - no entity expansion in stdlib
+                    ElementTree.fromstring(data)
                 except ElementTree.ParseError:
                     pass
                 else:
@@ -297,7 +297,7 @@ def record_red_letter(
     if not any(p.refunded_fen for p in fapiao.invoice.payments):
         raise Conflict(_l("A red-letter fapiao is recorded after a refund of the invoice."))
     number = _check_number(session, number, "number")
-    if fapiao.issued_on and issued_on < fapiao.issued_on or issued_on > now.date():
+    if (fapiao.issued_on and issued_on < fapiao.issued_on) or issued_on > now.date():
         raise DomainError(_l("Enter the date the fapiao was issued."), field="issued_on")
     stored, content_type = _store(data, upload_folder)
     fapiao.red_number, fapiao.red_issued_on = number, issued_on
