@@ -30,7 +30,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import event
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, SessionTransaction, selectinload
 
 from catalog import search_log
 from catalog.markup import plain_text
@@ -156,7 +156,10 @@ def _mark_vendor_listings(session: Session, _context: object, _instances: object
 
 def _before_commit(session: Session) -> None:
     """Write the marked solutions to the search log, as the transaction's last statements
-    (the log's lock is then held only until the commit)."""
+    (the log's lock is then held only until the commit). A savepoint released (SQLAlchemy
+    calls this for it too) keeps its marks for the transaction's own commit."""
+    if session.in_nested_transaction():
+        return
     session.flush()
     marked = session.info.pop(_MARKED, set())
     if not marked:
@@ -170,7 +173,11 @@ def _before_commit(session: Session) -> None:
     session.info.setdefault(_LOGGED, set()).update(marked)
 
 
-def _after_rollback(session: Session) -> None:
+def _after_rollback(session: Session, rolled_back: SessionTransaction) -> None:
+    """Forget the marks with the transaction; a savepoint rolled back keeps them (a mark of
+    a solution that did not change after all only makes followers read it again)."""
+    if rolled_back.nested:
+        return
     session.info.pop(_LOGGED, None)
     session.info.pop(_MARKED, None)
 
@@ -203,7 +210,7 @@ def install(app: Flask) -> None:
     event.listen(sessions, "before_flush", _mark_vendor_listings)
     event.listen(sessions, "before_commit", _before_commit)
     event.listen(sessions, "after_commit", after_commit)
-    event.listen(sessions, "after_soft_rollback", lambda s, _t: _after_rollback(s))
+    event.listen(sessions, "after_soft_rollback", _after_rollback)
 
 
 class _Behind(Exception):

@@ -186,3 +186,19 @@ def test_head_counts_from_the_horizon_when_the_log_is_empty(session: Session, ro
         session.add(SearchLogHorizon(id=1, pruned_through=41))
     session.flush()
     assert search_log.head(session) == (41 if rows else 0)
+
+
+def test_savepoints_keep_their_marks_for_the_transactions_commit(session: Session) -> None:
+    vendor = vendor_actor(session)
+    operator = operator_actor(session)
+    before = entries(session)
+    first = publish_solution(session, vendor, operator)
+    with pytest.raises(RuntimeError), session.begin_nested():
+        raise RuntimeError("a step that failed and was rolled back to its savepoint")
+    with session.begin_nested():  # as the console's views call the services
+        second = publish_solution(session, vendor, operator)
+    assert entries(session) == before  # nothing until the transaction commits
+    session.commit()
+    assert sorted(entries(session)[len(before) :]) == sorted(
+        [(first.id, "upsert"), (second.id, "upsert")]
+    )
