@@ -28,6 +28,7 @@ MODEL_MODULES = (
     "billing.error_models",
     "billing.credit_models",
     "billing.fulfillment_models",
+    "billing.fapiao_models",
 )
 
 
@@ -169,6 +170,7 @@ def _register_packages(app: Flask) -> None:
     from marketplace.views import accounts, console, sessions, site
     from marketplace.views import audit as audit_views
     from marketplace.views import jobs as jobs_views
+    from marketplace.views import webhooks as webhook_views
     from vouchers import api as vouchers_api
     from vouchers import officer_api
     from vouchers import signals as vouchers_signals
@@ -190,6 +192,7 @@ def _register_packages(app: Flask) -> None:
         console.bp,
         audit_views.bp,
         jobs_views.bp,
+        webhook_views.bp,
         storefront.bp,
         vendor.bp,
         vendor.media,

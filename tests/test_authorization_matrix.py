@@ -32,11 +32,12 @@ from werkzeug.datastructures import FileStorage
 from billing import evidence, fulfillment, outcomes, payments, voucher_payments
 from catalog import screenshots
 from catalog.models import Screenshot, VoucherKind
-from marketplace import checkpoints, memberships, outbox, services, user_sessions
+from marketplace import checkpoints, memberships, outbox, services, user_sessions, webhooks
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor
 from marketplace.models import Membership, OrgKind, Role
 from marketplace.sizeclass import SizeClass
+from marketplace.urls import UrlPolicy
 from tests.audit_helpers import audit_setup
 from tests.billing.factories import T0, start_contract
 from tests.billing.test_outcomes import png_bytes
@@ -293,6 +294,23 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "officer_api.program_detail"): G,
     ("POST", "officer_api.scan_anomalies"): G,
     ("POST", "officer_api.review_anomaly"): G,
+    # --- vendor webhooks: the endpoint and delivery in the URL are the vendor's
+    ("GET", "webhooks_api.list_endpoints"): VENDORS,
+    ("POST", "webhooks_api.create_endpoint"): VENDORS,
+    ("GET", "webhooks_api.get_endpoint"): V,
+    ("PATCH", "webhooks_api.update_endpoint"): V,
+    ("DELETE", "webhooks_api.delete_endpoint"): V,
+    ("POST", "webhooks_api.rotate_secret"): V,
+    ("GET", "webhooks_api.list_deliveries"): V,
+    ("POST", "webhooks_api.redeliver"): V,
+    ("GET", "vendor_webhooks.endpoints"): VENDORS,
+    ("POST", "vendor_webhooks.endpoints"): VENDORS,
+    ("GET", "vendor_webhooks.endpoint"): V,
+    ("POST", "vendor_webhooks.rotate"): V,
+    ("POST", "vendor_webhooks.enable"): V,
+    ("POST", "vendor_webhooks.disable"): V,
+    ("POST", "vendor_webhooks.delete"): V,
+    ("POST", "vendor_webhooks.redeliver"): V,
 }
 
 
@@ -371,6 +389,15 @@ def _world(session: Session, upload_folder: Any) -> World:
         draft,
         vendor_owner,
         FileStorage(io.BytesIO(png_bytes()), filename="screen.png", content_type="image/png"),
+        upload_folder,
+    )
+    # A second screenshot for the API's delete, which removes the file after commit (the
+    # savepoint's rollback brings back the row, not the file the media route then serves).
+    api_shot = screenshots.add_screenshot(
+        session,
+        draft,
+        vendor_owner,
+        FileStorage(io.BytesIO(png_bytes()), filename="api.png", content_type="image/png"),
         upload_folder,
     )
     # The officer's program: the SME's application and voucher, a redemption on an
@@ -510,6 +537,11 @@ def _world(session: Session, upload_folder: Any) -> World:
         "operator_api.correct_report": {"corrected": "41000"},
         "vendors_api.review_vendor": {"decision": "verify"},
         "officer_api.review_anomaly": {"status": "cleared", "note": "已核实"},
+        "webhooks_api.create_endpoint": {
+            "url": "https://93.184.216.34/hooks",
+            "event_types": ["invoice.paid"],
+        },
+        "webhooks_api.update_endpoint": {"enabled": True},
     }
     params["files"] = {"outcome_api.upload_evidence": "file", "listings_api.add_screenshot": "file"}
     params["query"] = {
@@ -532,10 +564,29 @@ def _world(session: Session, upload_folder: Any) -> World:
         "review.relist": {"solution_id": solution.id},
         "console.organization": {"org_id": vendor.organization.id},
         "vendors_api.review_vendor": {"org_id": vendor.organization.id},
+        "listings_api.delete_screenshot": {"screenshot_id": api_shot.id},
         "storefront.scenario": {"code": "pm.quality"},
         "bootstrap.static": {"filename": "css/bootstrap.min.css"},
     }
     return World(people, tokens, params)
+
+
+def _webhook_endpoint(session: Session, vendor: Actor, params: dict[str, Any]) -> None:
+    """The vendor's webhook endpoint with one delivery of an event."""
+    now = utcnow()
+    endpoint, _secret = webhooks.create_endpoint(
+        session,
+        organization_id=vendor.organization.id,
+        user_id=vendor.user.id,
+        url="https://93.184.216.34/hooks",
+        event_types=["invoice.paid"],
+        policy=UrlPolicy(),
+        now=now,
+    )
+    webhooks.emit(session, vendor.organization.id, "invoice.paid", {}, key="matrix", now=now)
+    session.refresh(endpoint)
+    params["endpoint_id"] = endpoint.id
+    params["delivery_id"] = endpoint.deliveries[0].id
 
 
 def _url(app: Flask, rule: Any, params: dict[str, Any]) -> str:
@@ -580,6 +631,8 @@ def test_every_route_lets_in_exactly_whom_it_should(
     assert not stale, f"expectations of routes that do not exist: {stale}"
 
     world = _world(session, tmp_path / "uploads")
+    with app.app_context():  # the secret is encrypted with the app's key
+        _webhook_endpoint(session, world.people[V], world.params)
     session.commit()
     clients: dict[str, FlaskClient] = {}
     for role, actor in world.people.items():

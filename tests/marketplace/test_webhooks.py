@@ -29,7 +29,7 @@ from marketplace.webhook_models import (
 )
 from tests.billing.factories import buyer_actor, offered_plan, subscription_terms
 from tests.catalog.factories import vendor_actor
-from tests.factories import create_token
+from tests.factories import create_token, login
 from tests.webhook_receiver import Receiver
 
 
@@ -282,3 +282,35 @@ def test_endpoints_belong_to_their_vendor_and_redelivery_resends_the_same_event(
         assert len(receiver.requests) == 2
         assert client.delete(path, headers=_auth(token)).status_code == 204
         assert client.get(path, headers=_auth(token)).status_code == 404
+
+
+def test_the_console_shows_the_secret_once_and_every_delivery_with_its_answer(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    vendor = vendor_actor(session)
+    session.commit()
+    login(client, vendor.user)
+    with Receiver(answers=[502, 200], answer_body=b'{"seen": "yes"}') as receiver:
+        page = client.post(
+            "/vendor/webhooks",
+            data={"url": receiver.url, "event_types": ["listing.approved", "invoice.paid"]},
+        )
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        (endpoint,) = session.scalars(sa.select(WebhookEndpoint))
+        with app.app_context():
+            secret = webhooks.decrypt(endpoint.secret_encrypted)
+        assert secret in text
+        assert secret not in client.get("/vendor/webhooks").get_data(as_text=True)
+        assert secret not in client.get(f"/vendor/webhooks/{endpoint.id}").get_data(as_text=True)
+        assert endpoint.secret_encrypted != secret  # kept encrypted
+
+        webhooks.emit(
+            session, vendor.organization.id, "invoice.paid", {"n": 7}, key="7", now=utcnow()
+        )
+        session.commit()
+        outbox.drain(app)
+        detail = client.get(f"/vendor/webhooks/{endpoint.id}").get_data(as_text=True)
+    assert "invoice.paid" in detail and "502" in detail and "&#34;n&#34;: 7" in detail
+    english = client.get(f"/vendor/webhooks/{endpoint.id}", headers={"Accept-Language": "en"})
+    assert english.status_code == 200
