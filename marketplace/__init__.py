@@ -129,6 +129,20 @@ def _register_jobs(app: Flask) -> None:
     catalog_jobs.install(app)
     vouchers_jobs.install(app)
     billing_jobs.install(app)
+    _register_todo(app)
+
+
+def _register_todo(app: Flask) -> None:
+    """Each package's items on the dashboards' to-do lists (marketplace/todo.py)."""
+    from billing import todo as billing_todo
+    from catalog import todo as catalog_todo
+    from marketplace import todo
+    from vouchers import todo as vouchers_todo
+
+    todo.install(app)
+    catalog_todo.install(app)
+    vouchers_todo.install(app)
+    billing_todo.install(app)
 
 
 def _register_packages(app: Flask) -> None:
@@ -137,6 +151,7 @@ def _register_packages(app: Flask) -> None:
     from billing import cli as billing_cli
     from billing import demo as billing_demo
     from billing import (
+        fapiao_api,
         integration_api,
         operator_api,
         outcome_api,
@@ -160,6 +175,7 @@ def _register_packages(app: Flask) -> None:
         jobs_api,
         templating,
         vendors_api,
+        webhook_demo,
         webhooks,
         webhooks_api,
         worker,
@@ -208,6 +224,7 @@ def _register_packages(app: Flask) -> None:
         listing_api.blp,
         billing_api.blp,
         outcome_api.blp,
+        fapiao_api.blp,
         run_errors_api.blp,
         integration_api.blp,
         webhooks_api.blp,
@@ -222,6 +239,7 @@ def _register_packages(app: Flask) -> None:
     _register_jobs(app)
     app.extensions["marketplace.demo_loaders"] = [
         load_platform_demo,
+        webhook_demo.load,  # before the others: their listings and contracts are events
         catalog_demo.load,
         billing_demo.load,
         billing_demo.load_outcomes,
@@ -229,6 +247,7 @@ def _register_packages(app: Flask) -> None:
     ]
     app.extensions["marketplace.demo_services"] = [
         billing_demo.start_local_stripe,
+        webhook_demo.start_receiver,
         worker.start_demo_worker,  # after Stripe: the worker inherits its environment
     ]
     app.extensions["marketplace.demo_finishers"] = [catalog_demo.rebuild_index]

@@ -22,9 +22,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from marketplace import memberships, services, throttle
+from marketplace import memberships, services, throttle, todo
 from marketplace.auth import org_required, sign_in, sign_out, web_actor
-from marketplace.db import db
+from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.extensions import limiter
 from marketplace.forms import (
@@ -157,7 +157,11 @@ def logout() -> Response:
 @bp.get("/dashboard")
 @login_required
 def dashboard() -> str:
-    return render_template("marketplace/dashboard.html")
+    actor = web_actor()
+    items = (
+        todo.items_for(current_app, db.session, actor.organization, utcnow()) if actor else []
+    )
+    return render_template("marketplace/dashboard.html", todo_items=items)
 
 
 @bp.post("/switch/<int:org_id>")
