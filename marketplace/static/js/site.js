@@ -37,4 +37,29 @@
   }
   kindInputs.forEach(function (input) { input.addEventListener("change", syncKind); });
   if (kindInputs.length) syncKind();
+  // Tables become cards on a phone (site.css, "phone layout"): each cell gets its column's
+  // header as data-label unless it has one; a table in [data-scroll-x] or with
+  // .table-keep keeps its grid.
+  document.querySelectorAll("main table").forEach(function (table) {
+    if (table.closest("[data-scroll-x]") || table.classList.contains("table-keep")) return;
+    var head = table.tHead && table.tHead.rows[table.tHead.rows.length - 1];
+    if (!head) return;
+    var labels = [];
+    Array.prototype.forEach.call(head.cells, function (cell) {
+      for (var i = 0; i < (cell.colSpan || 1); i++) labels.push(cell.textContent.trim());
+    });
+    table.classList.add("table-cards");
+    var rows = [];
+    Array.prototype.forEach.call(table.tBodies, function (body) { rows.push.apply(rows, body.rows); });
+    if (table.tFoot) rows.push.apply(rows, table.tFoot.rows);
+    rows.forEach(function (row) {
+      var column = 0;
+      Array.prototype.forEach.call(row.cells, function (cell) {
+        if (!cell.hasAttribute("data-label") && labels[column] && (cell.colSpan || 1) === 1) {
+          cell.setAttribute("data-label", labels[column]);
+        }
+        column += cell.colSpan || 1;
+      });
+    });
+  });
 })();
