@@ -28,6 +28,7 @@ MODEL_MODULES = (
     "billing.error_models",
     "billing.credit_models",
     "billing.fulfillment_models",
+    "billing.payment_link_models",
     "billing.fapiao_models",
 )
 

@@ -314,3 +314,26 @@ def test_the_console_shows_the_secret_once_and_every_delivery_with_its_answer(
     assert "invoice.paid" in detail and "502" in detail and "&#34;n&#34;: 7" in detail
     english = client.get(f"/vendor/webhooks/{endpoint.id}", headers={"Accept-Language": "en"})
     assert english.status_code == 200
+
+
+def test_the_demo_vendor_has_an_endpoint_whose_deliveries_show_in_the_console(
+    app: Flask, client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from marketplace import webhook_demo
+    from marketplace.demo import DEMO_PASSWORD, load_demo
+    from marketplace.models import User
+
+    with Receiver() as receiver:
+        monkeypatch.setattr(webhook_demo, "RECEIVER_URL", receiver.url)
+        with app.app_context():
+            load_demo(app)
+        outbox.drain(app)
+    assert receiver.requests, "the demo's listings and contracts are events for the vendor"
+    types = {request.headers["Marketplace-Event-Type"] for request in receiver.requests}
+    assert {"listing.approved", "contract.created"} <= types
+    vendor = session.scalar(sa.select(User).where(User.email == "vendor@demo.local"))
+    assert vendor is not None
+    login(client, vendor, DEMO_PASSWORD)
+    (endpoint,) = session.scalars(sa.select(WebhookEndpoint))
+    page = client.get(f"/vendor/webhooks/{endpoint.id}").get_data(as_text=True)
+    assert "contract.created" in page and "成功" in page  # succeeded, in Chinese
