@@ -127,6 +127,11 @@ class InvoiceLineOut(ma.Schema):
 
 class InvoiceOut(ma.Schema):
     id = ma.fields.Integer(required=True)
+    fapiao_status = ma.fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "`requested`, `issued`, `reversed` (red-letter), or null"},
+    )
     number = ma.fields.String(required=True)
     kind = ma.fields.String(required=True)
     reason = ma.fields.String(required=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from billing.fapiao_models import BillingProfile, Fapiao, FapiaoStatus, FapiaoType
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
@@ -34,7 +34,7 @@ from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind, Role
 from marketplace.services import check_uscc
-from vouchers.models import Redemption, VoucherProgram
+from vouchers.models import Redemption, Program
 
 MAX_BYTES = 10 * 1024 * 1024
 NUMBER_DIGITS = 20  # 数电发票号码
@@ -121,9 +121,10 @@ def fapiao_of(session: Session, invoice: Invoice) -> Fapiao | None:
     return session.scalar(sa.select(Fapiao).where(Fapiao.invoice_id == invoice.id))
 
 
-def fapiao_status(session: Session, invoice: Invoice) -> FapiaoStatus | None:
+def fapiao_status(invoice: Invoice) -> FapiaoStatus | None:
     """``requested``, ``issued``, ``reversed``, or None when none was asked for."""
-    found = fapiao_of(session, invoice)
+    session = object_session(invoice)
+    found = fapiao_of(session, invoice) if session is not None else None
     return found.status if found else None
 
 
@@ -318,10 +319,10 @@ def may_download(session: Session, fapiao: Fapiao, actor: Actor) -> bool:
     return (
         session.scalar(
             sa.select(Redemption.id)
-            .join(VoucherProgram, VoucherProgram.id == Redemption.program_id)
+            .join(Program, Program.id == Redemption.program_id)
             .where(
                 Redemption.invoice_id == fapiao.invoice_id,
-                VoucherProgram.owner_org_id == org.id,
+                Program.owner_org_id == org.id,
             )
             .limit(1)
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from billing import invoices as invoice_rules
 from billing import overdue
+from billing.fapiao import fapiao_status
 from billing.models import Contract, Invoice
 
 
@@ -63,6 +64,7 @@ def invoice_dict(invoice: Invoice, *, with_lines: bool = True) -> dict[str, Any]
         "overdue_days": overdue.overdue_days(invoice),
         "paid_at": _iso(invoice.paid_at),
         "transfer_reference": invoice.transfer_reference,
+        "fapiao_status": (status.value if (status := fapiao_status(invoice)) else None),
     }
     if with_lines:
         data["lines"] = [

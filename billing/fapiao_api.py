@@ -1,0 +1,283 @@
+"""Fapiao endpoints of the JSON API: 开票信息, requests, issued and red-letter fapiao, files."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import marshmallow as ma
+from flask import send_from_directory
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+
+from billing import fapiao as rules
+from billing.fapiao_models import Fapiao, FapiaoType
+from billing.models import Invoice
+from marketplace.db import db, utcnow
+from marketplace.jsonapi import (
+    ApiError,
+    ErrorSchema,
+    current_actor,
+    service_call,
+    token_required,
+)
+from marketplace.models import OrgKind
+from marketplace.uploads import upload_folder
+
+blp = Blueprint("fapiao_api", __name__, url_prefix="/api/v1", description="Fapiao (发票)")
+
+TYPES = [t.value for t in FapiaoType]
+
+
+class ProfileIn(ma.Schema):
+    title = ma.fields.String(required=True, metadata={"description": "名称"})
+    tax_id = ma.fields.String(required=True, metadata={"description": "纳税人识别号 (USCC)"})
+    address_phone = ma.fields.String(load_default="", metadata={"description": "地址电话"})
+    bank_account = ma.fields.String(load_default="", metadata={"description": "开户行及账号"})
+    email = ma.fields.String(load_default="", metadata={"description": "receives the fapiao"})
+
+
+class ProfileOut(ProfileIn):
+    complete = ma.fields.Boolean(
+        required=True, metadata={"description": "enough for a special VAT fapiao (专票)"}
+    )
+
+
+class RequestIn(ma.Schema):
+    type = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(TYPES),
+        metadata={"description": "`normal` 普通发票 or `special` 增值税专用发票"},
+    )
+
+
+class IssueForm(ma.Schema):
+    number = ma.fields.String(required=True, metadata={"description": "20-digit 数电发票 number"})
+    issued_on = ma.fields.Date(required=True)
+    amount_fen = ma.fields.Integer(
+        metadata={"description": "the invoice total, vouchers included (issue only)"}
+    )
+    type = ma.fields.String(validate=ma.validate.OneOf(TYPES))
+
+
+class FileIn(ma.Schema):
+    file = Upload(required=True, metadata={"description": "PDF, OFD or XML, <= 10 MB"})
+
+
+class FapiaoOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    invoice_id = ma.fields.Integer(required=True)
+    type = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    buyer_title = ma.fields.String(required=True)
+    buyer_tax_id = ma.fields.String(required=True)
+    requested_at = ma.fields.String(required=True)
+    number = ma.fields.String(allow_none=True, required=True)
+    issued_on = ma.fields.String(allow_none=True, required=True)
+    amount_fen = ma.fields.Integer(allow_none=True, required=True)
+    file = ma.fields.String(
+        allow_none=True, required=True, metadata={"description": "download path"}
+    )
+    red_number = ma.fields.String(allow_none=True, required=True)
+    red_issued_on = ma.fields.String(allow_none=True, required=True)
+    red_file = ma.fields.String(allow_none=True, required=True)
+
+
+def fapiao_dict(found: Fapiao) -> dict[str, Any]:
+    base = f"/api/v1/fapiao/{found.id}"
+    return {
+        "id": found.id,
+        "invoice_id": found.invoice_id,
+        "type": found.type.value,
+        "status": found.status.value,
+        "buyer_title": found.buyer_title,
+        "buyer_tax_id": found.buyer_tax_id,
+        "requested_at": found.requested_at.isoformat(),
+        "number": found.number,
+        "issued_on": found.issued_on.isoformat() if found.issued_on else None,
+        "amount_fen": found.amount_fen,
+        "file": f"{base}/file" if found.file else None,
+        "red_number": found.red_number,
+        "red_issued_on": found.red_issued_on.isoformat() if found.red_issued_on else None,
+        "red_file": f"{base}/red-file" if found.red_file else None,
+    }
+
+
+def _profile_dict(profile: Any) -> dict[str, Any]:
+    return {
+        "title": profile.title,
+        "tax_id": profile.tax_id,
+        "address_phone": profile.address_phone,
+        "bank_account": profile.bank_account,
+        "email": profile.email,
+        "complete": profile.id is not None and profile.is_complete,
+    }
+
+
+def _invoice(invoice_id: int) -> Invoice:
+    invoice = db.session.get(Invoice, invoice_id)
+    actor = current_actor()
+    if invoice is None or not invoice.can_view(actor.organization.id):
+        raise ApiError(404, _("No such invoice."))
+    return invoice
+
+
+def _fapiao(fapiao_id: int) -> Fapiao:
+    found = db.session.get(Fapiao, fapiao_id)
+    if found is None or not rules.may_download(db.session, found, current_actor()):
+        raise ApiError(404, _("No such fapiao."))
+    return found
+
+
+@blp.get("/billing-profile")
+@token_required()
+@blp.response(200, ProfileOut)
+def get_profile() -> dict[str, Any]:
+    """Your organization's 开票信息 (filled from its register data until saved)."""
+    return _profile_dict(rules.profile_of(db.session, current_actor().organization))
+
+
+@blp.put("/billing-profile")
+@token_required(write=True)
+@blp.arguments(ProfileIn)
+@blp.response(200, ProfileOut)
+@blp.alt_response(422, schema=ErrorSchema)
+def put_profile(data: dict[str, Any]) -> dict[str, Any]:
+    """Save the 开票信息 (owner or admin); the tax ID is a checked USCC."""
+    actor = current_actor()
+    with service_call():
+        profile = rules.save_profile(
+            db.session, actor.organization, actor=actor, now=utcnow(), **data
+        )
+    return _profile_dict(profile)
+
+
+@blp.post("/invoices/<int:invoice_id>/fapiao")
+@token_required([OrgKind.SME], write=True)
+@blp.arguments(RequestIn)
+@blp.response(201, FapiaoOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+@blp.alt_response(422, schema=ErrorSchema)
+def request_fapiao(data: dict[str, Any], invoice_id: int) -> dict[str, Any]:
+    """The buyer asks for a fapiao of a paid invoice (one per invoice)."""
+    invoice = _invoice(invoice_id)
+    with service_call():
+        found = rules.request(
+            db.session,
+            invoice,
+            actor=current_actor(),
+            type_=FapiaoType(data["type"]),
+            now=utcnow(),
+        )
+    return fapiao_dict(found)
+
+
+@blp.get("/invoices/<int:invoice_id>/fapiao")
+@token_required()
+@blp.response(200, FapiaoOut)
+@blp.alt_response(404, schema=ErrorSchema)
+def get_invoice_fapiao(invoice_id: int) -> dict[str, Any]:
+    """The invoice's fapiao: for its buyer and vendor, the operator and a subsidising officer."""
+    invoice = db.session.get(Invoice, invoice_id)
+    found = rules.fapiao_of(db.session, invoice) if invoice else None
+    if found is None or not rules.may_download(db.session, found, current_actor()):
+        raise ApiError(404, _("No such fapiao."))
+    return fapiao_dict(found)
+
+
+def _upload(files: dict[str, Any]) -> tuple[bytes, str]:
+    upload = files["file"]
+    return upload.stream.read(rules.MAX_BYTES + 1), upload.filename or ""
+
+
+@blp.post("/fapiao/<int:fapiao_id>/issue")
+@token_required([OrgKind.VENDOR], write=True)
+@blp.arguments(IssueForm, location="form")
+@blp.arguments(FileIn, location="files")
+@blp.response(200, FapiaoOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+@blp.alt_response(422, schema=ErrorSchema)
+def issue(form: dict[str, Any], files: dict[str, Any], fapiao_id: int) -> dict[str, Any]:
+    """The vendor records the issued 数电发票 (multipart: fields and ``file``); the amount
+    is the invoice total, vouchers included."""
+    found = _fapiao(fapiao_id)
+    data, filename = _upload(files)
+    with service_call():
+        rules.record_issued(
+            db.session,
+            found,
+            actor=current_actor(),
+            number=form["number"],
+            issued_on=form["issued_on"],
+            amount_fen=form.get("amount_fen", found.invoice.total_fen),
+            type_=FapiaoType(form["type"]) if form.get("type") else None,
+            data=data,
+            filename=filename,
+            upload_folder=upload_folder(),
+            now=utcnow(),
+        )
+    return fapiao_dict(found)
+
+
+@blp.post("/fapiao/<int:fapiao_id>/red-letter")
+@token_required([OrgKind.VENDOR], write=True)
+@blp.arguments(IssueForm, location="form")
+@blp.arguments(FileIn, location="files")
+@blp.response(200, FapiaoOut)
+@blp.alt_response(404, schema=ErrorSchema)
+@blp.alt_response(409, schema=ErrorSchema)
+@blp.alt_response(422, schema=ErrorSchema)
+def red_letter(form: dict[str, Any], files: dict[str, Any], fapiao_id: int) -> dict[str, Any]:
+    """After a refund, the vendor records the red-letter (红字) fapiao reversing the original."""
+    found = _fapiao(fapiao_id)
+    data, filename = _upload(files)
+    issued_on: date = form["issued_on"]
+    with service_call():
+        rules.record_red_letter(
+            db.session,
+            found,
+            actor=current_actor(),
+            number=form["number"],
+            issued_on=issued_on,
+            data=data,
+            filename=filename,
+            upload_folder=upload_folder(),
+            now=utcnow(),
+        )
+    return fapiao_dict(found)
+
+
+def send_fapiao_file(found: Fapiao, *, red: bool) -> ResponseReturnValue:
+    stored = found.red_file if red else found.file
+    if not stored:
+        raise ApiError(404, _("No such fapiao."))
+    response = send_from_directory(
+        upload_folder() / "fapiao",
+        stored,
+        mimetype=(found.red_file_content_type if red else found.file_content_type),
+        as_attachment=True,
+        download_name=(found.red_file_name if red else found.file_name) or stored,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blp.get("/fapiao/<int:fapiao_id>/file")
+@token_required()
+@blp.alt_response(404, schema=ErrorSchema)
+def download(fapiao_id: int) -> ResponseReturnValue:
+    """The fapiao file (PDF, OFD or XML)."""
+    return send_fapiao_file(_fapiao(fapiao_id), red=False)
+
+
+@blp.get("/fapiao/<int:fapiao_id>/red-file")
+@token_required()
+@blp.alt_response(404, schema=ErrorSchema)
+def download_red(fapiao_id: int) -> ResponseReturnValue:
+    """The red-letter fapiao file."""
+    return send_fapiao_file(_fapiao(fapiao_id), red=True)
