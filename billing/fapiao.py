@@ -34,7 +34,7 @@ from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind, Role
 from marketplace.services import check_uscc
-from vouchers.models import Redemption, Program
+from vouchers.models import Program, Redemption
 
 MAX_BYTES = 10 * 1024 * 1024
 NUMBER_DIGITS = 20  # 数电发票号码
