@@ -234,7 +234,7 @@ def ingest(
     rows: list[dict[str, Any]] = []
     # What each (contract, period) may still take before reaching MAX_PERIOD_QUANTITY.
     rooms: dict[tuple[int, datetime, datetime], Decimal] = {}
-    current_totals = _current_totals(session, list(contracts.values()))
+    current_totals = period_quantities(session, list(contracts.values()))
     for event in parsed:
         if event.event_id in stored:
             if stored[event.event_id] == event.payload_hash:
@@ -304,8 +304,9 @@ def _locked(session: Session, query: sa.Select) -> sa.Select:
     return query  # SQLite: the first write takes the database lock
 
 
-def _current_totals(session: Session, contracts: list[Contract]) -> dict[int, Decimal]:
-    """Each contract's recorded quantity in its current period, in one query."""
+def period_quantities(session: Session, contracts: list[Contract]) -> dict[int, Decimal]:
+    """Each contract's recorded quantity in its current period, in one query (what
+    ingestion checks against the period maximum and what the billing run invoices)."""
     if not contracts:
         return {}
     rows = session.execute(

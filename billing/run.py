@@ -30,12 +30,12 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from billing import contracts as contract_rules
 from billing import invoices, notify, outcomes, run_errors, webhook_events
 from billing.error_models import CLOSE, BillingError
+from billing.metering import period_quantities
 from billing.models import (
     Contract,
     ContractStatus,
     Invoice,
     InvoiceStatus,
-    UsageEvent,
 )
 from billing.outcome_models import OutcomeReport, ReportStatus
 from billing.periods import period_bounds, period_index
@@ -86,23 +86,6 @@ def _lock(session: Session, query: sa.Select) -> sa.Select:
     if session.get_bind().dialect.name == "postgresql":
         return query.with_for_update(skip_locked=True)
     return query
-
-
-def period_quantities(session: Session, contracts: list[Contract]) -> dict[int, Decimal]:
-    """Each usage contract's metered total in its current period, in one query."""
-    if not contracts:
-        return {}
-    rows = session.execute(
-        sa.select(UsageEvent.contract_id, sa.func.sum(UsageEvent.quantity))
-        .join(Contract, Contract.id == UsageEvent.contract_id)
-        .where(
-            UsageEvent.contract_id.in_([c.id for c in contracts]),
-            UsageEvent.occurred_at >= Contract.current_period_start,
-            UsageEvent.occurred_at < Contract.current_period_end,
-        )
-        .group_by(UsageEvent.contract_id)
-    )
-    return {contract_id: Decimal(total) for contract_id, total in rows}
 
 
 def _issued_keys(session: Session, contracts: list[Contract]) -> set[tuple[int, datetime, str]]:
