@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog.models import Plan, Solution
@@ -134,7 +135,7 @@ class InvoiceStatus(enum.StrEnum):
 
 INVOICE_STATUS_LABELS = {
     InvoiceStatus.DRAFT: _l("Draft"),
-    InvoiceStatus.OPEN: _l("Open"),
+    InvoiceStatus.OPEN: lazy_pgettext("invoice status", "Open"),  # 待支付, not "open it"
     InvoiceStatus.PAID: _l("Paid"),
     InvoiceStatus.VOID: _l("Void"),
     InvoiceStatus.UNCOLLECTIBLE: _l("Uncollectible"),

@@ -42,7 +42,22 @@ DOMAIN = "messages"
 POT = TRANSLATIONS / f"{DOMAIN}.pot"
 LOCALES = ("zh_CN", "en")  # zh_CN is the default interface language
 CHECKED_LOCALE = "zh_CN"
-KEYWORDS = ("_", "gettext", "ngettext:1,2", "_l", "lazy_gettext", "lazy_ngettext:1,2")
+KEYWORDS = (
+    "_",
+    "gettext",
+    "ngettext:1,2",
+    "_l",
+    "lazy_gettext",
+    "lazy_ngettext:1,2",
+    # A word used in two senses carries a context (msgctxt): "Open" the invoice status
+    # (待支付) is not "Open" the button (查看).
+    "pgettext:1c,2",
+    "lazy_pgettext:1c,2",
+    "npgettext:1c,2,3",
+)
+# In a translations JSON file, a context is written before the msgid with gettext's
+# separator: {"action\u0004Open": "查看"}.
+CONTEXT_SEPARATOR = "\x04"
 PROJECT = "sme-marketplace"
 VERSION = "0.1.0"
 
@@ -190,7 +205,7 @@ def cmd_check() -> int:
             problems.append(f"placeholder: {msgid!r}: {error}")
     if POT.exists():
         for message in _read(POT):
-            if message.id and message.id not in catalog:
+            if message.id and catalog.get(message.id, context=message.context) is None:
                 msgid = message.id[0] if isinstance(message.id, (list, tuple)) else message.id
                 problems.append(f"missing (run 'update'): {msgid!r}")
     if problems:
@@ -219,7 +234,10 @@ def cmd_translate(files: list[Path]) -> int:
         catalog = _read(path, CHECKED_LOCALE)
         filled = 0
         for message in catalog:
-            wanted = translations.get(message.id) if isinstance(message.id, str) else None
+            key = message.id
+            if isinstance(key, str) and message.context:
+                key = f"{message.context}{CONTEXT_SEPARATOR}{key}"
+            wanted = translations.get(key) if isinstance(key, str) else None
             if wanted is not None and message.string != wanted:
                 message.string = wanted
                 filled += 1

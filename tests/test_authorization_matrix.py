@@ -81,6 +81,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "storefront.scenario"): EVERYONE,
     ("GET", "storefront.compare"): EVERYONE,
     ("GET", "site.healthz"): EVERYONE,
+    ("GET", "site.favicon"): EVERYONE,
     ("GET", "site.regions_json"): EVERYONE,
     ("POST", "site.set_language"): EVERYONE,
     ("GET", "static"): EVERYONE,

@@ -12,6 +12,7 @@ from flask import (
     jsonify,
     redirect,
     request,
+    send_from_directory,
     session,
     url_for,
 )
@@ -43,6 +44,15 @@ def healthz() -> tuple[Response, int]:
         current_app.logger.warning("health check failed: %s", exc)
         return jsonify(status="error", database="unreachable"), 503
     return jsonify(status="ok", database="ok"), 200
+
+
+@bp.get("/favicon.ico")
+@limiter.exempt
+def favicon() -> Response:
+    """Browsers ask for it on every site, whatever the page links."""
+    return send_from_directory(
+        current_app.static_folder or "", "favicon.ico", mimetype="image/vnd.microsoft.icon"
+    )
 
 
 @bp.post("/language")

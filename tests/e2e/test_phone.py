@@ -20,7 +20,7 @@ from werkzeug.routing import RequestRedirect
 from marketplace import create_app
 from marketplace.demo import DEMO_PASSWORD
 from tests.e2e.conftest import ARTIFACTS
-from tests.test_authorization_matrix import ANON, EXPECTED, G, P, SO, V
+from tests.test_authorization_matrix import ANON, EXPECTED, SO, G, P, V
 
 PHONE = {"width": 390, "height": 844}
 
@@ -133,14 +133,14 @@ def test_every_daily_page_fits_a_phone(site, browser, routes, email: str) -> Non
             assert response is not None
             if "text/html" not in (response.headers.get("content-type") or ""):
                 continue
-            assert response.status < 400, f"{email or 'visitor'} {path}: {response.status} {page.inner_text('body')[:300]}"
+            assert response.status < 400, (
+                f"{email or 'visitor'} {path}: {response.status} {page.inner_text('body')[:300]}"
+            )
             checked += 1
             page.screenshot(path=folder / f"{checked:02d}-{endpoint}.png", full_page=True)
             sizes = page.evaluate(OVERFLOW)
             if sizes["scroll"] > sizes["inner"]:
-                problems.append(
-                    f"{path} ({endpoint}) is {sizes['scroll']}px wide: {sizes['wide']}"
-                )
+                problems.append(f"{path} ({endpoint}) is {sizes['scroll']}px wide: {sizes['wide']}")
             for action in page.evaluate(MAIN_ACTIONS_OUTSIDE):
                 problems.append(f"{path} ({endpoint}): main action {action} off-screen")
             for href in page.eval_on_selector_all(
