@@ -152,3 +152,29 @@ def test_every_daily_page_fits_a_phone(site, browser, routes, email: str) -> Non
         assert not problems, "\n".join(problems)
     finally:
         context.close()
+
+
+def test_search_filters_open_as_a_sheet_and_compare_fits_a_phone(site, browser) -> None:
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", base_url=site.url)
+    page = context.new_page()
+    try:
+        page.goto("/search?q=质检")
+        sheet = page.locator("#filters")
+        assert not sheet.is_visible()
+        page.click("[data-filters-open]")
+        page.wait_for_selector("#filters.show")
+        box = sheet.bounding_box()
+        assert box is not None and box["width"] <= PHONE["width"]
+        industry = page.locator("#filters a[href*='industry=']").first
+        assert industry.is_visible()
+        with page.expect_navigation():
+            industry.click()
+        slugs = page.eval_on_selector_all(
+            "input[data-compare-slug]", "els => els.map(e => e.dataset.compareSlug)"
+        )
+        page.goto("/compare?" + "&".join(f"s={slug}" for slug in slugs[:3]))
+        page.screenshot(path=ARTIFACTS / "phone-visitor" / "compare.png", full_page=True)
+        sizes = page.evaluate(OVERFLOW)
+        assert sizes["scroll"] <= sizes["inner"], sizes
+    finally:
+        context.close()
