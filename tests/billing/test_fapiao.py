@@ -17,7 +17,7 @@ from billing.fapiao_models import FapiaoStatus, FapiaoType
 from marketplace.errors import Conflict, DomainError
 from tests.billing.factories import T0
 from tests.catalog.factories import operator_actor
-from tests.factories import create_token, make_uscc
+from tests.factories import create_token, login, make_uscc
 from tests.vouchers.factories import (
     contract_between,
     create_program,
@@ -259,3 +259,57 @@ def ofd() -> bytes:
     with zipfile.ZipFile(data, "w") as archive:
         archive.writestr("OFD.xml", "<ofd:OFD xmlns:ofd='http://www.ofdspec.org/2016'/>")
     return data.getvalue()
+
+
+def sign_in(client: FlaskClient, actor) -> None:
+    login(client, actor.user)
+    client.post(f"/switch/{actor.organization.id}")
+
+
+def test_fapiao_pages_request_issue_and_download(client: FlaskClient, session: Session) -> None:
+    program, buyer, vendor, invoice, _payment = paid_with_voucher(session)
+    sign_in(client, buyer)
+    html = client.get(f"/billing/invoices/{invoice.id}").get_data(as_text=True)
+    assert 'data-fapiao-status="none"' in html and "data-fapiao-request" in html
+    special = client.post(f"/billing/invoices/{invoice.id}/fapiao", data={"type": "special"})
+    assert special.status_code == 303 and rules.fapiao_of(session, invoice) is None
+    refused = client.get(special.headers["Location"]).get_data(as_text=True)
+    assert "专用发票" in refused or "special VAT fapiao" in refused  # the refusal, in words
+    bad = client.post("/billing/fapiao-details", data={"title": "x", "tax_id": "123"})
+    assert bad.status_code == 422 and "is-invalid" in bad.get_data(as_text=True)
+    assert (
+        client.post(f"/billing/invoices/{invoice.id}/fapiao", data={"type": "normal"}).status_code
+        == 303
+    )
+    assert rules.fapiao_status(invoice) is FapiaoStatus.REQUESTED
+
+    client.post("/logout")
+    sign_in(client, vendor)
+    listing = client.get("/billing/fapiao").get_data(as_text=True)
+    assert invoice.number in listing and 'data-fapiao-status="requested"' in listing
+    found = rules.fapiao_of(session, invoice)
+    recorded = client.post(
+        f"/billing/fapiao/{found.id}/issue",
+        data={
+            "number": NUMBER,
+            "issued_on": T0.date().isoformat(),
+            "amount": "100.00",
+            "file": (io.BytesIO(PDF), "fp.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert recorded.status_code == 303
+    session.expire_all()
+    assert rules.fapiao_status(invoice) is FapiaoStatus.ISSUED
+    vendor_view = client.get(f"/billing/invoices/{invoice.id}").get_data(as_text=True)
+    assert 'data-fapiao-status="issued"' in vendor_view and NUMBER in vendor_view
+
+    for actor in (buyer, officer_of(session, program)):
+        client.post("/logout")
+        sign_in(client, actor)
+        with client.get(f"/billing/fapiao/{found.id}/file") as got:
+            assert got.status_code == 200 and got.data == PDF
+    client.post("/logout")
+    sign_in(client, sme_actor(session))
+    with client.get(f"/billing/fapiao/{found.id}/file") as got:
+        assert got.status_code == 404
