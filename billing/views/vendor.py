@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import g, render_template
 
 from billing import ledger
+from billing import payable as payable_split
 from billing.models import Invoice, LedgerEntry, LedgerTransaction
 from billing.views.common import bp
 from marketplace.auth import org_required
@@ -53,4 +54,5 @@ def payable() -> str:
         lines=lines,
         other=other,
         truncated=len(rows) >= BREAKDOWN_ROWS,
+        split=payable_split.split(db.session, vendor_id),
     )
