@@ -311,11 +311,12 @@ def create_many(
     ledger.insert_many(session, bookings, now=now)
     credits.record(session, credit_moves, now=now)
     audit.record_many(session, entries)
-    issued = list(session.scalars(sa.select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)))
-    for invoice in issued:
-        webhook_events.invoice_event(session, invoice, "invoice.issued", now=now)
-        if invoice.status is InvoiceStatus.PAID:
-            webhook_events.invoice_event(session, invoice, "invoice.paid", now=now)
+    issued = list(
+        session.scalars(sa.select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id))
+    )
+    events = [(invoice, "invoice.issued") for invoice in issued]
+    events += [(i, "invoice.paid") for i in issued if i.status is InvoiceStatus.PAID]
+    webhook_events.invoice_events(session, events, now=now)
     return issued
 
 

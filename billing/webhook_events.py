@@ -87,14 +87,18 @@ def contract_event(
 
 
 def invoice_event(session: Session, invoice: Invoice, event_type: str, *, now: datetime) -> None:
-    webhooks.emit(
-        session,
-        invoice.vendor_id,
-        event_type,
-        invoice_data(invoice),
-        key=f"invoice:{invoice.id}",
-        now=now,
-    )
+    invoice_events(session, [(invoice, event_type)], now=now)
+
+
+def invoice_events(session: Session, events: list[tuple[Invoice, str]], *, now: datetime) -> None:
+    """Many invoice events with one look-up of the vendors' endpoints (the billing run)."""
+    drafts = [
+        webhooks.EventDraft(
+            invoice.vendor_id, event_type, invoice_data(invoice), f"invoice:{invoice.id}"
+        )
+        for invoice, event_type in events
+    ]
+    webhooks.emit_many(session, drafts, now=now)
 
 
 def outcome_event(
