@@ -75,6 +75,15 @@ class BadgesOut(ma.Schema):
     precise = ma.fields.Boolean(required=True, metadata={"description": "准: one or two scenarios"})
 
 
+class PaymentClaimsOut(ma.Schema):
+    """What the listing may promise about paying, derived from its plans (catalog/claims.py)."""
+
+    trial_days = ma.fields.Integer(required=True, metadata={"description": "0 for none"})
+    pay_after_use = ma.fields.Boolean(required=True)
+    pay_for_results = ma.fields.Boolean(required=True)
+    no_upfront_payment = ma.fields.Boolean(required=True)
+
+
 class SolutionSummaryOut(ma.Schema):
     slug = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
@@ -90,6 +99,7 @@ class SolutionSummaryOut(ma.Schema):
     billing_models = ma.fields.List(ma.fields.String(), required=True)
     lowest_monthly_fen = ma.fields.Integer(allow_none=True, required=True)
     badges = ma.fields.Nested(BadgesOut, required=True)
+    payment_claims = ma.fields.Nested(PaymentClaimsOut, required=True)
     rating = ma.fields.Float(allow_none=True, required=True)
     rating_count = ma.fields.Integer(required=True)
     published_at = ma.fields.String(allow_none=True, required=True)
@@ -235,9 +245,7 @@ def _sync_page(updated_since: str, per_page: int) -> dict[str, Any]:
         "total": len(page.published),
         "page": 1,
         "per_page": per_page,
-        "items": [
-            summary_dict(s, s.published, rating=ratings.get(s.id)) for s in page.published
-        ],
+        "items": [summary_dict(s, s.published, rating=ratings.get(s.id)) for s in page.published],
         "facets": {},
         "did_you_mean": None,
         "fuzzy": False,

@@ -12,6 +12,7 @@ unit price of the second tier row).
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -54,6 +55,7 @@ EMPTY_ROWS = 3
 # More rows than allowed are read so the checker can say "at most 6", instead of the
 # form silently dropping the 7th; the cap keeps a forged request from costing memory.
 ROWS_READ = 20
+_UNIT_YUAN = re.compile(r"[0-9]{1,9}(?:\.[0-9]+)?|\.[0-9]+")
 _PATH_PART = re.compile(r"^(?P<name>\w+)(?:\[(?P<index>\d+)\])?$")
 
 
@@ -73,6 +75,41 @@ def _yuan_to_fen(field: Field, path: str) -> int | None:
         return None
     try:
         return parse_yuan(raw).fen
+    except MoneyParseError as exc:
+        raise DomainError(exc.message, field=path) from None
+
+
+# Unit prices are typed in 元 like every other price; four places of 元 reach a hundredth of
+# a fen, which the rating engine keeps (1.5 元/千张 is 0.0015 元/张).
+UNIT_PRICE_YUAN_PLACES = 4
+
+
+def unit_yuan_to_fen(raw: str) -> str:
+    """A unit price typed in 元 as the fen string the checker reads: "1.5" -> "150",
+    "0.0125" -> "1.25". Raises ``MoneyParseError`` for text that is not such a price."""
+    text = unicodedata.normalize("NFKC", raw).strip()
+    text = text.removeprefix("¥").removesuffix("元").strip().replace(",", "")
+    if not _UNIT_YUAN.fullmatch(text):
+        raise MoneyParseError(_l("Enter a price in yuan such as 0.02."))
+    yuan = Decimal(text)
+    if -yuan.normalize().as_tuple().exponent > UNIT_PRICE_YUAN_PLACES:
+        raise MoneyParseError(_l("Unit prices in yuan have at most four decimal places."))
+    return format((yuan * 100).normalize(), "f")
+
+
+def unit_fen_to_yuan(value: Any) -> str:
+    """The other way, to show a stored unit price in the form again: "150" -> "1.5"."""
+    if value is None or value == "":
+        return ""
+    return format((Decimal(str(value)) / 100).normalize(), "f")
+
+
+def _unit_yuan(field: Field, path: str) -> str:
+    raw = _text(field)
+    if not raw:
+        return ""
+    try:
+        return unit_yuan_to_fen(raw)
     except MoneyParseError as exc:
         raise DomainError(exc.message, field=path) from None
 
@@ -106,10 +143,6 @@ def percent_text(basis_points: int | None) -> str:
     if basis_points is None:
         return ""
     return format((Decimal(basis_points) / 100).normalize(), "f")
-
-
-def _decimal_text(value: Any) -> str:
-    return "" if value is None else format(Decimal(str(value)).normalize(), "f")
 
 
 def industry_choices() -> list[SelectChoice]:
@@ -372,10 +405,10 @@ class RejectForm(ListingForm):
 
 class TierForm(Form):
     up_to = StringField(_l("Up to (units)"), render_kw={"inputmode": "numeric"})
-    unit_fen = StringField(_l("Unit price (fen)"), render_kw={"inputmode": "decimal"})
+    unit_yuan = StringField(_l("Unit price (元 per unit)"), render_kw={"inputmode": "decimal"})
 
     def is_blank(self) -> bool:
-        return not _text(self.up_to) and not _text(self.unit_fen)
+        return not _text(self.up_to) and not _text(self.unit_yuan)
 
 
 class PlanForm(ListingForm):
@@ -386,6 +419,10 @@ class PlanForm(ListingForm):
         "share_bp": "share_percent",
         "vat_rate_bp": "vat_rate",
         "plans": "name",  # "plan names must differ"
+        # unit prices are typed in 元 and checked in fen
+        "unit_fen": "unit_yuan",
+        "price_per_unit_fen": "price_per_unit_yuan",
+        "value_per_unit_fen": "value_per_unit_yuan",
     }
 
     name = StringField(_l("Plan name"), render_kw={"maxlength": 60})
@@ -449,18 +486,18 @@ class PlanForm(ListingForm):
         _l("Better means"), validate_choice=False, default=Direction.DECREASE.value
     )
     outcome_pricing = RadioField(_l("Charge"), validate_choice=False, default="price")
-    price_per_unit_fen = StringField(
-        _l("Price per unit of improvement (fen)"),
-        description=_l("In fen, decimals allowed: 30 means ¥0.30 per unit."),
+    price_per_unit_yuan = StringField(
+        _l("Price per unit of improvement (元)"),
+        description=_l("In 元, up to four decimals: 0.3 means ¥0.30 per unit."),
         render_kw={"inputmode": "decimal"},
     )
     share_percent = StringField(
         _l("Share of the value of the improvement (%)"), render_kw={"inputmode": "decimal"}
     )
-    value_per_unit_fen = StringField(
-        _l("Value of one unit of improvement (fen)"),
+    value_per_unit_yuan = StringField(
+        _l("Value of one unit of improvement (元)"),
         description=_l(
-            "What one unit of improvement is worth to the buyer, e.g. 85 for ¥0.85 per kWh."
+            "What one unit of improvement is worth to the buyer in 元, e.g. 0.85 per kWh."
         ),
         render_kw={"inputmode": "decimal"},
     )
@@ -527,7 +564,7 @@ class PlanForm(ListingForm):
                 tiers=[
                     {
                         "up_to": "" if t.get("up_to") is None else str(t["up_to"]),
-                        "unit_fen": _decimal_text(t.get("unit_fen")),
+                        "unit_yuan": unit_fen_to_yuan(t.get("unit_fen")),
                     }
                     for t in plan.tiers or []
                 ],
@@ -539,9 +576,9 @@ class PlanForm(ListingForm):
                 kpi_unit=plan.kpi_unit or "",
                 direction=plan.direction.value if plan.direction else Direction.DECREASE.value,
                 outcome_pricing="share" if plan.share_bp is not None else "price",
-                price_per_unit_fen=_decimal_text(plan.price_per_unit_fen),
+                price_per_unit_yuan=unit_fen_to_yuan(plan.price_per_unit_fen),
                 share_percent=percent_text(plan.share_bp),
-                value_per_unit_fen=_decimal_text(plan.value_per_unit_fen),
+                value_per_unit_yuan=unit_fen_to_yuan(plan.value_per_unit_fen),
                 cap=yuan_text(plan.cap_fen),
                 verification_days=str(plan.verification_days),
             )
@@ -587,9 +624,13 @@ class PlanForm(ListingForm):
                 data["share_bp"] = _percent_to_bp(self.share_percent, "share_bp")
                 if data["share_bp"] is None:
                     raise DomainError(_l("This field is required."), field="share_bp")
-                data["value_per_unit_fen"] = _text(self.value_per_unit_fen)
+                data["value_per_unit_fen"] = _unit_yuan(
+                    self.value_per_unit_yuan, "value_per_unit_fen"
+                )
             else:
-                data["price_per_unit_fen"] = _text(self.price_per_unit_fen)
+                data["price_per_unit_fen"] = _unit_yuan(
+                    self.price_per_unit_yuan, "price_per_unit_fen"
+                )
         return data
 
     def _tiers_input(self) -> list[dict[str, Any]]:
@@ -599,7 +640,11 @@ class PlanForm(ListingForm):
             if entry.form.is_blank():
                 continue
             self.rows["tiers"].append(row)
+            path = f"tiers[{len(tiers)}].unit_fen"
             tiers.append(
-                {"up_to": _whole_number(entry.form.up_to), "unit_fen": _text(entry.form.unit_fen)}
+                {
+                    "up_to": _whole_number(entry.form.up_to),
+                    "unit_fen": _unit_yuan(entry.form.unit_yuan, path),
+                }
             )
         return tiers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from catalog.claims import payment_claims
 from catalog.markup import render_markdown
 from catalog.models import BillingModel, Plan, Solution, SolutionRevision
 
@@ -75,6 +76,7 @@ def summary_dict(
         "billing_models": revision.billing_models(),
         "lowest_monthly_fen": revision.lowest_monthly_fen(),
         "badges": revision.badges(),
+        "payment_claims": payment_claims(revision.plans).as_dict(),
         "rating": round(rating[0], 2) if rating else None,
         "rating_count": rating[1] if rating else 0,
         "published_at": solution.published_at.isoformat() if solution.published_at else None,

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request,
 from flask_babel import gettext as _
 
 from catalog import indexing, services, taxonomy
+from catalog.claims import claim_sentences, payment_claims
 from catalog.estimates import EstimateError, estimate, number, unit_price
 from catalog.models import BillingModel, Plan, Rating, Solution
 from catalog.presenters import detail_dict, plan_dict
@@ -78,6 +79,8 @@ def display_helpers() -> dict[str, Any]:
         "scenario_name": scenario_name,
         "facet_label": facet_label,
         "unit_price": unit_price,
+        "payment_claims": payment_claims,
+        "claim_sentences": claim_sentences,
         "number": number,
         "max_compare": MAX_COMPARE,
         "popular_scenarios": POPULAR_SCENARIOS,

@@ -98,11 +98,11 @@ USAGE_FORM = {
     "unit_en": "image",
     "tier_mode": "graduated",
     "tiers-0-up_to": "10,000",
-    "tiers-0-unit_fen": "2",
+    "tiers-0-unit_yuan": "0.02",
     "tiers-1-up_to": "",
-    "tiers-1-unit_fen": "1.5",
+    "tiers-1-unit_yuan": "0.015",
     "tiers-2-up_to": "",
-    "tiers-2-unit_fen": "",
+    "tiers-2-unit_yuan": "",
     "free_units": "1,000",
     "base_fee": "",
     "vat_rate": "6",
@@ -116,7 +116,7 @@ OUTCOME_FORM = {
     "kpi_unit": "kWh",
     "direction": "decrease",
     "outcome_pricing": "price",
-    "price_per_unit_fen": "30",
+    "price_per_unit_yuan": "0.3",
     "cap": "50,000",
     "base_fee": "500",
     "verification_days": "7",
@@ -362,9 +362,9 @@ def test_tiers_that_do_not_increase_are_refused_next_to_the_tier(
     bad = {
         **USAGE_FORM,
         "tiers-1-up_to": "5000",
-        "tiers-1-unit_fen": "1.5",
+        "tiers-1-unit_yuan": "0.015",
         "tiers-2-up_to": "",
-        "tiers-2-unit_fen": "1",
+        "tiers-2-unit_yuan": "0.01",
     }
     response = signed_in(app, vendor).post(f"/vendor/solutions/{solution.id}/plans", data=bad)
     assert response.status_code == 200

@@ -87,7 +87,7 @@ def test_a_vendor_lists_an_outcome_plan_and_gets_a_disputed_result_invoiced(site
     plan_form.locator("input[name=kpi_unit]").fill("%")
     choose(plan_form, "direction", "decrease")
     choose(plan_form, "outcome_pricing", "price")
-    plan_form.locator("input[name=price_per_unit_fen]").fill("500000")  # ¥5,000 per point
+    plan_form.locator("input[name=price_per_unit_yuan]").fill("5000")  # ¥5,000 per point
     plan_form.locator("input[name=cap]").fill("20000")
     plan_form.locator("input[name=verification_days]").fill("7")
     vendor.shot("outcome-plan")
