@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from billing import invoices as invoice_rules
 from billing import overdue
 from billing.error_models import BillingError
+from billing.fapiao_models import Fapiao, FapiaoStatus
 from billing.models import Contract, ContractStatus, Invoice, InvoiceKind
 from billing.outcome_models import OutcomeReport, ReportStatus
 from catalog.models import BillingModel, Plan
@@ -176,6 +177,19 @@ def vendor_items(session: Session, org: Organization, now: datetime) -> list[Tod
             Invoice.total_fen > 0,
         )
     ).one()
+    requested = session.scalar(
+        sa.select(sa.func.count(Fapiao.id)).where(
+            Fapiao.vendor_id == org.id, Fapiao.status == FapiaoStatus.REQUESTED
+        )
+    )
+    if requested:
+        items.append(
+            TodoItem(
+                "fapiao_requests",
+                _("%(count)d fapiao request(s) to fulfil", count=requested),
+                url_for("billing.fapiao_requests"),
+            )
+        )
     if count:
         items.append(
             TodoItem(

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import payments
+from billing import fapiao, payments
+from billing.fapiao_models import FapiaoType
 from billing.models import Invoice
 from catalog import services as catalog_services
 from marketplace.dates import CHINA, day_start
@@ -76,6 +77,11 @@ def test_buyer_and_vendor_see_their_work_until_it_is_done(
     session.flush()
     assert "invoices_overdue" not in todo(client, buyer)
     assert "invoices_unpaid" not in todo(client, vendor)
+    assert "fapiao_requests" not in todo(client, vendor)
+
+    fapiao.request(session, invoice, actor=buyer, type_=FapiaoType.NORMAL, now=now)
+    session.flush()
+    assert todo(client, vendor)["fapiao_requests"] == "/billing/fapiao"
 
 
 def test_enterprise_and_officer_see_voucher_work(client: FlaskClient, session: Session) -> None:
