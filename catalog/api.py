@@ -146,10 +146,31 @@ class CaseStudyOut(ma.Schema):
     result = ma.fields.String(required=True)
 
 
+class FaqOut(ma.Schema):
+    question = ma.fields.String(required=True)
+    answer = ma.fields.String(required=True)
+
+
+class SupportOut(ma.Schema):
+    phone = ma.fields.String()
+    email = ma.fields.String()
+    wechat = ma.fields.String()
+    hours = ma.fields.String()
+
+
+class SlaOut(ma.Schema):
+    availability_bp = ma.fields.Integer(metadata={"description": "9990 = 99.9%"})
+    response_hours = ma.fields.Integer()
+
+
 class SolutionDetailOut(SolutionSummaryOut):
     description = ma.fields.String(required=True, metadata={"description": "Markdown"})
     description_html = ma.fields.String(required=True, metadata={"description": "sanitized HTML"})
     case_studies = ma.fields.List(ma.fields.Nested(CaseStudyOut), required=True)
+    faq = ma.fields.List(ma.fields.Nested(FaqOut), required=True)
+    support = ma.fields.Nested(SupportOut, required=True)
+    sla = ma.fields.Nested(SlaOut, required=True)
+    deploy_steps = ma.fields.List(ma.fields.String(), required=True)
     plans = ma.fields.List(ma.fields.Nested(PlanOut), required=True)
 
 

@@ -43,6 +43,10 @@ _CONTENT_FIELDS = {
     "deploy_days": "0 to 365",
     "voucher_kinds": "cloud, compute",
     "case_studies": "[{customer_industry, customer?, problem, result}], at most six",
+    "faq": "[{question, answer}], at most twelve, plain text",
+    "support": "{phone?, email?, wechat?, hours?}",
+    "sla": "{availability_bp? (9000 to 10000), response_hours? (1 to 720)}",
+    "deploy_steps": "[step], in order, at most twelve",
 }
 
 
@@ -120,6 +124,10 @@ class ListingRevisionOut(ma.Schema):
     deploy_days = ma.fields.Integer(required=True)
     voucher_kinds = ma.fields.List(ma.fields.String(), required=True)
     case_studies = ma.fields.List(ma.fields.Dict(), required=True)
+    faq = ma.fields.List(ma.fields.Dict(), required=True)
+    support = ma.fields.Dict(required=True)
+    sla = ma.fields.Dict(required=True)
+    deploy_steps = ma.fields.List(ma.fields.String(), required=True)
     plans = ma.fields.List(ma.fields.Dict(), required=True)
     screenshots = ma.fields.List(ma.fields.Nested(ListingScreenshotOut), required=True)
 
@@ -155,6 +163,10 @@ def _revision_dict(revision: SolutionRevision) -> dict[str, Any]:
         "deploy_days": revision.deploy_days,
         "voucher_kinds": list(revision.voucher_kinds),
         "case_studies": list(revision.case_studies),
+        "faq": list(revision.faq),
+        "support": dict(revision.support),
+        "sla": dict(revision.sla),
+        "deploy_steps": list(revision.deploy_steps),
         "plans": [plan_dict(plan) for plan in revision.plans],
         "screenshots": [
             {

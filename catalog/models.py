@@ -240,6 +240,13 @@ class SolutionRevision(Base):
     voucher_kinds: Mapped[list[Any]]  # "cloud", "compute"
     # [{"customer_industry", "customer", "problem", "result"}]
     case_studies: Mapped[list[Any]]
+    # What lets a buyer trust the listing, reviewed with the rest (catalog/validation.py):
+    # [{"question", "answer"}]; {"phone", "email", "wechat", "hours"};
+    # {"availability_bp", "response_hours"}; ["step", ...] in order.
+    faq: Mapped[list[Any]] = mapped_column(default=list, server_default=sa.text("'[]'"))
+    support: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=sa.text("'{}'"))
+    sla: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=sa.text("'{}'"))
+    deploy_steps: Mapped[list[Any]] = mapped_column(default=list, server_default=sa.text("'[]'"))
     review_note: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]

@@ -93,6 +93,10 @@ def detail_dict(
         description=revision.description,
         description_html=str(render_markdown(revision.description)),
         case_studies=list(revision.case_studies),
+        faq=list(revision.faq),
+        support=dict(revision.support),
+        sla=dict(revision.sla),
+        deploy_steps=list(revision.deploy_steps),
         vendor={
             "name": solution.vendor.name,
             "region_code": solution.vendor.region_code,

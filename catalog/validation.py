@@ -23,6 +23,9 @@ SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$")
 METER = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 MAX_PLANS = 6
 MAX_CASE_STUDIES = 6
+MAX_FAQ = 12
+MAX_DEPLOY_STEPS = 12
+SUPPORT_FIELDS = {"phone": 40, "email": 120, "wechat": 60, "hours": 100}
 MAX_FEATURES = 8
 
 
@@ -39,6 +42,10 @@ class SolutionContent:
     description: str = ""
     voucher_kinds: list[str] = field(default_factory=list)
     case_studies: list[dict[str, str]] = field(default_factory=list)
+    faq: list[dict[str, str]] = field(default_factory=list)
+    support: dict[str, str] = field(default_factory=dict)
+    sla: dict[str, int] = field(default_factory=dict)
+    deploy_steps: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -203,7 +210,76 @@ def parse_solution(data: Mapping[str, Any]) -> SolutionContent:
             high=2,
         ),
         case_studies=studies,
+        faq=_parse_faq(data.get("faq")),
+        support=_parse_support(data.get("support")),
+        sla=_parse_sla(data.get("sla")),
+        deploy_steps=_parse_steps(data.get("deploy_steps")),
     )
+
+
+def _parse_faq(raw: Any) -> list[dict[str, str]]:
+    """Questions a buyer asks before buying, with the vendor's answers (plain text)."""
+    raw = raw or []
+    if not isinstance(raw, list) or len(raw) > MAX_FAQ:
+        raise _fail("faq", _l("At most %(n)d questions.", n=MAX_FAQ))
+    faq = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping):
+            raise _fail(f"faq[{i}]", _l("A question is an object with question and answer."))
+        faq.append(
+            {
+                "question": _text(
+                    item, "question", f"faq[{i}].question", max_len=200, required=True
+                ),
+                "answer": _text(item, "answer", f"faq[{i}].answer", max_len=1000, required=True),
+            }
+        )
+    return faq
+
+
+def _parse_support(raw: Any) -> dict[str, str]:
+    """How buyers reach the vendor's support: only the channels given are kept."""
+    raw = raw or {}
+    if not isinstance(raw, Mapping):
+        raise _fail("support", _l("Support is an object with phone, email, wechat and hours."))
+    support = {}
+    for key, max_len in SUPPORT_FIELDS.items():
+        value = _text(raw, key, f"support.{key}", max_len=max_len, required=False)
+        if value:
+            support[key] = value
+    email = support.get("email")
+    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise _fail("support.email", _l("Enter an e-mail address."))
+    return support
+
+
+def _parse_sla(raw: Any) -> dict[str, int]:
+    """Availability in basis points (9990 = 99.9%) and first response time in hours."""
+    raw = raw or {}
+    if not isinstance(raw, Mapping):
+        raise _fail("sla", _l("The SLA is an object with availability_bp and response_hours."))
+    sla = {}
+    availability = _optional_int(
+        raw, "availability_bp", "sla.availability_bp", low=9000, high=10_000
+    )
+    if availability is not None:
+        sla["availability_bp"] = availability
+    response = _optional_int(raw, "response_hours", "sla.response_hours", low=1, high=720)
+    if response is not None:
+        sla["response_hours"] = response
+    return sla
+
+
+def _parse_steps(raw: Any) -> list[str]:
+    """Deployment steps in order, as the buyer will live them."""
+    raw = raw or []
+    if not isinstance(raw, list) or len(raw) > MAX_DEPLOY_STEPS:
+        raise _fail("deploy_steps", _l("At most %(n)d steps.", n=MAX_DEPLOY_STEPS))
+    steps = []
+    for i, step in enumerate(raw):
+        text = _text({"step": step}, "step", f"deploy_steps[{i}]", max_len=200, required=True)
+        steps.append(text)
+    return steps
 
 
 def _parse_tiers(raw: Any, path: str) -> list[dict[str, Any]]:
