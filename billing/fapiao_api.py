@@ -16,6 +16,7 @@ from billing import fapiao as rules
 from billing.fapiao_models import Fapiao, FapiaoType
 from billing.models import Invoice
 from marketplace.db import db, utcnow
+from marketplace.errors import DomainError
 from marketplace.jsonapi import (
     ApiError,
     ErrorSchema,
@@ -54,8 +55,11 @@ class RequestIn(ma.Schema):
 
 
 class IssueForm(ma.Schema):
-    number = ma.fields.String(required=True, metadata={"description": "20-digit 数电发票 number"})
-    issued_on = ma.fields.Date(required=True)
+    # Checked by the service (not here) so that another vendor's fapiao answers 404 first.
+    number = ma.fields.String(
+        load_default="", metadata={"description": "20-digit 数电发票 number (required)"}
+    )
+    issued_on = ma.fields.Date(load_default=None, metadata={"description": "required"})
     amount_fen = ma.fields.Integer(
         metadata={"description": "the invoice total, vouchers included (issue only)"}
     )
@@ -63,7 +67,7 @@ class IssueForm(ma.Schema):
 
 
 class FileIn(ma.Schema):
-    file = Upload(required=True, metadata={"description": "PDF, OFD or XML, <= 10 MB"})
+    file = Upload(metadata={"description": "PDF, OFD or XML, <= 10 MB (required)"})
 
 
 class FapiaoOut(ma.Schema):
@@ -189,8 +193,16 @@ def get_invoice_fapiao(invoice_id: int) -> dict[str, Any]:
 
 
 def _upload(files: dict[str, Any]) -> tuple[bytes, str]:
-    upload = files["file"]
+    upload = files.get("file")
+    if upload is None:
+        return b"", ""
     return upload.stream.read(rules.MAX_BYTES + 1), upload.filename or ""
+
+
+def _issued_on(form: dict[str, Any]) -> date:
+    if form.get("issued_on") is None:
+        raise DomainError(_("Enter the date the fapiao was issued."), field="issued_on")
+    return form["issued_on"]
 
 
 @blp.post("/fapiao/<int:fapiao_id>/issue")
@@ -212,7 +224,7 @@ def issue(form: dict[str, Any], files: dict[str, Any], fapiao_id: int) -> dict[s
             found,
             actor=current_actor(),
             number=form["number"],
-            issued_on=form["issued_on"],
+            issued_on=_issued_on(form),
             amount_fen=form.get("amount_fen", found.invoice.total_fen),
             type_=FapiaoType(form["type"]) if form.get("type") else None,
             data=data,
@@ -235,14 +247,13 @@ def red_letter(form: dict[str, Any], files: dict[str, Any], fapiao_id: int) -> d
     """After a refund, the vendor records the red-letter (红字) fapiao reversing the original."""
     found = _fapiao(fapiao_id)
     data, filename = _upload(files)
-    issued_on: date = form["issued_on"]
     with service_call():
         rules.record_red_letter(
             db.session,
             found,
             actor=current_actor(),
             number=form["number"],
-            issued_on=issued_on,
+            issued_on=_issued_on(form),
             data=data,
             filename=filename,
             upload_folder=upload_folder(),

@@ -29,7 +29,15 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-from billing import evidence, fulfillment, outcomes, payments, voucher_payments
+from billing import (
+    evidence,
+    fapiao,
+    fapiao_models,
+    fulfillment,
+    outcomes,
+    payments,
+    voucher_payments,
+)
 from catalog import screenshots
 from catalog.models import Screenshot, VoucherKind
 from marketplace import checkpoints, memberships, outbox, services, user_sessions, webhooks
@@ -256,6 +264,22 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "outcome_api.dispute_report"): BUYER,
     ("POST", "outcome_api.upload_evidence"): V,
     ("POST", "outcome_api.resolve_report"): P,
+    # --- fapiao: the invoice in the URL is paid with a voucher of the officer's program
+    ("GET", "fapiao_api.get_profile"): SIGNED_IN,
+    ("PUT", "fapiao_api.put_profile"): f"{SO} {G} {P} {SB} {VW} {GB}",  # owners and admins
+    ("POST", "fapiao_api.request_fapiao"): BUYER,
+    ("GET", "fapiao_api.get_invoice_fapiao"): f"{PARTIES} {G} {P}",
+    ("POST", "fapiao_api.issue"): V,
+    ("POST", "fapiao_api.red_letter"): V,
+    ("GET", "fapiao_api.download"): f"{PARTIES} {G} {P}",
+    ("GET", "fapiao_api.download_red"): f"{PARTIES} {G} {P}",
+    ("GET", "billing.fapiao_details"): SIGNED_IN,
+    ("POST", "billing.fapiao_details"): f"{SO} {G} {P} {SB} {VW} {GB}",
+    ("POST", "billing.request_fapiao"): BUYER,
+    ("GET", "billing.fapiao_requests"): VENDORS,
+    ("POST", "billing.issue_fapiao"): V,
+    ("POST", "billing.red_letter_fapiao"): V,
+    ("GET", "billing.fapiao_file"): f"{PARTIES} {G} {P}",
     ("GET", "vouchers_api.list_programs"): EVERYONE,
     ("POST", "vouchers_api.create_program"): OFFICERS,
     ("POST", "vouchers_api.apply"): SMES,
@@ -440,6 +464,34 @@ def _world(session: Session, upload_folder: Any) -> World:
     )
     anomalies.scan(session, program, now=now, usage_check=lambda session, ids: set(ids))
     anomaly_id = session.scalar(sa.select(Anomaly.id).where(Anomaly.program_id == program.id))
+    # The voucher-paid invoice's fapiao: issued, then reversed by a red-letter fapiao after a refund.
+    rest = payments.record_bank_transfer(
+        session, spent, amount_fen=2_000, reference="M-FP", actor=operator, now=now
+    )
+    issued_fapiao = fapiao.request(
+        session, spent, actor=sme, type_=fapiao_models.FapiaoType.NORMAL, now=now
+    )
+    fapiao_file = {"data": b"%PDF-1.7\n%%EOF\n", "filename": "f.pdf", "now": now}
+    fapiao.record_issued(
+        session,
+        issued_fapiao,
+        actor=vendor,
+        number="26312000000000000001",
+        issued_on=now.date(),
+        amount_fen=spent.total_fen,
+        upload_folder=upload_folder,
+        **fapiao_file,
+    )
+    payments.refund(session, None, rest, amount_fen=2_000, reason="退款", actor=operator, now=now)
+    fapiao.record_red_letter(
+        session,
+        issued_fapiao,
+        actor=vendor,
+        number="26312000000000000002",
+        issued_on=now.date(),
+        upload_folder=upload_folder,
+        **fapiao_file,
+    )
     flag = flags.flag(session, people[VW].organization, actor=officer, reason="虚开发票", now=now)
     invitation, secret = memberships.invite(
         session, actor=sme, email="new@matrix.example", role=Role.MEMBER
@@ -497,6 +549,8 @@ def _world(session: Session, upload_folder: Any) -> World:
         "settlement_id": batch.id,
         "anomaly_id": anomaly_id,
         "flag_id": flag.id,
+        "fapiao_id": issued_fapiao.id,
+        "which": "file",
         "job_id": failed_job_id,
         "what": "redemptions",
         "fmt": "xlsx",
@@ -543,8 +597,16 @@ def _world(session: Session, upload_folder: Any) -> World:
             "event_types": ["invoice.paid"],
         },
         "webhooks_api.update_endpoint": {"enabled": True},
+        "fapiao_api.put_profile": {"title": "矩阵", "tax_id": sme.organization.uscc},
+        "billing.fapiao_details": {"title": "矩阵", "tax_id": sme.organization.uscc},
+        "fapiao_api.request_fapiao": {"type": "normal"},
     }
-    params["files"] = {"outcome_api.upload_evidence": "file", "listings_api.add_screenshot": "file"}
+    params["files"] = {
+        "outcome_api.upload_evidence": "file",
+        "listings_api.add_screenshot": "file",
+        "fapiao_api.issue": "file",
+        "fapiao_api.red_letter": "file",
+    }
     params["query"] = {
         "storefront.estimate_json": f"?plan={usage_plan.id}&quantity=100",
         "integration_api.entitlements": f"?contract_id={contract.id}",
@@ -556,6 +618,9 @@ def _world(session: Session, upload_folder: Any) -> World:
         "billing.accept_baseline": {"contract_id": outcome.id},
         "billing.report_result": {"contract_id": outcome.id},
         "outcome_api.confirm_baseline": {"contract_id": outcome.id},
+        "fapiao_api.request_fapiao": {"invoice_id": spent.id},
+        "fapiao_api.get_invoice_fapiao": {"invoice_id": spent.id},
+        "billing.request_fapiao": {"invoice_id": spent.id},
         "billing.rate": {"slug": solution.slug},
         "review.review": {"solution_id": solution.id},
         "review.preview": {"solution_id": solution.id},

@@ -18,7 +18,7 @@ from billing.views.common import bp, load_invoice
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
-from marketplace.models import OrgKind
+from marketplace.models import OrgKind, Role
 from marketplace.money import MoneyParseError, parse_yuan
 from marketplace.uploads import upload_folder
 
@@ -35,6 +35,9 @@ def fapiao_details() -> ResponseReturnValue:
     org = g.actor.organization
     profile = rules.profile_of(db.session, org)
     error: DomainError | None = None
+    can_edit = g.actor.role in (Role.OWNER, Role.ADMIN)
+    if request.method == "POST" and not can_edit:
+        abort(403)
     if request.method == "POST":
         try:
             with db.session.begin_nested():
@@ -61,7 +64,7 @@ def fapiao_details() -> ResponseReturnValue:
         profile=profile,
         form=request.form if error else None,
         error=error,
-        can_edit=g.actor.role.value in ("owner", "admin"),
+        can_edit=can_edit,
     ), (422 if error else 200)
 
 
