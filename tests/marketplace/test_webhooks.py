@@ -17,10 +17,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing.models import Notification
+from billing.models import Invoice, Notification
 from marketplace import outbox, webhooks
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor
+from marketplace.urls import UrlPolicy
 from marketplace.webhook_models import (
     DeliveryStatus,
     EndpointStatus,
@@ -337,3 +338,49 @@ def test_the_demo_vendor_has_an_endpoint_whose_deliveries_show_in_the_console(
     (endpoint,) = session.scalars(sa.select(WebhookEndpoint))
     page = client.get(f"/vendor/webhooks/{endpoint.id}").get_data(as_text=True)
     assert "contract.created" in page and "成功" in page  # succeeded, in Chinese
+
+
+def test_billing_services_emit_one_event_per_change(app: Flask, session: Session) -> None:
+    from billing import contracts, payments
+    from marketplace.webhook_models import EVENT_TYPES, VendorEvent
+    from tests.billing.factories import COMMISSION_BP, T0
+    from tests.catalog.factories import operator_actor
+
+    vendor, operator, buyer = vendor_actor(session), operator_actor(session), buyer_actor(session)
+    with app.app_context():
+        webhooks.create_endpoint(
+            session,
+            organization_id=vendor.organization.id,
+            user_id=vendor.user.id,
+            url="https://93.184.216.34/hooks",
+            event_types=list(EVENT_TYPES),
+            policy=UrlPolicy(),
+            now=T0,
+        )
+        plan = offered_plan(session, subscription_terms(trial_days=0), vendor)
+        contract = contracts.start(
+            session, actor=buyer, plan=plan, now=T0, commission_bp=COMMISSION_BP
+        )
+        (invoice,) = session.scalars(sa.select(Invoice).where(Invoice.contract_id == contract.id))
+        payments.record_bank_transfer(
+            session,
+            invoice,
+            amount_fen=invoice.total_fen,
+            reference="W-1",
+            actor=operator,
+            now=T0 + timedelta(days=1),
+        )
+        contracts.cancel(
+            session, contract, actor=buyer, at_period_end=False, now=T0 + timedelta(days=2)
+        )
+    events = session.scalars(
+        sa.select(VendorEvent)
+        .where(VendorEvent.organization_id == vendor.organization.id)
+        .order_by(VendorEvent.id)
+    )
+    assert [(e.type, e.data["object"]) for e in events if e.type != "listing.approved"] == [
+        ("contract.created", "contract"),
+        ("invoice.issued", "invoice"),
+        ("invoice.paid", "invoice"),
+        ("contract.canceled", "contract"),
+    ]
