@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 from billing.models import Contract
 from billing.outcome_models import OutcomeReport, ReportStatus
 from billing.outcomes import charge_fen
-from billing.usage_chart import Tick, _axis_money, _quantity_label, nice_ceiling
+from billing.usage_chart import (
+    PHONE_HEIGHT,
+    PHONE_WIDTH,
+    Tick,
+    _axis_money,
+    _quantity_label,
+    nice_ceiling,
+)
 from catalog.models import Direction
 from marketplace.money import format_fen
 
@@ -32,6 +39,7 @@ WIDTH, HEIGHT = 760, 280
 LEFT, RIGHT, TOP, BOTTOM = 64, 76, 30, 40
 BAR_MAX_WIDTH = 40.0  # a few reports must not become slabs
 MAX_PERIOD_LABELS = 7  # "10/5–11/5" needs about a seventh of the width
+PERIOD_LABEL_ROOM = 88  # units one period label needs
 PENDING = (ReportStatus.SUBMITTED, ReportStatus.DISPUTED)
 
 
@@ -173,6 +181,25 @@ def outcome_chart(session: Session, contract: Contract) -> OutcomeChart | None:
     return chart
 
 
+def for_phone(chart: OutcomeChart, unit: str) -> OutcomeChart:
+    """The chart's figures laid out again in a viewBox sized for a phone (as the usage
+    chart's), so its text is 11 px as rendered."""
+    phone = OutcomeChart(
+        periods=chart.periods,
+        baseline=chart.baseline,
+        baseline_label=chart.baseline_label,
+        lower_is_better=chart.lower_is_better,
+        confirmed_fen=chart.confirmed_fen,
+        pending_fen=chart.pending_fen,
+        width=PHONE_WIDTH,
+        height=PHONE_HEIGHT,
+        right=PHONE_WIDTH - RIGHT,
+        bottom=PHONE_HEIGHT - BOTTOM,
+    )
+    _lay_out(phone, unit)
+    return phone
+
+
 def _lay_out(chart: OutcomeChart, unit: str) -> None:
     plot_w = chart.right - chart.left
     plot_h = chart.bottom - chart.top
@@ -259,7 +286,8 @@ def _lay_out(chart: OutcomeChart, unit: str) -> None:
             )
         )
 
-    every = max(1, math.ceil(len(chart.periods) / MAX_PERIOD_LABELS))
+    labels = max(1, min(MAX_PERIOD_LABELS, plot_w // PERIOD_LABEL_ROOM))
+    every = max(1, math.ceil(len(chart.periods) / labels))
     chart.period_ticks = [
         Tick(round(chart.left + slot * (i + 0.5), 1), period.label)
         for i, period in enumerate(chart.periods)

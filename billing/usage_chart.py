@@ -25,6 +25,9 @@ DAY = timedelta(days=1)
 # Drawing area inside the SVG's viewBox (user units).
 WIDTH, HEIGHT = 760, 280
 LEFT, RIGHT, TOP, BOTTOM = 64, 76, 30, 40
+# The same chart for a phone: 340 units drawn in about 358 px, so 11-unit text stays 11 px.
+PHONE_WIDTH, PHONE_HEIGHT = 340, 240
+DATE_LABEL_ROOM = 62  # units one date label needs, so labels never overlap
 # The spend cap is drawn as a line only when it is near the charge; a cap far above it
 # would flatten the charge line, so it is then only named above the chart.
 CAP_IN_SCALE_FACTOR = 2
@@ -160,6 +163,22 @@ def usage_chart(session: Session, contract: Contract, now: datetime) -> UsageCha
     return chart
 
 
+def for_phone(chart: UsageChart, unit: str) -> UsageChart:
+    """The chart's figures laid out again in a viewBox sized for a phone."""
+    phone = UsageChart(
+        days=chart.days,
+        quantity=chart.quantity,
+        charge_fen=chart.charge_fen,
+        spend_cap_fen=chart.spend_cap_fen,
+        width=PHONE_WIDTH,
+        height=PHONE_HEIGHT,
+        right=PHONE_WIDTH - RIGHT,
+        bottom=PHONE_HEIGHT - BOTTOM,
+    )
+    _lay_out(phone, unit)
+    return phone
+
+
 def _lay_out(chart: UsageChart, unit: str) -> None:
     plot_w = chart.right - chart.left
     plot_h = chart.bottom - chart.top
@@ -216,7 +235,7 @@ def _lay_out(chart: UsageChart, unit: str) -> None:
         chart.cap_above = True
     if len(points) < len(chart.days):
         chart.today_x = round(chart.left + slot * len(points), 1)
-    every = max(1, math.ceil(len(chart.days) / 10))
+    every = max(1, math.ceil(len(chart.days) / max(2, plot_w // DATE_LABEL_ROOM)))
     chart.date_ticks = [
         Tick(round(chart.left + slot * (i + 0.5), 1), day.label)
         for i, day in enumerate(chart.days)

@@ -25,7 +25,7 @@ from billing.forms import (
 )
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus
 from billing.periods import prorate
-from billing.usage_chart import usage_chart
+from billing.usage_chart import for_phone, usage_chart
 from billing.views.common import (
     BUYER,
     BUYER_OR_VENDOR,
@@ -184,6 +184,7 @@ def render_contract(
         contract=contract,
         plan=contract.plan,
         chart=chart,
+        phone_chart=for_phone(chart, contract.plan.unit or "") if chart else None,
         quantity=quantity,
         charge=charge,
         spend_cap_form=spend_cap_form,

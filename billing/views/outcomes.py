@@ -27,7 +27,7 @@ from billing.forms import (
     ResolveForm,
 )
 from billing.models import Contract, ContractStatus, Invoice
-from billing.outcome_chart import outcome_chart
+from billing.outcome_chart import for_phone, outcome_chart
 from billing.outcome_models import BaselineProposal, OutcomeReport, ReportStatus
 from billing.views.common import BUYER, BUYER_OR_VENDOR, OPERATOR, bp, load_contract
 from catalog.models import BillingModel
@@ -117,6 +117,7 @@ def outcome_context(
     open_proposal = outcomes.open_proposal(session, contract)
     pending = contract.status is ContractStatus.PENDING
     party_writer = _is_party_writer(contract, actor)
+    chart = outcome_chart(session, contract)
     reports = list(
         session.scalars(
             sa.select(OutcomeReport)
@@ -148,7 +149,8 @@ def outcome_context(
         "report_form": report_form if vendor_writer and periods else None,
         "dispute_form": DisputeForm(formdata=None),
         "buyer_decides": actor.organization.id == contract.buyer_id and actor.role.can_write,
-        "outcome_chart": outcome_chart(session, contract),
+        "outcome_chart": chart,
+        "outcome_phone_chart": for_phone(chart, contract.plan.kpi_unit or "") if chart else None,
         "now": now,
     }
 

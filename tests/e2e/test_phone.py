@@ -62,6 +62,21 @@ MAIN_ACTIONS_OUTSIDE = """() => {
 }"""
 
 
+SMALL_CHART_TEXT = """() => {
+  const small = [];
+  for (const svg of document.querySelectorAll('main svg[viewBox]')) {
+    const drawn = svg.getBoundingClientRect().width;
+    if (!drawn || !svg.viewBox.baseVal.width) continue;  // not shown on this screen
+    const scale = drawn / svg.viewBox.baseVal.width;
+    for (const text of svg.querySelectorAll('text')) {
+      const size = parseFloat(getComputedStyle(text).fontSize) * scale;
+      if (size < 11) small.push(text.textContent.trim() + ' at ' + size.toFixed(1) + 'px');
+    }
+  }
+  return small.slice(0, 3);
+}"""
+
+
 def _page_endpoints(role: str) -> set[str]:
     return {
         endpoint
@@ -141,6 +156,8 @@ def test_every_daily_page_fits_a_phone(site, browser, routes, email: str) -> Non
             sizes = page.evaluate(OVERFLOW)
             if sizes["scroll"] > sizes["inner"]:
                 problems.append(f"{path} ({endpoint}) is {sizes['scroll']}px wide: {sizes['wide']}")
+            for text in page.evaluate(SMALL_CHART_TEXT):
+                problems.append(f"{path} ({endpoint}): chart text {text}")
             for action in page.evaluate(MAIN_ACTIONS_OUTSIDE):
                 problems.append(f"{path} ({endpoint}): main action {action} off-screen")
             for href in page.eval_on_selector_all(
