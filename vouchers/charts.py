@@ -21,6 +21,11 @@ LEFT, RIGHT, TOP, BOTTOM = 72, 16, 24, 40
 BAR_ROW = 26  # height of one horizontal bar's row
 BAR_LABEL = 220  # width kept for the labels left of horizontal bars
 BAR_VALUE = 110  # width kept for the values right of them
+# Each chart is also laid out for a phone (``chart.phone``): 340 units drawn in about 358 px
+# keep 11-unit text at 11 px; the page shows the one sized for the screen (site.css).
+PHONE_WIDTH, PHONE_HEIGHT = 340, 240
+PHONE_BAR_LABEL, PHONE_BAR_VALUE = 124, 84
+MONTH_LABEL_ROOM = 56  # units one "2026-01" label needs
 
 # The three parts of the budget, bottom to top, with their colours.
 BUDGET_PARTS = (
@@ -62,6 +67,7 @@ class BudgetChart:
     value_ticks: list[Tick] = field(default_factory=list)
     month_ticks: list[Tick] = field(default_factory=list)
     budget_y: float = 0.0
+    phone: BudgetChart | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -92,9 +98,27 @@ def _axis_money(fen: int) -> str:
     return text[:-3] if text.endswith(".00") else text
 
 
-def budget_chart(months: Sequence[MonthFigures], budget_fen: int) -> BudgetChart:
+def budget_chart(
+    months: Sequence[MonthFigures],
+    budget_fen: int,
+    *,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    with_phone: bool = True,
+) -> BudgetChart:
     """Columns per month: what is redeemed, still reserved and released at its end."""
-    chart = BudgetChart(list(months), budget_fen)
+    chart = BudgetChart(
+        list(months),
+        budget_fen,
+        width=width,
+        height=height,
+        right=width - RIGHT,
+        bottom=height - BOTTOM,
+    )
+    if with_phone:
+        chart.phone = budget_chart(
+            months, budget_fen, width=PHONE_WIDTH, height=PHONE_HEIGHT, with_phone=False
+        )
     plot_h = chart.bottom - chart.top
     top_value = max([budget_fen, 100, *(_column_total(m) for m in months)])
     axis_max_float, step_float = nice_ceiling(float(top_value))
@@ -137,7 +161,8 @@ def budget_chart(months: Sequence[MonthFigures], budget_fen: int) -> BudgetChart
                 )
             )
             base += value
-    every = max(1, -(-len(months) // 12))
+    labels = max(1, min(12, (chart.right - chart.left) // MONTH_LABEL_ROOM))
+    every = max(1, -(-len(months) // labels))
     chart.month_ticks = [
         Tick(round(chart.left + slot * (i + 0.5), 1), month.month)
         for i, month in enumerate(months)
@@ -168,15 +193,27 @@ class BarChart:
     right: int = WIDTH - BAR_VALUE
     row: int = BAR_ROW
     bar_height: int = BAR_ROW - 8
+    label_chars: int = 24  # longer labels are cut with "…"
+    phone: BarChart | None = None
 
     @property
     def is_empty(self) -> bool:
         return not self.bars
 
 
-def bar_chart(items: Sequence[tuple[str, int, str]]) -> BarChart:
+def bar_chart(items: Sequence[tuple[str, int, str]], *, phone: bool = False) -> BarChart:
     """Horizontal bars, longest first as given: (label, value, value as shown)."""
-    chart = BarChart([])
+    if phone:
+        chart = BarChart(
+            [],
+            width=PHONE_WIDTH,
+            left=PHONE_BAR_LABEL,
+            right=PHONE_WIDTH - PHONE_BAR_VALUE,
+            label_chars=9,
+        )
+    else:
+        chart = BarChart([])
+        chart.phone = bar_chart(items, phone=True)
     chart.height = max(1, len(items)) * BAR_ROW + 8
     largest = max([value for _label, value, _shown in items] or [0])
     span = chart.right - chart.left
