@@ -71,6 +71,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     _stripe_origins(app)
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     load_models()
     _init_extensions(app)

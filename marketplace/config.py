@@ -103,6 +103,11 @@ class Defaults:
     # and debug mode only, never production.
     AUDIT_DEVELOPMENT_KEY = False
 
+    # Proxies in front of the app that set X-Forwarded-For/-Proto (0: none). Behind nginx
+    # set 1: otherwise every per-client limit (sign-in, registration) counts the proxy's
+    # address, and one visitor's wrong passwords would slow down everybody.
+    PROXY_COUNT = 0
+
     # flask-smorest: the OpenAPI document lives at /api/v1/openapi.json.
     API_TITLE = "SME Solution Marketplace API"
     API_VERSION = "v1"
@@ -117,6 +122,7 @@ _ENV: dict[str, type] = {
     "DATABASE_URL": str,
     "RATELIMIT_STORAGE_URI": str,
     "RATELIMIT_KEY_PREFIX": str,
+    "PROXY_COUNT": int,
     "LOGIN_RATE_LIMIT": str,
     "LOGIN_LOCKOUT_LIMIT": str,
     "MAIL_SERVER": str,
