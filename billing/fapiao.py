@@ -128,6 +128,16 @@ def fapiao_status(invoice: Invoice) -> FapiaoStatus | None:
     return found.status if found else None
 
 
+def statuses_of(session: Session, invoice_ids: list[int]) -> dict[int, FapiaoStatus]:
+    """Fapiao status per invoice id, for lists (the officer's redemptions, settlements)."""
+    if not invoice_ids:
+        return {}
+    rows = session.execute(
+        sa.select(Fapiao.invoice_id, Fapiao.status).where(Fapiao.invoice_id.in_(set(invoice_ids)))
+    )
+    return {invoice_id: status for invoice_id, status in rows}
+
+
 def open_requests_count(session: Session, vendor_id: int) -> int:
     """Fapiao the vendor still has to issue (a to-do item)."""
     return (

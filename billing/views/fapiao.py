@@ -29,6 +29,12 @@ def fapiao_for(invoice: Invoice) -> Fapiao | None:
     return rules.fapiao_of(db.session, invoice)
 
 
+@bp.app_template_global()
+def fapiao_statuses(invoice_ids: list[int]) -> dict[int, FapiaoStatus]:
+    """Fapiao status per invoice id: vouchers' pages show it without importing billing."""
+    return rules.statuses_of(db.session, list(invoice_ids))
+
+
 @bp.route("/fapiao-details", methods=["GET", "POST"])
 @org_required()
 def fapiao_details() -> ResponseReturnValue:

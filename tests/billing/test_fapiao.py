@@ -313,3 +313,13 @@ def test_fapiao_pages_request_issue_and_download(client: FlaskClient, session: S
     sign_in(client, sme_actor(session))
     with client.get(f"/billing/fapiao/{found.id}/file") as got:
         assert got.status_code == 404
+
+
+def test_officer_sees_the_fapiao_status_of_subsidised_invoices(
+    client: FlaskClient, session: Session
+) -> None:
+    program, buyer, _vendor, invoice, _payment = paid_with_voucher(session)
+    rules.request(session, invoice, actor=buyer, type_=FapiaoType.NORMAL, now=T0)
+    sign_in(client, officer_of(session, program))
+    html = client.get(f"/vouchers/programs/{program.id}/redemptions").get_data(as_text=True)
+    assert 'data-fapiao-status="requested"' in html
