@@ -194,7 +194,11 @@ def vendor_items(session: Session, org: Organization, now: datetime) -> list[Tod
         items.append(
             TodoItem(
                 "invoices_unpaid",
-                _("%(count)d invoice(s) unpaid: %(amount)s", count=count, amount=format_fen(total)),
+                _(
+                    "%(count)d invoice(s) unpaid: %(amount)s",
+                    count=count,
+                    amount=format_fen(int(total)),
+                ),
                 url_for("billing.invoices", status="open"),
             )
         )

@@ -65,7 +65,7 @@ def sme_items(session: Session, org: Organization, now: datetime) -> list[TodoIt
                 _(
                     "%(count)d voucher(s) with %(amount)s left expire, the first on %(date)s",
                     count=count,
-                    amount=format_fen(balance),
+                    amount=format_fen(int(balance)),
                     date=first_day(first_expiry).isoformat(),
                 ),
                 url_for("vouchers.wallet_page"),
