@@ -44,7 +44,7 @@ from catalog.models import (
     TierMode,
     VoucherKind,
 )
-from catalog.validation import MAX_CASE_STUDIES
+from catalog.validation import MAX_CASE_STUDIES, MAX_FAQ
 from marketplace.errors import DomainError
 from marketplace.forms import SECTION_NAMES
 from marketplace.money import Money, MoneyParseError, parse_yuan
@@ -264,6 +264,22 @@ class CaseStudyForm(Form):
         }
 
 
+class FaqForm(Form):
+    question = StringField(_l("Question"), render_kw={"maxlength": 200})
+    answer = TextAreaField(_l("Answer"), render_kw={"rows": 2, "maxlength": 1000})
+
+    def is_blank(self) -> bool:
+        return not _text(self.question) and not _text(self.answer)
+
+
+# Checker paths of the trust fields -> the inputs that carry them.
+_TRUST_INPUTS = {
+    **{f"support.{key}": f"support_{key}" for key in ("phone", "email", "wechat", "hours")},
+    "sla.availability_bp": "sla_availability",
+    "sla.response_hours": "sla_response_hours",
+}
+
+
 class SolutionForm(ListingForm):
     name = StringField(_l("Name"), render_kw={"maxlength": 60})
     summary = TextAreaField(
@@ -315,6 +331,37 @@ class SolutionForm(ListingForm):
     case_studies = FieldList(
         FormField(CaseStudyForm), min_entries=EMPTY_ROWS, max_entries=ROWS_READ
     )
+    faq = FieldList(FormField(FaqForm), min_entries=EMPTY_ROWS, max_entries=ROWS_READ)
+    support_phone = StringField(_l("Support phone"), render_kw={"maxlength": 40})
+    support_email = StringField(
+        _l("Support e-mail"), render_kw={"maxlength": 120, "inputmode": "email"}
+    )
+    support_wechat = StringField(_l("WeChat ID"), render_kw={"maxlength": 60})
+    support_hours = StringField(
+        _l("Support hours"),
+        description=_l("e.g. 'Mon-Fri 9:00-18:00, 7×24 for outages'."),
+        render_kw={"maxlength": 100},
+    )
+    sla_availability = StringField(
+        _l("Availability (%)"),
+        description=_l("What you commit to, from 90 to 100, e.g. 99.9."),
+        render_kw={"inputmode": "decimal", "maxlength": 6},
+    )
+    sla_response_hours = StringField(
+        _l("First response within (hours)"), render_kw={"inputmode": "numeric", "maxlength": 3}
+    )
+    deploy_steps = TextAreaField(
+        _l("Deployment steps"),
+        description=_l("One step per line, in order; at most 12 lines of 200 characters."),
+        render_kw={"rows": 5},
+    )
+
+    def show_error(self, error: DomainError, prefix: str = "") -> None:
+        name = _TRUST_INPUTS.get(error.field or "")
+        if name is not None:
+            self[name].errors = [*self[name].errors, str(error.message)]
+            return
+        super().show_error(error, prefix)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -324,6 +371,8 @@ class SolutionForm(ListingForm):
         self.voucher_kinds.choices = [SelectChoice(k.value, k.label) for k in VoucherKind]
         filled = sum(1 for entry in self.case_studies if not entry.form.is_blank())
         pad_rows(self.case_studies, filled, MAX_CASE_STUDIES)
+        filled = sum(1 for entry in self.faq if not entry.form.is_blank())
+        pad_rows(self.faq, filled, MAX_FAQ)
 
     @staticmethod
     def data_from(revision: SolutionRevision) -> dict[str, Any]:
@@ -339,6 +388,11 @@ class SolutionForm(ListingForm):
             "deploy_days": str(revision.deploy_days),
             "voucher_kinds": list(revision.voucher_kinds),
             "case_studies": [dict(study) for study in revision.case_studies],
+            "faq": [dict(item) for item in revision.faq],
+            **{f"support_{key}": value for key, value in revision.support.items()},
+            "sla_availability": percent_text(revision.sla.get("availability_bp")),
+            "sla_response_hours": str(revision.sla.get("response_hours") or ""),
+            "deploy_steps": "\n".join(revision.deploy_steps),
         }
 
     def content_input(self) -> dict[str, Any]:
@@ -361,7 +415,29 @@ class SolutionForm(ListingForm):
             "deploy_days": _whole_number(self.deploy_days),
             "voucher_kinds": list(self.voucher_kinds.data or []),
             "case_studies": studies,
+            "faq": self._faq_input(),
+            "support": {
+                key: _text(self[f"support_{key}"]) for key in ("phone", "email", "wechat", "hours")
+            },
+            "sla": {
+                "availability_bp": _percent_to_bp(self.sla_availability, "sla.availability_bp"),
+                "response_hours": _whole_number(self.sla_response_hours),
+            },
+            "deploy_steps": [
+                line.strip() for line in (self.deploy_steps.data or "").splitlines() if line.strip()
+            ],
         }
+
+    def _faq_input(self) -> list[dict[str, str]]:
+        self.rows["faq"] = []
+        faq = []
+        for row, entry in enumerate(self.faq):
+            if not entry.form.is_blank():
+                self.rows["faq"].append(row)
+                faq.append(
+                    {"question": _text(entry.form.question), "answer": _text(entry.form.answer)}
+                )
+        return faq
 
 
 class NewSolutionForm(SolutionForm):

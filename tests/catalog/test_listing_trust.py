@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from catalog.models import Solution
 from catalog.validation import parse_solution
 from marketplace.errors import DomainError
 from tests.catalog.factories import operator_actor, payload, publish_solution, vendor_actor
@@ -116,3 +118,45 @@ def test_the_solution_page_shows_them_escaped(client: FlaskClient, session: Sess
         assert shown in page
     steps = [page.index(step) for step in TRUST["deploy_steps"]]
     assert steps == sorted(steps)
+
+
+def test_the_console_round_trips_the_trust_fields(app: Flask, session: Session) -> None:
+    from tests.catalog.test_vendor_console import field_errors, listing_form, signed_in
+
+    vendor = vendor_actor(session)
+    client = signed_in(app, vendor)
+    form = listing_form(
+        slug="console-trust",
+        **{
+            "faq-0-question": TRUST["faq"][0]["question"],
+            "faq-0-answer": TRUST["faq"][0]["answer"],
+            "faq-1-question": "",
+            "faq-1-answer": "",
+            "support_phone": "400-820-1234",
+            "support_email": "support@example.cn",
+            "support_wechat": "qc-helper",
+            "support_hours": "工作日 9:00-18:00",
+            "sla_availability": "99.9",
+            "sla_response_hours": "4",
+            "deploy_steps": "远程评估产线\n\n安装相机与边缘盒\n",
+        },
+    )
+    response = client.post("/vendor/solutions/new", data=form)
+    assert response.status_code == 302, field_errors(response.get_data(as_text=True))
+    solution = session.scalar(sa.select(Solution).where(Solution.slug == "console-trust"))
+    revision = solution.current
+    assert revision.faq == TRUST["faq"][:1]
+    assert revision.support == TRUST["support"]
+    assert revision.sla == TRUST["sla"]
+    assert revision.deploy_steps == ["远程评估产线", "安装相机与边缘盒"]
+
+    page = client.get(f"/vendor/solutions/{solution.id}/edit").get_data(as_text=True)
+    for shown in ('value="99.9"', 'value="4"', 'value="qc-helper"', "需要采购相机吗？"):
+        assert shown in page
+
+    for name, value in (("sla_availability", "50"), ("support_email", "nobody")):
+        response = client.post(f"/vendor/solutions/{solution.id}/edit", data={**form, name: value})
+        assert response.status_code == 200
+        assert name in field_errors(response.get_data(as_text=True))
+    session.expire_all()
+    assert solution.current.sla == TRUST["sla"]
