@@ -43,7 +43,7 @@ from catalog.models import BillingModel, Plan
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
-from marketplace.models import Organization, OrgKind
+from marketplace.models import Organization, OrgKind, User
 from marketplace.views.accounts import show_error
 
 # --- lists ---------------------------------------------------------------------------------
@@ -106,6 +106,9 @@ class Customer:
     live: int
     contracts: int
     invoiced_fen: int
+    contact_name: str = ""  # who started the latest contract with the vendor
+    contact_phone: str = ""
+    contact_email: str = ""
 
 
 def _customers(vendor_id: int) -> list[Customer]:
@@ -126,9 +129,29 @@ def _customers(vendor_id: int) -> list[Customer]:
             .group_by(Invoice.buyer_id)
         ).all()
     )
+    latest = (
+        sa.select(sa.func.max(Contract.id))
+        .where(Contract.vendor_id == vendor_id)
+        .group_by(Contract.buyer_id)
+    )
+    starters = dict(
+        db.session.execute(
+            sa.select(Contract.buyer_id, User.name)
+            .join(User, User.id == Contract.created_by_id)
+            .where(Contract.id.in_(latest))
+        ).all()
+    )
     return [
         Customer(
-            org.name, org.uscc, org.region_code, int(n_live or 0), n, int(invoiced.get(org.id) or 0)
+            org.name,
+            org.uscc,
+            org.region_code,
+            int(n_live or 0),
+            n,
+            int(invoiced.get(org.id) or 0),
+            contact_name=starters.get(org.id, ""),
+            contact_phone=org.contact_phone,
+            contact_email=org.contact_email,
         )
         for org, n_live, n in rows
     ]

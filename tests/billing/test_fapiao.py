@@ -323,3 +323,15 @@ def test_officer_sees_the_fapiao_status_of_subsidised_invoices(
     sign_in(client, officer_of(session, program))
     html = client.get(f"/vouchers/programs/{program.id}/redemptions").get_data(as_text=True)
     assert 'data-fapiao-status="requested"' in html
+
+
+def test_vendor_customer_list_shows_the_buyers_contact_person_and_phone(
+    client: FlaskClient, session: Session
+) -> None:
+    buyer = sme_actor(session, contact_phone="021-66668888")
+    vendor = vendor_actor(session)
+    contract_between(session, buyer, vendor)
+    sign_in(client, vendor)
+    html = client.get("/billing/contracts").get_data(as_text=True)
+    assert "data-customer-contact" in html
+    assert buyer.user.name in html and "021-66668888" in html
