@@ -9,10 +9,11 @@ from importlib import resources
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from catalog import importer, indexing
+from catalog.demo_screenshots import add_demo_screenshots
 from catalog.models import Solution
 from catalog.search import SearchUnavailable
 from marketplace import services as platform
@@ -60,6 +61,44 @@ def _vendor(
     return org
 
 
+def _with_trust(row: dict[str, Any], vendor: Organization) -> None:
+    """FAQ, support, SLA and deployment steps for a demo listing that gives none."""
+    days = row.get("deploy_days", 5)
+    row.setdefault(
+        "faq",
+        [
+            {
+                "question": "需要额外采购硬件吗？",
+                "answer": "大多数情况下不需要，可接入现有设备和系统。",
+            },
+            {"question": "数据存放在哪里？", "answer": "存放在境内云服务器，可按需导出或删除。"},
+            {
+                "question": "可以用上云券或算力券支付吗？",
+                "answer": "可以，结算时选择券即可抵扣符合条件的金额。",
+            },
+        ],
+    )
+    row.setdefault(
+        "support",
+        {
+            "phone": vendor.contact_phone,
+            "email": vendor.contact_email,
+            "wechat": f"{row['slug'][:40]}-kefu",
+            "hours": "工作日 9:00-18:00，故障 7×24 小时响应",
+        },
+    )
+    row.setdefault("sla", {"availability_bp": 9990, "response_hours": 4})
+    row.setdefault(
+        "deploy_steps",
+        [
+            "签约后 1 个工作日内远程调研",
+            "开通账号并接入数据",
+            "现场或远程培训",
+            f"{days} 天内上线验收",
+        ],
+    )
+
+
 def load(
     session: Session, *, orgs: dict[str, Organization], users: dict[str, User], **_: Any
 ) -> dict[str, Any]:
@@ -89,7 +128,9 @@ def load(
         row = json.loads(raw)
         if row["slug"] in taken:
             continue
-        row["vendor_uscc"] = vendors[row.pop("vendor")].uscc
+        vendor_key = row.pop("vendor")
+        row["vendor_uscc"] = vendors[vendor_key].uscc
+        _with_trust(row, vendors[vendor_key])
         lines.append(json.dumps(row, ensure_ascii=False))
     parsed, errors = importer.check_lines(session, lines)
     if errors:
@@ -97,6 +138,10 @@ def load(
     created = importer.import_lines(session, parsed, publish_as=operator)
     for solution in created[:FEATURED]:
         solution.featured = True
+    for solution in created:
+        if solution.published is not None:
+            title = solution.published.name_en or solution.slug
+            add_demo_screenshots(solution.published, title, current_app.config["UPLOAD_FOLDER"])
     session.flush()
     published = list(
         session.scalars(sa.select(Solution).where(Solution.is_public).order_by(Solution.id))
