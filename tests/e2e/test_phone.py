@@ -51,7 +51,7 @@ MAIN_ACTIONS_OUTSIDE = """() => {
   const outside = [];
   for (const el of document.querySelectorAll('[data-main-action]')) {
     if (!el.offsetParent) continue;  // hidden on this page (another state's action)
-    el.scrollIntoView({block: 'center', inline: 'nearest'});
+    el.scrollIntoView({block: 'center', inline: 'nearest', behavior: 'instant'});
     const box = el.getBoundingClientRect();
     if (box.left < 0 || box.right > window.innerWidth || box.top < 0 || box.bottom > window.innerHeight
         || box.width === 0) {
