@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,9 +53,11 @@ def verify_marketplace_signature(
 
 
 @pytest.fixture
-def config(config: dict[str, object]) -> dict[str, object]:
-    """The receiver listens on http://127.0.0.1: allowed here as in the demo."""
-    return {**config, "OUTBOUND_URLS_ALLOW_PRIVATE": True, "OUTBOUND_URLS_ALLOW_HTTP": True}
+def config(config: dict[str, object], tmp_path: Path) -> dict[str, object]:
+    """The receiver listens on http://127.0.0.1: allowed here as in the demo (whose
+    listings also need an upload folder for their screenshots)."""
+    allow = {"OUTBOUND_URLS_ALLOW_PRIVATE": True, "OUTBOUND_URLS_ALLOW_HTTP": True}
+    return {**config, **allow, "UPLOAD_FOLDER": str(tmp_path / "uploads")}
 
 
 def _auth(token: str) -> dict[str, str]:
