@@ -35,12 +35,15 @@ from billing import (
     fapiao_models,
     fulfillment,
     outcomes,
+    payment_links,
     payments,
     voucher_payments,
 )
+from billing.payment_link_models import PaymentLink
 from catalog import screenshots
 from catalog.models import Screenshot, VoucherKind
 from marketplace import checkpoints, memberships, outbox, services, user_sessions, webhooks
+from marketplace.dates import CHINA
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor
 from marketplace.models import Membership, OrgKind, Role
@@ -180,6 +183,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "billing.invoices"): f"{SMES} {VENDORS}",
     ("GET", "billing.invoice"): f"{PARTIES} {P}",  # the operator is sent to its console
     ("GET", "billing.pay"): BUYER,
+    ("GET", "billing.invoice_pdf"): PARTIES,
+    ("GET", "billing.statement_pdf"): BUYER,  # the URL names the vendor: the buyer's side
+    ("POST", "billing.create_payment_link"): BUYER,
+    ("POST", "billing.revoke_payment_link"): BUYER,
+    ("GET", "billing.shared_invoice"): EVERYONE,  # the signed token is the permission
     ("POST", "billing.pay_by_card"): BUYER,
     ("POST", "billing.finish_card_payment"): BUYER,
     ("POST", "billing.pay_with_vouchers"): BUYER,
@@ -388,6 +396,8 @@ def _world(session: Session, upload_folder: Any) -> World:
     payment = payments.record_bank_transfer(
         session, invoice, amount_fen=5_000, reference="M-2", actor=operator, now=now
     )
+    # A payment link the buyer made (its token is signed with the app's key in the test).
+    link, _token = payment_links.create(session, invoice, actor=sme, now=now, secret_key="-")
     # A pay-for-results contract with a reported result and its evidence file.
     outcome = start_contract(session, plan=outcome_plan, buyer=sme, baseline=Decimal(42_000))
     outcomes.accept_baseline(session, outcome, actor=vendor, now=T0)
@@ -550,6 +560,7 @@ def _world(session: Session, upload_folder: Any) -> World:
         "anomaly_id": anomaly_id,
         "flag_id": flag.id,
         "fapiao_id": issued_fapiao.id,
+        "link_id": link.id,
         "which": "file",
         "job_id": failed_job_id,
         "what": "redemptions",
@@ -621,6 +632,11 @@ def _world(session: Session, upload_folder: Any) -> World:
         "fapiao_api.request_fapiao": {"invoice_id": spent.id},
         "fapiao_api.get_invoice_fapiao": {"invoice_id": spent.id},
         "billing.request_fapiao": {"invoice_id": spent.id},
+        "billing.statement_pdf": {
+            "other_id": vendor.organization.id,
+            "year": invoice.issued_at.astimezone(CHINA).year,
+            "month": invoice.issued_at.astimezone(CHINA).month,
+        },
         "billing.rate": {"slug": solution.slug},
         "review.review": {"solution_id": solution.id},
         "review.preview": {"solution_id": solution.id},
@@ -697,6 +713,8 @@ def test_every_route_lets_in_exactly_whom_it_should(
     assert not stale, f"expectations of routes that do not exist: {stale}"
 
     world = _world(session, tmp_path / "uploads")
+    link = session.get(PaymentLink, world.params["link_id"])
+    world.params["token"] = payment_links.token_for(link, app.config["SECRET_KEY"])
     with app.app_context():  # the secret is encrypted with the app's key
         _webhook_endpoint(session, world.people[V], world.params)
     session.commit()
