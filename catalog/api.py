@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
+from flask import Response, request
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
@@ -212,16 +215,23 @@ def _load_public(ids: list[int]) -> dict[int, Solution]:
 
 
 @blp.get("/solutions")
-@blp.etag
 @blp.arguments(SearchArgs, location="query")
 @blp.response(200, SearchOut)
 @blp.alt_response(422, schema=ErrorSchema)
 @blp.alt_response(503, schema=ErrorSchema, description="The search index is unavailable")
-def search_solutions(args: dict[str, Any]) -> dict[str, Any]:
+@blp.doc(responses={"304": {"description": "Catalog sync: nothing changed since this ETag"}})
+def search_solutions(args: dict[str, Any]) -> Any:
     """Search published solutions, with filters and facet counts; with `updated_since`,
-    what changed in the catalog after that cursor (catalog sync)."""
+    what changed in the catalog after that cursor (catalog sync: send the answer's ETag
+    back as If-None-Match for 304 when nothing changed)."""
     if "updated_since" in args:
-        return _sync_page(args["updated_since"], args["per_page"])
+        payload = _sync_page(args["updated_since"], args["per_page"])
+        digest = hashlib.sha256(
+            json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()[:32]
+        if digest in request.if_none_match:
+            return Response(status=304, headers={"ETag": f'"{digest}"'})
+        return payload, 200, {"ETag": f'"{digest}"'}
     try:
         query = SearchQuery(**args)
         result = indexing.search_index().search(query)
