@@ -20,6 +20,7 @@ from marketplace.errors import DomainError
 from marketplace.jsonapi import (
     ApiError,
     ErrorSchema,
+    Fen,
     current_actor,
     service_call,
     token_required,
@@ -60,8 +61,9 @@ class IssueForm(ma.Schema):
         load_default="", metadata={"description": "20-digit 数电发票 number (required)"}
     )
     issued_on = ma.fields.Date(load_default=None, metadata={"description": "required"})
-    amount_fen = ma.fields.Integer(
-        metadata={"description": "the invoice total, vouchers included (issue only)"}
+    amount_fen = Fen(
+        in_query=True,  # a multipart form: every value is text, so plain digits
+        metadata={"description": "the invoice total, vouchers included (issue only)"},
     )
     type = ma.fields.String(validate=ma.validate.OneOf(TYPES))
 

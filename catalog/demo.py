@@ -9,7 +9,7 @@ from importlib import resources
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from catalog import importer, indexing
@@ -21,6 +21,7 @@ from marketplace.db import db
 from marketplace.demo import DEMO_PASSWORD, make_uscc
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind, Role, User
+from marketplace.uploads import upload_folder
 
 # How many listings the home page shows as featured.
 FEATURED = 8
@@ -141,7 +142,7 @@ def load(
     for solution in created:
         if solution.published is not None:
             title = solution.published.name_en or solution.slug
-            add_demo_screenshots(solution.published, title, current_app.config["UPLOAD_FOLDER"])
+            add_demo_screenshots(solution.published, title, upload_folder())
     session.flush()
     published = list(
         session.scalars(sa.select(Solution).where(Solution.is_public).order_by(Solution.id))

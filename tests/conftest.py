@@ -62,6 +62,7 @@ def config(database_url: str, tmp_path: Path) -> dict[str, object]:
         "SERVER_NAME": "marketplace.test",
         "RATELIMIT_STORAGE_URI": "memory://",
         "SEARCH_INDEX_DIR": str(tmp_path / "index"),
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         # Checkpoint files belong to one database; the test's is rolled back.
         "AUDIT_CHECKPOINT_DIR": str(tmp_path / "audit-checkpoints"),
     }

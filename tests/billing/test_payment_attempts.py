@@ -392,7 +392,9 @@ def test_an_answer_lost_to_the_sdk_timeout_leaves_the_payment_processing_until_i
         assert body["payment_status"] == "processing" and body["invoice"]["status"] == "open"
         with fresh(live_app) as session:
             (attempt,) = attempts(session)
-            assert attempt.status is AttemptStatus.CONFIRMING
+            # Still in flight, unless the webhook (sent by localstripe as it charged, not
+            # held by the proxy) has booked it already.
+            assert attempt.status in (AttemptStatus.CONFIRMING, AttemptStatus.SUCCEEDED)
             intent_id = attempt.stripe_payment_intent_id
         wait_for_event(live_app, live_session, "payment_intent.succeeded", intent_id)
         again = api.post(
