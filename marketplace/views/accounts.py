@@ -158,9 +158,7 @@ def logout() -> Response:
 @login_required
 def dashboard() -> str:
     actor = web_actor()
-    items = (
-        todo.items_for(current_app, db.session, actor.organization, utcnow()) if actor else []
-    )
+    items = todo.items_for(current_app, db.session, actor.organization, utcnow()) if actor else []
     return render_template("marketplace/dashboard.html", todo_items=items)
 
 

@@ -1,7 +1,7 @@
 """todo overdue: payment links an invoice's buyer shares with a finance colleague
 
 Revision ID: 0020
-Revises: 0019
+Revises: 0018
 Create Date: 2026-12-04 16:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import marketplace.db
 
 revision = "0020"
-down_revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

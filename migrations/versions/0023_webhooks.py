@@ -1,7 +1,7 @@
 """webhooks: vendor webhook endpoints, the events recorded for vendors, deliveries and their attempts
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-04 16:30:00
 """
 
@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql
 
 import marketplace.db
 
-revision = "0028"
-down_revision = "0027"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
