@@ -37,6 +37,7 @@ from catalog.markup import plain_text
 from catalog.models import Rating, Solution, SolutionRevision
 from catalog.search import IndexBusy, SearchIndex, SearchUnavailable, SolutionDoc
 from catalog.search_log import SearchOp
+from marketplace.db import READ_ONLY
 from marketplace.models import Organization, OrgKind
 
 log = logging.getLogger(__name__)
@@ -239,6 +240,7 @@ class Follower:
             return None
         try:
             with self.sessions() as session:
+                session.connection(execution_options=READ_ONLY)  # see marketplace.db
                 head = search_log.head(session)
                 position = self.index.position()
                 if position is not None and position >= head:

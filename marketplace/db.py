@@ -109,10 +109,17 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# An execution option for a session that only reads (a search index following the log
+# from inside a request): a plain BEGIN reads a WAL snapshot and never waits for the write
+# lock, which the request's own transaction may be holding on the same thread.
+READ_ONLY = {"sqlite_read_only": True}
+
+
 def _sqlite_on_begin(conn: sa.Connection) -> None:
     # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
     # instead of one failing with "database is locked" when it upgrades a read snapshot.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = conn.get_execution_options().get("sqlite_read_only")
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 @dataclass
