@@ -43,6 +43,9 @@ class Defaults:
     # it with more, outside testing and debugging).
     RATELIMIT_STORAGE_URI = "database://"
     RATELIMIT_HEADERS_ENABLED = True
+    # Said explicitly: Flask-Limiter keeps the last app's value when a config lacks it, so an
+    # app created with limits off (a test) would switch them off for the next app too.
+    RATELIMIT_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
     # Failed logins for one e-mail address before it is locked for the window.
     LOGIN_LOCKOUT_LIMIT = "5 per 15 minutes"
