@@ -17,9 +17,9 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from catalog.models import Plan, Solution
+from catalog.models import Plan, Solution, SolutionRevision
 from marketplace.db import Base, enum_type, utcnow
-from marketplace.models import Organization
+from marketplace.models import Organization, User
 
 Quantity = sa.Numeric(24, 6)  # metered quantities may be fractional (GPU hours)
 
@@ -56,6 +56,11 @@ class Contract(Base):
     __table_args__ = (
         sa.CheckConstraint("spend_cap_fen IS NULL OR spend_cap_fen > 0", name="cap_positive"),
         sa.CheckConstraint("current_period_end > current_period_start", name="period_order"),
+        sa.CheckConstraint(
+            "agreement_version IS NULL OR (agreement_revision_id IS NOT NULL "
+            "AND agreement_accepted_at IS NOT NULL AND agreement_accepted_by_id IS NOT NULL)",
+            name="agreement_acceptance_complete",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,11 +86,24 @@ class Contract(Base):
     baseline_agreed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    # The service agreement the buyer accepted when starting (null on contracts started
+    # before listings had one): its version, the listing revision whose text it was, when
+    # and by whom.
+    agreement_version: Mapped[int | None]
+    agreement_revision_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("solution_revisions.id")
+    )
+    agreement_accepted_at: Mapped[datetime | None]
+    agreement_accepted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     buyer: Mapped[Organization] = relationship(foreign_keys=[buyer_id])
     vendor: Mapped[Organization] = relationship(foreign_keys=[vendor_id])
     solution: Mapped[Solution] = relationship()
     plan: Mapped[Plan] = relationship()
+    agreement_revision: Mapped[SolutionRevision | None] = relationship()
+    agreement_accepted_by: Mapped[User | None] = relationship(
+        foreign_keys=[agreement_accepted_by_id]
+    )
 
     def __repr__(self) -> str:
         return f"<Contract {self.id} buyer={self.buyer_id} plan={self.plan_id} {self.status.value}>"

@@ -220,6 +220,7 @@ class SolutionRevision(Base):
     __table_args__ = (
         sa.UniqueConstraint("solution_id", "number"),
         sa.CheckConstraint("deploy_days >= 0 AND deploy_days <= 365", name="deploy_days_range"),
+        sa.CheckConstraint("agreement_version >= 1", name="agreement_version_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -247,6 +248,11 @@ class SolutionRevision(Base):
     support: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=sa.text("'{}'"))
     sla: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=sa.text("'{}'"))
     deploy_steps: Mapped[list[Any]] = mapped_column(default=list, server_default=sa.text("'[]'"))
+    # The service agreement a buyer accepts when starting a plan ("" = the platform's
+    # standard one, catalog/agreements.py); its version changes when the vendor edits the
+    # text (catalog/services.py), and contracts record the version accepted.
+    agreement: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    agreement_version: Mapped[int] = mapped_column(default=1, server_default="1")
     review_note: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]
