@@ -21,7 +21,10 @@ MODEL_MODULES = (
     "marketplace.webhook_models",
     "catalog.models",
     "catalog.search_log",
+    "catalog.inquiry_models",
     "vouchers.models",
+    "vouchers.evidence_models",
+    "vouchers.notice_models",
     "billing.models",
     "billing.outcome_models",
     "billing.attempt_models",
@@ -30,6 +33,10 @@ MODEL_MODULES = (
     "billing.fulfillment_models",
     "billing.payment_link_models",
     "billing.fapiao_models",
+    "billing.bank_statement_models",
+    "marketplace.licences",
+    "vouchers.rules_models",
+    "billing.delivery_models",
 )
 
 
@@ -157,6 +164,7 @@ def _register_packages(app: Flask) -> None:
     from billing import cli as billing_cli
     from billing import demo as billing_demo
     from billing import (
+        bank_statement_demo,
         fapiao_api,
         integration_api,
         operator_api,
@@ -173,8 +181,9 @@ def _register_packages(app: Flask) -> None:
     from catalog import cli as catalog_cli
     from catalog import demo as catalog_demo
     from catalog import indexing as catalog_indexing
-    from catalog import listing_api
-    from catalog.views import review, storefront, vendor
+    from catalog import inquiry_api, inquiry_demo, listing_api
+    from catalog import signals as catalog_signals
+    from catalog.views import inquiries, review, storefront, vendor
     from marketplace import api as marketplace_api
     from marketplace import (
         cli,
@@ -189,7 +198,7 @@ def _register_packages(app: Flask) -> None:
     from marketplace.demo import load_platform_demo
     from marketplace.extensions import csrf
     from marketplace.pagecache import PageCache
-    from marketplace.views import accounts, console, sessions, site
+    from marketplace.views import accounts, console, licences, sessions, site
     from marketplace.views import audit as audit_views
     from marketplace.views import jobs as jobs_views
     from marketplace.views import webhooks as webhook_views
@@ -212,12 +221,14 @@ def _register_packages(app: Flask) -> None:
         accounts.bp,
         sessions.bp,
         console.bp,
+        licences.bp,
         audit_views.bp,
         jobs_views.bp,
         webhook_views.bp,
         storefront.bp,
         vendor.bp,
         vendor.media,
+        inquiries.bp,
         review.bp,
         billing_views.bp,
         vouchers_views.bp,
@@ -228,6 +239,7 @@ def _register_packages(app: Flask) -> None:
         jobs_api.blp,
         catalog_api.blp,
         listing_api.blp,
+        inquiry_api.blp,
         billing_api.blp,
         outcome_api.blp,
         fapiao_api.blp,
@@ -250,6 +262,8 @@ def _register_packages(app: Flask) -> None:
         billing_demo.load,
         billing_demo.load_outcomes,
         voucher_demo.load,
+        bank_statement_demo.load,
+        inquiry_demo.load,
     ]
     app.extensions["marketplace.demo_services"] = [
         billing_demo.start_local_stripe,
@@ -266,3 +280,5 @@ def _register_packages(app: Flask) -> None:
     vouchers_signals.settlement_paid.connect(voucher_payments.on_settlement_paid)
     # marketplace cannot import billing; billing notifies the vendor of a disabled webhook.
     webhooks.endpoint_disabled.connect(billing_notify.webhook_endpoint_disabled)
+    # catalog cannot import billing; billing notifies the other side of an inquiry.
+    catalog_signals.inquiry_message_posted.connect(billing_notify.inquiry_message_posted)
