@@ -55,6 +55,7 @@ class Program(Base):
         ),
         sa.CheckConstraint("closes_at > opens_at", name="window_order"),
         sa.CheckConstraint("validity_days > 0", name="validity_positive"),
+        sa.CheckConstraint("notice_days >= 0 AND notice_days <= 30", name="notice_days_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +76,8 @@ class Program(Base):
     opens_at: Mapped[datetime]  # application window
     closes_at: Mapped[datetime]
     validity_days: Mapped[int]  # a voucher expires this many days after issue
+    # 公示: working days an approval is on public notice before issue; 0 issues at once.
+    notice_days: Mapped[int] = mapped_column(default=0, server_default="0")
     status: Mapped[ProgramStatus] = mapped_column(
         enum_type(ProgramStatus, "program_status"), default=ProgramStatus.DRAFT, index=True
     )
@@ -156,6 +159,8 @@ class Application(Base):
     applicant_user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     requested_fen: Mapped[int] = mapped_column(sa.BigInteger)
     approved_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # The vendor the enterprise means to buy from (shown in the 公示), if it named one.
+    vendor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organizations.id"))
     status: Mapped[ApplicationStatus] = mapped_column(
         enum_type(ApplicationStatus, "application_status"), default=ApplicationStatus.SUBMITTED
     )

@@ -1,0 +1,114 @@
+"""公示: an approved application of a program with a notice period is listed publicly for
+that many working days before its voucher is issued; anyone signed in may object, and an
+officer upholds (the issue is cancelled) or dismisses the objection (vouchers/notice.py)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.db import Base, enum_type, utcnow
+from marketplace.models import Organization
+from vouchers.models import Application, Program
+
+
+class NoticeStatus(enum.StrEnum):
+    IN_NOTICE = "in_notice"
+    ISSUED = "issued"  # the period ended without an upheld objection
+    CANCELLED = "cancelled"  # an objection was upheld
+
+    @property
+    def label(self) -> str:
+        return str(NOTICE_STATUS_LABELS[self])
+
+
+NOTICE_STATUS_LABELS = {
+    NoticeStatus.IN_NOTICE: _l("In public notice"),
+    NoticeStatus.ISSUED: _l("Voucher issued"),
+    NoticeStatus.CANCELLED: _l("Cancelled after an objection"),
+}
+
+
+class Notice(Base):
+    """One approved application on public notice."""
+
+    __tablename__ = "voucher_notices"
+    __table_args__ = (
+        sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+        sa.CheckConstraint("ends_at > starts_at", name="period_order"),
+        sa.CheckConstraint(
+            "(status = 'issued') = (voucher_id IS NOT NULL)", name="issued_has_voucher"
+        ),
+        sa.Index(None, "status", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(sa.ForeignKey("voucher_programs.id"), index=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("voucher_applications.id"), unique=True
+    )
+    applicant_org_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"))
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)  # the approved amount
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]  # exclusive: the end of the last working day, China time
+    status: Mapped[NoticeStatus] = mapped_column(
+        enum_type(NoticeStatus, "voucher_notice_status"), default=NoticeStatus.IN_NOTICE
+    )
+    voucher_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vouchers.id"))
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    program: Mapped[Program] = relationship()
+    application: Mapped[Application] = relationship()
+    applicant: Mapped[Organization] = relationship()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Notice {self.id} application={self.application_id} {self.amount_fen} "
+            f"{self.status.value} until {self.ends_at:%Y-%m-%d}>"
+        )
+
+
+class ObjectionStatus(enum.StrEnum):
+    OPEN = "open"
+    UPHELD = "upheld"
+    DISMISSED = "dismissed"
+
+    @property
+    def label(self) -> str:
+        return str(OBJECTION_STATUS_LABELS[self])
+
+
+OBJECTION_STATUS_LABELS = {
+    ObjectionStatus.OPEN: _l("To review"),
+    ObjectionStatus.UPHELD: _l("Upheld"),
+    ObjectionStatus.DISMISSED: _l("Dismissed"),
+}
+
+
+class Objection(Base):
+    """Someone's objection to a notice; an open one holds the issue until it is decided."""
+
+    __tablename__ = "voucher_objections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(sa.ForeignKey("voucher_notices.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    contact: Mapped[str] = mapped_column(sa.String(200))  # a phone or e-mail for the officer
+    reason: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[ObjectionStatus] = mapped_column(
+        enum_type(ObjectionStatus, "voucher_objection_status"), default=ObjectionStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    notice: Mapped[Notice] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Objection {self.id} notice={self.notice_id} {self.status.value}>"
