@@ -228,6 +228,7 @@ class Follower:
         self.sessions = sessions
         self.keep_days = keep_days
         self._quiet_until = 0.0  # after finding the index locked: leave it until then
+        self._analysis_checked = False  # the live index's analysis version was current
 
     def __repr__(self) -> str:
         return f"<Follower of {self.index!r}>"
@@ -243,6 +244,8 @@ class Follower:
                 session.connection(execution_options=READ_ONLY)  # see marketplace.db
                 head = search_log.head(session)
                 position = self.index.position()
+                if self._stale_analysis():
+                    position = self._rebuild(session, only_if_stale=True)
                 if position is not None and position >= head:
                     return position
                 try:
@@ -271,10 +274,24 @@ class Follower:
         docs = [build_doc(s, ratings.get(s.id)) for s in public]
         return docs, set(changed) - {s.id for s in public}, entries[-1].id
 
-    def _rebuild(self, session: Session) -> int:
-        log.warning("search index %s is behind the pruned search log; rebuilding", self.index)
-        reindex(session, self.index)
+    def _stale_analysis(self) -> bool:
+        """Whether the live index was built by an older text analysis (an upgrade changed
+        how words are cut). Checked once per process: later rebuilds write the current
+        version."""
+        if self._analysis_checked:
+            return False
+        current = self.index.analysis_is_current()  # SearchUnavailable without an index
+        self._analysis_checked = current
+        return not current
+
+    def _rebuild(self, session: Session, *, only_if_stale: bool = False) -> int:
+        if only_if_stale:
+            log.warning("search index %s has an older text analysis; rebuilding", self.index)
+        else:
+            log.warning("search index %s is behind the pruned search log; rebuilding", self.index)
+        reindex(session, self.index, only_if_stale=only_if_stale)
         session.commit()
+        self._analysis_checked = True
         return self.index.position() or 0
 
     def prune(self) -> int:
@@ -289,12 +306,21 @@ def _flag_for_reindex(sessions: Callable[[], Session], ids: set[int]) -> None:
 
 
 def reindex(
-    session: Session, index: SearchIndex, progress: Callable[[int], None] | None = None
+    session: Session,
+    index: SearchIndex,
+    progress: Callable[[int], None] | None = None,
+    *,
+    only_if_stale: bool = False,
 ) -> int:
     """Rebuild the whole index from the database and clear the reindex flags. The new
     index records the search log position read before the documents, so its follower
-    applies only what came after."""
+    applies only what came after. ``only_if_stale``: leave an index alone that another
+    process rebuilt with the current text analysis meanwhile (returns 0)."""
     position = search_log.head(session)
-    count = index.rebuild(public_docs(session), progress=progress, position=position)
+    count = index.rebuild(
+        public_docs(session), progress=progress, position=position, only_if_stale=only_if_stale
+    )
+    if count is None:
+        return 0
     session.execute(sa.update(Solution).where(Solution.needs_reindex).values(needs_reindex=False))
     return count

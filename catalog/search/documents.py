@@ -22,6 +22,10 @@ from catalog.search.analysis import (
 )
 from catalog.search.model import SolutionDoc
 
+# What the analysis of a document gives; an index built with another version is rebuilt
+# (catalog/indexing.py). 2: traditional characters folded to simplified.
+ANALYSIS_VERSION = "2"
+
 # Field -> query-time boost. The name is a field of its own; the rest of the text shares a
 # "body" field in which the summary is written twice, so name > summary > description
 # while a query word is looked up in two posting lists, not five (and indexing writes one

@@ -3,8 +3,9 @@
 Layout under the index path::
 
     CURRENT          name of the live generation, replaced atomically (os.replace)
-    gen-<token>/     a Whoosh index, plus journal.log: "u <id>" / "d <id>" per write, and
+    gen-<token>/     a Whoosh index, plus journal.log: "u <id>" / "d <id>" per write,
                      LOG_POSITION: the last search log entry applied (catalog/search_log.py)
+                     and ANALYSIS: the version of the text analysis it was built with
     build-<token>/   a rebuild in progress; renamed to gen-<token> when complete
     REBUILD_LOCK     held by the one rebuild running, across processes
 
@@ -23,6 +24,7 @@ from pathlib import Path
 CURRENT = "CURRENT"
 JOURNAL = "journal.log"
 LOG_POSITION = "LOG_POSITION"
+ANALYSIS = "ANALYSIS"
 REBUILD_LOCK = "REBUILD_LOCK"
 
 
@@ -106,3 +108,16 @@ def write_position(generation: Path, position: int) -> None:
     temporary = generation / f"{LOG_POSITION}.{uuid.uuid4().hex}.tmp"
     temporary.write_text(str(position), encoding="ascii")
     os.replace(temporary, generation / LOG_POSITION)
+
+
+def read_analysis(generation: Path) -> str | None:
+    """The analysis version ``generation`` was built with; None for one built before the
+    version was recorded."""
+    try:
+        return (generation / ANALYSIS).read_text(encoding="ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def write_analysis(generation: Path, version: str) -> None:
+    (generation / ANALYSIS).write_text(version, encoding="ascii")

@@ -32,7 +32,7 @@ from whoosh.searching import Searcher
 from whoosh.util.filelock import FileLock, try_for
 
 from catalog.search import generations
-from catalog.search.documents import SCORED_FIELDS, document_fields, schema
+from catalog.search.documents import ANALYSIS_VERSION, SCORED_FIELDS, document_fields, schema
 from catalog.search.engine import execute
 from catalog.search.model import (
     IndexBusy,
@@ -231,6 +231,12 @@ class SearchIndex:
         None when it never recorded one. Raises SearchUnavailable without a live index."""
         return generations.read_position(self.path / self._live_name())
 
+    def analysis_is_current(self) -> bool:
+        """Whether the live generation was built with this code's text analysis (an index
+        built otherwise cuts words differently from the queries: rebuild it). Raises
+        SearchUnavailable without a live index."""
+        return generations.read_analysis(self.path / self._live_name()) == ANALYSIS_VERSION
+
     def follow(self, changes: Callable[[int], tuple[list[SolutionDoc], set[int], int]]) -> int:
         """Apply what happened after the live generation's log position, under the write
         lock (one writer per index folder, whichever process): ``changes(position)`` gives
@@ -300,17 +306,21 @@ class SearchIndex:
         progress: Callable[[int], None] | None = None,
         *,
         position: int | None = None,
-    ) -> int:
+        only_if_stale: bool = False,
+    ) -> int | None:
         """Index ``docs`` into a fresh generation and make it live; searches keep using
         the old generation meanwhile. ``progress`` gets the number indexed so far. Pass a
         lazy iterable (a query being read) so rows committed during the rebuild, whose
         upserts reach the old generation, are caught up. ``position`` is the search log
         entry ``docs`` are at least as new as (read before them). Returns the number
-        indexed."""
+        indexed; with ``only_if_stale``, None without rebuilding when the live generation
+        (perhaps rebuilt by another process meanwhile) has the current analysis."""
         self.path.mkdir(parents=True, exist_ok=True)
         rebuild_lock = FileLock(str(self.path / generations.REBUILD_LOCK))
         rebuild_lock.acquire(blocking=True)
         try:
+            if only_if_stale and self._live_or_none()[0] and self.analysis_is_current():
+                return None
             return self._rebuild(docs, progress, position)
         finally:
             rebuild_lock.release()
@@ -327,6 +337,7 @@ class SearchIndex:
         try:
             ix = whoosh.index.create_in(str(build), schema())
             count = _index_all(ix, docs, progress)
+            generations.write_analysis(build, ANALYSIS_VERSION)
             if position is not None:
                 generations.write_position(build, position)
             if old_ix is None:
