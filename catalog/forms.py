@@ -460,6 +460,18 @@ class ScreenshotForm(ListingForm):
     caption = StringField(_l("Caption (optional)"), render_kw={"maxlength": 120})
 
 
+class FulfillmentForm(ListingForm):
+    fulfillment_url = StringField(
+        _l("Sign-up page (fulfillment URL, optional)"),
+        description=_l(
+            "After starting a plan, a buyer can go here with a one-time token your system "
+            "exchanges for the customer (see README, For vendors). https only; takes effect "
+            "at once, without a review. Leave empty for none."
+        ),
+        render_kw={"maxlength": 500, "inputmode": "url", "autocomplete": "off", "lang": "en"},
+    )
+
+
 class DelistForm(ListingForm):
     reason = TextAreaField(
         _l("Reason"),

@@ -163,6 +163,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "vendor_console.move_plan"): V,
     ("POST", "vendor_console.upload_screenshot"): V,
     ("POST", "vendor_console.delete_screenshot"): V,
+    ("POST", "vendor_console.set_fulfillment_url"): V,
     ("POST", "vendor_console.submit"): V,
     ("POST", "vendor_console.withdraw"): V,
     ("POST", "vendor_console.delist"): V,

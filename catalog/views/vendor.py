@@ -34,9 +34,10 @@ from flask import (
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from catalog import services, taxonomy
+from catalog import fulfillment, services, taxonomy
 from catalog.forms import (
     DelistForm,
+    FulfillmentForm,
     NewSolutionForm,
     PlanForm,
     ScreenshotForm,
@@ -55,6 +56,7 @@ from marketplace.i18n import current_language
 from marketplace.models import OrgKind
 from marketplace.money import format_fen
 from marketplace.uploads import upload_folder
+from marketplace.urls import UrlPolicy
 from marketplace.views.outcome import attempt
 
 bp = Blueprint("vendor_console", __name__, url_prefix="/vendor")
@@ -155,7 +157,10 @@ def edit_solution(solution_id: int) -> str | Response:
 
 
 def _render_edit(
-    solution: Solution, form: SolutionForm, shot_form: ScreenshotForm | None = None
+    solution: Solution,
+    form: SolutionForm,
+    shot_form: ScreenshotForm | None = None,
+    url_form: FulfillmentForm | None = None,
 ) -> str:
     return render_template(
         "catalog/vendor/edit.html",
@@ -163,8 +168,37 @@ def _render_edit(
         solution=solution,
         revision=solution.current,
         shot_form=shot_form or ScreenshotForm(formdata=None),
+        url_form=url_form
+        or FulfillmentForm(formdata=None, data={"fulfillment_url": solution.fulfillment_url}),
         scenario_groups=taxonomy.scenario_groups(),
     )
+
+
+@bp.post("/solutions/<int:solution_id>/fulfillment-url")
+@vendor_writes
+def set_fulfillment_url(solution_id: int) -> str | Response:
+    """The sign-up handoff target: checked by the API's validator, applied without review."""
+    solution = _own_solution(solution_id)
+    url_form = FulfillmentForm()
+    if url_form.validate_on_submit():
+        try:
+            with db.session.begin_nested():
+                fulfillment.set_fulfillment_url(
+                    db.session,
+                    solution,
+                    actor=g.actor,
+                    url=url_form.fulfillment_url.data or "",
+                    policy=UrlPolicy.from_config(),
+                )
+        except DomainError as exc:
+            url_form.show_error(exc)
+        else:
+            flash(_("The sign-up page is saved."), "success")
+            return redirect(
+                url_for(".edit_solution", solution_id=solution.id, _anchor="fulfillment")
+            )
+    form = SolutionForm(data=SolutionForm.data_from(solution.current))
+    return _render_edit(solution, form, url_form=url_form)
 
 
 @bp.post("/preview")
