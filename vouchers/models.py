@@ -171,7 +171,7 @@ class Application(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     program: Mapped[Program] = relationship()
-    applicant: Mapped[Organization] = relationship()
+    applicant: Mapped[Organization] = relationship(foreign_keys=[applicant_org_id])
 
     def __repr__(self) -> str:
         return (
