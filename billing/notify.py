@@ -54,6 +54,8 @@ MESSAGES = {
     "invoice_overdue_7": _l(
         "Invoice %(number)s for %(amount)s is overdue by %(days)s days. Please pay it to keep the service running."
     ),
+    "inquiry_question": _l("%(buyer)s asked about %(solution)s: %(excerpt)s"),
+    "inquiry_answer": _l("%(vendor)s answered your question about %(solution)s: %(excerpt)s"),
 }
 
 
@@ -191,3 +193,21 @@ def webhook_endpoint_disabled(endpoint: Any, *, session: Session, now: Any) -> N
         link=f"/vendor/webhooks/{endpoint.id}",
         url=endpoint.url[:200],
     )
+
+
+def inquiry_message_posted(message: Any, *, session: Session) -> None:
+    """Connected to catalog.signals.inquiry_message_posted (catalog cannot import billing):
+    the other side of the thread hears of the new message, in the app and by e-mail."""
+    from catalog.inquiries import excerpt
+    from catalog.inquiry_models import Side
+
+    inquiry = message.inquiry
+    revision = inquiry.solution.published or inquiry.solution.current
+    params = {"solution": revision.name, "excerpt": excerpt(message)}
+    if message.side is Side.BUYER:
+        organization_id, kind = inquiry.vendor_id, "inquiry_question"
+        link, params["buyer"] = f"/vendor/inquiries/{inquiry.id}", inquiry.buyer.name
+    else:
+        organization_id, kind = inquiry.buyer_id, "inquiry_answer"
+        link, params["vendor"] = f"/account/inquiries/{inquiry.id}", inquiry.vendor.name
+    send(session, organization_id, kind, f"inquiry_message:{message.id}", link=link, **params)

@@ -27,6 +27,8 @@ EVENT_TYPES = (
     "outcome_report.resolved",
     "listing.approved",
     "listing.rejected",
+    "inquiry.created",  # a buyer's new question (catalog/inquiries.py)
+    "inquiry.message",  # a buyer's further message in a thread
 )
 
 
