@@ -167,7 +167,7 @@ class Solution(Base):
     # token, billing/fulfillment.py); checked by marketplace/urls.py. "" for none.
     fulfillment_url: Mapped[str] = mapped_column(sa.String(500), default="")
     # When what catalog sync shows of this solution last changed (published version, status);
-    # the sync cursor orders by (changed_at, id). Kept by catalog/sync.py.
+    # what a sync's starting `updated_since` time is compared with. Kept by catalog/sync.py.
     changed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     vendor: Mapped[Organization] = relationship()

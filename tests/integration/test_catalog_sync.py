@@ -1,16 +1,28 @@
 """Catalog sync for other platforms (issue 14): GET /api/v1/solutions with an
-``updated_since`` cursor, ETag / If-None-Match, and tombstones for delisted solutions."""
+``updated_since`` cursor, ETag / If-None-Match, and tombstones for delisted solutions. The
+cursor is a search log position, so a change committed late is still delivered."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import base64
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from catalog import services
+from catalog import indexing, search_log, services
+from catalog.models import Solution, SolutionStatus
+from marketplace import create_app, migrate
+from marketplace.db import make_engine, utcnow
 from tests.catalog.factories import operator_actor, publish_solution, vendor_actor
+from tests.conftest import POSTGRES_URL
 
 START = "2000-01-01T00:00:00+00:00"
 
@@ -93,3 +105,167 @@ def test_bad_cursor_names_the_field_and_search_is_unchanged_without_one(
     session.commit()
     body = client.get("/api/v1/solutions").get_json()
     assert body["total"] == 1 and "next_cursor" not in body and "tombstones" not in body
+
+
+def follow(client: FlaskClient, cursor: str) -> tuple[list[str], list[str], str]:
+    """Every page after ``cursor``: (published slugs, tombstone slugs, the last cursor)."""
+    items: list[str] = []
+    tombstones: list[str] = []
+    for _page in range(50):
+        body = sync(client, cursor, per_page=2).get_json()
+        items += [i["slug"] for i in body["items"]]
+        tombstones += [t["slug"] for t in body["tombstones"]]
+        cursor = body["next_cursor"]
+        if not body["has_more"]:
+            return items, tombstones, cursor
+    raise AssertionError("sync did not finish")
+
+
+def test_a_change_stamped_early_but_committed_late_is_still_delivered(
+    client: FlaskClient, session: Session
+) -> None:
+    """The old cursor was the changed_at time: a transaction that stamped its change before
+    another one committed, and committed after the client had read that other one, fell
+    behind the client's cursor and was never told."""
+    operator = operator_actor(session)
+    early = publish_solution(session, vendor_actor(session), operator, slug="sync-early")
+    later = publish_solution(session, vendor_actor(session), operator, slug="sync-later")
+    session.commit()
+    items, _gone, cursor = follow(client, START)
+    assert sorted(items) == ["sync-early", "sync-later"]
+
+    services.delist(session, later, actor=operator, reason="停止服务")
+    session.commit()
+    _items, gone, cursor = follow(client, cursor)
+    assert gone == ["sync-later"]
+
+    # Stamped a second before the change the client has already seen, committed only now.
+    services.delist(session, early, actor=operator, reason="停止服务")
+    early.changed_at = later.changed_at - timedelta(seconds=1)
+    session.commit()
+    items, gone, _cursor = follow(client, cursor)
+    assert (items, gone) == ([], ["sync-early"])
+
+
+def test_starting_from_a_time_walks_the_catalog_then_follows_the_log(
+    client: FlaskClient, session: Session
+) -> None:
+    operator = operator_actor(session)
+    old = publish_solution(session, vendor_actor(session), operator, slug="sync-old")
+    old.changed_at = datetime(2025, 1, 1, tzinfo=UTC)
+    solutions = [publish_solution(session, slug=f"sync-walk-{n}") for n in range(5)]
+    session.commit()
+    since = "2026-01-01T00:00:00+08:00"
+    items, gone, cursor = follow(client, since)
+    assert sorted(items) == [s.slug for s in solutions] and gone == []
+
+    # Changes during and after the walk are in the log after the position read before it.
+    services.delist(session, solutions[0], actor=operator, reason="停止服务")
+    services.delist(session, old, actor=operator, reason="停止服务")
+    session.commit()
+    items, gone, cursor = follow(client, cursor)
+    assert items == [] and sorted(gone) == ["sync-old", "sync-walk-0"]
+    assert follow(client, cursor) == ([], [], cursor)
+
+
+def test_a_cursor_behind_the_pruned_log_starts_over_and_a_foreign_one_is_refused(
+    client: FlaskClient, session: Session
+) -> None:
+    operator = operator_actor(session)
+    kept = publish_solution(session, vendor_actor(session), operator, slug="sync-kept")
+    gone = publish_solution(session, vendor_actor(session), operator, slug="sync-pruned")
+    session.commit()
+    _items, _gone, cursor = follow(client, START)
+    services.delist(session, gone, actor=operator, reason="停止服务")
+    session.commit()
+    publish_solution(session, slug="sync-newest")  # the newest entry always stays
+    session.commit()
+    assert search_log.prune(session, keep_days=0, now=utcnow() + timedelta(days=1)) > 0
+    session.commit()
+    items, tombstones, last = follow(client, cursor)
+    assert sorted(items) == [kept.slug, "sync-newest"] and tombstones == ["sync-pruned"]
+    assert follow(client, last) == ([], [], last)
+
+    beyond = sync(client, "c2." + _b64(f"p|{search_log.head(session) + 1000}"))
+    assert beyond.status_code == 422
+    assert set(beyond.get_json()["error"]["fields"]) == {"updated_since"}
+
+
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+# --- PostgreSQL: a real transaction committing after a later one was read ----------------
+
+
+@pytest.fixture
+def own_app(tmp_path: Path) -> Iterator[Flask]:
+    """The app on a fresh database ``<db>_sync_<pid>`` with real commits, dropped after."""
+    assert POSTGRES_URL
+    base = sa.make_url(make_engine(POSTGRES_URL).url)
+    name = f"{base.database}_sync_{os.getpid()}"
+    admin = make_engine(base.render_as_string(hide_password=False)).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "SECRET_KEY": "test-secret",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "SEARCH_INDEX_DIR": str(tmp_path / "index"),
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+            "AUDIT_CHECKPOINT_DIR": str(tmp_path / "audit-checkpoints"),
+        }
+    )
+    app.extensions["catalog.search"].create()
+    yield app
+    app.extensions["marketplace.db"].engine.dispose()
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL (set DATABASE_URL)")
+def test_postgres_transaction_committing_after_a_later_one_was_synced_is_delivered(
+    own_app: Flask,
+) -> None:
+    sessions = own_app.extensions["marketplace.db"].sessions
+    client = own_app.test_client()
+    with own_app.app_context():
+        with sessions() as setup:
+            operator = operator_actor(setup)
+            slow_id = publish_solution(setup, vendor_actor(setup), operator, slug="pg-slow").id
+            fast_id = publish_solution(setup, vendor_actor(setup), operator, slug="pg-fast").id
+            setup.commit()
+        _items, _gone, cursor = follow(client, START)
+
+        slow = sessions()  # a transaction of its own, left open across the others
+        try:
+            solution = slow.get(Solution, slow_id)
+            solution.status = SolutionStatus.DELISTED  # stamps changed_at now, at flush
+            indexing.mark(slow, slow_id)
+            slow.flush()
+            stamped = solution.changed_at
+
+            with sessions() as fast:
+                delisted = fast.get(Solution, fast_id)
+                services.delist(fast, delisted, actor=operator_actor(fast), reason="停止服务")
+                fast.commit()
+                assert delisted.changed_at > stamped
+            _items, gone, cursor = follow(client, cursor)
+            assert gone == ["pg-fast"]  # the slow change is not committed yet
+
+            slow.commit()
+        finally:
+            slow.close()
+        items, gone, _cursor = follow(client, cursor)
+        assert (items, gone) == ([], ["pg-slow"])
