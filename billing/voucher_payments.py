@@ -7,6 +7,10 @@ The money: a redemption moves part of what the buyer owes to the voucher program
 pays the vendor directly when it settles, which lowers what the platform owes the vendor
 (``vendor_payable`` debited) and clears the program's debt (``voucher_program_payable``
 credited). The platform's commission was booked on the whole invoice at issue.
+
+A co-funded program's part is booked on each funder's ``voucher_program_payable`` by the
+split stored with the redemption (vouchers/cofunding.py), and settled by the same split,
+so every funder's account is balanced on its own.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -22,8 +25,8 @@ from billing import card_attempts, invoices, ledger
 from billing.models import Invoice, InvoiceKind, InvoiceStatus, PaymentStatus
 from marketplace.errors import Conflict, NotAllowed
 from marketplace.jsonapi import Actor
-from vouchers import redemptions
-from vouchers.models import Program, Redemption, Settlement
+from vouchers import cofunding, redemptions
+from vouchers.models import Redemption, Settlement
 from vouchers.redemptions import EligibleLine, Quote
 
 PENDING = (PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION)
@@ -75,16 +78,6 @@ def quote(session: Session, invoice: Invoice, codes: Sequence[str], *, now: date
     )
 
 
-def _program_owners(session: Session, program_ids: set[int]) -> dict[int, int]:
-    if not program_ids:
-        return {}
-    return dict(
-        session.execute(
-            sa.select(Program.id, Program.owner_org_id).where(Program.id.in_(program_ids))
-        ).all()
-    )
-
-
 def apply(
     session: Session, invoice: Invoice, *, codes: Sequence[str], actor: Actor, now: datetime
 ) -> int:
@@ -128,17 +121,16 @@ def apply(
     )
     if not result.redemptions:
         return 0
-    owners = _program_owners(session, {r.program_id for r in result.redemptions})
+    shares = cofunding.shares_of(session, result.redemptions)
     bookings = []
     for redemption in result.redemptions:
         bookings.append(
             ledger.booking(
                 "voucher.redeemed",
                 [
-                    ledger.Line(
-                        ledger.VOUCHER_PROGRAM_PAYABLE,
-                        redemption.amount_fen,
-                        owners[redemption.program_id],
+                    *(
+                        ledger.Line(ledger.VOUCHER_PROGRAM_PAYABLE, amount, funder_id)
+                        for funder_id, amount in shares[redemption.id]
                     ),
                     ledger.Line(ledger.BUYER_RECEIVABLE, -redemption.amount_fen, invoice.buyer_id),
                 ],
@@ -175,13 +167,14 @@ def reverse(
     )
     if not result.reversed:
         return 0
-    owners = _program_owners(session, {r.program_id for r in result.reversed})
+    shares = cofunding.shares_of(session, result.reversed)
     bookings = []
     for redemption in result.reversed:
         amount = redemption.amount_fen
-        program_line = ledger.Line(
-            ledger.VOUCHER_PROGRAM_PAYABLE, -amount, owners[redemption.program_id]
-        )
+        program_lines = [
+            ledger.Line(ledger.VOUCHER_PROGRAM_PAYABLE, -part, funder_id)
+            for funder_id, part in shares[redemption.id]
+        ]
         if reason == "void":
             others = [ledger.Line(ledger.BUYER_RECEIVABLE, amount, invoice.buyer_id)]
         else:
@@ -193,7 +186,7 @@ def reverse(
         bookings.append(
             ledger.booking(
                 f"voucher.reversed.{reason}",
-                [program_line, *others],
+                [*program_lines, *others],
                 memo=f"{invoice.number} voucher reversed",
                 invoice_id=invoice.id,
             )
@@ -210,16 +203,18 @@ def redemptions_of(session: Session, invoice: Invoice) -> list[Redemption]:
 
 def settlement_paid(session: Session, settlement: Settlement, *, now: datetime) -> None:
     """The program paid the vendor its voucher share directly: the platform owes the
-    vendor that much less, and the program's debt is cleared."""
-    owner = session.scalar(
-        sa.select(Program.owner_org_id).where(Program.id == settlement.program_id)
-    )
+    vendor that much less, and the program's debt is cleared (each co-funder's by its
+    share of the batch)."""
+    shares = cofunding.settlement_shares(session, settlement)
     ledger.post(
         session,
         "voucher.settled",
         [
             ledger.Line(ledger.VENDOR_PAYABLE, settlement.total_fen, settlement.vendor_id),
-            ledger.Line(ledger.VOUCHER_PROGRAM_PAYABLE, -settlement.total_fen, owner),
+            *(
+                ledger.Line(ledger.VOUCHER_PROGRAM_PAYABLE, -amount, funder_id)
+                for funder_id, amount in sorted(shares.items())
+            ),
         ],
         memo=f"settlement {settlement.id} {settlement.bank_reference or ''}".strip(),
     )

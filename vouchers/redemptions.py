@@ -10,8 +10,15 @@ voucher, in the buyer's order, the subsidy is
 where the ratio and the cap count what the same program already paid on the invoice, and a
 line is eligible when its solution accepts the voucher's kind, its vendor is in the
 program's pool (any verified vendor when the pool is empty) and the vendor is not a related
-party of the buyer. The voucher rows are locked for the whole payment, so concurrent
-payments can never spend more than a balance.
+party of the buyer. The invoice's row and the voucher rows are locked for the whole
+payment (in that order, as billing locks them), so concurrent payments can never spend more
+than a balance, and two payments on one invoice see each other's subsidies.
+
+Programs stacked on one invoice (vouchers/stacking.py) add two rules: a program whose
+stacking rule does not list another program involved refuses, and the subsidies of all
+programs on the invoice stay within the strictest combined cap of those involved. A
+co-funded program's redemption is split between its funders as it is made
+(vouchers/cofunding.py).
 
 A redemption (one voucher, one vendor) records as its eligible amount the sum of every
 eligible line of that vendor, whether or not the subsidy reached the line, and lists each
@@ -34,7 +41,7 @@ from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization
 from marketplace.money import apply_basis_points
-from vouchers import access, parties, settlements, wallet
+from vouchers import access, cofunding, parties, settlements, stacking, wallet
 from vouchers.models import (
     MovementKind,
     Program,
@@ -43,6 +50,7 @@ from vouchers.models import (
     Voucher,
     VoucherStatus,
 )
+from vouchers.rules_models import StackingRule
 
 FIELD = "vouchers"  # the pay form's and the API's name for the chosen codes
 
@@ -127,6 +135,17 @@ class _Invoice:
     paid_by_line: dict[str, int]  # subsidy already on each line
     paid_by_program: dict[int, int]  # subsidy already paid by each program
     paid_by_program_vendor: dict[tuple[int, int], int]  # ... on each vendor's lines
+    # The eligible amount each program found on each vendor's lines (for combined caps).
+    eligible_by_program_vendor: dict[tuple[int, int], int] = field(default_factory=dict)
+    rules: dict[int, StackingRule] = field(default_factory=dict)  # stacking, by program
+    program_names: dict[int, str] = field(default_factory=dict)
+
+    def eligible_of(self, program_id: int) -> int:
+        return sum(
+            amount
+            for (program, _vendor), amount in self.eligible_by_program_vendor.items()
+            if program == program_id
+        )
 
 
 def _context(
@@ -134,6 +153,7 @@ def _context(
     buyer_id: int,
     lines: Sequence[EligibleLine],
     prior: Sequence[Redemption] = (),
+    rules: dict[int, StackingRule] | None = None,
 ) -> _Invoice:
     keyed = [(_key(line, i), line) for i, line in enumerate(lines) if line.amount_fen > 0]
     ids = {line.vendor_id for _key_, line in keyed} | {buyer_id}
@@ -146,7 +166,12 @@ def _context(
     paid_by_line: dict[str, int] = {}
     paid_by_program: dict[int, int] = {}
     paid_by_program_vendor: dict[tuple[int, int], int] = {}
+    eligible: dict[tuple[int, int], int] = {}
+    names: dict[int, str] = {}
     for redemption in prior:
+        names[redemption.program_id] = redemption.program.name
+        pair = (redemption.program_id, redemption.vendor_id)
+        eligible[pair] = max(eligible.get(pair, 0), redemption.eligible_fen)
         paid_by_program[redemption.program_id] = (
             paid_by_program.get(redemption.program_id, 0) + redemption.amount_fen
         )
@@ -154,7 +179,17 @@ def _context(
         paid_by_program_vendor[pair] = paid_by_program_vendor.get(pair, 0) + redemption.amount_fen
         for share in redemption.lines:
             paid_by_line[share["line"]] = paid_by_line.get(share["line"], 0) + share["subsidy_fen"]
-    return _Invoice(buyer, keyed, orgs, paid_by_line, paid_by_program, paid_by_program_vendor)
+    return _Invoice(
+        buyer,
+        keyed,
+        orgs,
+        paid_by_line,
+        paid_by_program,
+        paid_by_program_vendor,
+        eligible,
+        rules or {},
+        names,
+    )
 
 
 def _vendor_in_pool(program: Program, vendor: Organization) -> bool:
@@ -247,12 +282,24 @@ def _plan_voucher(invoice: _Invoice, voucher: Voucher, now: datetime) -> Voucher
     ]
     if program.invoice_cap_fen is not None:
         limits.append(program.invoice_cap_fen - already)
+    stacked_room = _stacking_room(invoice, program, eligible_total)
     subsidy = max(0, min(limits))
     if subsidy == 0:
         raise VoucherRefused(
             _l("Voucher %(code)s has nothing left to pay on this invoice.", code=voucher.code),
             reason="nothing_eligible",
         )
+    if stacked_room is not None and stacked_room < subsidy:
+        subsidy = stacked_room
+        if subsidy == 0:
+            raise VoucherRefused(
+                _l(
+                    "The programs on this invoice together have paid all they may "
+                    "(combined cap); voucher %(code)s cannot add to it.",
+                    code=voucher.code,
+                ),
+                reason="stacking_cap",
+            )
     shares = []
     left = subsidy
     for vendor_id, rows in by_vendor.items():
@@ -269,6 +316,28 @@ def _plan_voucher(invoice: _Invoice, voucher: Voucher, now: datetime) -> Voucher
     return VoucherQuote(voucher.code, subsidy, None, shares, voucher)
 
 
+def _stacking_room(invoice: _Invoice, program: Program, eligible_total: int) -> int | None:
+    """Refuse a program that may not stack with one already on the invoice; else what
+    all programs may still pay together under the combined caps (None: no cap)."""
+    invoice.program_names.setdefault(program.id, program.name)
+    involved = [p for p, paid in invoice.paid_by_program.items() if paid > 0]
+    clash = stacking.refusal(invoice.rules, involved, program.id)
+    if clash is not None:
+        holder, other = clash
+        raise VoucherRefused(
+            _l(
+                "%(program)s does not allow stacking with %(other)s on one invoice.",
+                program=invoice.program_names.get(holder, holder),
+                other=invoice.program_names.get(other, other),
+            ),
+            reason="not_stackable",
+        )
+    eligible = {p: invoice.eligible_of(p) for p in involved}
+    eligible[program.id] = max(eligible.get(program.id, 0), eligible_total)
+    rules = {p: rule for p, rule in invoice.rules.items() if p in eligible}
+    return stacking.combined_room(rules, eligible, sum(invoice.paid_by_program.values()))
+
+
 def _book(invoice: _Invoice, planned: VoucherQuote) -> None:
     """Count a planned subsidy as paid, for the vouchers after it."""
     assert planned.voucher is not None
@@ -276,6 +345,14 @@ def _book(invoice: _Invoice, planned: VoucherQuote) -> None:
     invoice.paid_by_program[program_id] = (
         invoice.paid_by_program.get(program_id, 0) + planned.subsidy_fen
     )
+    eligible: dict[int, int] = {}
+    for share in planned.shares:
+        eligible[share.vendor_id] = eligible.get(share.vendor_id, 0) + share.eligible_fen
+    for vendor_id, amount in eligible.items():
+        pair = (program_id, vendor_id)
+        invoice.eligible_by_program_vendor[pair] = max(
+            invoice.eligible_by_program_vendor.get(pair, 0), amount
+        )
     for share in planned.shares:
         pair = (program_id, share.vendor_id)
         invoice.paid_by_program_vendor[pair] = (
@@ -298,6 +375,18 @@ def _find(session: Session, codes: list[str]) -> dict[str, Voucher]:
                 _l("No voucher has the code %(code)s.", code=code), reason="unknown"
             )
     return found
+
+
+# Billing's invoices, locked by name: vouchers never imports billing.
+_invoices = sa.table("invoices", sa.column("id"))
+
+
+def _lock_invoice(session: Session, invoice_id: int) -> None:
+    """Serialize payments on one invoice (billing's pay path holds this lock already),
+    so the subsidies of programs stacked on it are read after any racing payment's."""
+    session.execute(
+        sa.select(_invoices.c.id).where(_invoices.c.id == invoice_id).with_for_update()
+    ).first()
 
 
 def active_redemptions(session: Session, invoice_id: int) -> list[Redemption]:
@@ -327,8 +416,11 @@ def quote(
     voucher"). A voucher that cannot pay is listed with its problem and zero."""
     codes = _codes(codes)
     prior = active_redemptions(session, invoice_id) if invoice_id is not None else []
-    invoice = _context(session, buyer_id, lines, prior)
     found = {v.code: v for v in session.scalars(sa.select(Voucher).where(Voucher.code.in_(codes)))}
+    rules = stacking.rules_for(
+        session, {r.program_id for r in prior} | {v.program_id for v in found.values()}
+    )
+    invoice = _context(session, buyer_id, lines, prior, rules)
     items = []
     for code in codes:
         voucher = found.get(code)
@@ -382,10 +474,14 @@ def redeem(
     if not codes:
         return RedemptionResult([])
     found = _find(session, codes)
+    _lock_invoice(session, invoice_id)
     locked = wallet.lock_vouchers(session, [v.id for v in found.values()])
     prior = active_redemptions(session, invoice_id)
     used_here = {r.voucher_id for r in prior}
-    invoice = _context(session, buyer_id, lines, prior)
+    rules = stacking.rules_for(
+        session, {r.program_id for r in prior} | {v.program_id for v in locked.values()}
+    )
+    invoice = _context(session, buyer_id, lines, prior, rules)
     planned = []
     for code in codes:
         voucher = locked[found[code].id]
@@ -429,6 +525,7 @@ def redeem(
             )
             session.add(redemption)
             session.flush()
+            cofunding.split_redemption(session, redemption)
             voucher.balance_fen -= amount
             voucher.redeemed_fen += amount
             wallet.move(

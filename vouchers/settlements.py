@@ -2,7 +2,14 @@
 the voucher's share from the program. The officer gathers a vendor's unsettled redemptions
 of a period into a batch (draft), approves it, and records the bank payment. A redemption
 is in at most one batch; one reversed after its batch was approved is taken back
-(clawback) in the vendor's next batch."""
+(clawback) in the vendor's next batch.
+
+A program with settlement conditions (vouchers/settlement_conditions.py: fapiao issued,
+delivery accepted or days of use) settles only the redemptions that meet them when the
+batch is drafted; the batch records the others as held back, with why. Those stay
+unsettled, and a later batch of the vendor takes them once they qualify: for such a
+program a batch gathers every unsettled redemption made before the period's end, not only
+those made within it."""
 
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from sqlalchemy.orm import Session
 from marketplace import dates
 from marketplace.errors import Conflict, DomainError
 from marketplace.jsonapi import Actor
-from vouchers import access, signals
+from vouchers import access, settlement_conditions, signals
 from vouchers.models import (
     Program,
     Redemption,
@@ -24,6 +31,7 @@ from vouchers.models import (
     Settlement,
     SettlementStatus,
 )
+from vouchers.rules_models import SettlementHoldback
 
 _SETTLED = (SettlementStatus.APPROVED, SettlementStatus.PAID)
 
@@ -67,18 +75,33 @@ def create_settlement(
             raise DomainError(dates.OUT_OF_RANGE_MOMENT, field=field_name)
     if period_end <= period_start:
         raise DomainError(_l("The period must end after it starts."), field="period_end")
+    condition = settlement_conditions.condition_of(session, program)
     in_period = sa.and_(
         _unsettled(program.id, vendor_id),
-        Redemption.created_at >= period_start,
+        # Held back before: joins the first batch after it qualifies.
+        sa.true() if condition is not None else Redemption.created_at >= period_start,
         Redemption.created_at < period_end,
     )
-    redeemed_ids = list(session.scalars(sa.select(Redemption.id).where(in_period)))
+    candidates = list(
+        session.scalars(sa.select(Redemption).where(in_period).order_by(Redemption.id))
+    )
+    reasons = settlement_conditions.holdback_reasons(session, condition, candidates, now=now)
+    redeemed_ids = [r.id for r in candidates if not reasons[r.id]]
+    held_back = [(r.id, reasons[r.id]) for r in candidates if reasons[r.id]]
     clawback_ids = list(
         session.scalars(sa.select(Redemption.id).where(_clawbacks_due(program.id, vendor_id)))
     )
     redeemed = _sum(session, redeemed_ids)
     clawback = _sum(session, clawback_ids)
     if not redeemed_ids or redeemed - clawback <= 0:
+        if held_back:
+            raise Conflict(
+                _l(
+                    "Nothing can be settled yet: %(n)s redemptions of this vendor do not meet "
+                    "the program's settlement conditions (listed under 'Held back').",
+                    n=len(held_back),
+                )
+            )
         raise Conflict(_l("Nothing is owed to this vendor for this period."))
     settlement = Settlement(
         program_id=program.id,
@@ -110,6 +133,11 @@ def create_settlement(
     ).rowcount
     if claimed != len(redeemed_ids) or clawed != len(clawback_ids):
         raise Conflict(_l("Another batch took some of these redemptions; try again."))
+    session.add_all(
+        SettlementHoldback(settlement_id=settlement.id, redemption_id=rid, reasons=why)
+        for rid, why in held_back
+    )
+    session.flush()
     session.expire_all()
     access.record(
         session,
@@ -123,6 +151,7 @@ def create_settlement(
         period_end=period_end.isoformat(),
         redemption_ids=redeemed_ids,
         clawback_ids=clawback_ids,
+        held_back={str(rid): why for rid, why in held_back},
         total_fen=settlement.total_fen,
     )
     return settlement
@@ -230,6 +259,9 @@ def on_reversal(session: Session, redemption: Redemption) -> None:
             .where(Redemption.settlement_id == settlement.id)
             .values(settlement_id=None)
             .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            sa.delete(SettlementHoldback).where(SettlementHoldback.settlement_id == settlement.id)
         )
         session.delete(settlement)
         session.flush()

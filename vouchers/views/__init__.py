@@ -5,6 +5,7 @@ template gets (offers). The rules live in the vouchers services; these views loa
 authorize and call them."""
 
 from vouchers.views import (  # noqa: F401  (importing registers the routes)
+    audit,
     console,
     decisions,
     flags,

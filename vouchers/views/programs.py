@@ -1,5 +1,5 @@
 """The officer's programs: the list with budget figures, writing a program's terms (new,
-or edit while draft), publishing and closing, and the audit chain's verification."""
+or edit while draft), publishing and closing (the audit log is in audit.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from marketplace import dates
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
-from marketplace.views import audit as audit_views
 from marketplace.views.outcome import attempt
-from vouchers import audit_trail, programs
+from vouchers import programs
 from vouchers.forms import PROGRAM_FIELDS, ActionForm, ProgramForm
 from vouchers.models import Program, ProgramStatus
 from vouchers.views.common import (
@@ -24,8 +23,6 @@ from vouchers.views.common import (
     show_refusal,
     verified_vendors,
 )
-
-LATEST_EVENTS = 50
 
 
 @bp.get("/programs")
@@ -126,12 +123,3 @@ def close_program(program_id: int) -> ResponseReturnValue:
             _("The program is closed. Issued vouchers stay usable until they expire."),
         )
     return redirect(url_for("vouchers.program_console", program_id=program.id))
-
-
-@bp.get("/audit")
-@org_required(OFFICER)
-def audit_chain() -> ResponseReturnValue:
-    """Is the hash chain intact (against its signed checkpoints), and what happened lately
-    in this government's own programs: never another government's rows."""
-    events = audit_trail.latest_events(db.session, g.actor.organization.id, limit=LATEST_EVENTS)
-    return render_template("vouchers/audit.html", audit_panel=audit_views.panel(), events=events)
