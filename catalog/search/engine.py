@@ -1,6 +1,8 @@
 """Running a :class:`SearchQuery` against one generation of the index.
 
-The text query picks and scores the matching documents (catalog/search/scoring.py);
+The text query picks and scores the matching documents (catalog/search/scoring.py), with
+the thesaurus and pain points of a vocabulary (catalog/search/vocabulary.py), and is
+loosened to any of its words when every word finds less than a page;
 filters, facet counts, sorting and paging then run on the generation's snapshot of stored
 values kept as integer bitsets (catalog/search/snapshot.py), because Whoosh's own faceting
 would re-read every matching document for each of the six facets.
@@ -19,6 +21,7 @@ from catalog.search.model import FACETS, Hit, SearchQuery, SearchResult
 from catalog.search.queries import correction, matched_terms, text_query
 from catalog.search.scoring import Scorer
 from catalog.search.snapshot import Snapshot, docnums_of, mask_of
+from catalog.search.vocabulary import Vocabulary
 
 FEW_HITS = 3  # below this many hits a query with Latin words gets a "did you mean"
 SUMMARY_SNIPPET_CHARS = 160
@@ -42,24 +45,34 @@ def _sort_key(query: SearchQuery, snapshot: Snapshot, scores: dict[int, float] |
     return rank.__getitem__  # newest, and relevance without text
 
 
-def execute(reader: Any, snapshot: Snapshot, query: SearchQuery) -> SearchResult:
-    """Search one generation: ``reader`` and the ``snapshot`` of its stored values."""
+def execute(
+    reader: Any,
+    snapshot: Snapshot,
+    query: SearchQuery,
+    vocabulary: Vocabulary | None = None,
+    *,
+    loosen: bool = True,
+) -> SearchResult:
+    """Search one generation: ``reader`` and the ``snapshot`` of its stored values, with
+    the thesaurus and pain points of ``vocabulary``. With ``loosen``, a query of several
+    words whose strict matches (every word) fill less than a page gets the listings that
+    match only some of its words below them (``Hit.partial``)."""
     scorer = Scorer(reader, snapshot)
     scores: dict[int, float] | None = None
     used: wq.Query | None = None
     fuzzy = False
     strict_count = 0
     text_mask = snapshot.live
-    strict = text_query(reader, snapshot, query.q) if query.q else None
-    if strict is not None:
-        used, scores = strict, scorer.scores(strict)
+    understood = text_query(reader, snapshot, query.q, vocabulary=vocabulary) if query.q else None
+    if understood is not None:
+        used, scores = understood.strict, scorer.scores(understood.strict)
         strict_count = len(scores)
         if not scores:
             # Nothing in the whole index matches the text, whatever the filters: retry
             # fuzzily. (Deciding on the unfiltered match keeps facet counts consistent.)
             retry = text_query(reader, snapshot, query.q, fuzzy=True)
             if retry is not None:
-                used, scores = retry, scorer.scores(retry)
+                used, scores = retry.strict, scorer.scores(retry.strict)
                 fuzzy = bool(scores)
         text_mask = mask_of(scores, snapshot.size) & snapshot.live
 
@@ -69,6 +82,23 @@ def execute(reader: Any, snapshot: Snapshot, query: SearchQuery) -> SearchResult
     selected = {
         facet: snapshot.bits[facet].get(value, 0) for facet, value in query.filters().items()
     }
+    strict_mask = base
+    for bits in selected.values():
+        strict_mask &= bits
+    strict_total = strict_mask.bit_count()
+
+    partial: set[int] = set()
+    loose = understood.loose if understood is not None and loosen and not fuzzy else None
+    if loose is not None and scores is not None and strict_total < query.per_page:
+        extra = {d: v for d, v in scorer.scores(loose).items() if d not in scores}
+        if extra:
+            extra_mask = mask_of(extra, snapshot.size) & snapshot.live
+            if query.max_monthly_fen is not None:
+                extra_mask &= snapshot.price_cap(query.max_monthly_fen)
+            base |= extra_mask
+            partial = set(extra)
+            scores = {**scores, **extra}
+            used = loose
 
     facets: dict[str, dict[str, int]] = {}
     for facet in FACETS:
@@ -90,18 +120,20 @@ def execute(reader: Any, snapshot: Snapshot, query: SearchQuery) -> SearchResult
     total = result_mask.bit_count()
 
     did_you_mean = None
-    if query.q and (fuzzy or total < FEW_HITS) and ascii_words(query.q):
+    if query.q and (fuzzy or strict_total < FEW_HITS) and ascii_words(query.q):
         suggestion = correction(reader, snapshot, query.q)
         if suggestion:
-            better = text_query(reader, snapshot, suggestion)
-            if better is not None and len(scorer.scores(better)) > strict_count:
+            better = text_query(reader, snapshot, suggestion, vocabulary=vocabulary)
+            if better is not None and len(scorer.scores(better.strict)) > strict_count:
                 did_you_mean = suggestion
 
     start = (query.page - 1) * query.per_page
     hits: list[Hit] = []
     if start < total:
         docnums = docnums_of(result_mask)
-        key = _sort_key(query, snapshot, scores)
+        order = _sort_key(query, snapshot, scores)
+        # Listings that match every word come first, whatever the sort.
+        key = (lambda n: (n in partial, order(n))) if partial else order
         wanted = start + query.per_page
         ordered = (
             heapq.nsmallest(wanted, docnums, key=key)
@@ -110,7 +142,14 @@ def execute(reader: Any, snapshot: Snapshot, query: SearchQuery) -> SearchResult
         )
         terms = matched_terms(reader, used) if used is not None else MatchedTerms()
         for docnum in ordered[start:wanted]:
-            hits.append(_hit(snapshot.metas[docnum], (scores or {}).get(docnum, 0.0), terms))
+            hits.append(
+                _hit(
+                    snapshot.metas[docnum],
+                    (scores or {}).get(docnum, 0.0),
+                    terms,
+                    partial=docnum in partial,
+                )
+            )
     return SearchResult(
         total=total,
         page=query.page,
@@ -119,10 +158,12 @@ def execute(reader: Any, snapshot: Snapshot, query: SearchQuery) -> SearchResult
         facets=facets,
         did_you_mean=did_you_mean,
         fuzzy=fuzzy,
+        scenarios=understood.scenarios if understood is not None and not fuzzy else (),
+        strict_total=strict_total if partial else None,
     )
 
 
-def _hit(meta: dict[str, Any], score: float, terms: MatchedTerms) -> Hit:
+def _hit(meta: dict[str, Any], score: float, terms: MatchedTerms, *, partial: bool) -> Hit:
     highlights = {
         "name": highlight(meta["name"], terms),
         "summary": highlight(meta["summary"], terms, SUMMARY_SNIPPET_CHARS),
@@ -131,4 +172,10 @@ def _hit(meta: dict[str, Any], score: float, terms: MatchedTerms) -> Hit:
         highlights["name_en"] = highlight(meta["name_en"], terms)
     if meta["summary_en"]:
         highlights["summary_en"] = highlight(meta["summary_en"], terms, SUMMARY_SNIPPET_CHARS)
-    return Hit(id=meta["id"], slug=meta["slug"], score=round(score, 4), highlights=highlights)
+    return Hit(
+        id=meta["id"],
+        slug=meta["slug"],
+        score=round(score, 4),
+        highlights=highlights,
+        partial=partial,
+    )

@@ -43,6 +43,8 @@ from catalog.search.model import (
     SolutionDoc,
 )
 from catalog.search.snapshot import SegmentValues, Snapshot
+from catalog.search.vocabulary import Vocabulary
+from catalog.search.vocabulary import packaged as packaged_vocabulary
 
 SWAP_TIMEOUT = 30.0  # a rebuild waits this long for in-flight upserts before swapping
 # A rebuild commits a segment every BUILD_BATCH solutions: Whoosh sorts a segment's
@@ -59,9 +61,18 @@ _READ_ERRORS = (OSError, EOFError, struct.error, zlib.error, pickle.UnpicklingEr
 class SearchIndex:
     """The catalog's full-text index; safe to share between threads and processes."""
 
-    def __init__(self, path: Path | str, *, writer_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        writer_timeout: float = 5.0,
+        vocabulary: Callable[[], Vocabulary] = packaged_vocabulary,
+    ) -> None:
         self.path = Path(path)
         self.writer_timeout = writer_timeout
+        # The thesaurus and pain points for each search; the app's reads operators' edits
+        # (catalog/search_thesaurus.py).
+        self.vocabulary = vocabulary
         self._lock = threading.Lock()
         self._indexes: dict[str, FileIndex] = {}
         self._idle: dict[tuple[str, Any], list[Searcher]] = {}
@@ -73,11 +84,22 @@ class SearchIndex:
 
     # -- reading ----------------------------------------------------------------------
 
-    def search(self, query: SearchQuery) -> SearchResult:
+    def search(
+        self, query: SearchQuery, *, vocabulary: Vocabulary | None = None, loosen: bool = True
+    ) -> SearchResult:
+        """Run ``query``; ``vocabulary`` replaces the index's own (``vocabulary.EMPTY``:
+        words only as typed), ``loosen=False`` never adds partial matches."""
         query.validate()
+        words = vocabulary if vocabulary is not None else self.vocabulary()
         with self._searcher() as (name, searcher):
             return self._guarded(
-                lambda: execute(searcher.reader(), self._snapshot(name, searcher), query),
+                lambda: execute(
+                    searcher.reader(),
+                    self._snapshot(name, searcher),
+                    query,
+                    words,
+                    loosen=loosen,
+                ),
                 _READ_ERRORS,
             )
 

@@ -224,6 +224,7 @@ class Hit:
     # "name" and "summary" always; "name_en"/"summary_en" when the solution has them.
     # HTML: stored text escaped, query matches wrapped in <mark>.
     highlights: dict[str, str] = field(default_factory=dict)
+    partial: bool = False  # matches only some of the query's words (the search loosened)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +236,11 @@ class SearchResult:
     facets: dict[str, dict[str, int]]  # facet -> value -> count (count > 0, plus the selected)
     did_you_mean: str | None = None
     fuzzy: bool = False  # the hits come from the fuzzy retry
+    # Scenarios of the pain points found in the query (电费太高: pm.energy), searched too.
+    scenarios: tuple[str, ...] = ()
+    # When the search loosened: how many results match every word; those come first and
+    # the others are ``Hit.partial``. None when it did not.
+    strict_total: int | None = None
 
     @property
     def pages(self) -> int:

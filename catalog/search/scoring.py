@@ -8,7 +8,11 @@ An AND evaluates its rarest part first and looks the other parts up only for tho
 candidates (posting lists skip block by block), so a common word is not read in full.
 
 The score is Whoosh's BM25F (same idf, K1, B) times the query's boost, summed over the
-terms that match, as Whoosh's Or and And sum them.
+terms that match, as Whoosh's Or and And sum them (tests/catalog/test_search_understanding.py
+compares the order with Whoosh's own BM25F, so an upgrade that changes it is caught).
+Two additions of the thesaurus and pain points (catalog/search/queries.py): a
+DisjunctionMax takes the best of its parts (a word or one of its synonyms), and a pain
+point's scenario scores its listings like one word found in as many documents.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from typing import Any
 from whoosh import query as wq
 from whoosh.reading import TermNotFound
 
-from catalog.search.snapshot import Snapshot
+from catalog.search.queries import Expansion, InScenario
+from catalog.search.snapshot import Snapshot, docnums_of
 
 K1 = 1.2
 B = 0.75
@@ -43,9 +48,19 @@ class Scorer:
         """docnum -> score of the documents matching ``q`` (among ``within``, ascending
         docnums, when given)."""
         if isinstance(q, wq.Term):
-            return self._term(q.fieldname, q.text, q.boost, within)
+            floor = q.floor if isinstance(q, Expansion) else 0
+            return self._term(q.fieldname, q.text, q.boost, within, floor)
         if isinstance(q, wq.And):
             return self._and(q.subqueries, within)
+        if isinstance(q, wq.DisjunctionMax):
+            best: dict[int, float] = {}
+            for child in q.subqueries:
+                for docnum, score in self.scores(child, within).items():
+                    if score > best.get(docnum, 0.0):
+                        best[docnum] = score
+            return best
+        if isinstance(q, InScenario):
+            return self._scenario(q, within)
         if isinstance(q, wq.Or):
             merged: dict[int, float] = {}
             for child in q.subqueries:
@@ -62,9 +77,23 @@ class Scorer:
             return self.reader.doc_frequency(q.fieldname, q.text)
         if isinstance(q, wq.And):
             return min((self.estimate(child) for child in q.subqueries), default=0)
-        if isinstance(q, wq.Or):
+        if isinstance(q, wq.Or | wq.DisjunctionMax):
             return sum(self.estimate(child) for child in q.subqueries)
+        if isinstance(q, InScenario):
+            return self._scenario_mask(q.scenario).bit_count()
         return 0
+
+    def _scenario_mask(self, scenario: str) -> int:
+        return self.snapshot.bits["scenario"].get(scenario, 0) & self.snapshot.live
+
+    def _scenario(self, q: InScenario, within: list[int] | None) -> dict[int, float]:
+        mask = self._scenario_mask(q.scenario)
+        idf = log(self.documents / (mask.bit_count() + 1)) + 1
+        docnums = docnums_of(mask)
+        if within is not None:
+            wanted = set(within)
+            docnums = [d for d in docnums if d in wanted]
+        return dict.fromkeys(docnums, idf * q.boost)
 
     def _and(self, children: list[wq.Query], within: list[int] | None) -> dict[int, float]:
         if not children:
@@ -81,7 +110,7 @@ class Scorer:
         return result
 
     def _term(
-        self, field: str, text: str, boost: float, within: list[int] | None
+        self, field: str, text: str, boost: float, within: list[int] | None, floor: int = 0
     ) -> dict[int, float]:
         if (field, text) in self._read:
             weights = self._read[field, text]
@@ -93,7 +122,7 @@ class Scorer:
                 self._read[field, text] = weights
         if not weights:
             return {}
-        frequency = self.reader.doc_frequency(field, text)
+        frequency = max(self.reader.doc_frequency(field, text), floor)
         idf = log(self.documents / (frequency + 1)) + 1
         lengths = self.snapshot.lengths[field]
         flat = K1 * (1 - B)

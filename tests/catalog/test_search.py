@@ -27,6 +27,7 @@ from catalog.search import (
     price_band,
 )
 from catalog.search.taxonomy import industries
+from catalog.search.vocabulary import EMPTY
 
 _ids = itertools.count(1000)
 EPOCH = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -625,7 +626,9 @@ def index(tmp_path: Path):
 
 
 def search(index: SearchIndex, **kwargs: Any):
-    return index.search(SearchQuery(per_page=100, **kwargs))
+    """The words as typed: the thesaurus, the pain points and the loosening to some of the
+    words are tested in test_search_understanding.py."""
+    return index.search(SearchQuery(per_page=100, **kwargs), vocabulary=EMPTY, loosen=False)
 
 
 # -- finding things -------------------------------------------------------------------
