@@ -334,12 +334,14 @@ def match_by_hand(
 ) -> BankStatementLine:
     """A person matches a waiting line to an invoice; it is booked like any transfer."""
     _require_operator(actor)
+    if line.status is not LineStatus.UNMATCHED:
+        raise Conflict(_l("This line was matched or dismissed already."))
     if invoice is None:
         raise DomainError(_l("No invoice with this number or transfer reference."), field="invoice")
     if invoice.status not in OPEN:
         raise Conflict(_l("This invoice is not open for payment."), field="invoice")
     _claim(session, line, actor, now)
-    line.note = note.strip()[:500]
+    line.note = (note or "").strip()[:500]
     _book(session, line, invoice, actor=actor, now=now)
     audit.record(
         session,

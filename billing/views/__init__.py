@@ -4,6 +4,7 @@ balance and the operator's console. The rules live in the billing services; thes
 load, authorize and call them."""
 
 from billing.views import (  # noqa: F401  (importing registers the routes)
+    bank_statements,
     contracts,
     documents,
     evidence,
@@ -13,6 +14,7 @@ from billing.views import (  # noqa: F401  (importing registers the routes)
     notifications,
     operator,
     outcomes,
+    overdue,
     payment_links,
     payments,
     ratings,
