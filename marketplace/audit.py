@@ -174,6 +174,8 @@ class VerifyResult:
     head_id: int | None = None
     head_hash: str | None = None
     notice: str | None = None  # something the reader should know even when ok
+    # Set when only the rows after this checkpoint were walked (see verify_after).
+    from_checkpoint: int | None = None
 
 
 def verify(
@@ -256,4 +258,49 @@ def verify(
         checkpoints_checked=matched,
         head_id=last.id if last else None,
         head_hash=last.hash if last else None,
+    )
+
+
+def verify_after(
+    session: Session, anchor: Anchor, *, checkpoints_checked: int
+) -> VerifyResult | None:
+    """The cheap check a page can afford: the signed head is still in place (same row,
+    same hash, content matching it, the same number of rows up to it) and every row after
+    it chains on. The rows before the head were walked when the checkpoint was signed
+    (a checkpoint signs only a chain that verifies). None when anything does not match:
+    the caller then walks the whole chain with :func:`verify`, which names the fault."""
+    head = session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.id == anchor.head_id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if head is None or head.hash != anchor.head_hash or head.compute_hash() != head.hash:
+        return None
+    up_to_head = session.scalar(
+        sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.id <= head.id)
+    )
+    if up_to_head != anchor.count:
+        return None
+    expected_prev, last, checked = head.hash, head, anchor.count
+    rows = session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.id > head.id)
+        .order_by(AuditEvent.id)
+        .execution_options(yield_per=1000, populate_existing=True)
+    )
+    try:
+        for event in rows:
+            if event.prev_hash != expected_prev or event.compute_hash() != event.hash:
+                return None
+            expected_prev, last, checked = event.hash, event, checked + 1
+    finally:
+        rows.close()
+    return VerifyResult(
+        True,
+        checked,
+        None,
+        checkpoints_checked=checkpoints_checked,
+        head_id=last.id,
+        head_hash=last.hash,
+        from_checkpoint=anchor.sequence,
     )

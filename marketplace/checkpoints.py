@@ -268,12 +268,20 @@ def _anchors(session: Session, setup: Setup) -> list[audit.Anchor] | audit.Verif
     return [anchors[sequence] for sequence in sorted(anchors)]
 
 
-def verify(session: Session, setup: Setup, **options: Any) -> audit.VerifyResult:
-    """The chain walked and checked against every signed checkpoint."""
+def verify(
+    session: Session, setup: Setup, *, from_latest: bool = False, **options: Any
+) -> audit.VerifyResult:
+    """The chain walked and checked against every signed checkpoint. ``from_latest``: walk
+    only the rows after the latest checkpoint when its head is intact (what a page view can
+    afford; the whole walk runs whenever that does not hold, and at every signing)."""
     anchors = _anchors(session, setup)
     if isinstance(anchors, audit.VerifyResult):
         return anchors
-    result = audit.verify(session, anchors=anchors, **options)
+    result = None
+    if from_latest and anchors:
+        result = audit.verify_after(session, anchors[-1], checkpoints_checked=len(anchors))
+    if result is None:
+        result = audit.verify(session, anchors=anchors, **options)
     if result.ok and result.checked and setup.keyring.signer is None and not setup.development:
         return replace(result, notice=NOTICE_NO_KEY)
     if result.ok and result.checked and not anchors:
@@ -281,14 +289,14 @@ def verify(session: Session, setup: Setup, **options: Any) -> audit.VerifyResult
     return result
 
 
-def verify_app(session: Session, app: Flask) -> audit.VerifyResult:
+def verify_app(session: Session, app: Flask, *, from_latest: bool = False) -> audit.VerifyResult:
     """:func:`verify` with the app's setup; unreadable keys are a failed verification, not
     an error page."""
     try:
         setup = setup_for(app)
     except audit_keys.AuditKeyError as error:
         return _bad("keys_unreadable", None, str(error))
-    return verify(session, setup)
+    return verify(session, setup, from_latest=from_latest)
 
 
 # --- creation --------------------------------------------------------------------------------

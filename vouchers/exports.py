@@ -23,6 +23,8 @@ from marketplace import dates
 from marketplace.dates import CHINA
 from marketplace.models import Organization
 from marketplace.money import Money
+from vouchers import vocabulary
+from vouchers.audit_words import AuditLine
 from vouchers.models import (
     Anomaly,
     AnomalyRule,
@@ -44,7 +46,10 @@ DATE_FORMAT = "yyyy-mm-dd"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-REDEMPTION_STATUS_ZH = {RedemptionStatus.ACTIVE: "已兑付", RedemptionStatus.REVERSED: "已冲销"}
+REDEMPTION_STATUS_ZH = {
+    RedemptionStatus.ACTIVE: vocabulary.REDEEMED,
+    RedemptionStatus.REVERSED: vocabulary.REVERSED,
+}
 SETTLEMENT_STATUS_ZH = {
     SettlementStatus.DRAFT: "草稿",
     SettlementStatus.APPROVED: "已批准待付款",
@@ -52,11 +57,11 @@ SETTLEMENT_STATUS_ZH = {
 }
 ANOMALY_RULE_ZH = {
     AnomalyRule.RELATED_PARTY: "疑似关联交易",
-    AnomalyRule.QUICK_REVERSAL: "兑付后短期退款或作废（疑似套现）",
+    AnomalyRule.QUICK_REVERSAL: "核销后短期退款或作废（疑似套现）",
     AnomalyRule.VENDOR_CONCENTRATION: "单一服务商占比过高",
     AnomalyRule.SPLIT_INVOICES: "拆分账单规避单笔上限",
     AnomalyRule.NO_USAGE: "合同无使用记录",
-    AnomalyRule.SUBSIDY_OVER_RATIO: "补贴超过可补贴金额的补贴比例",
+    AnomalyRule.SUBSIDY_OVER_RATIO: "补贴超过符合条件金额的补贴比例",
 }
 ANOMALY_STATUS_ZH = {
     AnomalyStatus.OPEN: "待复核",
@@ -101,20 +106,20 @@ def redemptions_sheet(session: Session, program: Program) -> Sheet:
         .order_by(Redemption.created_at, Redemption.id)
     )
     return Sheet(
-        f"兑付明细-{program.id}",
+        f"核销明细-{program.id}",
         [
-            Column("兑付编号", "int", 10),
-            Column("兑付时间", "time", 20),
+            Column("核销编号", "int", 10),
+            Column("核销时间", "time", 20),
             Column("券码", width=26),
             Column("企业名称", width=30),
             Column("统一社会信用代码", width=22),
             Column("服务商名称", width=30),
             Column("账单编号", width=18),
-            Column("可补贴金额（元）", "yuan"),
+            Column(f"{vocabulary.ELIGIBLE_AMOUNT}（元）", "yuan"),
             Column("补贴金额（元）", "yuan"),
             Column("状态", width=10),
-            Column("冲销时间", "time", 20),
-            Column("冲销原因", width=10),
+            Column("冲回时间", "time", 20),
+            Column("冲回原因", width=10),
             Column("结算批次", "int", 10),
         ],
         [
@@ -153,7 +158,7 @@ def settlements_sheet(session: Session, program: Program) -> Sheet:
             Column("统一社会信用代码", width=22),
             Column("结算期起", "date", 12),
             Column("结算期止（含）", "date", 12),
-            Column("兑付金额（元）", "yuan"),
+            Column("核销金额（元）", "yuan"),
             Column("追回金额（元）", "yuan"),
             Column("应付金额（元）", "yuan"),
             Column("状态", width=12),
@@ -218,6 +223,46 @@ def anomalies_sheet(session: Session, program: Program) -> Sheet:
                 a.reviewed_at,
             ]
             for a, buyer_name, vendor_name in rows
+        ],
+    )
+
+
+def audit_sheet(lines: list[AuditLine], title: str) -> Sheet:
+    """The officer's filtered audit rows (described in Chinese by the caller)."""
+    return Sheet(
+        title,
+        [
+            Column("序号", "int", 10),
+            Column("时间", "time", 20),
+            Column("事件", width=24),
+            Column("操作人", width=16),
+            Column("操作单位", width=30),
+            Column("对象", width=36),
+            Column("所属项目", width=30),
+            Column("金额（元）", "yuan"),
+            Column("金额项", width=14),
+            Column("其他金额", width=30),
+            Column("说明", width=40),
+            Column("事件代码", width=30),
+            Column("哈希", width=66),
+        ],
+        [
+            [
+                line.id,
+                line.at,
+                line.event_name,
+                line.person,
+                line.organization,
+                line.subject,
+                line.program,
+                line.amount.fen if line.amount else None,
+                line.amount.label if line.amount else "",
+                "；".join(a.text for a in line.amounts[1:]),
+                "；".join(line.notes),
+                line.event.action,
+                line.event.hash,
+            ]
+            for line in lines
         ],
     )
 

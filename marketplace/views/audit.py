@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app
 from flask_babel import format_number
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
-from marketplace import audit, audit_keys, checkpoints
+from marketplace import audit, audit_keys, checkpoints, worker
 from marketplace.auth import org_required
 from marketplace.db import db
 from marketplace.models import OrgKind
@@ -48,6 +50,13 @@ def describe(result: audit.VerifyResult) -> str:
     """The verification's verdict in the reader's language."""
     seq, row, n = result.first_bad_checkpoint, result.first_bad, result.checked
     rows = format_number(n)
+    if result.ok and result.from_checkpoint is not None:
+        return _(
+            "The chain is intact (%(n)s rows): signed checkpoint %(seq)s and every row after "
+            "it match; the rows before it were checked in full when it was signed.",
+            n=rows,
+            seq=result.from_checkpoint,
+        )
     if result.ok:
         return _(
             "The chain is intact: %(n)s rows checked, %(k)s signed checkpoints match.",
@@ -105,8 +114,23 @@ def _notice(result: audit.VerifyResult) -> str | None:
     return None
 
 
-def panel() -> AuditPanel:
-    """Verify the chain and gather the checkpoints and keys, for the acting reader."""
+def _signing_failed_last(session: Session) -> bool:
+    """Did the latest checkpoint job fail (a whole walk found the chain broken)?"""
+    ok = session.scalar(
+        sa.select(worker.ScheduleRun.ok)
+        .where(worker.ScheduleRun.name == "audit_checkpoint", worker.ScheduleRun.ok.is_not(None))
+        .order_by(worker.ScheduleRun.slot_start.desc())
+        .limit(1)
+    )
+    return ok is False
+
+
+def panel(*, full: bool = False) -> AuditPanel:
+    """Verify the chain and gather the checkpoints and keys, for the acting reader.
+
+    A page view walks only the rows after the latest signed checkpoint (the whole chain was
+    walked when it was signed); ``full`` walks every row, as does a view after a failed
+    signing job, so a fault the schedule found is named here too."""
     keys: list[PublicKey] = []
     key_problem = None
     try:
@@ -123,7 +147,8 @@ def panel() -> AuditPanel:
                     key_id == keyring.signer_id,
                 )
             )
-    result = checkpoints.verify_app(db.session, current_app)
+    from_latest = not full and not _signing_failed_last(db.session)
+    result = checkpoints.verify_app(db.session, current_app, from_latest=from_latest)
     return AuditPanel(
         result=result,
         verdict=describe(result),

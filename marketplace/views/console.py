@@ -131,5 +131,7 @@ def audit_log() -> str:
         sa.select(audit.AuditEvent).order_by(audit.AuditEvent.id.desc()).limit(100)
     ).all()
     return render_template(
-        "marketplace/console/audit.html", audit_panel=audit_views.panel(), events=events
+        "marketplace/console/audit.html",
+        audit_panel=audit_views.panel(full=request.args.get("verify") == "all"),
+        events=events,
     )

@@ -220,12 +220,12 @@ def test_redemptions_as_json_csv_and_xlsx_for_the_owning_officer_only(
     assert as_csv.status_code == 200 and as_csv.headers["Content-Type"].startswith("text/csv")
     assert "filename*=UTF-8''" in as_csv.headers["Content-Disposition"]
     table = list(csv.reader(io.StringIO(as_csv.data.decode("utf-8-sig"))))
-    assert table[0][:3] == ["兑付编号", "兑付时间", "券码"] and len(table) == 3
+    assert table[0][:3] == ["核销编号", "核销时间", "券码"] and len(table) == 3
     assert buyer.organization.name in table[1] and vendor.organization.name in table[1]
 
     as_xlsx = client.get(f"{path}?format=xlsx", headers=headers)
     sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.data)).active
-    assert sheet["A1"].value == "兑付编号"
+    assert sheet["A1"].value == "核销编号"
 
     assert client.get(f"{path}?format=pdf", headers=headers).status_code == 422
     stranger = client.get(path, headers=auth(session, officer_actor(session)))

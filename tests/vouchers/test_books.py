@@ -258,12 +258,12 @@ def test_exports_read_in_chinese_with_yuan_amounts(session: Session, paid) -> No
     data = exports.to_csv(sheet)
     assert data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("兑付编号,兑付时间,券码,企业名称")
-    assert ",200.00,100.00,已兑付," in text  # ¥200 eligible, ¥100 subsidy
+    assert text.splitlines()[0].startswith("核销编号,核销时间,券码,企业名称")
+    assert ",200.00,100.00,已核销," in text  # ¥200 eligible, ¥100 subsidy
 
     workbook = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx(sheet)))
     rows = list(workbook.active.iter_rows(values_only=True))
-    assert rows[0][7:9] == ("可补贴金额（元）", "补贴金额（元）")
+    assert rows[0][7:9] == ("符合条件金额（元）", "补贴金额（元）")
     assert [row[8] for row in rows[1:]] == [100, 200, 50]
     cell = workbook.active.cell(row=2, column=9)
     assert cell.number_format == exports.YUAN_FORMAT and isinstance(cell.value, int | float)

@@ -115,7 +115,7 @@ def test_mixed_invoice_records_the_sum_of_its_eligible_lines_everywhere(
         f"/api/v1/voucher-programs/{program.id}/redemptions?format=csv", headers=headers
     ).data.decode("utf-8-sig")
     (record,) = csv.DictReader(io.StringIO(text))
-    assert (record["可补贴金额（元）"], record["补贴金额（元）"]) == ("383.76", "191.88")
+    assert (record["符合条件金额（元）"], record["补贴金额（元）"]) == ("383.76", "191.88")
 
     login(client, officer.user)
     workbook = openpyxl.load_workbook(
@@ -124,7 +124,7 @@ def test_mixed_invoice_records_the_sum_of_its_eligible_lines_everywhere(
     sheet = workbook.active
     header = [cell.value for cell in sheet[1]]
     values = [cell.value for cell in sheet[2]]
-    eligible_cell = values[header.index("可补贴金额（元）")]
+    eligible_cell = values[header.index("符合条件金额（元）")]
     subsidy_cell = values[header.index("补贴金额（元）")]
     assert (Decimal(str(eligible_cell)), Decimal(str(subsidy_cell))) == (
         Decimal("383.76"),

@@ -355,7 +355,7 @@ def test_xlsx_export_opens_with_chinese_headers(client: FlaskClient, session: Se
     )
     disposition = response.headers["Content-Disposition"]
     assert "filename*=UTF-8''" in disposition
-    assert unquote(disposition.split("UTF-8''")[1]) == f"兑付明细-{program.id}.xlsx"
+    assert unquote(disposition.split("UTF-8''")[1]) == f"核销明细-{program.id}.xlsx"
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
     headers = [cell.value for cell in sheet[1]]
     assert "企业名称" in headers and "补贴金额（元）" in headers
