@@ -90,10 +90,10 @@ def test_buyer_asks_vendor_answers_and_buyer_reads_the_answer(
     todo = re.search(r'data-todo-item="inquiries_waiting">([^<]+)<', dashboard)
     assert todo and "1" in todo.group(1)
     inbox = page(vendor_client.get("/vendor/inquiries?status=open"))
-    assert f'data-inquiry="{inquiry.id}"' in inbox and "data-unread" in inbox
+    assert f'data-inquiry="{inquiry.id}"' in inbox and "data-inquiry-unread" in inbox
     thread = page(vendor_client.get(f"/vendor/inquiries/{inquiry.id}"))
     assert QUESTION in thread and buyer.user.name in thread and buyer.organization.name in thread
-    assert "data-unread" not in page(vendor_client.get("/vendor/inquiries"))  # opened: read
+    assert "data-inquiry-unread" not in page(vendor_client.get("/vendor/inquiries"))  # opened: read
     vendor_notice = session.scalars(
         sa.select(Notification).where(Notification.organization_id == vendor.organization.id)
     ).one()
@@ -107,7 +107,7 @@ def test_buyer_asks_vendor_answers_and_buyer_reads_the_answer(
 
     # The buyer: a to-do item, a notification, an e-mail to its owner after commit.
     assert 'data-todo-item="inquiry_answers"' in page(buyer_client.get("/dashboard"))
-    notifications = page(buyer_client.get("/notifications"))
+    notifications = page(buyer_client.get("/billing/notifications"))
     assert vendor.organization.name in notifications and ANSWER[:10] in notifications
     assert outbox.drain(app).done >= 2  # the question to the vendor, the answer to the buyer
     mails = {m["To"]: m.get_content() for m in smtp.wait_for(2)}
