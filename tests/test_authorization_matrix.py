@@ -40,7 +40,7 @@ from billing import (
     voucher_payments,
 )
 from billing.payment_link_models import PaymentLink
-from catalog import screenshots
+from catalog import inquiries, screenshots
 from catalog.models import Screenshot, VoucherKind
 from marketplace import checkpoints, memberships, outbox, services, user_sessions, webhooks
 from marketplace.dates import CHINA
@@ -345,6 +345,19 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "vendor_webhooks.disable"): V,
     ("POST", "vendor_webhooks.delete"): V,
     ("POST", "vendor_webhooks.redeliver"): V,
+    # --- inquiries (咨询服务商): the SME's question about the vendor's solution
+    ("GET", "inquiries.ask"): SMES,
+    ("POST", "inquiries.ask"): SMES,
+    ("GET", "inquiries.buyer_threads"): SMES,
+    ("GET", "inquiries.buyer_thread"): BUYER,
+    ("POST", "inquiries.buyer_reply"): BUYER,
+    ("GET", "inquiries.inbox"): VENDORS,
+    ("GET", "inquiries.vendor_thread"): V,
+    ("POST", "inquiries.vendor_reply"): V,
+    ("POST", "inquiries.close"): V,
+    ("GET", "inquiries_api.list_inquiries"): VENDORS,
+    ("GET", "inquiries_api.get_inquiry"): V,
+    ("POST", "inquiries_api.reply"): V,
 }
 
 
@@ -418,6 +431,10 @@ def _world(session: Session, upload_folder: Any) -> World:
     solution.fulfillment_url = "https://vendor.example/signup"
     handoff = fulfillment.issue(session, contract, actor=sme, now=now, minutes=15)
     handoff_token = parse_qs(urlsplit(handoff).query)[fulfillment.TOKEN_PARAMETER][0]
+    # The SME's question about the solution, waiting for the vendor.
+    inquiry = inquiries.ask(
+        session, solution, actor=sme, subject="", body="能对接 ERP 吗？", now=now
+    )
     # A draft of the vendor with a plan and a screenshot.
     draft = create_solution(session, vendor_owner)
     shot = screenshots.add_screenshot(
@@ -563,6 +580,7 @@ def _world(session: Session, upload_folder: Any) -> World:
         "anomaly_id": anomaly_id,
         "flag_id": flag.id,
         "fapiao_id": issued_fapiao.id,
+        "inquiry_id": inquiry.id,
         "link_id": link.id,
         "which": "file",
         "job_id": failed_job_id,
@@ -614,6 +632,10 @@ def _world(session: Session, upload_folder: Any) -> World:
         "fapiao_api.put_profile": {"title": "矩阵", "tax_id": sme.organization.uscc},
         "billing.fapiao_details": {"title": "矩阵", "tax_id": sme.organization.uscc},
         "fapiao_api.request_fapiao": {"type": "normal"},
+        "inquiries.ask": {"body": "矩阵提问"},
+        "inquiries.buyer_reply": {"body": "矩阵追问"},
+        "inquiries.vendor_reply": {"body": "矩阵回复"},
+        "inquiries_api.reply": {"body": "矩阵回复"},
     }
     params["files"] = {
         "outcome_api.upload_evidence": "file",
