@@ -12,6 +12,7 @@ from vouchers.views import (  # noqa: F401  (importing registers the routes)
     offers,
     programs,
     public,
+    rules,
 )
 from vouchers.views.common import bp
 

@@ -15,9 +15,10 @@ from flask_babel import gettext as _
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
+from marketplace.models import Organization
 from vouchers import cofunding, programs, settlement_conditions, settlements, stacking
 from vouchers.forms import ActionForm
-from vouchers.models import Program
+from vouchers.models import Program, Redemption, RedemptionStatus
 from vouchers.rules_forms import ConditionsForm, FundersForm, StackingForm
 from vouchers.views.common import OFFICER, bp, load_program, refusal_status, show_refusal
 
@@ -142,7 +143,7 @@ def save_conditions(program_id: int) -> ResponseReturnValue:
 
 
 def parse_funders(text: str) -> list[tuple[int, int]]:
-    """"12:1, 15:1" -> [(12, 1), (15, 1)]; DomainError on anything else."""
+    """ "12:1, 15:1" -> [(12, 1), (15, 1)]; DomainError on anything else."""
     pairs = []
     for part in (p.strip() for p in text.replace("，", ",").split(",")):
         if not part:
@@ -191,3 +192,59 @@ def cofunded_programs() -> ResponseReturnValue:
         rows.append((program, mine, batches))
     return render_template("vouchers/cofunded.html", rows=rows)
 
+
+# --- what the settlements and redemptions tabs (and billing's invoice page) show ----------
+
+
+@bp.app_template_global()
+def settlement_waiting(program: Program) -> list[tuple[Any, list[str]]]:
+    """The program's unsettled redemptions that do not meet its conditions, with why."""
+    return [
+        (r, [settlement_conditions.reason_label(code) for code in why])
+        for r, why in settlement_conditions.waiting(db.session, program, now=utcnow())
+    ]
+
+
+@bp.app_template_global()
+def settlement_holdbacks(settlement_ids: list[int]) -> dict[int, list[tuple[int, list[str]]]]:
+    """Per batch, the redemptions it held back and why, as recorded when it was drafted."""
+    return {
+        sid: [
+            (h.redemption_id, [settlement_conditions.reason_label(c) for c in h.reasons])
+            for h in rows
+        ]
+        for sid, rows in settlement_conditions.holdbacks_of(db.session, settlement_ids).items()
+    }
+
+
+@bp.app_template_global()
+def settlement_funder_shares(settlement: Any) -> list[tuple[str, int]]:
+    """A co-funded program's batch split by funder (empty for a single funder)."""
+    if not cofunding.funders_of(db.session, settlement.program):
+        return []
+    shares = cofunding.settlement_shares(db.session, settlement)
+    names = dict(
+        db.session.execute(
+            sa.select(Organization.id, Organization.name).where(Organization.id.in_(shares))
+        ).all()
+    )
+    return [(names.get(org_id, str(org_id)), amount) for org_id, amount in shares.items()]
+
+
+@bp.app_template_global()
+def stacked_programs(invoice_ids: list[int]) -> dict[int, list[Program]]:
+    """Per invoice, the programs whose vouchers pay it (several when stacked)."""
+    return stacking.stacked_programs(db.session, invoice_ids)
+
+
+@bp.app_template_global()
+def invoice_voucher_programs(invoice_id: int) -> list[tuple[str, int]]:
+    """The programs paying one invoice and what each paid, in the order they paid."""
+    rows = db.session.execute(
+        sa.select(Program.name, sa.func.sum(Redemption.amount_fen))
+        .join(Program, Program.id == Redemption.program_id)
+        .where(Redemption.invoice_id == invoice_id, Redemption.status == RedemptionStatus.ACTIVE)
+        .group_by(Program.id, Program.name)
+        .order_by(sa.func.min(Redemption.id))
+    ).all()
+    return [(name, int(amount)) for name, amount in rows]
