@@ -36,7 +36,9 @@ from catalog import search_log
 from catalog.markup import plain_text
 from catalog.models import Rating, Solution, SolutionRevision
 from catalog.search import IndexBusy, SearchIndex, SearchUnavailable, SolutionDoc
+from catalog.search.vocabulary import Vocabulary
 from catalog.search_log import SearchOp
+from catalog.search_thesaurus import VocabularyCache
 from marketplace.db import READ_ONLY
 from marketplace.models import Organization, OrgKind
 
@@ -55,12 +57,20 @@ def mark(session: Session, solution_id: int) -> None:
 
 
 def search_index(app: Flask | None = None) -> SearchIndex:
-    """The app's index; in a request, first brought up to the search log (once per
-    request)."""
+    """The app's index; in a request, first brought up to the search log and the search
+    vocabulary to the operators' last edit (once per request)."""
     app = app or current_app._get_current_object()
     if has_request_context() and "search_position" not in g:
         g.search_position = app.extensions["catalog.follower"].sync()
+        g.search_vocabulary = app.extensions["catalog.vocabulary"].current()
     return app.extensions["catalog.search"]
+
+
+def page_version() -> tuple[int, object]:
+    """The page cache's version of search pages: the search log position and the
+    vocabulary's version (an operator's edit of the thesaurus changes results too)."""
+    position = search_position()
+    return position, g.search_vocabulary.version
 
 
 def search_position() -> int:
@@ -186,11 +196,22 @@ def _after_rollback(session: Session, rolled_back: SessionTransaction) -> None:
 def install(app: Flask) -> None:
     """Create the app's index handle and its follower, and write the search log in the
     transactions of its sessions."""
+    sessions = app.extensions["marketplace.db"].sessions
+    cache = VocabularyCache(sessions)
+    app.extensions["catalog.vocabulary"] = cache
+
+    def vocabulary() -> Vocabulary:
+        """Read once per request (search_index), and for every search outside one."""
+        if has_request_context() and "search_vocabulary" in g:
+            return g.search_vocabulary
+        return cache.current()
+
     index = SearchIndex(
-        index_path(app), writer_timeout=app.config.get("SEARCH_WRITER_TIMEOUT", 5.0)
+        index_path(app),
+        writer_timeout=app.config.get("SEARCH_WRITER_TIMEOUT", 5.0),
+        vocabulary=vocabulary,
     )
     app.extensions["catalog.search"] = index
-    sessions = app.extensions["marketplace.db"].sessions
     follower = Follower(index, sessions, keep_days=app.config["SEARCH_LOG_KEEP_DAYS"])
     app.extensions["catalog.follower"] = follower
 

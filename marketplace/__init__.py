@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "marketplace.webhook_models",
     "catalog.models",
     "catalog.search_log",
+    "catalog.search_thesaurus",
     "catalog.inquiry_models",
     "vouchers.models",
     "vouchers.evidence_models",
@@ -183,7 +184,7 @@ def _register_packages(app: Flask) -> None:
     from catalog import indexing as catalog_indexing
     from catalog import inquiry_api, inquiry_demo, listing_api
     from catalog import signals as catalog_signals
-    from catalog.views import inquiries, review, storefront, vendor
+    from catalog.views import inquiries, review, storefront, thesaurus, vendor
     from marketplace import api as marketplace_api
     from marketplace import (
         cli,
@@ -214,8 +215,9 @@ def _register_packages(app: Flask) -> None:
         pages = PageCache.from_config(app.config)
         pages.install(app)
         for endpoint in storefront.CACHEABLE:
-            # The search log position: the same key on every host for the same content.
-            pages.cache(endpoint, catalog_indexing.search_position)
+            # The search log position and the search vocabulary's version: the same key on
+            # every host for the same content.
+            pages.cache(endpoint, catalog_indexing.page_version)
     for blueprint in (
         site.bp,
         accounts.bp,
@@ -230,6 +232,7 @@ def _register_packages(app: Flask) -> None:
         vendor.media,
         inquiries.bp,
         review.bp,
+        thesaurus.bp,
         billing_views.bp,
         vouchers_views.bp,
     ):
