@@ -171,6 +171,7 @@ def _register_packages(app: Flask) -> None:
         operator_api,
         outcome_api,
         run_errors_api,
+        stacking_demo,
         voucher_demo,
         voucher_payments,
     )
@@ -265,6 +266,7 @@ def _register_packages(app: Flask) -> None:
         billing_demo.load,
         billing_demo.load_outcomes,
         voucher_demo.load,
+        stacking_demo.load,
         bank_statement_demo.load,
         inquiry_demo.load,
     ]

@@ -45,6 +45,8 @@ from vouchers.api_schemas import (
     StatsOut,
     VoucherOut,
 )
+from vouchers.evidence import DocumentSpec
+from vouchers.evidence_models import DocumentAccepts
 from vouchers.models import (
     AnomalyStatus,
     Application,
@@ -130,11 +132,19 @@ def create_program(body: dict[str, Any]) -> dict[str, Any]:
         opens_at=body["opens_at"] or dates.day_start(body["opens_on"]),
         closes_at=body["closes_at"] or dates.day_end(body["closes_on"]),
         validity_days=body["validity_days"],
+        notice_days=body["notice_days"],
+        required_documents=[
+            DocumentSpec(d["name"], DocumentAccepts(d["accepts"]))
+            for d in body["required_documents"]
+        ],
     )
     with service_call():
         program = programs.create_program(db.session, actor=actor, terms=terms)
         if body["publish"]:
-            programs.publish_program(db.session, program, actor=actor, now=utcnow())
+            # The same request states the budget it publishes: that is its confirmation.
+            programs.publish_program(
+                db.session, program, actor=actor, now=utcnow(), confirm_fen=body["budget_fen"]
+            )
     return program_dict(program)
 
 
@@ -171,7 +181,10 @@ def apply(body: dict[str, Any], program_id: int) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 def approve(body: dict[str, Any], application_id: int) -> dict[str, Any]:
-    """Approve for the requested amount or less; the voucher is issued at once."""
+    """Approve for the requested amount or less; the voucher is issued at once, or when
+    the program's public notice (公示) ends without an upheld objection. Every document
+    of the application is listed in ``checked_documents``; above the confirmation
+    threshold ``confirm_fen`` repeats the amount (409 ``confirmation_required``)."""
     application = _own_application(application_id)
     now = utcnow()
     with service_call():
@@ -181,6 +194,8 @@ def approve(body: dict[str, Any], application_id: int) -> dict[str, Any]:
             actor=current_actor(),
             now=now,
             amount_fen=body["approved_fen"],
+            checked_documents=body["checked_documents"],
+            confirm_fen=body["confirm_fen"],
         )
     db.session.refresh(application)
     return application_dict(application, now)

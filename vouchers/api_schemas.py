@@ -12,6 +12,7 @@ from catalog.models import VoucherKind
 from marketplace.dates import Day, Moment
 from marketplace.jsonapi import Fen, row_id
 from marketplace.sizeclass import SizeClass
+from vouchers.evidence_models import DocumentAccepts
 from vouchers.models import (
     AnomalyStatus,
 )
@@ -23,6 +24,15 @@ def _one_of(data: dict[str, Any], moment: str, day: str) -> None:
     if (data.get(moment) is None) == (data.get(day) is None):
         message = str(_l("Give either %(a)s or %(b)s.", a=moment, b=day))
         raise ma.ValidationError({moment: [message], day: [message]})
+
+
+class RequiredDocumentSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    accepts = ma.fields.String(
+        load_default=DocumentAccepts.PDF_OR_IMAGE.value,
+        validate=ma.validate.OneOf([a.value for a in DocumentAccepts]),
+        metadata={"description": "pdf, image (PNG or JPEG) or pdf_or_image"},
+    )
 
 
 class ProgramIn(ma.Schema):
@@ -72,6 +82,16 @@ class ProgramIn(ma.Schema):
     publish = ma.fields.Boolean(
         load_default=False, metadata={"description": "publish at once instead of a draft"}
     )
+    notice_days = ma.fields.Integer(
+        load_default=0,
+        validate=ma.validate.Range(min=0, max=30),
+        metadata={"description": "公示: working days an approval is on public notice; 0: none"},
+    )
+    required_documents = ma.fields.List(
+        ma.fields.Nested(RequiredDocumentSchema),
+        load_default=list,
+        metadata={"description": "documents every applicant uploads (web form)"},
+    )
 
     @ma.validates_schema
     def _window(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -106,6 +126,9 @@ class ProgramOut(ma.Schema):
     )
     validity_days = ma.fields.Integer(required=True)
     published_at = ma.fields.String(allow_none=True, required=True)
+    region_name = ma.fields.String(required=True, metadata={"description": "the region by name"})
+    notice_days = ma.fields.Integer(required=True)
+    required_documents = ma.fields.List(ma.fields.Nested(RequiredDocumentSchema), required=True)
 
 
 class ProgramListArgs(ma.Schema):
@@ -164,6 +187,16 @@ class ApproveIn(ma.Schema):
         load_default=None,
         allow_none=True,
         metadata={"description": "the requested amount or less; omit to approve it all"},
+    )
+    checked_documents = ma.fields.List(
+        row_id(),
+        load_default=list,
+        metadata={"description": "ids of the application's documents the officer checked"},
+    )
+    confirm_fen = Fen(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the approved amount again; required above the threshold"},
     )
 
 

@@ -1,8 +1,13 @@
-"""Applications: an enterprise applies for an amount, the program's officer approves it
-(possibly for less), which issues the voucher, or rejects it with a reason."""
+"""Applications: an enterprise applies for an amount, with the documents the program
+requires (vouchers/evidence.py); the program's officer ticks each document as checked and
+approves it (possibly for less), which issues the voucher, or puts it on public notice
+first when the program has a notice period (vouchers/notice.py), or rejects it with a
+reason. An approval above a threshold is confirmed with its amount
+(vouchers/confirmations.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -11,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
+from marketplace.models import Organization, OrgKind
 from marketplace.money import format_fen
-from vouchers import access, eligibility, programs, wallet
+from vouchers import access, confirmations, eligibility, evidence, notice, programs, wallet
+from vouchers.evidence import Upload
 from vouchers.models import Application, ApplicationStatus, Program, ProgramStatus, Voucher
 
 
@@ -24,9 +31,12 @@ def apply(
     requested_fen: int,
     now: datetime,
     note: str = "",
+    documents: Mapping[int, Upload] | None = None,
+    vendor_id: int | None = None,
 ) -> Application:
     """The enterprise applies; refused with every failed rule (NotEligible) if it does not
-    qualify."""
+    qualify, and refused (nothing stored) when a required document (``documents``: upload
+    by required document id) is missing or not of a type the program takes."""
     access.require_enterprise(actor)
     organization = actor.organization
     check = eligibility.check(session, program, organization, now)
@@ -51,17 +61,27 @@ def apply(
     )
     if pending is not None:
         raise Conflict(_l("Your earlier application to this program is still being reviewed."))
+    if vendor_id is not None:
+        vendor = session.get(Organization, vendor_id)
+        in_pool = not program.vendor_whitelist or vendor_id in program.vendor_whitelist
+        if vendor is None or vendor.kind is not OrgKind.VENDOR or not in_pool:
+            raise DomainError(
+                _l("Choose a vendor of the program's service provider pool."), field="vendor_id"
+            )
+    checked = evidence.check_uploads(session, program, documents or {})
     application = Application(
         program_id=program.id,
         applicant_org_id=organization.id,
         applicant_user_id=actor.user.id,
         requested_fen=requested_fen,
         note=note.strip(),
+        vendor_id=vendor_id,
         status=ApplicationStatus.SUBMITTED,
         created_at=now,
     )
     session.add(application)
     session.flush()
+    stored = evidence.store(session, application, checked, now=now)
     access.record(
         session,
         "voucher_application.submitted",
@@ -70,6 +90,8 @@ def apply(
         actor,
         program_id=program.id,
         requested_fen=requested_fen,
+        vendor_id=vendor_id,
+        documents=[{"name": d.required.name, "file": d.stored_file} for d in stored],
     )
     return application
 
@@ -93,9 +115,15 @@ def approve(
     actor: Actor,
     now: datetime,
     amount_fen: int | None = None,
-) -> Voucher:
-    """Approve for the requested amount or less, and issue the voucher. The amount must fit
-    the program's remaining budget and the enterprise's remaining annual cap."""
+    checked_documents: list[int] | None = None,
+    confirm_fen: int | None = None,
+) -> Voucher | None:
+    """Approve for the requested amount or less, and issue the voucher, or, when the
+    program has a notice period, put the approval on public notice (None is returned; the
+    scheduled job issues the voucher when the notice ends). The amount must fit the
+    program's remaining budget and the enterprise's remaining annual cap; every uploaded
+    document must be ticked as checked (``checked_documents``: their ids); an amount above
+    the threshold needs ``confirm_fen`` equal to it."""
     access.require_manager(application.program, actor)
     program, application = _locked(session, application)
     if application.status is not ApplicationStatus.SUBMITTED:
@@ -122,11 +150,14 @@ def approve(
             field="amount_fen",
         )
     available = programs.figures(session, program).available_fen
+    available -= programs.on_notice_fen(session, program)
     if amount > available:
         raise Conflict(
             _l("Only %(amount)s of the budget is left.", amount=format_fen(available)),
             field="amount_fen",
         )
+    confirmations.require_for_approval(amount, confirm_fen)
+    evidence.tick(session, application, checked_documents, actor=actor, now=now)
     application.status = ApplicationStatus.APPROVED
     application.approved_fen = amount
     application.decided_by_user_id = actor.user.id
@@ -141,6 +172,9 @@ def approve(
         approved_fen=amount,
         requested_fen=application.requested_fen,
     )
+    if program.notice_days:
+        notice.put_on_notice(session, program, application, actor=actor, now=now)
+        return None
     return wallet.issue(session, program, application, actor=actor, now=now)
 
 

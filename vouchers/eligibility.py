@@ -15,6 +15,7 @@ from marketplace.errors import DomainError
 from marketplace.models import Organization, OrgKind
 from vouchers import flags
 from vouchers.models import Program, Voucher
+from vouchers.notice_models import Notice, NoticeStatus
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,17 @@ def annual_used_fen(
             Voucher.issued_at < end,
         )
     )
-    return int(used or 0)
+    # Approvals still on public notice (公示) count too: they are issued when it ends.
+    on_notice = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Notice.amount_fen), 0)).where(
+            Notice.program_id == program_id,
+            Notice.applicant_org_id == organization_id,
+            Notice.status == NoticeStatus.IN_NOTICE,
+            Notice.starts_at >= start,
+            Notice.starts_at < end,
+        )
+    )
+    return int(used or 0) + int(on_notice or 0)
 
 
 def check(

@@ -11,8 +11,13 @@ from typing import Any
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     DateField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -37,8 +42,10 @@ from marketplace import dates, reference
 from marketplace.forms import SECTION_NAMES, YuanField
 from marketplace.models import Organization
 from marketplace.sizeclass import SizeClass
+from vouchers.evidence import MAX_DOCUMENTS, DocumentSpec
+from vouchers.evidence_models import DocumentAccepts, RequiredDocument
 from vouchers.models import AnomalyStatus
-from vouchers.programs import MAX_VALIDITY_DAYS, ProgramTerms
+from vouchers.programs import MAX_NOTICE_DAYS, MAX_VALIDITY_DAYS, ProgramTerms
 
 
 class PercentField(StringField):
@@ -111,6 +118,31 @@ def industry_filter_choices() -> list[SelectChoice]:
     return choices
 
 
+DOCUMENT_ROWS = 3  # empty rows shown when drafting (more with "add another")
+
+
+class DocumentRowForm(Form):
+    """One document the program requires: a name and the file types it may be."""
+
+    name = StringField(
+        _l("Document"), validators=[Optional(), Length(max=100)], render_kw={"maxlength": 100}
+    )
+    accepts = SelectField(
+        _l("Accepted files"),
+        choices=[SelectChoice(a.value, a.label) for a in DocumentAccepts],
+        default=DocumentAccepts.PDF_OR_IMAGE.value,
+    )
+
+
+def region_prefix_of(code: str) -> str:
+    """The picker answers a 6-digit code of any level; a program keeps its prefix:
+    310000 (上海市) -> 31, 310100 -> 3101, 310115 (浦东新区) -> 310115."""
+    prefix = code.strip()
+    while len(prefix) > 2 and prefix.endswith("00"):
+        prefix = prefix[:-2]
+    return prefix
+
+
 class ProgramForm(FlaskForm):
     """Every term of a voucher program (DESIGN.md section 5)."""
 
@@ -130,7 +162,7 @@ class ProgramForm(FlaskForm):
     region_prefix = StringField(
         _l("Region"),
         description=_l(
-            "The first 2 to 6 digits of the region code: 31 for Shanghai, 310115 for Pudong."
+            "Choose a province, a city or a district: enterprises registered in it qualify."
         ),
         validators=[
             DataRequired(),
@@ -184,6 +216,18 @@ class ProgramForm(FlaskForm):
             NumberRange(min=1, max=MAX_VALIDITY_DAYS),
         ],
     )
+    notice_days = IntegerField(
+        _l("Public notice (公示), working days"),
+        description=_l(
+            "Approved applications are listed publicly this many working days before the "
+            "voucher is issued; anyone may object. 0: issue at approval."
+        ),
+        default=0,
+        validators=[Optional(), NumberRange(min=0, max=MAX_NOTICE_DAYS)],
+    )
+    required_documents = FieldList(
+        FormField(DocumentRowForm), min_entries=DOCUMENT_ROWS, max_entries=MAX_DOCUMENTS
+    )
 
     def __init__(self, *args: Any, vendors: list[Organization] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -200,7 +244,7 @@ class ProgramForm(FlaskForm):
             name=self.name.data or "",
             description=self.description.data or "",
             kind=VoucherKind(self.kind.data),
-            region_prefix=(self.region_prefix.data or "").strip(),
+            region_prefix=region_prefix_of(self.region_prefix.data or ""),
             budget_fen=self.budget.data,
             ratio_bp=self.ratio.data,
             annual_cap_fen=self.annual_cap.data,
@@ -211,12 +255,27 @@ class ProgramForm(FlaskForm):
             opens_at=dates.day_start(self.opens_on.data),
             closes_at=dates.day_end(self.closes_on.data),
             validity_days=self.validity_days.data,
+            notice_days=self.notice_days.data or 0,
+            required_documents=[
+                DocumentSpec(row.form.name.data or "", DocumentAccepts(row.form.accepts.data))
+                for row in self.required_documents
+                if (row.form.name.data or "").strip()
+            ],
         )
 
     def fill_from(self, terms: dict[str, Any]) -> None:
         """Show a program's terms for editing (a GET of the edit page)."""
         for name, value in terms.items():
+            if name == "required_documents":
+                continue
             getattr(self, name).data = value
+        specs: list[DocumentSpec] = terms.get("required_documents", [])
+        while len(self.required_documents.entries) > 0:
+            self.required_documents.pop_entry()
+        for spec in specs:
+            self.required_documents.append_entry({"name": spec.name, "accepts": spec.accepts.value})
+        while len(self.required_documents.entries) < max(DOCUMENT_ROWS, len(specs) + 1):
+            self.required_documents.append_entry()
 
 
 # The service's names for the form's fields.
@@ -231,13 +290,95 @@ PROGRAM_FIELDS = {
 
 
 class ApplyForm(FlaskForm):
+    """The amount, the vendor the enterprise means to buy from, and one file per document
+    the program requires (added by :meth:`with_documents`)."""
+
     requested = YuanField(
         _l("Amount you apply for (yuan)"),
         validators=[InputRequired(_l("Enter the amount you apply for."))],
     )
+    vendor_id = SelectField(
+        _l("Vendor you will buy from (optional)"),
+        description=_l("Shown in the public notice if the program has one."),
+        coerce=lambda value: int(value) if value not in (None, "", "None") else None,
+        validators=[Optional()],
+        validate_choice=False,
+    )
     note = TextAreaField(
         _l("What will you use it for? (optional)"),
         validators=[Optional(), Length(max=2000)],
+        render_kw={"rows": 2, "maxlength": 2000},
+    )
+
+    @classmethod
+    def with_documents(
+        cls, required: list[RequiredDocument], vendors: list[Organization], **kwargs: Any
+    ) -> ApplyForm:
+        """A form class with a file field per required document, bound like a FlaskForm."""
+
+        class _Form(cls):  # type: ignore[valid-type, misc]
+            pass
+
+        for document in required:
+            accept = {
+                DocumentAccepts.PDF: ".pdf",
+                DocumentAccepts.IMAGE: ".png,.jpg,.jpeg",
+                DocumentAccepts.PDF_OR_IMAGE: ".pdf,.png,.jpg,.jpeg",
+            }[document.accepts]
+            setattr(
+                _Form,
+                f"document_{document.id}",
+                FileField(
+                    document.name,
+                    description=_l("%(types)s, at most 10 MB.", types=document.accepts.label),
+                    render_kw={"accept": accept, "data-required-document": document.id},
+                ),
+            )
+        form = _Form(**kwargs)
+        form.vendor_id.choices = [SelectChoice("", _l("Not decided yet"))] + [
+            SelectChoice(vendor.id, vendor.name) for vendor in vendors
+        ]
+        form.document_fields = [getattr(form, f"document_{d.id}") for d in required]
+        return form
+
+
+class ConfirmForm(FlaskForm):
+    """The confirmation step of a large action: the amount the officer saw."""
+
+    confirm_fen = HiddenField()
+
+    def confirmed_fen(self) -> int | None:
+        try:
+            return int(self.confirm_fen.data) if self.confirm_fen.data else None
+        except (TypeError, ValueError):
+            return None
+
+
+class ObjectionForm(FlaskForm):
+    contact = StringField(
+        _l("How can the officer reach you? (phone or e-mail)"),
+        validators=[DataRequired(_l("Give a phone number or e-mail address.")), Length(max=200)],
+        render_kw={"maxlength": 200},
+    )
+    reason = TextAreaField(
+        _l("What is wrong with this approval?"),
+        validators=[DataRequired(_l("Say what is wrong.")), Length(max=2000)],
+        render_kw={"rows": 3, "maxlength": 2000},
+    )
+
+
+class ObjectionDecisionForm(FlaskForm):
+    decision = RadioField(
+        _l("Decision"),
+        choices=[
+            SelectChoice("uphold", _l("Uphold: the voucher is not issued")),
+            SelectChoice("dismiss", _l("Dismiss: the notice goes on")),
+        ],
+        validators=[InputRequired(_l("Uphold or dismiss the objection."))],
+    )
+    note = TextAreaField(
+        _l("What you found"),
+        validators=[DataRequired(_l("Write down what you found.")), Length(max=2000)],
         render_kw={"rows": 2, "maxlength": 2000},
     )
 
@@ -247,6 +388,15 @@ class ApproveForm(FlaskForm):
         _l("Approved amount (yuan)"),
         description=_l("Leave empty to approve the amount requested."),
     )
+    # The officer's checklist: ids of the application's documents ticked as checked.
+    checked_documents = SelectMultipleField(coerce=int, validate_choice=False)
+    confirm_fen = HiddenField()
+
+    def confirmed_fen(self) -> int | None:
+        try:
+            return int(self.confirm_fen.data) if self.confirm_fen.data else None
+        except (TypeError, ValueError):
+            return None
 
 
 class RejectForm(FlaskForm):

@@ -1,5 +1,7 @@
-"""The voucher package's scheduled job: the anomaly scan of every program, so officers find
-the cases waiting for them without pressing the scan button."""
+"""The voucher package's scheduled jobs: the anomaly scan of every program, so officers find
+the cases waiting for them without pressing the scan button; and the end of public notices
+(公示): the voucher of every approval whose notice period ended without an upheld or open
+objection is issued."""
 
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ from flask import Flask
 
 from marketplace import worker
 from marketplace.db import db, utcnow
-from vouchers import anomalies
+from vouchers import anomalies, notice
 from vouchers.models import Program, ProgramStatus
+from vouchers.notice_models import Notice
 
 log = logging.getLogger(__name__)
 
 SCAN_EVERY = timedelta(hours=1)
+NOTICES_EVERY = timedelta(minutes=15)
 
 
 def scan_programs(app: Flask, _slot: datetime) -> str:
@@ -45,5 +49,31 @@ def scan_programs(app: Flask, _slot: datetime) -> str:
     return result
 
 
+def issue_after_notices(app: Flask, slot: datetime) -> str:
+    """Issue the vouchers whose notice ended cleanly by the slot's start, each in its own
+    transaction. Notices end at a China midnight, which is a slot boundary, so nothing
+    waits longer than one slot; and a run for a given time issues as of that time."""
+    now = slot
+    due = notice.due_notice_ids(db.session, now)
+    db.session.rollback()
+    issued = failed = 0
+    for notice_id in due:
+        try:
+            found = db.session.get(Notice, notice_id)
+            assert found is not None
+            if notice.issue_after_notice(db.session, found, now=now) is not None:
+                issued += 1
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            failed += 1
+            log.exception("issuing after the notice %s failed", notice_id)
+    result = f"{issued} voucher(s) issued after public notice"
+    if failed:
+        raise RuntimeError(f"{result}; {failed} notice(s) failed")
+    return result
+
+
 def install(app: Flask) -> None:
     worker.every(app, "anomaly_scan", SCAN_EVERY, scan_programs)
+    worker.every(app, "notice_issue", NOTICES_EVERY, issue_after_notices)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from marketplace import dates
 from marketplace.db import db
-from vouchers import eligibility, programs
+from vouchers import eligibility, evidence, programs
 from vouchers.models import (
     Anomaly,
     Application,
@@ -52,6 +52,12 @@ def program_dict(program: Program) -> dict[str, Any]:
         "closes_on": dates.last_day(program.closes_at).isoformat(),
         "validity_days": program.validity_days,
         "published_at": _iso(program.published_at),
+        "region_name": programs.region_name(program.region_prefix),
+        "notice_days": program.notice_days,
+        "required_documents": [
+            {"name": spec.name, "accepts": spec.accepts.value}
+            for spec in evidence.specs_of(db.session, program.id)
+        ],
     }
 
 

@@ -17,10 +17,14 @@ from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind
 from marketplace.money import BASIS_POINTS_PER_UNIT, MAX_FEN
 from marketplace.sizeclass import SizeClass
-from vouchers import access
+from vouchers import access, confirmations, evidence
+from vouchers.evidence import DocumentSpec
 from vouchers.models import Movement, Program, ProgramStatus
+from vouchers.notice_models import Notice, NoticeStatus
 
 MAX_VALIDITY_DAYS = 3660
+MAX_NOTICE_DAYS = 30
+_GROUPING_NAMES = frozenset({"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"})
 
 
 @dataclass
@@ -41,6 +45,9 @@ class ProgramTerms:
     industries: list[str] = field(default_factory=list)
     vendor_whitelist: list[int] = field(default_factory=list)
     description: str = ""
+    # Documents every applicant uploads (营业执照, 采购合同, 承诺书).
+    required_documents: list[DocumentSpec] = field(default_factory=list)
+    notice_days: int = 0  # 公示 in working days before issue; 0 issues at approval
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,11 @@ def _checked(session: Session, terms: ProgramTerms) -> ProgramTerms:
         )
     if not 0 < terms.validity_days <= MAX_VALIDITY_DAYS:
         raise DomainError(_l("Vouchers are valid for 1 to 3,660 days."), field="validity_days")
+    notice_days = terms.notice_days
+    if isinstance(notice_days, bool) or not isinstance(notice_days, int):
+        raise DomainError(_l("The notice period is 0 to 30 working days."), field="notice_days")
+    if not 0 <= notice_days <= MAX_NOTICE_DAYS:
+        raise DomainError(_l("The notice period is 0 to 30 working days."), field="notice_days")
     return ProgramTerms(
         name=name,
         kind=VoucherKind(terms.kind),
@@ -136,6 +148,8 @@ def _checked(session: Session, terms: ProgramTerms) -> ProgramTerms:
         industries=industries,
         vendor_whitelist=whitelist,
         description=terms.description.strip(),
+        required_documents=evidence.checked_specs(terms.required_documents),
+        notice_days=notice_days,
     )
 
 
@@ -154,7 +168,12 @@ def _terms_data(program: Program) -> dict[str, object]:
         "opens_at": program.opens_at.isoformat(),
         "closes_at": program.closes_at.isoformat(),
         "validity_days": program.validity_days,
+        "notice_days": program.notice_days,
     }
+
+
+def _documents_data(specs: list[DocumentSpec]) -> list[dict[str, str]]:
+    return [{"name": spec.name, "accepts": spec.accepts.value} for spec in specs]
 
 
 def _apply(program: Program, terms: ProgramTerms) -> None:
@@ -172,6 +191,7 @@ def _apply(program: Program, terms: ProgramTerms) -> None:
     program.opens_at = terms.opens_at
     program.closes_at = terms.closes_at
     program.validity_days = terms.validity_days
+    program.notice_days = terms.notice_days
 
 
 def create_program(session: Session, *, actor: Actor, terms: ProgramTerms) -> Program:
@@ -186,6 +206,7 @@ def create_program(session: Session, *, actor: Actor, terms: ProgramTerms) -> Pr
     _apply(program, terms)
     session.add(program)
     session.flush()
+    evidence.replace_required_documents(session, program, terms.required_documents)
     access.record(
         session,
         "voucher_program.created",
@@ -193,6 +214,7 @@ def create_program(session: Session, *, actor: Actor, terms: ProgramTerms) -> Pr
         program.id,
         actor,
         **_terms_data(program),
+        required_documents=_documents_data(terms.required_documents),
     )
     return program
 
@@ -204,8 +226,10 @@ def update_program(
     access.require_manager(program, actor)
     if program.status is not ProgramStatus.DRAFT:
         raise Conflict(_l("Only a draft program can be changed."))
-    _apply(program, _checked(session, terms))
+    terms = _checked(session, terms)
+    _apply(program, terms)
     session.flush()
+    evidence.replace_required_documents(session, program, terms.required_documents)
     access.record(
         session,
         "voucher_program.updated",
@@ -213,14 +237,20 @@ def update_program(
         program.id,
         actor,
         **_terms_data(program),
+        required_documents=_documents_data(terms.required_documents),
     )
     return program
 
 
-def publish_program(session: Session, program: Program, *, actor: Actor, now: datetime) -> Program:
+def publish_program(
+    session: Session, program: Program, *, actor: Actor, now: datetime, confirm_fen: int | None
+) -> Program:
+    """Open the program to applications; ``confirm_fen`` is the budget the officer saw and
+    confirmed (see vouchers/confirmations.py)."""
     access.require_manager(program, actor)
     if program.status is not ProgramStatus.DRAFT:
         raise Conflict(_l("The program is published already."))
+    confirmations.require_for_publish(program.budget_fen, confirm_fen)
     if program.closes_at <= now:
         raise DomainError(
             _l("The application window has ended; move it before publishing."), field="closes_at"
@@ -251,6 +281,7 @@ def change_budget(session: Session, program: Program, *, actor: Actor, budget_fe
     lock_program(session, program)
     issued = figures(session, program)
     committed = issued.reserved_fen + issued.redeemed_fen + issued.released_fen
+    committed += on_notice_fen(session, program)
     if budget_fen < committed:
         raise Conflict(
             _l("Vouchers worth more than this have been issued already."), field="budget_fen"
@@ -279,6 +310,27 @@ def lock_program(session: Session, program: Program) -> Program:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+
+
+def on_notice_fen(session: Session, program: Program) -> int:
+    """Approved amounts on public notice (公示): promised, issued when the notice ends."""
+    total = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Notice.amount_fen), 0)).where(
+            Notice.program_id == program.id, Notice.status == NoticeStatus.IN_NOTICE
+        )
+    )
+    return int(total or 0)
+
+
+def region_name(prefix: str) -> str:
+    """A program's region by name ("上海市 浦东新区", "上海市"); the prefix if unknown. A
+    city-level row that only groups districts (上海市 市辖区) reads as its province."""
+    names = [
+        step.name
+        for step in reference.region_path(prefix.ljust(6, "0"))
+        if step.name not in _GROUPING_NAMES
+    ]
+    return " ".join(names) or prefix
 
 
 def figures(session: Session, program: Program) -> BudgetFigures:

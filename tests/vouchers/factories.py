@@ -76,7 +76,13 @@ def create_program(
     officer = officer or officer_actor(session)
     program = programs.create_program(session, actor=officer, terms=terms(**overrides))
     if publish:
-        programs.publish_program(session, program, actor=officer, now=T0 - timedelta(days=1))
+        programs.publish_program(
+            session,
+            program,
+            actor=officer,
+            now=T0 - timedelta(days=1),
+            confirm_fen=program.budget_fen,
+        )
     return program
 
 

@@ -27,7 +27,9 @@ def test_officer_writes_publishes_and_closes_a_program(session: Session) -> None
     officer = officer_actor(session)
     program = programs.create_program(session, actor=officer, terms=terms())
     assert program.status is ProgramStatus.DRAFT
-    programs.publish_program(session, program, actor=officer, now=T0)
+    programs.publish_program(
+        session, program, actor=officer, now=T0, confirm_fen=program.budget_fen
+    )
     assert program.status is ProgramStatus.PUBLISHED
     with pytest.raises(Conflict):
         programs.update_program(session, program, actor=officer, terms=terms(name="改名"))

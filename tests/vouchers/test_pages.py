@@ -142,7 +142,12 @@ def test_officer_creates_and_publishes_a_program_through_the_form(
 
     console = page(client.get(f"/vouchers/programs/{program.id}"))
     assert 'data-action="publish"' in console
-    client.post(f"/vouchers/programs/{program.id}/publish")
+    # Publishing states the budget and waits for it to be confirmed.
+    step = page(client.post(f"/vouchers/programs/{program.id}/publish"))
+    assert 'data-confirm-amount="50000000"' in step and "¥500,000.00" in step
+    session.refresh(program)
+    assert program.status is ProgramStatus.DRAFT
+    client.post(f"/vouchers/programs/{program.id}/publish", data={"confirm_fen": "50000000"})
     session.refresh(program)
     assert program.status is ProgramStatus.PUBLISHED
     listing = page(client.get("/vouchers/programs"))
@@ -188,7 +193,9 @@ def test_a_draft_is_edited_and_a_published_program_is_not(
     assert response.status_code == 302
     session.refresh(program)
     assert program.name == "改名后的上云券"
-    client.post(f"/vouchers/programs/{program.id}/publish")
+    client.post(
+        f"/vouchers/programs/{program.id}/publish", data={"confirm_fen": str(program.budget_fen)}
+    )
     response = client.get(f"/vouchers/programs/{program.id}/edit")
     assert response.status_code == 302  # back to the console with a warning
 

@@ -9,6 +9,7 @@ from vouchers.views import (  # noqa: F401  (importing registers the routes)
     console,
     decisions,
     flags,
+    notices,
     offers,
     programs,
     public,

@@ -24,8 +24,11 @@ from marketplace.money import format_fen
 from vouchers import (
     anomalies,
     applications,
+    confirmations,
     eligibility,
+    evidence,
     exports,
+    notice,
     programs,
     redemptions,
     settlements,
@@ -97,6 +100,14 @@ def _applications(program: Program) -> dict[str, Any]:
         "waiting": waiting,
         "decided": decided,
         "checks": checks,
+        # The officer's checklist beside the eligibility result.
+        "documents": {a.id: evidence.documents_of(db.session, a.id) for a in waiting},
+        "notices": {n.application_id: n for n in notice.notices_in(db.session, program)},
+        "threshold_fen": confirmations.approval_threshold_fen(),
+        "vendor_names": {
+            o.id: o.name
+            for o in organizations_by_id({a.vendor_id for a in waiting if a.vendor_id}).values()
+        },
         "approve_form": ApproveForm(formdata=None),
         "reject_form": RejectForm(formdata=None),
         "failed": {},

@@ -5,7 +5,7 @@ refuses, re-renders the console's tab with the message next to the row it concer
 
 from __future__ import annotations
 
-from flask import flash, g
+from flask import flash, g, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -16,10 +16,12 @@ from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.money import format_fen
 from marketplace.views.outcome import attempt
-from vouchers import anomalies, applications, settlements, wallet
+from vouchers import anomalies, applications, confirmations, settlements, wallet
+from vouchers.confirmations import ConfirmationNeeded
 from vouchers.forms import (
     ActionForm,
     ApproveForm,
+    ConfirmForm,
     MarkPaidForm,
     RejectForm,
     ReviewForm,
@@ -38,6 +40,7 @@ from vouchers.views.common import (
     refusal_status,
     show_refusal,
 )
+from vouchers.views.confirm import confirmation_page
 from vouchers.views.console import back, render_tab, settlement_form
 
 # --- applications ----------------------------------------------------------------------------
@@ -63,10 +66,33 @@ def approve_application(application_id: int) -> ResponseReturnValue:
     try:
         with db.session.begin_nested():
             voucher = applications.approve(
-                db.session, application, actor=g.actor, now=utcnow(), amount_fen=form.amount.data
+                db.session,
+                application,
+                actor=g.actor,
+                now=utcnow(),
+                amount_fen=form.amount.data,
+                checked_documents=list(form.checked_documents.data or []),
+                confirm_fen=form.confirmed_fen(),
             )
+    except ConfirmationNeeded as needed:
+        return confirmation_page(
+            needed,
+            title=_("Approve the application of %(org)s", org=application.applicant.name),
+            back_url=url_for("vouchers.program_console", program_id=program.id),
+        )
     except DomainError as error:
         return _row_failed(program, "applications", ("approve", application.id), form, error)
+    if voucher is None:
+        flash(
+            _(
+                "Approved for %(amount)s. The approval is on public notice for %(days)s "
+                "working days; the voucher is issued when it ends without an upheld objection.",
+                amount=format_fen(application.approved_fen or 0),
+                days=program.notice_days,
+            ),
+            "success",
+        )
+        return back(program.id, "applications")
     flash(
         _(
             "Approved: voucher %(code)s for %(amount)s was issued to %(org)s.",
@@ -163,7 +189,17 @@ def create_settlement(program_id: int) -> ResponseReturnValue:
 @org_required(OFFICER, write=True)
 def approve_settlement(settlement_id: int) -> ResponseReturnValue:
     settlement = load_settlement(settlement_id)
-    if ActionForm().validate_on_submit():
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            # The batch's total is stated and confirmed before it is committed to the vendor.
+            confirmations.require_for_settlement(settlement.total_fen, form.confirmed_fen())
+        except ConfirmationNeeded as needed:
+            return confirmation_page(
+                needed,
+                title=_("Approve settlement batch %(id)s", id=settlement.id),
+                back_url=url_for("vouchers.program_settlements", program_id=settlement.program_id),
+            )
         attempt(
             lambda: settlements.approve_settlement(
                 db.session, settlement, actor=g.actor, now=utcnow()

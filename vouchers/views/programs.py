@@ -12,8 +12,9 @@ from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.views.outcome import attempt
-from vouchers import programs
-from vouchers.forms import PROGRAM_FIELDS, ActionForm, ProgramForm
+from vouchers import evidence, programs
+from vouchers.confirmations import ConfirmationNeeded
+from vouchers.forms import PROGRAM_FIELDS, ActionForm, ConfirmForm, ProgramForm
 from vouchers.models import Program, ProgramStatus
 from vouchers.views.common import (
     OFFICER,
@@ -23,6 +24,7 @@ from vouchers.views.common import (
     show_refusal,
     verified_vendors,
 )
+from vouchers.views.confirm import confirmation_page
 
 
 @bp.get("/programs")
@@ -75,7 +77,8 @@ def edit_program(program_id: int) -> ResponseReturnValue:
                 "name": program.name,
                 "description": program.description,
                 "kind": program.kind.value,
-                "region_prefix": program.region_prefix,
+                # The picker shows the region the prefix names (31 -> 310000, 上海市).
+                "region_prefix": program.region_prefix.ljust(6, "0"),
                 "budget": program.budget_fen,
                 "ratio": program.ratio_bp,
                 "annual_cap": program.annual_cap_fen,
@@ -86,6 +89,8 @@ def edit_program(program_id: int) -> ResponseReturnValue:
                 "opens_on": dates.first_day(program.opens_at),
                 "closes_on": dates.last_day(program.closes_at),
                 "validity_days": program.validity_days,
+                "notice_days": program.notice_days,
+                "required_documents": evidence.specs_of(db.session, program.id),
             }
         )
         return _render_form(form, program)
@@ -104,13 +109,29 @@ def edit_program(program_id: int) -> ResponseReturnValue:
 @bp.post("/programs/<int:program_id>/publish")
 @org_required(OFFICER, write=True)
 def publish_program(program_id: int) -> ResponseReturnValue:
+    """Publishing states the budget and asks for its confirmation first."""
     program = load_program(program_id)
-    if ActionForm().validate_on_submit():
-        attempt(
-            lambda: programs.publish_program(db.session, program, actor=g.actor, now=utcnow()),
-            _("The program is published. Enterprises can see it and apply."),
-        )
-    return redirect(url_for("vouchers.program_console", program_id=program.id))
+    form = ConfirmForm()
+    back = url_for("vouchers.program_console", program_id=program.id)
+    if form.validate_on_submit():
+        try:
+            with db.session.begin_nested():
+                programs.publish_program(
+                    db.session,
+                    program,
+                    actor=g.actor,
+                    now=utcnow(),
+                    confirm_fen=form.confirmed_fen(),
+                )
+        except ConfirmationNeeded as needed:
+            return confirmation_page(
+                needed, title=_("Publish %(name)s", name=program.name), back_url=back
+            )
+        except DomainError as error:
+            flash(str(error.message), "danger")
+            return redirect(back)
+        flash(_("The program is published. Enterprises can see it and apply."), "success")
+    return redirect(back)
 
 
 @bp.post("/programs/<int:program_id>/close")

@@ -8,17 +8,26 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from marketplace import reference
 from marketplace.auth import org_required, web_actor
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.models import OrgKind
 from marketplace.views.outcome import attempt
-from vouchers import applications, eligibility, programs, redemptions, settlements, wallet
+from vouchers import (
+    applications,
+    eligibility,
+    evidence,
+    notice,
+    programs,
+    redemptions,
+    settlements,
+    wallet,
+)
+from vouchers.evidence import Upload
 from vouchers.forms import ActionForm, ApplyForm
 from vouchers.models import Application, ApplicationStatus, Program, Voucher
 from vouchers.views.common import (
@@ -29,7 +38,23 @@ from vouchers.views.common import (
     organizations_by_id,
     refusal_status,
     show_refusal,
+    verified_vendors,
 )
+
+
+def _pool(program: Program) -> list[Any]:
+    """The vendors an applicant may name: the program's pool, or every verified vendor."""
+    if program.vendor_whitelist:
+        found = organizations_by_id(set(program.vendor_whitelist))
+        return [found[i] for i in program.vendor_whitelist if i in found]
+    return verified_vendors()
+
+
+def apply_form(program: Program, *, formdata: Any = None, **kwargs: Any) -> ApplyForm:
+    required = evidence.required_documents(db.session, program.id)
+    if formdata is None:
+        kwargs["formdata"] = None
+    return ApplyForm.with_documents(required, _pool(program), **kwargs)
 
 
 def _enterprise_actor() -> Any:
@@ -77,12 +102,11 @@ def _render_program(
         check=check,
         own_applications=own or [],
         pending=any(a.status is ApplicationStatus.SUBMITTED for a in own or []),
-        form=form or ApplyForm(formdata=None),
+        form=form or apply_form(program),
+        required_documents=evidence.required_documents(db.session, program.id),
         may_apply=enterprise is not None and enterprise.role.can_write,
         whitelist=[whitelist[i] for i in program.vendor_whitelist if i in whitelist],
-        region_label=reference.region_label(program.region_prefix.ljust(6, "0"))
-        if reference.region(program.region_prefix.ljust(6, "0"))
-        else program.region_prefix,
+        region_label=programs.region_name(program.region_prefix),
         now=now,
     ), status
 
@@ -96,10 +120,17 @@ def public_program(program_id: int) -> ResponseReturnValue:
 @org_required(ENTERPRISE, write=True)
 def apply(program_id: int) -> ResponseReturnValue:
     program = load_public_program(program_id)
-    form = ApplyForm()
+    form = apply_form(program, formdata=request.form)
     if not form.validate_on_submit():
         return _render_program(program, form, 422)
     try:
+        uploads = {}
+        for required in evidence.required_documents(db.session, program.id):
+            name = evidence.document_field(required)
+            upload = request.files.get(name)
+            data = evidence.read_upload(upload.stream if upload else None, name)
+            if data is not None:
+                uploads[required.id] = Upload(upload.filename or "" if upload else "", data)
         with db.session.begin_nested():
             application = applications.apply(
                 db.session,
@@ -108,6 +139,8 @@ def apply(program_id: int) -> ResponseReturnValue:
                 requested_fen=form.requested.data,
                 now=utcnow(),
                 note=form.note.data or "",
+                documents=uploads,
+                vendor_id=form.vendor_id.data,
             )
     except DomainError as error:
         show_refusal(form, error, {"requested_fen": "requested"})
@@ -154,6 +187,8 @@ def application(application_id: int) -> ResponseReturnValue:
         "vouchers/application.html",
         application=found,
         voucher=voucher,
+        notice=notice.notice_of(db.session, found.id),
+        documents=evidence.documents_of(db.session, found.id),
         action_form=ActionForm(formdata=None),
     )
 
