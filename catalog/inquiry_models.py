@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog.models import Solution
@@ -29,9 +29,9 @@ class InquiryStatus(enum.StrEnum):
 
 
 INQUIRY_STATUS_LABELS = {
-    InquiryStatus.OPEN: _l("Waiting for an answer"),
-    InquiryStatus.ANSWERED: _l("Answered"),
-    InquiryStatus.CLOSED: _l("Closed"),
+    InquiryStatus.OPEN: lazy_pgettext("inquiry status", "Waiting for an answer"),  # 待回复
+    InquiryStatus.ANSWERED: lazy_pgettext("inquiry status", "Answered"),  # 已回复
+    InquiryStatus.CLOSED: lazy_pgettext("inquiry status", "Closed"),  # 已关闭
 }
 
 
