@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from billing import (
+    bank_statements,
     evidence,
     fapiao,
     fapiao_models,
@@ -39,10 +40,19 @@ from billing import (
     payments,
     voucher_payments,
 )
+from billing.bank_statement_demo import statement_csv
 from billing.payment_link_models import PaymentLink
 from catalog import inquiries, screenshots
 from catalog.models import Screenshot, VoucherKind
-from marketplace import checkpoints, memberships, outbox, services, user_sessions, webhooks
+from marketplace import (
+    checkpoints,
+    licences,
+    memberships,
+    outbox,
+    services,
+    user_sessions,
+    webhooks,
+)
 from marketplace.dates import CHINA
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor
@@ -115,6 +125,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "accounts.new_organization"): SIGNED_IN,
     ("POST", "accounts.new_organization"): SIGNED_IN,
     ("GET", "accounts.members"): SIGNED_IN,
+    # The business licence: owners and administrators upload their own organization's; the
+    # SME's (in the URL) is opened by its members and the operator.
+    ("POST", "licences.upload"): f"{SO} {G} {P} {SB} {VW} {GB}",
+    ("GET", "licences.file"): f"{SO} {SM} {P}",
     # Inviting into one's own organization: owners and administrators, not members.
     ("POST", "accounts.members"): f"{SO} {G} {P} {SB} {VW} {GB}",
     ("POST", "accounts.revoke_invitation"): SO,
@@ -209,6 +223,13 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "billing.ledger_page"): P,
     ("GET", "billing.commission"): P,
     ("GET", "billing.billing_errors"): P,
+    ("GET", "billing.overdue_invoices"): P,
+    ("GET", "billing.bank_statements_page"): P,
+    ("POST", "billing.import_bank_statement"): P,
+    ("GET", "billing.bank_statement"): P,
+    ("GET", "billing.bank_queue"): P,
+    ("POST", "billing.match_bank_line"): P,
+    ("POST", "billing.dismiss_bank_line"): P,
     ("GET", "billing.outcome_queue"): P,
     ("POST", "billing.resolve_result"): P,
     ("POST", "billing.correct_result"): P,
@@ -471,7 +492,9 @@ def _world(session: Session, upload_folder: Any) -> World:
             validity_days=90,
         ),
     )
-    programs.publish_program(session, program, actor=officer, now=now)
+    programs.publish_program(
+        session, program, actor=officer, now=now, confirm_fen=program.budget_fen
+    )
     voucher = applications.approve(
         session,
         applications.apply(session, program, actor=sme, requested_fen=100_000, now=now),
@@ -523,6 +546,23 @@ def _world(session: Session, upload_folder: Any) -> World:
         **fapiao_file,
     )
     flag = flags.flag(session, people[VW].organization, actor=officer, reason="虚开发票", now=now)
+    # A bank statement with a credit waiting in the queue, and the SME's business licence.
+    statement = bank_statements.import_statement(
+        session,
+        data=statement_csv([("2026-12-01", "MX-1", "某公司", "62", "1.00", "", "无附言")]),
+        filename="matrix.csv",
+        actor=operator,
+        now=now,
+    )
+    licences.upload(
+        session,
+        sme.organization,
+        actor=sme,
+        data=png_bytes(),
+        filename="licence.png",
+        upload_folder=upload_folder,
+        now=now,
+    )
     invitation, secret = memberships.invite(
         session, actor=sme, email="new@matrix.example", role=Role.MEMBER
     )
@@ -580,6 +620,8 @@ def _world(session: Session, upload_folder: Any) -> World:
         "anomaly_id": anomaly_id,
         "flag_id": flag.id,
         "fapiao_id": issued_fapiao.id,
+        "statement_id": statement.statement.id,
+        "line_id": statement.lines[0].id,
         "inquiry_id": inquiry.id,
         "link_id": link.id,
         "which": "file",
@@ -632,12 +674,16 @@ def _world(session: Session, upload_folder: Any) -> World:
         "fapiao_api.put_profile": {"title": "矩阵", "tax_id": sme.organization.uscc},
         "billing.fapiao_details": {"title": "矩阵", "tax_id": sme.organization.uscc},
         "fapiao_api.request_fapiao": {"type": "normal"},
+        "billing.match_bank_line": {"invoice": invoice.number},
+        "billing.dismiss_bank_line": {"note": "矩阵"},
         "inquiries.ask": {"body": "矩阵提问"},
         "inquiries.buyer_reply": {"body": "矩阵追问"},
         "inquiries.vendor_reply": {"body": "矩阵回复"},
         "inquiries_api.reply": {"body": "矩阵回复"},
     }
     params["files"] = {
+        "billing.import_bank_statement": "file",
+        "licences.upload": "licence",
         "outcome_api.upload_evidence": "file",
         "listings_api.add_screenshot": "file",
         "fapiao_api.issue": "file",
