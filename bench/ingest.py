@@ -51,7 +51,12 @@ def seed(app) -> tuple[str, list[int]]:
         plan = solution.published.plans[0]
         ids = [
             contracts.start(
-                session, actor=buyer_actor(session), plan=plan, now=utcnow(), commission_bp=1000
+                session,
+                actor=buyer_actor(session),
+                plan=plan,
+                agreement_version=contracts.agreement_in_force(plan),
+                now=utcnow(),
+                commission_bp=1000,
             ).id
             for _ in range(CONTRACTS)
         ]

@@ -50,6 +50,17 @@ class ContractIn(ma.Schema):
     )
     baseline_note = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
     spend_cap_fen = Fen(allow_none=True, maximum=10**12)
+    accept_agreement_version = ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=ma.validate.Range(min=1, max=2**31 - 1),
+        metadata={
+            "description": "The version of the solution's service agreement the buyer read "
+            "and accepts (`agreement_version` of GET /solutions/{slug}). Without it nothing "
+            "is started (422); a version that is no longer in force answers 409."
+        },
+    )
 
 
 class ContractOut(ma.Schema):
@@ -68,6 +79,12 @@ class ContractOut(ma.Schema):
     spend_cap_fen = ma.fields.Integer(allow_none=True, required=True)
     baseline = ma.fields.String(allow_none=True, required=True)
     baseline_agreed_at = ma.fields.String(allow_none=True, required=True)
+    agreement_version = ma.fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "the service agreement version the buyer accepted"},
+    )
+    agreement_accepted_at = ma.fields.String(allow_none=True, required=True)
     created_at = ma.fields.String(required=True)
 
 
@@ -223,6 +240,7 @@ def create_contract(body: dict[str, Any]) -> dict[str, Any]:
             plan=plan,
             now=utcnow(),
             commission_bp=commission_bp(),
+            agreement_version=body.get("accept_agreement_version"),
             spend_cap_fen=body.get("spend_cap_fen"),
             baseline=body.get("baseline"),
             baseline_note=body.get("baseline_note", ""),

@@ -43,6 +43,33 @@ def _audit(
     )
 
 
+def agreement_in_force(plan: Plan) -> int:
+    """The version of the service agreement a buyer accepts to start ``plan`` now: the one
+    of the listing revision the plan belongs to (an offered plan's is the published one)."""
+    return plan.revision.agreement_version
+
+
+def _check_acceptance(plan: Plan, accepted_version: int | None) -> None:
+    in_force = agreement_in_force(plan)
+    if accepted_version is None:
+        raise DomainError(
+            _l(
+                "Read the service agreement (version %(version)d) and accept it to start.",
+                version=in_force,
+            ),
+            field="accept_agreement_version",
+        )
+    if accepted_version != in_force:
+        raise Conflict(
+            _l(
+                "The service agreement has changed: it is now version %(version)d. Read it "
+                "and accept that version to start.",
+                version=in_force,
+            ),
+            field="accept_agreement_version",
+        )
+
+
 def start(
     session: Session,
     *,
@@ -50,16 +77,19 @@ def start(
     plan: Plan,
     now: datetime,
     commission_bp: int,
+    agreement_version: int | None,
     spend_cap_fen: int | None = None,
     baseline: Decimal | None = None,
     baseline_note: str = "",
 ) -> Contract:
-    """The buyer starts a plan. No payment up front unless the plan is a subscription
-    without trial (its first period is invoiced at once)."""
+    """The buyer starts a plan, accepting its service agreement (``agreement_version`` is
+    the version the buyer read and accepted; None when they did not). No payment up front
+    unless the plan is a subscription without trial (its first period is invoiced at once)."""
     if actor.org_kind is not OrgKind.SME or not actor.role.can_write:
         raise NotAllowed(_l("Only enterprises (buyers) start solutions."))
     if not plan.is_offered:
         raise DomainError(_l("This plan is not on offer."), field="plan_id")
+    _check_acceptance(plan, agreement_version)
     if spend_cap_fen is not None:
         if plan.billing_model is not BillingModel.USAGE:
             raise DomainError(
@@ -106,10 +136,21 @@ def start(
         trial_end=anchor if trial else None,
         spend_cap_fen=spend_cap_fen,
         created_by_id=actor.user.id,
+        agreement_version=agreement_version,
+        agreement_revision_id=plan.revision_id,
+        agreement_accepted_at=now,
+        agreement_accepted_by_id=actor.user.id,
     )
     session.add(contract)
     session.flush()
-    _audit(session, "contract.started", contract, actor, status=status.value)
+    _audit(
+        session,
+        "contract.started",
+        contract,
+        actor,
+        status=status.value,
+        agreement_version=agreement_version,
+    )
     webhook_events.contract_event(session, contract, "contract.created", now=now, key="created")
     if plan.billing_model is BillingModel.OUTCOME:
         # The buyer's figure is a proposal: it binds only when the vendor accepts it.

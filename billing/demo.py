@@ -67,6 +67,7 @@ def load(
             session,
             actor=buyer,
             plan=usage_plan,
+            agreement_version=contracts.agreement_in_force(usage_plan),
             now=start,
             commission_bp=commission,
             spend_cap_fen=2_000_000,
@@ -91,6 +92,7 @@ def load(
             session,
             actor=buyer,
             plan=paid_plan,
+            agreement_version=contracts.agreement_in_force(paid_plan),
             now=now - timedelta(days=10),
             commission_bp=commission,
         )
@@ -114,6 +116,7 @@ def load(
             session,
             actor=buyer,
             plan=trial_plan,
+            agreement_version=contracts.agreement_in_force(trial_plan),
             now=now - timedelta(days=3),
             commission_bp=commission,
         )
@@ -171,7 +174,14 @@ def _credit_used_on_renewal(
     from billing.models import InvoiceKind
 
     start = now - timedelta(days=40)
-    contract = contracts.start(session, actor=buyer, plan=plan, now=start, commission_bp=commission)
+    contract = contracts.start(
+        session,
+        actor=buyer,
+        plan=plan,
+        agreement_version=contracts.agreement_in_force(plan),
+        now=start,
+        commission_bp=commission,
+    )
     first = invoices.existing(session, contract.id, contract.current_period_start, "renewal")
     if first is None:
         return
@@ -300,6 +310,7 @@ def load_outcomes(
             session,
             actor=buyer,
             plan=plan,
+            agreement_version=contracts.agreement_in_force(plan),
             now=anchor - timedelta(days=2),
             commission_bp=commission,
             baseline=baseline,

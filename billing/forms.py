@@ -9,7 +9,14 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
@@ -60,6 +67,16 @@ class StartPlanForm(FlaskForm):
         description=_l("Period, meter or report it comes from, so the vendor can agree to it."),
         validators=[Optional(), Length(max=2000)],
     )
+    # The version shown on the page the buyer read: a stale one is refused, not accepted.
+    agreement_version = HiddenField()
+    accept_agreement = BooleanField()
+
+    def accepted_agreement(self) -> int | None:
+        """The agreement version the buyer ticked to accept, or None."""
+        raw = (self.agreement_version.data or "").strip()
+        if not self.accept_agreement.data or not raw.isdigit() or len(raw) > 9:
+            return None
+        return int(raw)
 
 
 class SpendCapForm(FlaskForm):

@@ -34,6 +34,8 @@ def contract_dict(contract: Contract) -> dict[str, Any]:
         if contract.baseline is None
         else format(contract.baseline.normalize(), "f"),
         "baseline_agreed_at": _iso(contract.baseline_agreed_at),
+        "agreement_version": contract.agreement_version,
+        "agreement_accepted_at": _iso(contract.agreement_accepted_at),
         "created_at": _iso(contract.created_at),
     }
 

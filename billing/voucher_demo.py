@@ -192,7 +192,12 @@ def load(
     plan = _plan_accepting(session, VoucherKind.CLOUD, orgs["vendor"].id)
     if plan is not None:
         contract = contracts.start(
-            session, actor=jingong, plan=plan, now=now - 30 * DAY, commission_bp=commission
+            session,
+            actor=jingong,
+            plan=plan,
+            agreement_version=contracts.agreement_in_force(plan),
+            now=now - 30 * DAY,
+            commission_bp=commission,
         )
         invoice = _invoice_of(session, contract)
         voucher_payments.apply(
@@ -225,14 +230,24 @@ def load(
     plan = _plan_accepting(session, VoucherKind.CLOUD, orgs["vendor"].id, skip=1)
     if plan is not None:
         contracts.start(
-            session, actor=buyer, plan=plan, now=now - 2 * DAY, commission_bp=commission
+            session,
+            actor=buyer,
+            plan=plan,
+            agreement_version=contracts.agreement_in_force(plan),
+            now=now - 2 * DAY,
+            commission_bp=commission,
         )
 
     # A compute voucher spent and the invoice voided the next day: a case for the review.
     plan = _plan_accepting(session, VoucherKind.COMPUTE, None)
     if plan is not None:
         contract = contracts.start(
-            session, actor=waigaoqiao, plan=plan, now=now - 12 * DAY, commission_bp=commission
+            session,
+            actor=waigaoqiao,
+            plan=plan,
+            agreement_version=contracts.agreement_in_force(plan),
+            now=now - 12 * DAY,
+            commission_bp=commission,
         )
         invoice = _invoice_of(session, contract)
         voucher_payments.apply(

@@ -174,6 +174,17 @@ class SolutionDetailOut(SolutionSummaryOut):
     support = ma.fields.Nested(SupportOut, required=True)
     sla = ma.fields.Nested(SlaOut, required=True)
     deploy_steps = ma.fields.List(ma.fields.String(), required=True)
+    agreement = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "the vendor's service agreement; empty when the platform's standard "
+            "agreement applies (the solution page links to it)"
+        },
+    )
+    agreement_version = ma.fields.Integer(
+        required=True,
+        metadata={"description": "send it as accept_agreement_version to start a plan"},
+    )
     plans = ma.fields.List(ma.fields.Nested(PlanOut), required=True)
 
 

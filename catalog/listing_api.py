@@ -47,6 +47,8 @@ _CONTENT_FIELDS = {
     "support": "{phone?, email?, wechat?, hours?}",
     "sla": "{availability_bp? (9000 to 10000), response_hours? (1 to 720)}",
     "deploy_steps": "[step], in order, at most twelve",
+    "agreement": "the service agreement buyers accept (plain text, at most 20,000 characters); "
+    "empty for the platform's standard agreement; its version changes when the text does",
 }
 
 
@@ -128,6 +130,8 @@ class ListingRevisionOut(ma.Schema):
     support = ma.fields.Dict(required=True)
     sla = ma.fields.Dict(required=True)
     deploy_steps = ma.fields.List(ma.fields.String(), required=True)
+    agreement = ma.fields.String(required=True)
+    agreement_version = ma.fields.Integer(required=True)
     plans = ma.fields.List(ma.fields.Dict(), required=True)
     screenshots = ma.fields.List(ma.fields.Nested(ListingScreenshotOut), required=True)
 
@@ -167,6 +171,8 @@ def _revision_dict(revision: SolutionRevision) -> dict[str, Any]:
         "support": dict(revision.support),
         "sla": dict(revision.sla),
         "deploy_steps": list(revision.deploy_steps),
+        "agreement": revision.agreement,
+        "agreement_version": revision.agreement_version,
         "plans": [plan_dict(plan) for plan in revision.plans],
         "screenshots": [
             {

@@ -97,6 +97,8 @@ def detail_dict(
         support=dict(revision.support),
         sla=dict(revision.sla),
         deploy_steps=list(revision.deploy_steps),
+        agreement=revision.agreement,
+        agreement_version=revision.agreement_version,
         vendor={
             "name": solution.vendor.name,
             "region_code": solution.vendor.region_code,

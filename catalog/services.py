@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from catalog import indexing
+from catalog import agreements, indexing
 from catalog.models import (
     Plan,
     RevisionStatus,
@@ -193,6 +193,8 @@ def update_content(
     session: Session, solution: Solution, *, actor: Actor, content: SolutionContent
 ) -> SolutionRevision:
     revision = editable_revision(session, solution, actor)
+    if content.agreement != revision.agreement:
+        revision.agreement_version = agreements.version_for(solution, revision, content.agreement)
     for key, value in asdict(content).items():
         setattr(revision, key, value)
     session.flush()

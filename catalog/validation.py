@@ -15,6 +15,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from catalog import taxonomy
+from catalog.agreements import MAX_AGREEMENT_CHARS
 from catalog.limits import MAX_PERIOD_QUANTITY, MAX_PRICE_FEN, MAX_UNIT_FEN
 from catalog.models import BillingModel, Delivery, Direction, Interval, TierMode, VoucherKind
 from marketplace.errors import DomainError
@@ -46,6 +47,7 @@ class SolutionContent:
     support: dict[str, str] = field(default_factory=dict)
     sla: dict[str, int] = field(default_factory=dict)
     deploy_steps: list[str] = field(default_factory=list)
+    agreement: str = ""  # the vendor's service agreement; "" for the platform's standard one
 
 
 @dataclass
@@ -214,6 +216,9 @@ def parse_solution(data: Mapping[str, Any]) -> SolutionContent:
         support=_parse_support(data.get("support")),
         sla=_parse_sla(data.get("sla")),
         deploy_steps=_parse_steps(data.get("deploy_steps")),
+        agreement=_text(
+            data, "agreement", "agreement", max_len=MAX_AGREEMENT_CHARS, required=False
+        ),
     )
 
 

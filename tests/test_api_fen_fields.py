@@ -163,7 +163,7 @@ def test_a_fractional_spend_cap_is_refused_when_a_contract_starts(
     started = post_raw(
         client,
         "/api/v1/contracts",
-        json.dumps({"plan_id": plan.id, "spend_cap_fen": 199_999}),
+        json.dumps({"plan_id": plan.id, "spend_cap_fen": 199_999, "accept_agreement_version": 1}),
         auth(session, buyer),
     )
     assert started.status_code == 201 and started.get_json()["spend_cap_fen"] == 199_999

@@ -1,9 +1,11 @@
 """Starting a plan: the buttons on the storefront's solution page
-(templates/billing/_start_buttons.html) and the start page, which asks pay-for-results
-buyers for their baseline."""
+(templates/billing/_start_buttons.html); the start page, where the buyer accepts the
+solution's service agreement (and a pay-for-results buyer proposes the baseline); the
+agreement's text; and the next-step page the buyer lands on afterwards."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,15 +18,25 @@ from billing import ratings
 from billing.api import commission_bp
 from billing.forms import StartPlanForm
 from billing.models import Contract, ContractStatus
-from billing.views.common import BUYER, LIVE_STATUSES, bp, long_date
+from billing.views.common import (
+    BUYER,
+    BUYER_OR_VENDOR,
+    LIVE_STATUSES,
+    bp,
+    load_contract,
+    long_date,
+    require_buyer,
+)
+from catalog.agreements import agreement_text
 from catalog.models import BillingModel, Plan, Solution
 from marketplace.auth import org_required, web_actor
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
+from marketplace.i18n import current_language
 from marketplace.models import OrgKind
 from marketplace.views.accounts import show_error
 
-_START_FIELDS = {"spend_cap_fen": "spend_cap"}
+_START_FIELDS = {"spend_cap_fen": "spend_cap", "accept_agreement_version": "accept_agreement"}
 
 
 def live_contracts(solution_id: int) -> dict[int, int]:
@@ -73,6 +85,7 @@ def start_plan(plan_id: int) -> ResponseReturnValue:
                     plan=plan,
                     now=utcnow(),
                     commission_bp=commission_bp(),
+                    agreement_version=form.accepted_agreement(),
                     spend_cap_fen=form.spend_cap.data if usage else None,
                     baseline=form.baseline.data if outcome else None,
                     baseline_note=(form.baseline_note.data or "") if outcome else "",
@@ -81,8 +94,11 @@ def start_plan(plan_id: int) -> ResponseReturnValue:
             show_error(form, error, _START_FIELDS)
         else:
             flash(_started_message(contract), "success")
-            return redirect(url_for("billing.contract", contract_id=contract.id))
+            return redirect(url_for("billing.next_steps", contract_id=contract.id))
     status = 422 if form.errors or form.form_errors else 200
+    if status == 422:
+        form.accept_agreement.data = False  # accepted again, of the version now shown
+    form.agreement_version.data = str(contract_rules.agreement_in_force(plan))
     return render_template(
         "billing/start.html", plan=plan, solution=plan.solution, form=form
     ), status
@@ -99,3 +115,74 @@ def _started_message(contract: Contract) -> str:
     if contract.plan.billing_model is BillingModel.SUBSCRIPTION:
         return _("Your subscription has started. The first invoice has been issued.")
     return _("Your contract has started. Usage is invoiced at the end of each month.")
+
+
+# --- the service agreement --------------------------------------------------------------
+
+
+@bp.get("/solutions/<slug>/agreement")
+def agreement(slug: str) -> ResponseReturnValue:
+    """The agreement in force for a published solution (anyone may read it)."""
+    solution = db.session.scalar(sa.select(Solution).where(Solution.slug == slug))
+    if solution is None or not solution.is_public or solution.published is None:
+        abort(404)
+    return render_template(
+        "billing/agreement.html",
+        solution=solution,
+        revision=solution.published,
+        text=agreement_text(solution.published, english=current_language() == "en"),
+        contract=None,
+    )
+
+
+@bp.get("/contracts/<int:contract_id>/agreement")
+@org_required(BUYER_OR_VENDOR)
+def contract_agreement(contract_id: int) -> ResponseReturnValue:
+    """The text the buyer accepted, as it was then (both sides of the contract)."""
+    contract = load_contract(contract_id)
+    revision = contract.agreement_revision
+    if revision is None:
+        abort(404)  # started before listings had an agreement
+    return render_template(
+        "billing/agreement.html",
+        solution=contract.solution,
+        revision=revision,
+        text=agreement_text(revision, english=current_language() == "en"),
+        contract=contract,
+    )
+
+
+# --- the next step after starting -------------------------------------------------------
+
+
+@bp.get("/contracts/<int:contract_id>/next-steps")
+@org_required(BUYER)
+def next_steps(contract_id: int) -> ResponseReturnValue:
+    """What happens now: who deploys and when, how to reach them, when the first invoice
+    comes, and the handoff to the vendor's own sign-up when the solution has one."""
+    contract = load_contract(contract_id)
+    require_buyer(contract)
+    revision = contract.solution.published or contract.plan.revision
+    return render_template(
+        "billing/next_steps.html",
+        contract=contract,
+        plan=contract.plan,
+        revision=revision,
+        expected_by=contract.created_at + timedelta(days=revision.deploy_days),
+        first_invoice=first_invoice_date(contract),
+        buyer_writer=g.actor.role.can_write,
+        live=contract.status.is_live,
+        is_buyer=True,
+    )
+
+
+def first_invoice_date(contract: Contract) -> datetime | None:
+    """When the buyer's first invoice is (or was) issued; None while it cannot be told
+    (a pay-for-results contract waiting for its baseline)."""
+    if contract.status is ContractStatus.PENDING:
+        return None
+    if contract.trial_end is not None:
+        return contract.trial_end
+    if contract.plan.billing_model is BillingModel.SUBSCRIPTION:
+        return contract.created_at
+    return contract.current_period_end

@@ -101,6 +101,13 @@ def _plan_terms(revision: SolutionRevision) -> list[dict[str, object]]:
     return terms
 
 
+def _plain_text(text: str) -> Markup:
+    """A plain-text field (the service agreement) shown as written, line breaks kept."""
+    if not text:
+        return Markup("<em>{}</em>").format(_("Platform standard agreement"))
+    return Markup('<div style="white-space: pre-line">{}</div>').format(text)
+
+
 def changed_fields(before: SolutionRevision, after: SolutionRevision) -> list[Change]:
     """What a reviewer must look at in an edit of a published listing."""
     changes: list[Change] = []
@@ -155,6 +162,16 @@ def changed_fields(before: SolutionRevision, after: SolutionRevision) -> list[Ch
                 str(_l("Case studies")),
                 _("%(n)d case studies", n=len(before.case_studies)),
                 _("%(n)d case studies, changed", n=len(after.case_studies)),
+            )
+        )
+    if before.agreement != after.agreement:
+        changes.append(
+            Change(
+                "agreement",
+                str(_l("Service agreement")),
+                _("version %(n)d", n=before.agreement_version),
+                _("version %(n)d", n=after.agreement_version),
+                (_plain_text(before.agreement), _plain_text(after.agreement)),
             )
         )
     if _plan_terms(before) != _plan_terms(after):

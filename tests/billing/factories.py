@@ -45,6 +45,7 @@ def start_contract(
         session,
         actor=buyer or buyer_actor(session),
         plan=plan,
+        agreement_version=contracts.agreement_in_force(plan),
         now=now,
         commission_bp=COMMISSION_BP,
         **options,

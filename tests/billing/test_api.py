@@ -27,7 +27,7 @@ def test_buyer_starts_a_usage_contract_and_vendor_meters_it(
     buyer = buyer_actor(session)
     response = client.post(
         "/api/v1/contracts",
-        json={"plan_id": plan.id, "spend_cap_fen": 500_000},
+        json={"plan_id": plan.id, "spend_cap_fen": 500_000, "accept_agreement_version": 1},
         headers=auth(session, buyer),
     )
     assert response.status_code == 201, response.get_json()
@@ -121,7 +121,9 @@ def test_only_buyers_start_contracts_and_only_parties_see_them(
     )
     buyer = buyer_actor(session)
     contract = client.post(
-        "/api/v1/contracts", json={"plan_id": plan.id}, headers=auth(session, buyer)
+        "/api/v1/contracts",
+        json={"plan_id": plan.id, "accept_agreement_version": 1},
+        headers=auth(session, buyer),
     ).get_json()
     stranger = buyer_actor(session)
     for path in (f"/api/v1/contracts/{contract['id']}",):
@@ -145,10 +147,8 @@ def test_only_buyers_start_contracts_and_only_parties_see_them(
 def test_duplicate_contract_is_a_conflict(client: FlaskClient, session: Session) -> None:
     plan = offered_plan(session, usage_terms())
     headers = auth(session, buyer_actor(session))
-    assert (
-        client.post("/api/v1/contracts", json={"plan_id": plan.id}, headers=headers).status_code
-        == 201
-    )
-    response = client.post("/api/v1/contracts", json={"plan_id": plan.id}, headers=headers)
+    body = {"plan_id": plan.id, "accept_agreement_version": 1}
+    assert client.post("/api/v1/contracts", json=body, headers=headers).status_code == 201
+    response = client.post("/api/v1/contracts", json=body, headers=headers)
     assert response.status_code == 409 and "plan_id" in response.get_json()["error"]["fields"]
     assert session.scalar(sa.select(sa.func.count()).select_from(Contract)) == 1

@@ -173,7 +173,12 @@ def test_api_flow(client: FlaskClient, session: Session) -> None:
     }
     contract = client.post(
         "/api/v1/contracts",
-        json={"plan_id": plan.id, "baseline": "42000", "baseline_note": "电费单"},
+        json={
+            "plan_id": plan.id,
+            "baseline": "42000",
+            "baseline_note": "电费单",
+            "accept_agreement_version": 1,
+        },
         headers=buyer_auth,
     ).get_json()
     assert contract["status"] == "pending" and contract["baseline"] is None

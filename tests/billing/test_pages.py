@@ -34,6 +34,10 @@ from tests.catalog.factories import operator_actor, publish_solution, vendor_act
 from tests.factories import add_member, csrf_token, login
 
 
+# The buyer ticks "I have read and accept the service agreement (version 1)".
+ACCEPT = {"accept_agreement": "y", "agreement_version": "1"}
+
+
 def page(response: Any) -> str:
     return response.get_data(as_text=True)
 
@@ -83,20 +87,20 @@ def test_buyer_starts_a_subscription_with_trial_from_the_solution_page(
     assert f'action="{action}"' in solution_page
     assert "14-day free trial" in solution_page or "14" in solution_page
 
-    response = client.post(action)
+    response = client.post(action, data=ACCEPT)
     assert response.status_code == 302
     contract = session.scalar(sa.select(Contract).where(Contract.buyer_id == buyer.organization.id))
     assert contract.status is ContractStatus.TRIALING
     assert contract.trial_end is not None
     assert invoice_of(session, contract) is None
-    assert response.headers["Location"].endswith(f"/billing/contracts/{contract.id}")
+    assert response.headers["Location"].endswith(f"/billing/contracts/{contract.id}/next-steps")
 
     contract_page = page(client.get(f"/billing/contracts/{contract.id}"))
     assert 'data-status="trialing"' in contract_page
     # The solution page now links to the contract instead of offering the plan again.
     again = page(client.get(f"/solutions/{plan.solution.slug}"))
     assert f'href="/billing/contracts/{contract.id}"' in again
-    assert client.post(action).status_code == 422  # "You already have this plan."
+    assert client.post(action, data=ACCEPT).status_code == 422  # "You already have this plan."
 
 
 def test_buyer_starts_a_usage_plan_with_a_spend_cap(client: FlaskClient, session: Session) -> None:
@@ -104,12 +108,14 @@ def test_buyer_starts_a_usage_plan_with_a_spend_cap(client: FlaskClient, session
     buyer = buyer_actor(session)
     sign_in(client, buyer)
 
-    refused = client.post(f"/billing/plans/{plan.id}/start", data={"spend_cap": "abc"})
+    refused = client.post(f"/billing/plans/{plan.id}/start", data={"spend_cap": "abc", **ACCEPT})
     assert refused.status_code == 422
     assert 'data-field="spend_cap"' in page(refused)
     assert session.scalar(sa.select(Contract).where(Contract.plan_id == plan.id)) is None
 
-    response = client.post(f"/billing/plans/{plan.id}/start", data={"spend_cap": "1,500.50"})
+    response = client.post(
+        f"/billing/plans/{plan.id}/start", data={"spend_cap": "1,500.50", **ACCEPT}
+    )
     assert response.status_code == 302
     contract = session.scalar(sa.select(Contract).where(Contract.plan_id == plan.id))
     assert contract.status is ContractStatus.ACTIVE
@@ -123,11 +129,11 @@ def test_outcome_plan_asks_for_the_baseline(client: FlaskClient, session: Sessio
     sign_in(client, buyer_actor(session))
     form = client.get(f"/billing/plans/{plan.id}/start")
     assert form.status_code == 200 and 'name="baseline"' in page(form)
-    missing = client.post(f"/billing/plans/{plan.id}/start", data={"baseline": ""})
+    missing = client.post(f"/billing/plans/{plan.id}/start", data={"baseline": "", **ACCEPT})
     assert missing.status_code == 422 and 'data-field="baseline"' in page(missing)
     response = client.post(
         f"/billing/plans/{plan.id}/start",
-        data={"baseline": "12500.5", "baseline_note": "2026年9月电表读数"},
+        data={"baseline": "12500.5", "baseline_note": "2026年9月电表读数", **ACCEPT},
     )
     assert response.status_code == 302
     contract = session.scalar(sa.select(Contract).where(Contract.plan_id == plan.id))
@@ -578,7 +584,9 @@ def test_posts_without_a_csrf_token_are_refused(
     assert client.post(f"/billing/plans/{plan.id}/start").status_code == 400
     token = csrf_token(client, f"/solutions/{plan.solution.slug}")
     assert (
-        client.post(f"/billing/plans/{plan.id}/start", data={"csrf_token": token}).status_code
+        client.post(
+            f"/billing/plans/{plan.id}/start", data={"csrf_token": token, **ACCEPT}
+        ).status_code
         == 302
     )
 
@@ -628,6 +636,12 @@ def test_every_billing_page_renders_in_both_languages(
             f"/billing/contracts/{subscription.id}",
             f"/billing/contracts/{subscription.id}/cancel",
             f"/billing/contracts/{subscription.id}/change-plan",
+            f"/billing/contracts/{usage.id}/next-steps",
+            f"/billing/contracts/{outcome.id}/next-steps",
+            f"/billing/contracts/{subscription.id}/next-steps",
+            f"/billing/contracts/{usage.id}/agreement",
+            f"/billing/solutions/{usage.solution.slug}/agreement",
+            f"/billing/plans/{usage.plan_id}/start",
             "/billing/contracts",
             "/billing/contracts?state=live",
             "/billing/invoices",
@@ -639,6 +653,7 @@ def test_every_billing_page_renders_in_both_languages(
         vendor: [
             "/billing/contracts",
             f"/billing/contracts/{usage.id}",
+            f"/billing/contracts/{usage.id}/agreement",
             "/billing/invoices",
             "/billing/payable",
             "/billing/notifications",

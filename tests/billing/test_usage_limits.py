@@ -54,7 +54,9 @@ def usage_contract(client: FlaskClient, session: Session, **terms: Any) -> tuple
     plan = offered_plan(session, usage_terms(free_units=0, **terms), vendor)
     buyer = buyer_actor(session)
     response = client.post(
-        "/api/v1/contracts", json={"plan_id": plan.id}, headers=auth(session, buyer)
+        "/api/v1/contracts",
+        json={"plan_id": plan.id, "accept_agreement_version": 1},
+        headers=auth(session, buyer),
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json(), buyer, vendor
@@ -310,6 +312,7 @@ def test_an_outcome_result_beyond_what_a_period_can_bill_is_refused(session: Ses
         session,
         actor=buyer,
         plan=plan,
+        agreement_version=contracts.agreement_in_force(plan),
         now=T0,
         commission_bp=COMMISSION_BP,
         baseline=Decimal(10**12),

@@ -81,7 +81,11 @@ def _start_plan(client: FlaskClient, session: Session, vendor: Actor) -> int:
     buyer = buyer_actor(session)
     token = create_token(session, buyer.user, buyer.organization)
     session.commit()
-    response = client.post("/api/v1/contracts", json={"plan_id": plan.id}, headers=_auth(token))
+    response = client.post(
+        "/api/v1/contracts",
+        json={"plan_id": plan.id, "accept_agreement_version": 1},
+        headers=_auth(token),
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["id"]
 
@@ -362,7 +366,12 @@ def test_billing_services_emit_one_event_per_change(app: Flask, session: Session
         )
         plan = offered_plan(session, subscription_terms(trial_days=0), vendor)
         contract = contracts.start(
-            session, actor=buyer, plan=plan, now=T0, commission_bp=COMMISSION_BP
+            session,
+            actor=buyer,
+            plan=plan,
+            agreement_version=contracts.agreement_in_force(plan),
+            now=T0,
+            commission_bp=COMMISSION_BP,
         )
         (invoice,) = session.scalars(sa.select(Invoice).where(Invoice.contract_id == contract.id))
         payments.record_bank_transfer(
