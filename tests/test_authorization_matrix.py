@@ -210,6 +210,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "billing.card"): SMES,
     ("GET", "billing.start_plan"): SMES,
     ("POST", "billing.start_plan"): SMES,
+    ("GET", "billing.agreement"): EVERYONE,  # the service agreement of a published solution
+    ("GET", "billing.contract_agreement"): PARTIES,  # the version the buyer accepted
+    ("GET", "billing.next_steps"): BUYER,
     ("GET", "billing.rate"): BUYER,  # buyers who paid for the solution
     ("POST", "billing.rate"): BUYER,
     ("GET", "billing.payable"): VENDORS,
