@@ -67,9 +67,10 @@ def execute(
     if understood is not None:
         used, scores = understood.strict, scorer.scores(understood.strict)
         strict_count = len(scores)
-        if not scores:
-            # Nothing in the whole index matches the text, whatever the filters: retry
-            # fuzzily. (Deciding on the unfiltered match keeps facet counts consistent.)
+        if not scores and not (loosen and understood.loose is not None):
+            # Nothing in the whole index matches the text, whatever the filters, and there
+            # are not several words to loosen to: retry fuzzily. (Deciding on the
+            # unfiltered match keeps facet counts consistent.)
             retry = text_query(reader, snapshot, query.q, fuzzy=True)
             if retry is not None:
                 used, scores = retry.strict, scorer.scores(retry.strict)
@@ -91,6 +92,15 @@ def execute(
     loose = understood.loose if understood is not None and loosen and not fuzzy else None
     if loose is not None and scores is not None and strict_total < query.per_page:
         extra = {d: v for d, v in scorer.scores(loose).items() if d not in scores}
+        if not extra and not scores:
+            # Not even one of the words matches: the fuzzy retry, as for a single word.
+            retry = text_query(reader, snapshot, query.q, fuzzy=True)
+            if retry is not None:
+                used, scores = retry.strict, scorer.scores(retry.strict)
+                fuzzy = bool(scores)
+                base = mask_of(scores, snapshot.size) & snapshot.live
+                if query.max_monthly_fen is not None:
+                    base &= snapshot.price_cap(query.max_monthly_fen)
         if extra:
             extra_mask = mask_of(extra, snapshot.size) & snapshot.live
             if query.max_monthly_fen is not None:

@@ -236,11 +236,16 @@ def _expansion(
         for name in (*CHINESE_FIELDS, *ENGLISH_FIELDS)
     }
 
+    parts = query_parts(word)
+    # An AND sums its parts' scores: a synonym of three words must not outweigh the typed
+    # word of one, so the weight is shared out per word.
+    weight *= len(literal) / max(len(parts), 1)
+
     def terms(fields: dict[str, float], text: str) -> list[wq.Query]:
         return [Expansion(n, text, boost * weight, floors[n]) for n, boost in fields.items()]
 
     queries: list[wq.Query] = []
-    for kind, token in query_parts(word):
+    for kind, token in parts:
         if kind == "ascii":
             alternatives = [t for stem in english_stems(token) for t in terms(ENGLISH_FIELDS, stem)]
             queries.append(wq.Or([*alternatives, *terms(CHINESE_FIELDS, token)]))
