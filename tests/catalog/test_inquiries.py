@@ -18,11 +18,14 @@ from billing.models import Notification
 from catalog import inquiries
 from catalog.inquiry_models import BODY_MAX, Inquiry, InquiryMessage, InquiryStatus
 from catalog.models import Solution
-from marketplace import outbox
+from marketplace import outbox, webhooks
 from marketplace.audit import AuditEvent
 from marketplace.db import utcnow
+from marketplace.demo import load_demo
 from marketplace.jsonapi import Actor
 from marketplace.models import Role
+from marketplace.urls import UrlPolicy
+from marketplace.webhook_models import VendorEvent
 from tests.catalog.factories import publish_solution
 from tests.factories import actor_for, add_member, create_token, login
 from tests.mail import SmtpSink
@@ -285,3 +288,38 @@ def test_only_buyers_with_a_writing_role_ask(
     vendor_client = signed_in(app, vendor)
     assert vendor_client.get(f"/solutions/{solution.slug}/ask").status_code == 403
     assert counts(session) == (0, 0)
+
+
+def test_vendor_webhooks_hear_of_buyer_messages(
+    app: Flask, session: Session, listing: tuple[Solution, Actor, Actor]
+) -> None:
+    solution, vendor, buyer = listing
+    with app.app_context():  # the endpoint's secret is encrypted with the app's key
+        webhooks.create_endpoint(
+            session,
+            organization_id=vendor.organization.id,
+            user_id=vendor.user.id,
+            url="https://93.184.216.34/hooks",
+            event_types=["inquiry.created", "inquiry.message"],
+            policy=UrlPolicy(),
+            now=utcnow(),
+        )
+    inquiry = ask(session, solution, buyer)
+    inquiries.reply(session, inquiry, actor=vendor, body=ANSWER, now=utcnow())
+    inquiries.reply(session, inquiry, actor=buyer, body="好的，谢谢！", now=utcnow())
+    events = session.scalars(sa.select(VendorEvent).order_by(VendorEvent.id)).all()
+    assert [e.type for e in events] == ["inquiry.created", "inquiry.message"]  # not the answer
+    assert events[0].data["inquiry_id"] == inquiry.id
+    assert events[0].data["solution_slug"] == solution.slug
+    assert events[1].data["body"] == "好的，谢谢！"
+
+
+def test_demo_shows_a_question_with_the_vendors_answer(app: Flask, session: Session) -> None:
+    with app.app_context():
+        load_demo(app)
+        load_demo(app)  # idempotent
+    threads = session.scalars(sa.select(Inquiry).order_by(Inquiry.id)).all()
+    assert [t.status for t in threads] == [InquiryStatus.ANSWERED, InquiryStatus.OPEN]
+    answered = threads[0]
+    assert [m.side.value for m in answered.messages] == ["buyer", "vendor"]
+    assert answered.solution.is_public and answered.unread_by_buyer
