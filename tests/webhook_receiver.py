@@ -4,6 +4,7 @@ that records every request and answers with scripted status codes."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,11 +19,15 @@ class Received:
 
 @dataclass
 class Receiver:
-    """``answers``: the status of each request in turn; the last one repeats."""
+    """``answers``: the status of each request in turn; the last one repeats.
+    ``while_answering``: called with each request before it is answered (the sender is
+    waiting meanwhile); what it raises is kept in ``errors``."""
 
     answers: list[int] = field(default_factory=lambda: [200])
     answer_body: bytes = b'{"received": true}'
     requests: list[Received] = field(default_factory=list)
+    while_answering: Callable[[Received], None] | None = None
+    errors: list[BaseException] = field(default_factory=list)
 
     def __enter__(self) -> Receiver:
         receiver = self
@@ -31,7 +36,13 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                receiver.requests.append(Received(self.path, dict(self.headers), body))
+                received = Received(self.path, dict(self.headers), body)
+                receiver.requests.append(received)
+                if receiver.while_answering is not None:
+                    try:
+                        receiver.while_answering(received)
+                    except BaseException as exc:  # reported to the test
+                        receiver.errors.append(exc)
                 index = min(len(receiver.requests), len(receiver.answers)) - 1
                 self.send_response(receiver.answers[index])
                 self.send_header("Content-Type", "application/json")

@@ -5,22 +5,17 @@ cursor is a search log position, so a change committed late is still delivered."
 from __future__ import annotations
 
 import base64
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from catalog import indexing, search_log, services
 from catalog.models import Solution, SolutionStatus
-from marketplace import create_app, migrate
-from marketplace.db import make_engine, utcnow
+from marketplace.db import utcnow
 from tests.catalog.factories import operator_actor, publish_solution, vendor_actor
 from tests.conftest import POSTGRES_URL
 
@@ -198,49 +193,14 @@ def _b64(raw: str) -> str:
 # --- PostgreSQL: a real transaction committing after a later one was read ----------------
 
 
-@pytest.fixture
-def own_app(tmp_path: Path) -> Iterator[Flask]:
-    """The app on a fresh database ``<db>_sync_<pid>`` with real commits, dropped after."""
-    assert POSTGRES_URL
-    base = sa.make_url(make_engine(POSTGRES_URL).url)
-    name = f"{base.database}_sync_{os.getpid()}"
-    admin = make_engine(base.render_as_string(hide_password=False)).execution_options(
-        isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": url,
-            "SECRET_KEY": "test-secret",
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "SEARCH_INDEX_DIR": str(tmp_path / "index"),
-            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
-            "AUDIT_CHECKPOINT_DIR": str(tmp_path / "audit-checkpoints"),
-        }
-    )
-    app.extensions["catalog.search"].create()
-    yield app
-    app.extensions["marketplace.db"].engine.dispose()
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
-
-
 @pytest.mark.postgres
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL (set DATABASE_URL)")
 def test_postgres_transaction_committing_after_a_later_one_was_synced_is_delivered(
-    own_app: Flask,
+    committed_app: Flask,
 ) -> None:
-    sessions = own_app.extensions["marketplace.db"].sessions
-    client = own_app.test_client()
-    with own_app.app_context():
+    sessions = committed_app.extensions["marketplace.db"].sessions
+    client = committed_app.test_client()
+    with committed_app.app_context():
         with sessions() as setup:
             operator = operator_actor(setup)
             slow_id = publish_solution(setup, vendor_actor(setup), operator, slug="pg-slow").id
