@@ -246,6 +246,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "vouchers.new_program"): OFFICERS,
     ("POST", "vouchers.new_program"): OFFICERS,
     ("GET", "vouchers.audit_chain"): OFFICERS,
+    ("GET", "vouchers.audit_export"): OFFICERS,
     ("GET", "vouchers.flag_list"): OFFICERS,
     ("POST", "vouchers.flag_organization"): OFFICERS,
     ("POST", "vouchers.clear_flag"): G,
