@@ -166,6 +166,7 @@ def _register_packages(app: Flask) -> None:
     from billing import demo as billing_demo
     from billing import (
         bank_statement_demo,
+        delivery_api,
         fapiao_api,
         integration_api,
         operator_api,
@@ -205,7 +206,7 @@ def _register_packages(app: Flask) -> None:
     from marketplace.views import jobs as jobs_views
     from marketplace.views import webhooks as webhook_views
     from vouchers import api as vouchers_api
-    from vouchers import officer_api
+    from vouchers import officer_api, rules_api
     from vouchers import signals as vouchers_signals
     from vouchers import views as vouchers_views
 
@@ -253,6 +254,8 @@ def _register_packages(app: Flask) -> None:
         operator_api.blp,
         vendors_api.blp,
         officer_api.blp,
+        rules_api.blp,
+        delivery_api.blp,
         vouchers_api.blp,
     ):
         csrf.exempt(api_blueprint)  # bearer tokens, never cookies

@@ -6,6 +6,7 @@ load, authorize and call them."""
 from billing.views import (  # noqa: F401  (importing registers the routes)
     bank_statements,
     contracts,
+    delivery,
     documents,
     evidence,
     fapiao,
