@@ -355,6 +355,15 @@ class SolutionForm(ListingForm):
         description=_l("One step per line, in order; at most 12 lines of 200 characters."),
         render_kw={"rows": 5},
     )
+    agreement = TextAreaField(
+        _l("Service agreement"),
+        description=_l(
+            "Plain text buyers accept when they start a plan. Leave it empty to use the "
+            "platform's standard agreement. A changed text gets a new version; contracts keep "
+            "the version their buyer accepted."
+        ),
+        render_kw={"rows": 10, "maxlength": 20000},
+    )
 
     def show_error(self, error: DomainError, prefix: str = "") -> None:
         name = _TRUST_INPUTS.get(error.field or "")
@@ -393,6 +402,7 @@ class SolutionForm(ListingForm):
             "sla_availability": percent_text(revision.sla.get("availability_bp")),
             "sla_response_hours": str(revision.sla.get("response_hours") or ""),
             "deploy_steps": "\n".join(revision.deploy_steps),
+            "agreement": revision.agreement,
         }
 
     def content_input(self) -> dict[str, Any]:
@@ -426,6 +436,7 @@ class SolutionForm(ListingForm):
             "deploy_steps": [
                 line.strip() for line in (self.deploy_steps.data or "").splitlines() if line.strip()
             ],
+            "agreement": self.agreement.data or "",
         }
 
     def _faq_input(self) -> list[dict[str, str]]:

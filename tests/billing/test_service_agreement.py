@@ -320,3 +320,43 @@ def test_the_next_step_page_hands_off_to_the_vendors_sign_up(
     assert response.headers["Location"].startswith(
         "https://vendor.example.com/signup?marketplace_token=ful_"
     )
+
+
+# --- the vendor writes it in the listing form ---------------------------------------------------
+
+
+def test_the_vendor_edits_the_agreement_in_the_listing_form(
+    client: FlaskClient, session: Session
+) -> None:
+    from tests.catalog.test_vendor_console import listing_form
+
+    vendor, operator = vendor_actor(session), operator_actor(session)
+    solution = publish_solution(session, vendor, operator)
+    login(client, vendor.user)
+    form = page(client.get(f"/vendor/solutions/{solution.id}/edit"))
+    assert 'name="agreement"' in form and 'data-agreement-version="1"' in form
+
+    too_long = client.post(
+        f"/vendor/solutions/{solution.id}/edit", data=listing_form(agreement="条" * 20_001)
+    )
+    assert 'data-field="agreement"' in page(too_long)  # the console answers 200 with errors
+    session.expire_all()
+    assert solution.working_revision is None or solution.working_revision.agreement == ""
+
+    saved = client.post(
+        f"/vendor/solutions/{solution.id}/edit", data=listing_form(agreement=VENDOR_TEXT)
+    )
+    assert saved.status_code == 302
+    again = page(client.get(f"/vendor/solutions/{solution.id}/edit"))
+    assert 'data-agreement-version="2"' in again and "第一条 服务商提供 AI 质检服务。" in again
+    # Buyers still read version 1 until the edit is approved.
+    public = page(client.get(f"/billing/solutions/{solution.slug}/agreement"))
+    assert 'data-agreement-version="1"' in public
+
+    assert client.post(f"/vendor/solutions/{solution.id}/submit").status_code == 302
+    login(client, operator.user)
+    review = page(client.get(f"/console/listings/{solution.id}"))
+    assert "第一条 服务商提供 AI 质检服务。" in review
+    assert client.post(f"/console/listings/{solution.id}/approve").status_code == 302
+    public = page(client.get(f"/billing/solutions/{solution.slug}/agreement"))
+    assert 'data-agreement-version="2"' in public and "第一条 服务商提供 AI 质检服务。" in public
