@@ -62,9 +62,11 @@ def test_an_sme_finds_starts_and_pays_with_a_voucher(site, journey) -> None:
     sme.go(f"/solutions/{SOLUTION}")
     usage = page.locator("[data-start-plan]", has_text="按验布米数计费")
     sme.shot("solution")
+    usage.locator("[data-accept-agreement]").check()  # the service agreement, version 1
     with page.expect_navigation():
         usage.locator("button[type=submit]").click()
-    sme.shot("contract")
+    assert "/next-steps" in page.url
+    sme.shot("next-steps")
     org_id = site.scalar(sa.select(Organization.id).where(Organization.uscc == USCC))
     contract_id = site.scalar(sa.select(Contract.id).where(Contract.buyer_id == org_id))
     assert contract_id is not None

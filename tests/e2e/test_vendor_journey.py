@@ -112,6 +112,7 @@ def test_a_vendor_lists_an_outcome_plan_and_gets_a_disputed_result_invoiced(site
         buyer.page.click("[data-start-plan] a[href*='/start']")
     buyer.page.fill("input[name=baseline]", "3.2")
     buyer.page.fill("textarea[name=baseline_note]", "Average of the last six months' QC records.")
+    buyer.page.check("input[name=accept_agreement]")
     buyer.submit("main form button[type=submit]")
     contract_id = site.scalar(sa.select(Contract.id).join(Solution).where(Solution.slug == SLUG))
     vendor.go(f"/billing/contracts/{contract_id}")
