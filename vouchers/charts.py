@@ -2,9 +2,14 @@
 billing/usage_chart.py: this module computes the geometry, templates/vouchers/_charts.html
 turns it into inline SVG. No JavaScript, no charting library, and it prints.
 
-Two shapes: the budget month by month as stacked columns (reserved, redeemed, released at
-each month's end, under the budget line), and horizontal bars for rankings (enterprises by
-industry and district, top vendors).
+Three shapes: the budget month by month as stacked columns (reserved, redeemed, released at
+each month's end, under the budget line), the subsidy redeemed in each month as columns on
+a scale of its own, and horizontal bars for rankings (enterprises by industry and district,
+top vendors).
+
+Scales follow the figures, not the budget: a ¥2,000,000 budget drawn to scale would flatten
+¥25,000 of use into a hairline, so a budget far above the columns is stated in words beside
+the chart instead of stretching its axis (``budget_off_scale``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ BAR_VALUE = 110  # width kept for the values right of them
 PHONE_WIDTH, PHONE_HEIGHT = 340, 240
 PHONE_BAR_LABEL, PHONE_BAR_VALUE = 124, 84
 MONTH_LABEL_ROOM = 56  # units one "2026-01" label needs
+# The budget line is drawn when it is at most this many times the tallest column.
+BUDGET_ON_SCALE = 4
 
 # The three parts of the budget, bottom to top, with their colours.
 BUDGET_PARTS = (
@@ -67,6 +74,7 @@ class BudgetChart:
     value_ticks: list[Tick] = field(default_factory=list)
     month_ticks: list[Tick] = field(default_factory=list)
     budget_y: float = 0.0
+    budget_off_scale: bool = False  # the budget is stated in words, not drawn
     phone: BudgetChart | None = None
 
     @property
@@ -120,7 +128,9 @@ def budget_chart(
             months, budget_fen, width=PHONE_WIDTH, height=PHONE_HEIGHT, with_phone=False
         )
     plot_h = chart.bottom - chart.top
-    top_value = max([budget_fen, 100, *(_column_total(m) for m in months)])
+    tallest = max([100, *(_column_total(m) for m in months)])
+    chart.budget_off_scale = bool(months) and budget_fen > tallest * BUDGET_ON_SCALE
+    top_value = tallest if chart.budget_off_scale else max(budget_fen, tallest)
     axis_max_float, step_float = nice_ceiling(float(top_value))
     axis_max, step = round(axis_max_float), round(step_float)
 
@@ -228,4 +238,84 @@ def bar_chart(items: Sequence[tuple[str, int, str]], *, phone: bool = False) -> 
                 title=f"{label}: {shown}",
             )
         )
+    return chart
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str  # the month
+    value_fen: int
+    value_label: str
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass
+class ColumnChart:
+    """Amounts as columns on their own scale (negative months, a net reversal, draw as
+    nothing above the axis and keep their value label)."""
+
+    columns: list[Column]
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+    top: int = TOP
+    bottom: int = HEIGHT - BOTTOM
+    value_ticks: list[Tick] = field(default_factory=list)
+    label_ticks: list[Tick] = field(default_factory=list)
+    phone: ColumnChart | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.columns
+
+
+def column_chart(
+    points: Sequence[tuple[str, int]],
+    *,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    with_phone: bool = True,
+) -> ColumnChart:
+    """One column per (label, fen), the axis fitted to the largest value."""
+    chart = ColumnChart([], width=width, height=height, right=width - RIGHT, bottom=height - BOTTOM)
+    if with_phone:
+        chart.phone = column_chart(points, width=PHONE_WIDTH, height=PHONE_HEIGHT, with_phone=False)
+    axis_max_float, step_float = nice_ceiling(float(max([100, *(v for _l, v in points)])))
+    axis_max, step = round(axis_max_float), round(step_float)
+    plot_h = chart.bottom - chart.top
+
+    def y(value: int) -> float:
+        return round(chart.bottom - plot_h * max(value, 0) / axis_max, 1)
+
+    chart.value_ticks = [
+        Tick(y(step * i), _axis_money(step * i)) for i in range(round(axis_max / step) + 1)
+    ]
+    if not points:
+        return chart
+    slot = (chart.right - chart.left) / len(points)
+    bar_w = min(56.0, max(6.0, slot * 0.6))
+    for index, (label, value) in enumerate(points):
+        top_y = y(value)
+        chart.columns.append(
+            Column(
+                label,
+                value,
+                format_fen(value),
+                round(chart.left + slot * index + (slot - bar_w) / 2, 1),
+                top_y,
+                round(bar_w, 1),
+                round(max(1.0, chart.bottom - top_y), 1) if value > 0 else 0.0,
+            )
+        )
+    labels = max(1, min(12, (chart.right - chart.left) // MONTH_LABEL_ROOM))
+    every = max(1, -(-len(points) // labels))
+    chart.label_ticks = [
+        Tick(round(chart.left + slot * (i + 0.5), 1), label)
+        for i, (label, _value) in enumerate(points)
+        if i % every == 0
+    ]
     return chart

@@ -13,14 +13,11 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
-from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
-from marketplace import dates, reference
+from marketplace import dates
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
-from marketplace.money import format_fen
 from vouchers import (
     anomalies,
     applications,
@@ -32,10 +29,8 @@ from vouchers import (
     programs,
     redemptions,
     settlements,
-    stats,
     wallet,
 )
-from vouchers.charts import bar_chart, budget_chart
 from vouchers.forms import (
     ActionForm,
     ApproveForm,
@@ -51,6 +46,7 @@ from vouchers.models import (
     Program,
     Redemption,
 )
+from vouchers.views import effect as effect_views
 from vouchers.views.common import (
     OFFICER,
     bp,
@@ -186,36 +182,7 @@ def _anomalies(program: Program) -> dict[str, Any]:
 
 
 def _effect(program: Program) -> dict[str, Any]:
-    session = db.session
-    months = stats.budget_by_month(session, program)
-    served = stats.enterprises_served(session, program)
-    vendors = stats.top_vendors(session, program)
-    locale = str(get_locale())
-
-    def industry_label(code: str) -> str:
-        found = reference.industry(code)
-        return f"{code} {found.name(locale)}" if found else (code or _("Not given"))
-
-    return {
-        "budget_chart": budget_chart(months, program.budget_fen),
-        "months": months,
-        "served": served,
-        "industry_chart": bar_chart(
-            [(industry_label(code), n, str(n)) for code, n in served.by_industry[:12]]
-        ),
-        "district_chart": bar_chart(
-            [
-                (reference.region_label(code) or code, n, str(n))
-                for code, n in served.by_district[:12]
-            ]
-        ),
-        "vendors": vendors,
-        "vendor_chart": bar_chart(
-            [(v.name, v.redeemed_fen, format_fen(v.redeemed_fen)) for v in vendors]
-        ),
-        "leverage": stats.leverage(session, program),
-        "retention": stats.still_paying(session, program, now=utcnow()),
-    }
+    return effect_views.context(program)
 
 
 _TAB_CONTEXT: dict[str, Callable[[Program], dict[str, Any]]] = {
