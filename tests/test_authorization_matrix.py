@@ -259,6 +259,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "vouchers.program_anomalies"): G,
     ("POST", "vouchers.scan_anomalies"): G,
     ("GET", "vouchers.program_effect"): G,
+    ("GET", "vouchers.effect_export"): G,
     ("GET", "vouchers.export"): G,
     ("GET", "vouchers.edit_program"): G,
     ("POST", "vouchers.edit_program"): G,
