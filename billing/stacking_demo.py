@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from billing import contracts, delivery, invoices, payments, voucher_payments
+from billing import contracts, delivery, invoices, payments, voucher_demo, voucher_payments
 from billing.voucher_demo import _invoice_of, _plan_accepting, _pudong_smes
 from catalog.models import VoucherKind
 from marketplace import services
@@ -24,7 +24,7 @@ from marketplace.demo import DEMO_PASSWORD, make_uscc
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind, Role, User
 from marketplace.sizeclass import YUAN, SizeClass
-from vouchers import applications, cofunding, programs, settlement_conditions, settlements
+from vouchers import cofunding, programs, settlement_conditions, settlements
 from vouchers import stacking as stacking_rules
 from vouchers.models import Program
 
@@ -109,15 +109,9 @@ def _buy(session: Session, sme: Actor, plan: Any, when: Any) -> Any:
 
 
 def _grant(session: Session, program: Program, sme: Actor, officer: Actor, fen: int, when: Any):
-    application = applications.apply(session, program, actor=sme, requested_fen=fen, now=when)
-    return _call(
-        applications.approve,
-        session,
-        application,
-        actor=officer,
-        now=when + DAY,
-        confirm_fen=fen,
-    )
+    # With the documents the program requires, and through its 公示 if it has one.
+    application = voucher_demo.demo_apply(session, program, sme, fen, when)
+    return voucher_demo.demo_approve(session, application, officer, when + DAY)
 
 
 def _settle_rest(session: Session, invoice: Any, operator: Actor, when: Any) -> None:

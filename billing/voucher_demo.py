@@ -21,10 +21,91 @@ from marketplace.demo import DEMO_PASSWORD, make_uscc
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind, Role, User
 from marketplace.sizeclass import YUAN, SizeClass
-from vouchers import anomalies, applications, programs, settlements
-from vouchers.models import Program
+from vouchers import anomalies, applications, evidence, notice, programs, settlements
+from vouchers.evidence import DocumentSpec, Upload
+from vouchers.evidence_models import DocumentAccepts
+from vouchers.models import Application, Program, Voucher
 
 DAY = timedelta(days=1)
+
+# What the Pudong programs ask every applicant for (and the demo applicants upload).
+CLOUD_DOCUMENTS = [
+    DocumentSpec("营业执照", DocumentAccepts.PDF_OR_IMAGE),
+    DocumentSpec("上云服务采购合同", DocumentAccepts.PDF),
+    DocumentSpec("承诺书（买卖双方无关联关系、无返利）", DocumentAccepts.PDF),
+]
+COMPUTE_DOCUMENTS = [
+    DocumentSpec("营业执照", DocumentAccepts.PDF_OR_IMAGE),
+    DocumentSpec("算力服务合同", DocumentAccepts.PDF),
+]
+
+
+def _demo_pdf(title: str) -> bytes:
+    """A one-page PDF standing in for a scanned document."""
+    text = title.encode("unicode_escape").decode("ascii")
+    return (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+        b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj\n"
+        + f"% demo document: {text}\n".encode("ascii")
+        + b"trailer << /Root 1 0 R >>\n%%EOF\n"
+    )
+
+
+def _documents(session: Session, program: Program) -> dict[int, Upload]:
+    return {
+        r.id: Upload(f"{r.name}.pdf", _demo_pdf(r.name))
+        for r in evidence.required_documents(session, program.id)
+    }
+
+
+def demo_apply(
+    session: Session,
+    program: Program,
+    sme: Actor,
+    requested_fen: int,
+    when: Any,
+    vendor_id: int | None = None,
+) -> Application:
+    """An application with every document the program requires."""
+    return applications.apply(
+        session,
+        program,
+        actor=sme,
+        requested_fen=requested_fen,
+        now=when,
+        documents=_documents(session, program),
+        vendor_id=vendor_id,
+    )
+
+
+def demo_approve(
+    session: Session,
+    application: Application,
+    officer: Actor,
+    when: Any,
+    amount_fen: int | None = None,
+) -> Voucher:
+    """Approve with every document ticked and the amount confirmed; a program with 公示
+    issues the voucher when the notice ends, as the worker did then (``when`` is long
+    enough ago for it to have ended)."""
+    amount = amount_fen or application.requested_fen
+    voucher = applications.approve(
+        session,
+        application,
+        actor=officer,
+        now=when,
+        amount_fen=amount_fen,
+        checked_documents=[d.id for d in evidence.documents_of(session, application.id)],
+        confirm_fen=amount,
+    )
+    if voucher is None:
+        listed = notice.notice_of(session, application.id)
+        assert listed is not None
+        voucher = notice.issue_after_notice(session, listed, now=listed.ends_at)
+    assert isinstance(voucher, Voucher)
+    return voucher
+
 
 # Pudong manufacturers without a demo login: (serial, name, industry, employees, revenue yuan)
 PUDONG_SMES = [
@@ -128,11 +209,15 @@ def load(
             opens_at=now - 60 * DAY,
             closes_at=now + 40 * DAY,
             validity_days=180,
+            notice_days=5,
+            required_documents=CLOUD_DOCUMENTS,
             description="支持浦东新区中小制造企业订阅云化研发设计、生产管控、质量和能耗管理等 SaaS，"
             "按账单金额的 50% 抵扣，每家企业每年最高 2 万元。咨询电话 021-68541234。",
         ),
     )
-    programs.publish_program(session, cloud, actor=officer, now=now - 60 * DAY)
+    programs.publish_program(
+        session, cloud, actor=officer, now=now - 60 * DAY, confirm_fen=cloud.budget_fen
+    )
     compute = programs.create_program(
         session,
         actor=officer,
@@ -147,24 +232,24 @@ def load(
             opens_at=now - 45 * DAY,
             closes_at=now + 75 * DAY,
             validity_days=365,
+            required_documents=COMPUTE_DOCUMENTS,
             description="支持中小企业租用算力、调用大模型和部署工业智能体，按账单金额的 30% 抵扣。",
         ),
     )
-    programs.publish_program(session, compute, actor=officer, now=now - 45 * DAY)
+    programs.publish_program(
+        session, compute, actor=officer, now=now - 45 * DAY, confirm_fen=compute.budget_fen
+    )
 
     jingong, jinqiao, zhangjiang, waigaoqiao = _pudong_smes(session)
     applied = now - 40 * DAY
 
+    def apply(program: Program, sme: Actor, requested: int, at: Any) -> Application:
+        return demo_apply(session, program, sme, requested * YUAN, at, orgs["vendor"].id)
+
     def grant(program: Program, sme: Actor, requested: int, approved: int | None = None):
-        application = applications.apply(
-            session, program, actor=sme, requested_fen=requested * YUAN, now=applied
-        )
-        return applications.approve(
-            session,
-            application,
-            actor=officer,
-            now=applied + 2 * DAY,
-            amount_fen=approved * YUAN if approved else None,
+        application = apply(program, sme, requested, applied)
+        return demo_approve(
+            session, application, officer, applied + 2 * DAY, approved * YUAN if approved else None
         )
 
     # Every state of an application.
@@ -173,20 +258,24 @@ def load(
     compute_voucher = grant(compute, waigaoqiao, 30_000)
     applications.reject(
         session,
-        applications.apply(session, cloud, actor=jinqiao, requested_fen=20_000 * YUAN, now=applied),
+        apply(cloud, jinqiao, 20_000, applied),
         actor=officer,
         reason="申报材料中的上云服务合同与营业执照名称不一致，请更正后重新申请。",
         now=applied + 3 * DAY,
     )
     applications.withdraw(
-        session,
-        applications.apply(
-            session, cloud, actor=zhangjiang, requested_fen=8_000 * YUAN, now=applied
-        ),
-        actor=zhangjiang,
-        now=applied + DAY,
+        session, apply(cloud, zhangjiang, 8_000, applied), actor=zhangjiang, now=applied + DAY
     )
-    applications.apply(session, compute, actor=buyer, requested_fen=20_000 * YUAN, now=now - DAY)
+    apply(compute, buyer, 20_000, now - DAY)
+    # 张江 applied again with the right documents; approved yesterday, it is now on 公示.
+    again = apply(cloud, zhangjiang, 8_000, now - 3 * DAY)
+    applications.approve(
+        session,
+        again,
+        actor=officer,
+        now=now - DAY,
+        checked_documents=[d.id for d in evidence.documents_of(session, again.id)],
+    )
 
     # Spending: 浦江精工 subscribes to a cloud solution of 云织 and pays half with its voucher.
     plan = _plan_accepting(session, VoucherKind.CLOUD, orgs["vendor"].id)

@@ -481,3 +481,36 @@ def test_regions_are_picked_and_shown_by_name(client: FlaskClient, session: Sess
 def test_wallet_shows_no_voucher_while_on_notice(session: Session) -> None:
     _program, application, _found = on_notice(session)
     assert wallet.vouchers_of(session, application.applicant_org_id) == []
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+
+def test_the_demo_pudong_programs_show_evidence_and_a_notice_in_progress(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    from marketplace.demo import DEMO_PASSWORD, load_demo
+
+    load_demo(app)
+    cloud = session.scalars(sa.select(Program).where(Program.name.contains("上云券"))).first()
+    assert cloud is not None and cloud.notice_days == 5
+    assert [s.name for s in evidence.specs_of(session, cloud.id)][:2] == [
+        "营业执照",
+        "上云服务采购合同",
+    ]
+    assert count(session, ApplicationDocument) > 0
+    running = session.scalars(
+        sa.select(Notice).where(Notice.status == NoticeStatus.IN_NOTICE)
+    ).all()
+    assert running and all(n.ends_at > utcnow() for n in running)
+    public = client.get(f"/vouchers/p/{cloud.id}").get_data(as_text=True)
+    assert "承诺书" in public and "上海市 浦东新区" in public
+    listing = client.get("/vouchers/notices").get_data(as_text=True)
+    assert running[0].applicant.name in listing and "data-object-link" in listing
+    client.post("/login", data={"email": "officer@demo.local", "password": DEMO_PASSWORD})
+    waiting = session.scalars(
+        sa.select(Application).where(Application.status == ApplicationStatus.SUBMITTED)
+    ).first()
+    assert waiting is not None and evidence.documents_of(session, waiting.id)
+    console = client.get(f"/vouchers/programs/{waiting.program_id}").get_data(as_text=True)
+    assert "data-checklist" in console
