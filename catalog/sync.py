@@ -72,7 +72,7 @@ class Cursor:
                 cursor = Walk(_aware(moment))
             else:
                 cursor = Walk(_aware(text))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, OverflowError) as exc:
             raise _invalid() from exc
         if min(cursor.numbers()) < 0:
             raise _invalid()

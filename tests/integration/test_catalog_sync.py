@@ -92,7 +92,15 @@ def test_cursor_is_stable_when_solutions_change_in_the_same_instant(
 def test_bad_cursor_names_the_field_and_search_is_unchanged_without_one(
     client: FlaskClient, session: Session
 ) -> None:
-    for bad in ("yesterday", "c1.!!!", "2026-01-01T00:00:00"):  # the last has no offset
+    for bad in (
+        "yesterday",
+        "c1.!!!",
+        "c2.!!!",
+        "c2." + _b64("p|-5"),
+        "c2." + _b64("w|x|0|"),
+        "2026-01-01T00:00:00",  # no offset
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+    ):
         response = sync(client, bad)
         assert response.status_code == 422, bad
         assert set(response.get_json()["error"]["fields"]) == {"updated_since"}
