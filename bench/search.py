@@ -9,7 +9,12 @@ pinyin, English; with and without filters; every one with facet counts) through
 then builds an FTS5 table with ``tokenize='trigram'`` over the same corpus and runs the
 Chinese and English queries there, with facet counts by SQL GROUP BY. Finally a relevance
 table: for each Chinese query, how many of the top 5 are on-topic in each engine (on-topic
-= the solution's scenarios include the scenario the query is meant to find).
+= the solution's scenarios include the scenario the query is meant to find). Last, the
+judged query set (bench/search_judged.py: over 100 queries, a third in words no listing
+says): hit@1, recall@5 and MRR of the search before (words as typed: no thesaurus, pain
+points, traditional-to-simplified folding or loosening; an index built without folding)
+and after, and of the FTS5 and jieba-BM25 peers, in the same run (``--judged-only`` skips
+the latency part).
 
 FTS5's trigram tokenizer cannot match terms shorter than three characters (质检, 能耗,
 排产, 算力 are two); such terms fall back to ``LIKE '%term%'`` over the same columns, as
@@ -34,8 +39,10 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from catalog.search import SearchIndex, SearchQuery, SolutionDoc, price_band
+from bench.search_judged import JUDGED, JiebaBM25, Scores, fts_search, query_of, seen_in_corpus
+from catalog.search import SearchIndex, SearchQuery, SolutionDoc, analysis, price_band
 from catalog.search.taxonomy import industries, scenarios
+from catalog.search.vocabulary import EMPTY
 
 # Per scenario: product nouns, features, English name words. Names and summaries are
 # assembled from these with industry words, so texts vary but stay on topic.
@@ -566,12 +573,81 @@ def summarize(name: str, timings: Timings) -> None:
         line(f"{kind} queries", [b.label for b in QUERIES if b.kind == kind])
 
 
+def judged_relevance(
+    docs: list[SolutionDoc], after: SearchIndex, fts: sqlite3.Connection, *, per_query: bool
+) -> None:
+    """The judged query set in four engines; prints the table."""
+    by_id = {d.id: d for d in docs}
+    per_topic: dict[str, int] = {}
+    for doc in docs:
+        for code in doc.scenarios:
+            per_topic[code] = per_topic.get(code, 0) + 1
+    seen = [j.label for j in JUDGED if j.unseen and seen_in_corpus(docs, j)]
+    unseen = sum(1 for j in JUDGED if j.unseen) - len(seen)
+
+    with tempfile.TemporaryDirectory(prefix="bench-search-before-") as tmp:
+        analysis.fold_traditional = False  # the index and the queries of before
+        try:
+            before = SearchIndex(Path(tmp) / "index")
+            before.rebuild(docs)
+            before_top = {
+                j.label: [
+                    h.id for h in before.search(query_of(j), vocabulary=EMPTY, loosen=False).hits
+                ]
+                for j in JUDGED
+            }
+            before.close()
+        finally:
+            analysis.fold_traditional = True
+    after_top = {j.label: [h.id for h in after.search(query_of(j)).hits] for j in JUDGED}
+    bm25 = JiebaBM25(docs)
+    engines = {
+        "whoosh before": before_top,
+        "whoosh after": after_top,
+        "fts5 trigram": {j.label: fts_search(fts, by_id, query_of(j)) for j in JUDGED},
+        "jieba bm25": {j.label: bm25.search(query_of(j)) for j in JUDGED},
+    }
+    groups = {
+        "all": JUDGED,
+        "words listings use": [j for j in JUDGED if not j.unseen],
+        "words no listing says": [j for j in JUDGED if j.unseen],
+    }
+    print(
+        f"\njudged relevance: {len(JUDGED)} queries, {unseen} in words no listing says"
+        f" (checked on this corpus){'; said after all: ' + ', '.join(seen) if seen else ''}"
+    )
+    print(f"  {'engine':14} {'queries':22} {'hit@1':>6} {'recall@5':>8} {'MRR':>6}")
+    for name, tops in engines.items():
+        for group, judged in groups.items():
+            scores = Scores()
+            for j in judged:
+                available = sum(per_topic.get(t, 0) for t in j.topics)
+                scores.add(
+                    tops[j.label],
+                    lambda d, j=j: bool(j.topics & set(by_id[d].scenarios)),
+                    available,
+                )
+            print(f"  {name:14} {group + f' ({len(judged)})':22} {scores.row()}")
+    if per_query:
+        print("  queries whose first relevant result moved down after (before -> after rank):")
+        for j in JUDGED:
+            ranks = []
+            for tops in (before_top, after_top):
+                hits = [bool(j.topics & set(by_id[d].scenarios)) for d in tops[j.label]]
+                ranks.append(hits.index(True) + 1 if True in hits else None)
+            if ranks[0] is not None and (ranks[1] is None or ranks[1] > ranks[0]):
+                print(f"    {j.label}: {ranks[0]} -> {ranks[1]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000, help="number of solutions")
     parser.add_argument("--seed", type=int, default=20260101)
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each query")
     parser.add_argument("--per-query", action="store_true", help="print every query's timing")
+    parser.add_argument(
+        "--judged-only", action="store_true", help="only the judged relevance table"
+    )
     args = parser.parse_args()
 
     if not industries():
@@ -600,12 +676,17 @@ def main() -> None:
             f"whoosh: first search after the build (loads stored values) "
             f"{ms(time.perf_counter() - started)}"
         )
+        if args.judged_only:
+            judged_relevance(docs, index, build_fts(docs), per_query=args.per_query)
+            index.close()
+            return
         whoosh_timings, whoosh_top = run_whoosh(index, args.repeat)
+        started = time.perf_counter()
+        db = build_fts(docs)
+        print(f"fts5:   built trigram table in {time.perf_counter() - started:.1f} s")
+        judged_relevance(docs, index, db, per_query=args.per_query)
         index.close()
 
-    started = time.perf_counter()
-    db = build_fts(docs)
-    print(f"fts5:   built trigram table in {time.perf_counter() - started:.1f} s")
     fts_timings, fts_top = run_fts(db, args.repeat)
 
     print(
