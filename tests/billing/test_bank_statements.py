@@ -48,6 +48,14 @@ def two_invoices(session: Session) -> tuple[Actor, Invoice, Invoice]:
     return buyer, invoice_for(session, contract, 150_000), invoice_for(session, contract, 80_000)
 
 
+def operator_in_english(session: Session) -> Actor:
+    """The operator, reading the pages in English (the assertions quote English messages)."""
+    operator = operator_actor(session)
+    operator.user.locale = "en"
+    session.flush()
+    return operator
+
+
 def upload(client: FlaskClient, data: bytes, name: str = "对账单.csv") -> Any:
     return client.post(
         "/billing/console/bank-statements",
@@ -71,7 +79,7 @@ def test_a_gbk_statement_books_matches_and_partials_and_queues_the_rest(
     client: FlaskClient, session: Session
 ) -> None:
     buyer, full, part = two_invoices(session)
-    operator = operator_actor(session)
+    operator = operator_in_english(session)
     login(client, operator.user)
     day = "2026-12-01"
     data = statement_csv(
@@ -129,7 +137,7 @@ def test_importing_the_same_statement_twice_books_nothing_twice(
     client: FlaskClient, session: Session
 ) -> None:
     buyer, full, part = two_invoices(session)
-    login(client, operator_actor(session).user)
+    login(client, operator_in_english(session).user)
     data = statement_csv(
         [
             (
@@ -189,7 +197,7 @@ def test_an_xlsx_statement_with_a_signed_amount_column_parses_and_matches(
     client: FlaskClient, session: Session
 ) -> None:
     buyer, full, _part = two_invoices(session)
-    login(client, operator_actor(session).user)
+    login(client, operator_in_english(session).user)
     book = Workbook()
     sheet = book.active
     sheet.append(["中国工商银行 账户明细"])
@@ -249,7 +257,7 @@ def test_a_file_that_cannot_be_read_is_refused_and_changes_nothing(
     client: FlaskClient, session: Session, data: bytes, words: str
 ) -> None:
     buyer, full, _part = two_invoices(session)
-    login(client, operator_actor(session).user)
+    login(client, operator_in_english(session).user)
     before = counts(session)
     # A good line before the bad one: nothing of a half-read file is booked.
     if data.startswith("交易日期".encode()):
@@ -269,7 +277,7 @@ def test_the_queue_matches_by_hand_or_dismisses_with_a_memo_once(
     client: FlaskClient, session: Session
 ) -> None:
     _buyer, full, _part = two_invoices(session)
-    operator = operator_actor(session)
+    operator = operator_in_english(session)
     login(client, operator.user)
     data = statement_csv(
         [

@@ -38,6 +38,8 @@ def test_the_operator_sees_the_uploaded_licence_beside_the_uscc(
     client: FlaskClient, session: Session, tmp_path: Path
 ) -> None:
     vendor = vendor_actor(session, verified=False)
+    vendor.user.locale = "en"  # the assertions quote English messages
+    session.flush()
     login(client, vendor.user)
     own = client.get("/organization").get_data(as_text=True)
     assert 'data-licence="no"' in own and "data-licence-upload" in own
