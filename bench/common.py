@@ -93,16 +93,17 @@ def gunicorn(
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # importing the app is slow on a busy machine
     while True:
         try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
+            urllib.request.urlopen(base + "/healthz", timeout=5)
             break
         except OSError as exc:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "gunicorn did not start: " + process.stderr.read().decode()[-2000:]
-                ) from exc
+                # Stop it first: reading the stderr of a live process would wait forever.
+                process.kill()
+                _, stderr = process.communicate(timeout=20)
+                raise RuntimeError("gunicorn did not start: " + stderr.decode()[-2000:]) from exc
             time.sleep(0.2)
     try:
         yield base
