@@ -74,7 +74,9 @@ def test_the_readme_recipe_verifies_a_real_delivery_and_refuses_tampering(
 
 def test_the_readme_lists_every_event_type_and_only_real_api_paths(app: Flask) -> None:
     section = for_vendors()
-    listed = set(re.findall(r"`((?:contract|invoice|outcome_report|listing)\.[a-z_]+)`", section))
+    listed = set(
+        re.findall(r"`((?:contract|invoice|outcome_report|listing|inquiry)\.[a-z_]+)`", section)
+    )
     assert listed == set(EVENT_TYPES)
 
     routes = [

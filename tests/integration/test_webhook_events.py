@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from billing import contracts, invoices, metering, outcomes, payments, run
 from billing.models import ContractStatus, Invoice, InvoiceStatus
 from billing.periods import period_bounds
-from catalog import services
+from catalog import inquiries, services
 from marketplace import webhooks
 from marketplace.jsonapi import Actor
 from marketplace.urls import UrlPolicy
@@ -266,6 +266,23 @@ def test_listing_review_decisions_are_told_with_the_reason(app: Flask, session: 
     ]
     assert events[0]["review_note"] == "请补充案例的实测数据来源"
     assert events[1]["slug"] == solution.slug
+
+
+def test_buyer_questions_are_told_but_not_the_vendors_answers(app: Flask, session: Session) -> None:
+    vendor = listening(app, session)
+    solution = publish_solution(session, vendor)
+    buyer = buyer_actor(session)
+    inquiry = inquiries.ask(
+        session, solution, actor=buyer, subject="对接", body="能对接 ERP 吗？", now=T0
+    )
+    inquiries.reply(session, inquiry, actor=vendor, body="可以。", now=T0)
+    inquiries.reply(session, inquiry, actor=buyer, body="多久能部署？", now=T0)
+    events = told(session, vendor, skip=("listing.approved",))
+    assert [(e["type"], e["inquiry_id"], e["body"]) for e in events] == [
+        ("inquiry.created", inquiry.id, "能对接 ERP 吗？"),
+        ("inquiry.message", inquiry.id, "多久能部署？"),
+    ]
+    assert events[0]["solution_slug"] == solution.slug and events[0]["subject"] == "对接"
 
 
 def test_every_event_type_a_vendor_can_subscribe_to_was_seen_above() -> None:
