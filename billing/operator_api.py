@@ -1,7 +1,7 @@
 """The platform operator's billing console actions as JSON endpoints (issue 14): record a
 bank transfer, refund a payment, void an invoice, correct an invoiced outcome report with a
-credit note, list outcome reports, and read the ledger's balances and trial balance. Each
-calls the service its console button calls."""
+credit note, list outcome reports, read the ledger's balances and trial balance, and import a
+bank statement. Each calls the service its console button calls."""
 
 from __future__ import annotations
 
@@ -12,15 +12,18 @@ import sqlalchemy as sa
 import stripe
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
 
+from billing import bank_statements, ledger_reports, outcomes, payments
 from billing import invoices as invoice_rules
-from billing import ledger_reports, outcomes, payments
 from billing.api import InvoiceOut
+from billing.bank_statement_models import BankStatementLine
 from billing.invoices import IllegalTransition
 from billing.models import Invoice, Payment
 from billing.outcome_api import ReportOut, report_dict
 from billing.outcome_models import OutcomeReport, ReportStatus
 from billing.presenters import invoice_dict
+from billing.statement_files import MAX_BYTES as STATEMENT_MAX_BYTES
 from marketplace.db import db, utcnow
 from marketplace.jsonapi import (
     ApiError,
@@ -262,4 +265,109 @@ def trial_balance() -> dict[str, Any]:
         "credit_fen": credit,
         "balanced": debit == credit and not unbalanced,
         "unbalanced_transactions": unbalanced,
+    }
+
+
+# --- bank statements ----------------------------------------------------------------------------
+
+
+class StatementIn(ma.Schema):
+    file = Upload(
+        required=True,
+        metadata={"description": "the bank's statement: XLSX, or CSV in GBK or UTF-8, <= 5 MB"},
+    )
+
+
+class StatementLineOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    position = ma.fields.Integer(required=True, metadata={"description": "row in the file"})
+    booked_on = ma.fields.Date(required=True)
+    is_credit = ma.fields.Boolean(required=True)
+    amount_fen = ma.fields.Integer(required=True)
+    counterparty_name = ma.fields.String(required=True)
+    memo = ma.fields.String(required=True)
+    bank_serial = ma.fields.String(required=True)
+    status = ma.fields.String(
+        required=True, metadata={"description": "matched, unmatched, dismissed or ignored"}
+    )
+    reason = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "why an unmatched line waits: unknown_reference, ambiguous, "
+            "invoice_not_open, refused"
+        },
+    )
+    invoice_id = ma.fields.Integer(allow_none=True, required=True)
+    payment_id = ma.fields.Integer(allow_none=True, required=True)
+    due_after_fen = ma.fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "what the invoice still owes after this line (< 0: credit)"},
+    )
+
+
+class StatementImportOut(ma.Schema):
+    statement_id = ma.fields.Integer(required=True)
+    matched = ma.fields.Integer(required=True)
+    matched_fen = ma.fields.Integer(required=True)
+    partial = ma.fields.Integer(required=True)
+    overpaid = ma.fields.Integer(required=True)
+    unmatched = ma.fields.Integer(required=True)
+    unmatched_fen = ma.fields.Integer(required=True)
+    ignored = ma.fields.Integer(required=True)
+    duplicates = ma.fields.Integer(
+        required=True, metadata={"description": "lines imported before, skipped"}
+    )
+    lines = ma.fields.List(ma.fields.Nested(StatementLineOut), required=True)
+
+
+def _line_dict(line: BankStatementLine) -> dict[str, Any]:
+    return {
+        "id": line.id,
+        "position": line.position,
+        "booked_on": line.booked_on,
+        "is_credit": line.is_credit,
+        "amount_fen": line.amount_fen,
+        "counterparty_name": line.counterparty_name,
+        "memo": line.memo,
+        "bank_serial": line.bank_serial,
+        "status": line.status.value,
+        "reason": line.reason,
+        "invoice_id": line.invoice_id,
+        "payment_id": line.payment_id,
+        "due_after_fen": line.due_after_fen,
+    }
+
+
+@blp.post("/bank-statements")
+@token_required(OPERATOR, write=True)
+@blp.arguments(StatementIn, location="files")
+@blp.response(201, StatementImportOut)
+@blp.alt_response(400, schema=ErrorSchema)
+def import_bank_statement(files: dict[str, Any]) -> dict[str, Any]:
+    """Import the bank's statement (multipart field ``file``): each credit naming an open
+    invoice's transfer reference is booked on it; the rest waits in the console's queue;
+    lines imported before are skipped (counted in ``duplicates``). A file that cannot be
+    read is refused whole (400) and nothing is stored."""
+    upload = files["file"]
+    with service_call():
+        result = bank_statements.import_statement(
+            db.session,
+            data=upload.stream.read(STATEMENT_MAX_BYTES + 1),
+            filename=upload.filename or "",
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    summary = bank_statements.summarize(result.statement)
+    return {
+        "statement_id": result.statement.id,
+        "matched": summary.matched,
+        "matched_fen": summary.matched_fen,
+        "partial": summary.partial,
+        "overpaid": summary.overpaid,
+        "unmatched": summary.unmatched,
+        "unmatched_fen": summary.unmatched_fen,
+        "ignored": summary.ignored,
+        "duplicates": summary.duplicates,
+        "lines": [_line_dict(line) for line in result.lines],
     }

@@ -396,3 +396,45 @@ def test_only_the_operator_imports(session: Session) -> None:
         )
     assert getattr(refused.value, "status", None) == 403
     assert not isinstance(refused.value, StatementFileError)
+
+
+def test_the_api_imports_a_statement_once_and_refuses_a_bad_file_with_400(
+    client: FlaskClient, session: Session
+) -> None:
+    from tests.factories import create_token
+
+    buyer, full, part = two_invoices(session)
+    operator = operator_actor(session)
+    headers = {
+        "Authorization": f"Bearer {create_token(session, operator.user, operator.organization)}"
+    }
+    name = buyer.organization.name
+    data = statement_csv(
+        [
+            ("2026-12-01", "A1", name, "31", "1,500.00", "", full.transfer_reference),
+            ("2026-12-01", "A2", name, "31", "300.00", "", part.transfer_reference),
+            ("2026-12-01", "A3", "某人", "62", "1.00", "", "?"),
+        ]
+    )
+
+    def post(body: bytes) -> Any:
+        return client.post(
+            "/api/v1/bank-statements",
+            headers=headers,
+            data={"file": (io.BytesIO(body), "s.csv")},
+            content_type="multipart/form-data",
+        )
+
+    first = post(data)
+    assert first.status_code == 201, first.json
+    answer = first.json
+    assert (answer["matched"], answer["matched_fen"], answer["partial"]) == (2, 180_000, 1)
+    assert (answer["unmatched"], answer["duplicates"]) == (1, 0)
+    assert [line["status"] for line in answer["lines"]] == ["matched", "matched", "unmatched"]
+    assert answer["lines"][1]["due_after_fen"] == 50_000
+    again = post(data).json
+    assert (again["matched"], again["duplicates"], again["lines"]) == (0, 3, [])
+    bad = post(b"\x00\x01 not a statement")
+    assert bad.status_code == 400 and bad.json["error"]["code"] == "bad_statement"
+    assert "file" in bad.json["error"]["fields"]
+    assert session.scalar(sa.select(sa.func.count()).select_from(BankStatement)) == 2
