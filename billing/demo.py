@@ -197,7 +197,8 @@ def _credit_used_on_renewal(
     credit = (plan.price_fen or 0) * 3 // 10
     line = LineDraft(
         kind="service_credit",
-        description="服务中断补偿（3 天停机，按月费 30% 返还）",
+        # Worded when read (billing/line_words.py); the description is for the API only.
+        description="Service credit: 3 days of outage, 30% of the monthly fee",
         quantity=Decimal(1),
         unit_fen=Decimal(-credit),
         amount_fen=-credit,
@@ -205,6 +206,7 @@ def _credit_used_on_renewal(
         period_start=first.period_start,
         period_end=first.period_end,
         plan_id=plan.id,
+        details={"outage_days": 3, "share_bp": 3000},
     )
     draft = InvoiceDraft(
         contract,

@@ -6,8 +6,9 @@ the solution's name, what the line is for, the quantity in the meter's unit labe
 "images"), the unit price in 元 with every digit a fractional fen price has (¥0.015), and
 the tier in words ("第 2 档：10,001 张及以上"). Everything is worded here when read, from the
 line's kind and ``details`` and the plan it was rated with (its English fields when the
-reader reads English and the plan has them); a line from elsewhere (a correction, a credit
-written by the operator) keeps its stored description.
+reader reads English and the plan has them), so the English page of an invoice closed on a
+Chinese page reads English. Only a line of a kind not known here (none is made today) keeps
+its stored description.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ def unit_label(plan: Plan | None, english: bool) -> str:
     return plan.unit or ""
 
 
+def kpi_unit_label(plan: Plan, english: bool) -> str:
+    """The unit of a pay-for-results plan's KPI as people say it."""
+    if english and plan.kpi_unit_en:
+        return plan.kpi_unit_en
+    return plan.kpi_unit or ""
+
+
 def tier_words(plan: Plan, tier: int, unit: str) -> str:
     """ "Tier 2: 1,001–10,000 images", from the plan's ladder (bounds count the whole usage)."""
     tiers = plan.tiers or []
@@ -74,17 +82,32 @@ def tier_words(plan: Plan, tier: int, unit: str) -> str:
     )
 
 
-def line_words(line: InvoiceLine, plan: Plan | None, solution: str, *, english: bool) -> LineWords:
+def line_words(
+    line: InvoiceLine, plan: Plan | None, solution: str, *, english: bool, corrects: str = ""
+) -> LineWords:
+    """``corrects``: the number of the invoice a credit note or correction corrects."""
     unit = unit_label(plan, english)
     plan_name = ""
     if plan is not None:
         plan_name = plan.name_en if english and plan.name_en else plan.name
     per_unit = yuan(line.unit_fen)
-    if line.kind == "outcome" and plan is not None and plan.kpi_unit:
+    if line.kind in ("outcome", "outcome_correction") and plan is not None and plan.kpi_unit:
+        kpi_unit = kpi_unit_label(plan, english)
+        if line.kind == "outcome":
+            title = _(
+                "%(solution)s · %(plan)s: results achieved", solution=solution, plan=plan_name
+            )
+        else:
+            title = _(
+                "%(solution)s · %(plan)s: correction of the results on invoice %(number)s",
+                solution=solution,
+                plan=plan_name,
+                number=corrects or "—",
+            )
         return LineWords(
-            title=_("%(solution)s · %(plan)s: results achieved", solution=solution, plan=plan_name),
-            quantity=f"{count(line.quantity)} {plan.kpi_unit}",
-            unit_price=f"{per_unit} / {plan.kpi_unit}",
+            title=title,
+            quantity=f"{count(line.quantity)} {kpi_unit}",
+            unit_price=f"{per_unit} / {kpi_unit}",
             tier="",
         )
     if line.kind == "usage" and plan is not None:
@@ -99,9 +122,36 @@ def line_words(line: InvoiceLine, plan: Plan | None, solution: str, *, english: 
             unit_price=f"{per_unit} / {unit}" if unit else per_unit,
             tier=tier,
         )
+    cap = line.details.get("spend_cap_fen")
     titles = {
         "subscription": _(
             "%(solution)s · %(plan)s: subscription", solution=solution, plan=plan_name
+        ),
+        "proration_credit": _(
+            "%(solution)s · %(plan)s: unused time of the period, credited",
+            solution=solution,
+            plan=plan_name,
+        ),
+        "proration_charge": _(
+            "%(solution)s · %(plan)s: rest of the period", solution=solution, plan=plan_name
+        ),
+        "spend_cap": _(
+            "%(solution)s · %(plan)s: above your spend cap of %(cap)s, not charged",
+            solution=solution,
+            plan=plan_name,
+            cap=yuan(int(cap)),
+        )
+        if cap is not None
+        else _(
+            "%(solution)s · %(plan)s: above your spend cap, not charged",
+            solution=solution,
+            plan=plan_name,
+        ),
+        "service_credit": _(
+            "%(solution)s · %(plan)s: service credit for %(days)s days of outage",
+            solution=solution,
+            plan=plan_name,
+            days=line.details.get("outage_days", "?"),
         ),
         "base_fee": _("%(solution)s · %(plan)s: base fee", solution=solution, plan=plan_name),
         "outcome": _(
@@ -133,7 +183,11 @@ def invoice_words(session: Session, invoice: Invoice, *, english: bool) -> list[
         else {}
     )
     solution = solution_name(invoice, english=english)
+    corrects = ""
+    if invoice.corrects_invoice_id is not None:
+        original = session.get(Invoice, invoice.corrects_invoice_id)
+        corrects = original.number if original is not None else ""
     return [
-        line_words(line, plans.get(line.plan_id or 0), solution, english=english)
+        line_words(line, plans.get(line.plan_id or 0), solution, english=english, corrects=corrects)
         for line in invoice.lines
     ]

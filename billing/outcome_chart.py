@@ -136,9 +136,12 @@ def period_label(start: datetime, end: datetime) -> str:
     return f"{format_date(start, 'M/d')}–{format_date(end, 'M/d')}"
 
 
-def outcome_chart(session: Session, contract: Contract) -> OutcomeChart | None:
+def outcome_chart(
+    session: Session, contract: Contract, *, unit: str | None = None
+) -> OutcomeChart | None:
     """The chart of the contract's reports; None when there is nothing to draw (no report
-    other than rejected ones, or no agreed baseline)."""
+    other than rejected ones, or no agreed baseline). ``unit``: the KPI's unit as the
+    reader says it (the plan's own by default)."""
     if contract.baseline is None:
         return None
     reports = session.scalars(
@@ -177,7 +180,7 @@ def outcome_chart(session: Session, contract: Contract) -> OutcomeChart | None:
         confirmed_fen=sum(p.charge_fen for p in periods if not p.pending),
         pending_fen=sum(p.charge_fen for p in periods if p.pending),
     )
-    _lay_out(chart, unit=contract.plan.kpi_unit or "")
+    _lay_out(chart, unit=(contract.plan.kpi_unit or "") if unit is None else unit)
     return chart
 
 

@@ -120,6 +120,7 @@ def usage_period_lines(
                 period_start=start,
                 period_end=end,
                 plan_id=plan.id,
+                details={"spend_cap_fen": spend_cap_fen},
             )
         )
     return lines

@@ -134,6 +134,8 @@ class PlanOut(ma.Schema):
     base_fee_fen = ma.fields.Integer()
     kpi_name = ma.fields.String(allow_none=True)
     kpi_unit = ma.fields.String(allow_none=True)
+    kpi_name_en = ma.fields.String(allow_none=True)
+    kpi_unit_en = ma.fields.String(allow_none=True)
     direction = ma.fields.String(allow_none=True)
     price_per_unit_fen = ma.fields.String(allow_none=True)
     share_bp = ma.fields.Integer(allow_none=True)

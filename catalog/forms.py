@@ -581,6 +581,12 @@ class PlanForm(ListingForm):
     kpi_unit = StringField(
         _l("KPI unit"), description=_l("e.g. kWh, %, 件."), render_kw={"maxlength": 20}
     )
+    kpi_name_en = StringField(
+        _l("English KPI (optional)"), render_kw={"maxlength": 120, "lang": "en"}
+    )
+    kpi_unit_en = StringField(
+        _l("English KPI unit (optional)"), render_kw={"maxlength": 40, "lang": "en"}
+    )
     direction = RadioField(
         _l("Better means"), validate_choice=False, default=Direction.DECREASE.value
     )
@@ -673,6 +679,8 @@ class PlanForm(ListingForm):
             data.update(
                 kpi_name=plan.kpi_name or "",
                 kpi_unit=plan.kpi_unit or "",
+                kpi_name_en=plan.kpi_name_en or "",
+                kpi_unit_en=plan.kpi_unit_en or "",
                 direction=plan.direction.value if plan.direction else Direction.DECREASE.value,
                 outcome_pricing="share" if plan.share_bp is not None else "price",
                 price_per_unit_yuan=unit_fen_to_yuan(plan.price_per_unit_fen),
@@ -714,6 +722,8 @@ class PlanForm(ListingForm):
             data.update(
                 kpi_name=_text(self.kpi_name),
                 kpi_unit=_text(self.kpi_unit),
+                kpi_name_en=_text(self.kpi_name_en),
+                kpi_unit_en=_text(self.kpi_unit_en),
                 direction=_text(self.direction),
                 base_fee_fen=_yuan_to_fen(self.base_fee, "base_fee_fen") or 0,
                 cap_fen=_yuan_to_fen(self.cap, "cap_fen"),

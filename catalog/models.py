@@ -355,6 +355,8 @@ class Plan(Base):
     # outcome
     kpi_name: Mapped[str | None] = mapped_column(sa.String(60))
     kpi_unit: Mapped[str | None] = mapped_column(sa.String(20))
+    kpi_name_en: Mapped[str | None] = mapped_column(sa.String(120))  # shown in English
+    kpi_unit_en: Mapped[str | None] = mapped_column(sa.String(40))
     direction: Mapped[Direction | None] = mapped_column(enum_type(Direction, "direction"))
     price_per_unit_fen: Mapped[Decimal | None] = mapped_column(sa.Numeric(20, 6))
     share_bp: Mapped[int | None]  # vendor's share of the value of the improvement

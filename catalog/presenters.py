@@ -43,6 +43,8 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         data.update(
             kpi_name=plan.kpi_name,
             kpi_unit=plan.kpi_unit,
+            kpi_name_en=plan.kpi_name_en,
+            kpi_unit_en=plan.kpi_unit_en,
             direction=plan.direction.value if plan.direction else None,
             price_per_unit_fen=_decimal(plan.price_per_unit_fen),
             share_bp=plan.share_bp,

@@ -69,6 +69,8 @@ class PlanTerms:
     free_units: int = 0
     kpi_name: str | None = None
     kpi_unit: str | None = None
+    kpi_name_en: str | None = None
+    kpi_unit_en: str | None = None
     direction: Direction | None = None
     price_per_unit_fen: Decimal | None = None
     share_bp: int | None = None
@@ -362,6 +364,12 @@ def parse_plan(data: Mapping[str, Any], path: str = "plan") -> PlanTerms:
     else:
         terms.kpi_name = _text(data, "kpi_name", f"{path}.kpi_name", max_len=60, required=True)
         terms.kpi_unit = _text(data, "kpi_unit", f"{path}.kpi_unit", max_len=20, required=True)
+        terms.kpi_name_en = (
+            _text(data, "kpi_name_en", f"{path}.kpi_name_en", max_len=120, required=False) or None
+        )
+        terms.kpi_unit_en = (
+            _text(data, "kpi_unit_en", f"{path}.kpi_unit_en", max_len=40, required=False) or None
+        )
         terms.direction = _choice(data, "direction", f"{path}.direction", Direction)
         has_price = data.get("price_per_unit_fen") not in (None, "")
         has_share = data.get("share_bp") not in (None, "")

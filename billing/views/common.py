@@ -90,6 +90,19 @@ def plan_name(plan: Plan) -> str:
     return plan.name_en if current_language() == "en" and plan.name_en else plan.name
 
 
+def kpi_name(plan: Plan) -> str:
+    """A pay-for-results plan's KPI in the reader's language (its English one if it has it)."""
+    return (plan.kpi_name_en if current_language() == "en" and plan.kpi_name_en else None) or (
+        plan.kpi_name or ""
+    )
+
+
+def kpi_unit(plan: Plan) -> str:
+    return (plan.kpi_unit_en if current_language() == "en" and plan.kpi_unit_en else None) or (
+        plan.kpi_unit or ""
+    )
+
+
 def solution_name(contract: Contract) -> str:
     revision = contract.solution.published or contract.plan.revision
     if current_language() == "en" and revision.name_en:
@@ -151,6 +164,8 @@ def billing_helpers() -> dict[str, Any]:
         "reason_label": reason_label,
         "plan_name": plan_name,
         "solution_name": solution_name,
+        "kpi_name": kpi_name,
+        "kpi_unit": kpi_unit,
     }
 
 

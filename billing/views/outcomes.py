@@ -29,7 +29,14 @@ from billing.forms import (
 from billing.models import Contract, ContractStatus, Invoice
 from billing.outcome_chart import for_phone, outcome_chart
 from billing.outcome_models import BaselineProposal, OutcomeReport, ReportStatus
-from billing.views.common import BUYER, BUYER_OR_VENDOR, OPERATOR, bp, load_contract
+from billing.views.common import (
+    BUYER,
+    BUYER_OR_VENDOR,
+    OPERATOR,
+    bp,
+    kpi_unit,
+    load_contract,
+)
 from catalog.models import BillingModel
 from catalog.pricing import improvement
 from marketplace.auth import org_required
@@ -117,7 +124,7 @@ def outcome_context(
     open_proposal = outcomes.open_proposal(session, contract)
     pending = contract.status is ContractStatus.PENDING
     party_writer = _is_party_writer(contract, actor)
-    chart = outcome_chart(session, contract)
+    chart = outcome_chart(session, contract, unit=kpi_unit(contract.plan))
     reports = list(
         session.scalars(
             sa.select(OutcomeReport)
@@ -150,7 +157,7 @@ def outcome_context(
         "dispute_form": DisputeForm(formdata=None),
         "buyer_decides": actor.organization.id == contract.buyer_id and actor.role.can_write,
         "outcome_chart": chart,
-        "outcome_phone_chart": for_phone(chart, contract.plan.kpi_unit or "") if chart else None,
+        "outcome_phone_chart": for_phone(chart, kpi_unit(contract.plan)) if chart else None,
         "now": now,
     }
 

@@ -1,5 +1,6 @@
 """service agreements: a listing revision's agreement text and version; the version a
-contract's buyer accepted, whose text it was, when and by whom
+contract's buyer accepted, whose text it was, when and by whom; English KPI name and unit of
+pay-for-results plans
 
 Revision ID: 0025
 Revises: 0024
@@ -20,6 +21,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("plans", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("kpi_name_en", sa.String(length=120), nullable=True))
+        batch_op.add_column(sa.Column("kpi_unit_en", sa.String(length=40), nullable=True))
     with op.batch_alter_table("solution_revisions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("agreement", sa.Text(), server_default="", nullable=False))
         batch_op.add_column(
@@ -75,3 +79,6 @@ def downgrade() -> None:
         )
         batch_op.drop_column("agreement_version")
         batch_op.drop_column("agreement")
+    with op.batch_alter_table("plans", schema=None) as batch_op:
+        batch_op.drop_column("kpi_unit_en")
+        batch_op.drop_column("kpi_name_en")
