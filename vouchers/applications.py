@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -33,6 +34,7 @@ def apply(
     note: str = "",
     documents: Mapping[int, Upload] | None = None,
     vendor_id: int | None = None,
+    upload_folder: Path | None = None,
 ) -> Application:
     """The enterprise applies; refused with every failed rule (NotEligible) if it does not
     qualify, and refused (nothing stored) when a required document (``documents``: upload
@@ -81,7 +83,7 @@ def apply(
     )
     session.add(application)
     session.flush()
-    stored = evidence.store(session, application, checked, now=now)
+    stored = evidence.store(session, application, checked, now=now, folder=upload_folder)
     access.record(
         session,
         "voucher_application.submitted",

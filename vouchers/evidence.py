@@ -188,12 +188,14 @@ def store(
     checked: list[tuple[RequiredDocument, Upload, str]],
     *,
     now: datetime,
+    folder: Path | None = None,
 ) -> list[ApplicationDocument]:
-    """Write the checked files and their rows (after the application row exists)."""
+    """Write the checked files and their rows (after the application row exists), under
+    ``folder`` (the app's upload folder unless given)."""
     rows: list[ApplicationDocument] = []
     if not checked:
         return rows
-    folder = upload_folder() / FOLDER
+    folder = (folder or upload_folder()) / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     for required, upload, content_type in checked:
         stored = f"{secrets.token_hex(16)}.{_EXTENSIONS[content_type]}"
