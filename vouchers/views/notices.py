@@ -167,7 +167,7 @@ def decide_objection(objection_id: int) -> ResponseReturnValue:
 
 @bp.get("/documents/<int:document_id>")
 @org_required()
-def application_document(document_id: int) -> ResponseReturnValue:
+def download_document(document_id: int) -> ResponseReturnValue:
     document = db.session.get(ApplicationDocument, document_id)
     application = db.session.get(Application, document.application_id) if document else None
     if document is None or application is None:
