@@ -24,7 +24,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from catalog.inquiry_models import (
     BODY_MAX,
@@ -226,7 +226,16 @@ def threads(
         query = query.where(Inquiry.status == status)
     if solution_id is not None:
         query = query.where(Inquiry.solution_id == solution_id)
-    query = query.order_by(Inquiry.last_message_at.desc(), Inquiry.id.desc()).limit(limit)
+    query = (
+        query.order_by(Inquiry.last_message_at.desc(), Inquiry.id.desc())
+        .limit(limit)
+        .options(  # what a list row shows: a few queries for the page, not a few per row
+            selectinload(Inquiry.solution).selectinload(Solution.published),
+            selectinload(Inquiry.buyer),
+            selectinload(Inquiry.vendor),
+            selectinload(Inquiry.messages),
+        )
+    )
     return list(session.scalars(query))
 
 

@@ -91,8 +91,8 @@ def test_buyer_asks_vendor_answers_and_buyer_reads_the_answer(
 
     vendor_client = signed_in(app, vendor)
     dashboard = page(vendor_client.get("/dashboard"))
-    todo = re.search(r'data-todo-item="inquiries_waiting">([^<]+)<', dashboard)
-    assert todo and "1" in todo.group(1)
+    todo = re.search(r'href="([^"]+)" data-todo-item="inquiries_waiting">([^<]+)<', dashboard)
+    assert todo and todo.group(1) == "/vendor/inquiries?status=open" and "1" in todo.group(2)
     inbox = page(vendor_client.get("/vendor/inquiries?status=open"))
     assert f'data-inquiry="{inquiry.id}"' in inbox and "data-inquiry-unread" in inbox
     thread = page(vendor_client.get(f"/vendor/inquiries/{inquiry.id}"))
