@@ -5,6 +5,8 @@ older text analysis is rebuilt by its follower."""
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -175,3 +177,25 @@ def test_an_index_of_an_older_analysis_is_rebuilt_by_its_follower(
 
     assert index.location != old_generation and index.analysis_is_current()
     assert card_slugs(page(client, "/search?q=排產")) == ["aps"]
+
+
+def test_the_console_lists_and_edits_packaged_entries(
+    client: FlaskClient, session: Session
+) -> None:
+    operator = operator_actor(session)
+    session.commit()
+    login(client, operator.user)
+
+    points = page(client, "/console/search-words/?kind=pain_point&q=电费")
+    assert 'data-entry="电费太高"' in points
+    form = page(client, "/console/search-words/pain_point/edit?key=电费太高")
+    assert "电费太高" in form
+    assert re.search(r'<option (selected value="pm.energy"|value="pm.energy" selected)', form)
+    client.post(
+        "/console/search-words/pain_point/edit?key=电费太高",
+        data={"text": "电费太高", "scenario": "op.analytics", "enabled": "y"},
+    )
+
+    edited = page(client, "/console/search-words/?kind=pain_point&status=edited")
+    assert 'data-entry="电费太高"' in edited and 'data-total="1"' in edited
+    assert page(client, "/console/search-words/pain_point/edit?key=nothing", 404)
