@@ -211,3 +211,18 @@ def inquiry_message_posted(message: Any, *, session: Session) -> None:
         organization_id, kind = inquiry.buyer_id, "inquiry_answer"
         link, params["vendor"] = f"/account/inquiries/{inquiry.id}", inquiry.vendor.name
     send(session, organization_id, kind, f"inquiry_message:{message.id}", link=link, **params)
+
+
+def inquiry_read(inquiry: Any, *, session: Session, organization_id: int, now: Any) -> None:
+    """Connected to catalog.signals.inquiry_read: the notifications of the thread's
+    messages are read once the organization has opened the thread."""
+    keys = [f"inquiry_message:{message.id}" for message in inquiry.messages]
+    session.execute(
+        sa.update(Notification)
+        .where(
+            Notification.organization_id == organization_id,
+            Notification.dedupe_key.in_(keys),
+            Notification.read_at.is_(None),
+        )
+        .values(read_at=now)
+    )

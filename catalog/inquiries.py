@@ -35,7 +35,7 @@ from catalog.inquiry_models import (
     Side,
 )
 from catalog.models import Solution
-from catalog.signals import inquiry_message_posted
+from catalog.signals import inquiry_message_posted, inquiry_read
 from marketplace import audit, webhooks
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
@@ -151,12 +151,18 @@ def close(session: Session, inquiry: Inquiry, *, actor: Actor, now: datetime) ->
     )
 
 
-def mark_read(inquiry: Inquiry, side: Side) -> None:
-    """A member of ``side`` has opened the thread."""
+def mark_read(session: Session, inquiry: Inquiry, side: Side, *, now: datetime) -> None:
+    """A member of ``side`` has opened the thread: its messages are read, and so are the
+    notifications of them."""
     if side is Side.BUYER and inquiry.unread_by_buyer:
         inquiry.unread_by_buyer = False
+        organization_id = inquiry.buyer_id
     elif side is Side.VENDOR and inquiry.unread_by_vendor:
         inquiry.unread_by_vendor = False
+        organization_id = inquiry.vendor_id
+    else:
+        return
+    inquiry_read.send(inquiry, session=session, organization_id=organization_id, now=now)
 
 
 def _add_message(

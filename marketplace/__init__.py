@@ -290,3 +290,4 @@ def _register_packages(app: Flask) -> None:
     webhooks.endpoint_disabled.connect(billing_notify.webhook_endpoint_disabled)
     # catalog cannot import billing; billing notifies the other side of an inquiry.
     catalog_signals.inquiry_message_posted.connect(billing_notify.inquiry_message_posted)
+    catalog_signals.inquiry_read.connect(billing_notify.inquiry_read)

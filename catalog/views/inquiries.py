@@ -154,7 +154,7 @@ def close(inquiry_id: int) -> ResponseReturnValue:
 
 
 def _render_thread(inquiry: Inquiry, side: Side, errors: dict[str, str] | None = None) -> str:
-    inquiries.mark_read(inquiry, side)
+    inquiries.mark_read(db.session, inquiry, side, now=utcnow())
     return render_template(
         "catalog/inquiries/thread.html",
         inquiry=inquiry,

@@ -117,7 +117,13 @@ def test_buyer_asks_vendor_answers_and_buyer_reads_the_answer(
     mails = {m["To"]: m.get_content() for m in smtp.wait_for(2)}
     assert ANSWER in mails[buyer.user.email] and QUESTION in mails[vendor.user.email]
 
+    answer_notice = session.scalars(
+        sa.select(Notification).where(Notification.organization_id == buyer.organization.id)
+    ).one()
+    assert answer_notice.read_at is None
     thread = page(buyer_client.get(thread_path))
+    session.refresh(answer_notice)
+    assert answer_notice.read_at is not None  # read with the thread
     assert thread.index(QUESTION) < thread.index(ANSWER)
     assert vendor.user.name in thread and vendor.organization.name in thread
     assert 'data-todo-item="inquiry_answers"' not in page(buyer_client.get("/dashboard"))
