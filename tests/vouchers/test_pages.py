@@ -412,7 +412,15 @@ def test_settlement_from_batch_to_paid_through_the_pages(
 
     early = client.post(f"/vouchers/settlements/{batch.id}/paid", data={"bank_reference": "X"})
     assert early.status_code == 409  # approve first
-    client.post(f"/vouchers/settlements/{batch.id}/approve")
+    # Approving states the batch's total and waits for it to be confirmed.
+    step = page(client.post(f"/vouchers/settlements/{batch.id}/approve"))
+    assert 'data-confirm-amount="30000"' in step and "¥300.00" in step
+    session.refresh(batch)
+    assert batch.status is SettlementStatus.DRAFT
+    client.post(f"/vouchers/settlements/{batch.id}/approve", data={"confirm_fen": "29999"})
+    session.refresh(batch)
+    assert batch.status is SettlementStatus.DRAFT  # not the amount shown
+    client.post(f"/vouchers/settlements/{batch.id}/approve", data={"confirm_fen": "30000"})
     session.refresh(batch)
     assert batch.status is SettlementStatus.APPROVED
     response = client.post(
