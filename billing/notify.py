@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from billing.models import Contract, Invoice, Notification
 from marketplace.db import insert_or_skip
+from marketplace.i18n import current_language
 from marketplace.money import format_fen
 
 MESSAGES = {
@@ -61,7 +62,20 @@ MESSAGES = {
 
 def message(notification: Notification) -> str:
     template = MESSAGES.get(notification.kind)
-    return str(template) % notification.params if template else notification.kind
+    return (
+        str(template) % in_reader_language(notification.params) if template else notification.kind
+    )
+
+
+def in_reader_language(params: dict[str, Any]) -> dict[str, Any]:
+    """A parameter worded from data in two languages (a solution's name, a value with its
+    unit) is stored twice, the English one as ``<name>_en``; English readers get that one."""
+    if not has_app_context() or current_language() != "en":
+        return params
+    return {
+        **params,
+        **{key[:-3]: value for key, value in params.items() if key.endswith("_en") and value},
+    }
 
 
 def send_many(session: Session, rows: list[dict[str, Any]]) -> int:
@@ -167,6 +181,12 @@ def solution_name(contract: Contract) -> str:
     return (contract.solution.published or contract.plan.revision).name
 
 
+def solution_params(contract: Contract) -> dict[str, str]:
+    """The solution's name for a notification, with its English name for English readers."""
+    revision = contract.solution.published or contract.plan.revision
+    return {"solution": revision.name, "solution_en": revision.name_en or revision.name}
+
+
 def spend_cap(session: Session, contract: Contract, level: int, period_key: str) -> None:
     """Warn buyer and vendor once per period at 80% and 100% of the spend cap."""
     kind = f"spend_cap_{level}"
@@ -177,8 +197,8 @@ def spend_cap(session: Session, contract: Contract, level: int, period_key: str)
             kind,
             f"cap{level}:contract:{contract.id}:{period_key}",
             link=f"/billing/contracts/{contract.id}",
-            solution=solution_name(contract),
             cap=format_fen(contract.spend_cap_fen or 0),
+            **solution_params(contract),
         )
 
 

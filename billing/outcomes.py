@@ -66,8 +66,9 @@ def _audit(
     )
 
 
-def _with_unit(value: Decimal, contract: Contract) -> str:
-    unit = contract.plan.kpi_unit or ""
+def _with_unit(value: Decimal, contract: Contract, *, english: bool = False) -> str:
+    plan = contract.plan
+    unit = (plan.kpi_unit_en if english and plan.kpi_unit_en else plan.kpi_unit) or ""
     return f"{value.normalize():,f} {unit}".strip()
 
 
@@ -120,7 +121,8 @@ def propose_baseline(
         f"baseline:{proposal.id}:proposed",
         link=f"/billing/contracts/{contract.id}",
         value=_with_unit(proposal.value, contract),
-        solution=notify.solution_name(contract),
+        value_en=_with_unit(proposal.value, contract, english=True),
+        **notify.solution_params(contract),
     )
     _audit(
         session,
@@ -169,7 +171,8 @@ def accept_baseline(
             f"contract:{contract.id}:baseline_agreed",
             link=f"/billing/contracts/{contract.id}",
             value=_with_unit(proposal.value, contract),
-            solution=notify.solution_name(contract),
+            value_en=_with_unit(proposal.value, contract, english=True),
+            **notify.solution_params(contract),
         )
     _audit(session, "baseline.agreed", "contract", contract.id, actor, value=contract.baseline)
     return contract
@@ -363,7 +366,9 @@ def report(
         f"outcome:{result.id}:reported",
         link=f"/billing/contracts/{contract.id}",
         kpi=contract.plan.kpi_name or "",
-        measured=format(result.measured.normalize(), "f"),
+        kpi_en=contract.plan.kpi_name_en or "",
+        measured=_with_unit(result.measured, contract),
+        measured_en=_with_unit(result.measured, contract, english=True),
     )
     _audit(
         session, "outcome.reported", "outcome_report", result.id, actor, measured=result.measured
@@ -413,6 +418,7 @@ def dispute(
         f"outcome:{report_.id}:disputed",
         link=f"/billing/contracts/{report_.contract_id}",
         measured=_with_unit(report_.measured, report_.contract),
+        measured_en=_with_unit(report_.measured, report_.contract, english=True),
         reason=report_.dispute_reason,
     )
     _audit(

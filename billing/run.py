@@ -446,7 +446,7 @@ def _schedule_next_try(
                 "contract_suspended",
                 f"suspended:contract:{contract.id}:invoice:{invoice.id}",
                 link=f"/billing/invoices/{invoice.id}",
-                solution=contract.solution.published.name if contract.solution.published else "",
                 number=invoice.number,
+                **notify.solution_params(contract),
             )
     session.flush()

@@ -217,3 +217,38 @@ def contract_invoice(session: Session, contract_id: int) -> Invoice:
     return session.scalars(
         select(Invoice).where(Invoice.contract_id == contract_id).order_by(Invoice.id)
     ).first()
+
+
+def test_dispute_notifications_read_in_the_readers_language(
+    client: FlaskClient, session: Session
+) -> None:
+    vendor = vendor_actor(session)
+    terms = {**OUTCOME, "kpi_unit": "小时", "kpi_unit_en": "hours", "cap_fen": None}
+    plan = publish_solution(session, vendor, plans=[terms]).published.plans[0]
+    buyer = buyer_actor(session)
+    start = utcnow() - timedelta(days=40)
+    contract = start_contract(session, plan=plan, buyer=buyer, now=start, baseline=Decimal(100))
+    outcomes.accept_baseline(session, contract, actor=vendor, now=start)
+    report = outcomes.report(
+        session,
+        contract,
+        actor=vendor,
+        period_start=contract.current_period_start,
+        period_end=contract.current_period_end,
+        measured=Decimal(60),
+        now=contract.current_period_end,
+    )
+    outcomes.dispute(
+        session, report, actor=buyer, reason="读数不对", now=contract.current_period_end
+    )
+    solution = plan.revision
+    login(client, vendor.user)
+    with client.session_transaction() as browser:
+        browser["lang"] = "en"
+    english = client.get("/billing/notifications").get_data(as_text=True)
+    assert "60 hours" in english and "60 小时" not in english
+    assert solution.name_en in english and solution.name not in english
+    with client.session_transaction() as browser:
+        browser["lang"] = "zh_CN"
+    chinese = client.get("/billing/notifications").get_data(as_text=True)
+    assert "60 小时" in chinese
