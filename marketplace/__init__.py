@@ -266,6 +266,7 @@ def _register_packages(app: Flask) -> None:
         load_platform_demo,
         webhook_demo.load,  # before the others: their listings and contracts are events
         catalog_demo.load,
+        webhook_demo.load_signup_page,  # the demo vendor's listings name its sign-up page
         billing_demo.load,
         billing_demo.load_outcomes,
         voucher_demo.load,
