@@ -208,6 +208,17 @@ class SearchOut(ma.Schema):
     )
     did_you_mean = ma.fields.String(allow_none=True, required=True)
     fuzzy = ma.fields.Boolean(required=True)
+    scenarios = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "scenarios of the problems recognised in q, searched too"},
+    )
+    strict_total = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "set when the search loosened: how many results match every "
+            "word (they come first; the others match some of the words)"
+        },
+    )
     tombstones = ma.fields.List(
         ma.fields.Nested(TombstoneOut), metadata={"description": "catalog sync only"}
     )
@@ -276,6 +287,8 @@ def search_solutions(args: dict[str, Any]) -> Any:
         "facets": result.facets,
         "did_you_mean": result.did_you_mean,
         "fuzzy": result.fuzzy,
+        "scenarios": list(result.scenarios),
+        "strict_total": result.strict_total,
     }
 
 

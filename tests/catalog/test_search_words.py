@@ -130,6 +130,9 @@ def test_a_pain_point_is_shown_and_finds_its_scenario(
     assert card_slugs(text) == ["boiler"]
     assert 'data-scenarios="pm.energy"' in text
     assert "/scenarios/pm.energy" in text
+    answer = client.get("/api/v1/solutions?q=电费太高").get_json()
+    assert answer["scenarios"] == ["pm.energy"] and answer["strict_total"] is None
+    assert [item["slug"] for item in answer["items"]] == ["boiler"]
 
     login(client, operator.user)
     client.post(
