@@ -66,7 +66,9 @@ from tests.catalog.factories import OUTCOME, USAGE, create_solution, publish_sol
 from tests.factories import actor_for, add_member, create_org, create_token, create_user, login
 from tests.vouchers.factories import contract_between, invoice_for, officer_actor, sme_actor
 from tests.vouchers.factories import vendor_actor as unrelated_vendor
-from vouchers import anomalies, applications, flags, programs, settlements
+from vouchers import anomalies, applications, flags, notice, programs, settlements
+from vouchers import evidence as voucher_evidence
+from vouchers.evidence import DocumentSpec, Upload
 from vouchers.models import Anomaly
 
 ANON, SO, SM, V, G, P, SB, VW, GB = [
@@ -276,6 +278,13 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "vouchers.save_conditions"): G,
     ("POST", "vouchers.save_funders"): G,
     ("GET", "vouchers.cofunded_programs"): OFFICERS,
+    ("GET", "vouchers.public_notices"): EVERYONE,
+    ("GET", "vouchers.object_to_notice"): SIGNED_IN,
+    ("POST", "vouchers.object_to_notice"): SIGNED_IN,
+    ("GET", "vouchers.program_notices"): G,
+    ("POST", "vouchers.decide_objection"): G,
+    # An application's documents: the applicant and the program's officers.
+    ("GET", "vouchers.download_document"): f"{BUYER} {G}",
     # --- the JSON API (bearer tokens)
     ("GET", "api-docs.openapi_json"): EVERYONE,
     ("GET", "platform_api.me"): SIGNED_IN,
@@ -357,6 +366,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "operator_api.correct_report"): P,
     ("GET", "operator_api.ledger_balances"): P,
     ("GET", "operator_api.trial_balance"): P,
+    ("POST", "operator_api.import_bank_statement"): P,
     ("POST", "vendors_api.review_vendor"): P,
     ("GET", "officer_api.program_detail"): G,
     ("POST", "officer_api.scan_anomalies"): G,
@@ -518,6 +528,47 @@ def _world(session: Session, upload_folder: Any) -> World:
         now=now,
     )
     waiting = applications.apply(session, program, actor=people[SB], requested_fen=50_000, now=now)
+    # A program with a required document and 公示: the SME's approval on notice, objected to.
+    noticed = programs.create_program(
+        session,
+        actor=officer,
+        terms=programs.ProgramTerms(
+            name="矩阵测试公示券",
+            kind=VoucherKind.CLOUD,
+            region_prefix="31",
+            budget_fen=10_000_000,
+            ratio_bp=5000,
+            annual_cap_fen=1_000_000,
+            size_classes=list(SizeClass),
+            opens_at=now - timedelta(days=1),
+            closes_at=now + timedelta(days=30),
+            validity_days=90,
+            notice_days=5,
+            required_documents=[DocumentSpec("营业执照")],
+        ),
+    )
+    programs.publish_program(
+        session, noticed, actor=officer, now=now, confirm_fen=noticed.budget_fen
+    )
+    (licence_required,) = voucher_evidence.required_documents(session, noticed.id)
+    on_notice = applications.apply(
+        session,
+        noticed,
+        actor=sme,
+        requested_fen=30_000,
+        now=now,
+        documents={licence_required.id: Upload("licence.png", png_bytes())},
+        upload_folder=upload_folder,
+    )
+    (licence_document,) = voucher_evidence.documents_of(session, on_notice.id)
+    applications.approve(
+        session, on_notice, actor=officer, now=now, checked_documents=[licence_document.id]
+    )
+    public_notice = notice.notice_of(session, on_notice.id)
+    assert public_notice is not None
+    objection = notice.object_to(
+        session, public_notice, actor=people[SB], contact="13800000000", reason="矩阵", now=now
+    )
     spent = invoice_for(session, contract_between(session, sme, vendor_owner), 4_000)
     voucher_payments.apply(session, spent, codes=[voucher.code], actor=sme, now=now)
     batch = settlements.create_settlement(
@@ -639,6 +690,9 @@ def _world(session: Session, upload_folder: Any) -> World:
         "statement_id": statement.statement.id,
         "line_id": statement.lines[0].id,
         "inquiry_id": inquiry.id,
+        "notice_id": public_notice.id,
+        "objection_id": objection.id,
+        "document_id": licence_document.id,
         "link_id": link.id,
         "which": "file",
         "job_id": failed_job_id,
@@ -667,6 +721,8 @@ def _world(session: Session, upload_folder: Any) -> World:
         "vouchers_api.apply": {"requested_fen": 10_000},
         "vouchers_api.approve": {},
         "vouchers_api.reject": {"reason": "材料不全"},
+        "vouchers.object_to_notice": {"contact": "13900000000", "reason": "矩阵异议"},
+        "vouchers.decide_objection": {"decision": "dismiss", "note": "矩阵核实"},
         "vouchers_api.create_settlement": {
             "vendor_id": vendor.organization.id,
             "period_start": (now - timedelta(days=1)).isoformat(),
@@ -701,6 +757,7 @@ def _world(session: Session, upload_folder: Any) -> World:
     }
     params["files"] = {
         "billing.import_bank_statement": "file",
+        "operator_api.import_bank_statement": "file",
         "licences.upload": "licence",
         "outcome_api.upload_evidence": "file",
         "listings_api.add_screenshot": "file",
