@@ -163,6 +163,12 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "review.reject"): P,
     ("POST", "review.delist"): P,
     ("POST", "review.relist"): P,
+    ("GET", "thesaurus.index"): P,
+    ("GET", "thesaurus.new"): P,
+    ("POST", "thesaurus.new"): P,
+    ("GET", "thesaurus.edit"): P,
+    ("POST", "thesaurus.edit"): P,
+    ("POST", "thesaurus.toggle"): P,
     # --- the vendor's listings (the draft in the URL is the vendor's)
     ("GET", "vendor_console.solutions"): VENDORS,
     ("GET", "vendor_console.new_solution"): VENDORS,
@@ -765,10 +771,14 @@ def _world(session: Session, upload_folder: Any) -> World:
         "fapiao_api.red_letter": "file",
     }
     params["query"] = {
+        "thesaurus.edit": "?key=%E8%B4%A8%E6%A3%80",  # 质检, a packaged synonym set
         "storefront.estimate_json": f"?plan={usage_plan.id}&quantity=100",
         "integration_api.entitlements": f"?contract_id={contract.id}",
     }
     params["overrides"] = {
+        "thesaurus.new": {"kind": "synonyms"},
+        "thesaurus.edit": {"kind": "synonyms"},
+        "thesaurus.toggle": {"kind": "synonyms"},
         "vouchers.application": {"application_id": voucher.application_id},
         "vouchers.withdraw": {"application_id": voucher.application_id},
         "billing.propose_baseline": {"contract_id": outcome.id},
