@@ -62,7 +62,7 @@ def load(
             "",
             "服务费",
         ),
-        (day, "DEMO-STMT-9002", "恒丰精密", "", "", "120.00", "银行手续费"),
+        (day, "DEMO-STMT-9002", "中国工商银行", "", "", "120.00", "银行手续费"),
     ]
     due = invoice_rules.amount_due(invoice) if invoice is not None else 0
     if invoice is not None and due > 1:
