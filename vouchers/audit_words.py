@@ -222,9 +222,9 @@ def describe(session: Session, events: list[AuditEvent]) -> list[AuditLine]:
             if isinstance(value := data.get(key), int) and not isinstance(value, bool)
         ]
         notes = [str(data[key]) for key in NOTE_KEYS if data.get(key)]
-        for key in ("vendor_id", "holder_org_id"):
+        for key, role in (("vendor_id", _("Vendor")), ("holder_org_id", _("Enterprise"))):
             if (org_id := _int(data.get(key))) in orgs:
-                notes.append(orgs[org_id])
+                notes.append(f"{role}: {orgs[org_id]}")
         lines.append(
             AuditLine(
                 event=event,
