@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
@@ -439,3 +439,61 @@ def test_days_of_use_or_acceptance(session: Session) -> None:
             session, program, actor=officer, require_fapiao=False, require_acceptance=False,
             min_days_used=0, now=T0,
         )  # fmt: skip
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: each try hits the DB
+)
+@given(
+    amount=st.integers(min_value=1, max_value=500_000),
+    city_ratio=st.integers(1, 10_000),
+    district_ratio=st.integers(1, 10_000),
+    cap_extra=st.integers(0, 10_000),
+    balances=st.tuples(st.integers(1, 300_000), st.integers(1, 300_000)),
+    together=st.booleans(),
+)
+def test_property_stacked_redemption_pays_exactly_up_to_the_combined_cap(
+    session: Session, amount, city_ratio, district_ratio, cap_extra, balances, together
+) -> None:
+    """Through real redemption: the city's voucher then the district's (in one payment or
+    two) pay exactly what each may, and never more together than the combined cap."""
+    from marketplace.money import apply_basis_points
+
+    cap_bp = min(10_000, city_ratio + cap_extra)
+    city = create_program(session, region_prefix="31", ratio_bp=city_ratio)
+    district = create_program(session, ratio_bp=district_ratio)
+    stacking.set_rule(
+        session, city, actor=officer_of(session, city), partner_program_ids=[district.id],
+        combined_cap_bp=cap_bp, now=T0,
+    )  # fmt: skip
+    buyer, vendor = sme_actor(session), vendor_actor(session)
+    codes = [
+        grant(session, p, buyer, b).code for p, b in zip((city, district), balances, strict=True)
+    ]
+    invoice = invoice_for(session, contract_between(session, buyer, vendor), amount)
+    cap = apply_basis_points(amount, cap_bp)
+    first = min(balances[0], apply_basis_points(amount, city_ratio), cap)
+    second = min(
+        balances[1], apply_basis_points(amount, district_ratio), amount - first, cap - first
+    )
+    if first == 0:  # the city's ratio of so small an amount rounds to nothing
+        second = min(balances[1], apply_basis_points(amount, district_ratio))
+    expected = [first, second]
+    if together:
+        expected = [first + second] if first and second else [None]
+        attempts = [codes]
+    else:
+        attempts = [[codes[0]], [codes[1]]]
+    for codes_now, want in zip(attempts, expected, strict=True):
+        if not want:
+            with pytest.raises(DomainError) as refused:
+                pay(session, invoice, buyer, *codes_now)
+            assert refused.value.code in ("voucher_stacking_cap", "voucher_nothing_eligible")
+        else:
+            assert pay(session, invoice, buyer, *codes_now) == want
+    total = sum(want or 0 for want in expected)
+    assert invoice.voucher_fen == total
+    assert first == 0 or total <= cap  # the city's cap binds once the city pays
