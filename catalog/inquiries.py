@@ -172,6 +172,7 @@ def _add_message(
         inquiry=inquiry, side=side, author_id=actor.user.id, body=body, created_at=now
     )
     session.add(message)
+    mark_read(session, inquiry, side, now=now)  # who answers has read what came before
     inquiry.last_message_at = now
     inquiry.unread_by_vendor = side is Side.BUYER
     inquiry.unread_by_buyer = side is Side.VENDOR

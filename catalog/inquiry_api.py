@@ -137,5 +137,4 @@ def reply(body: dict[str, Any], inquiry_id: int) -> dict[str, Any]:
     inquiry = _own_inquiry(inquiry_id)
     with service_call():
         inquiries.reply(db.session, inquiry, actor=current_actor(), body=body["body"], now=utcnow())
-        inquiries.mark_read(db.session, inquiry, Side.VENDOR, now=utcnow())
     return inquiry_dict(inquiry, messages=True)

@@ -274,6 +274,12 @@ def test_vendor_api_lists_reads_and_answers(
         )
     ).all()
     assert len(notice) == 2  # the answer by API and the one before
+    question_notices = session.scalars(
+        sa.select(Notification.read_at).where(
+            Notification.organization_id == vendor.organization.id
+        )
+    ).all()
+    assert len(question_notices) == 2 and all(question_notices)  # answering read them
 
     buyer_headers = {"Authorization": f"Bearer {buyer_token}"}
     assert api.get("/api/v1/inquiries", headers=buyer_headers).status_code == 403
