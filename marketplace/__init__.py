@@ -168,6 +168,7 @@ def _register_packages(app: Flask) -> None:
         bank_statement_demo,
         delivery_api,
         fapiao_api,
+        fapiao_demo,
         integration_api,
         operator_api,
         outcome_api,
@@ -269,6 +270,7 @@ def _register_packages(app: Flask) -> None:
         webhook_demo.load_signup_page,  # the demo vendor's listings name its sign-up page
         billing_demo.load,
         billing_demo.load_outcomes,
+        fapiao_demo.load,  # after the demo buyer's invoices are paid
         voucher_demo.load,
         stacking_demo.load,
         bank_statement_demo.load,
