@@ -187,7 +187,7 @@ def load(
         budget_fen=1_000_000 * YUAN,
         ratio_bp=4000,
         annual_cap_fen=20_000 * YUAN,
-        description="由上海市经信委与浦东新区科经委按 1:1 共同出资，验收后兑付。",
+        description="由上海市经信委与浦东新区科经委按 1:1 共同出资，验收后结算。",
     )
     cofunding.set_funders(
         session,
