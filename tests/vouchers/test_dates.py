@@ -61,7 +61,9 @@ def create_through_the_form(client: FlaskClient, session: Session, officer: Acto
     ).one()
     edit = page(client.get(f"/vouchers/programs/{program.id}/edit"))  # a draft's terms
     assert f'value="{LAST_DAY}"' in edit
-    client.post(f"/vouchers/programs/{program.id}/publish")
+    client.post(
+        f"/vouchers/programs/{program.id}/publish", data={"confirm_fen": str(program.budget_fen)}
+    )
     return program
 
 
