@@ -238,8 +238,9 @@ def _expansion(
 
     parts = query_parts(word)
     # An AND sums its parts' scores: a synonym of three words must not outweigh the typed
-    # word of one, so the weight is shared out per word.
-    weight *= len(literal) / max(len(parts), 1)
+    # word of one, so the weight is shared out per word (never raised: a synonym of one
+    # word for two typed ones stays below them).
+    weight *= min(1.0, len(literal) / max(len(parts), 1))
 
     def terms(fields: dict[str, float], text: str) -> list[wq.Query]:
         return [Expansion(n, text, boost * weight, floors[n]) for n, boost in fields.items()]

@@ -119,7 +119,9 @@ def test_abbreviation_finds_a_listing_that_says_only_the_full_term(index):
 
 def test_the_word_as_typed_ranks_above_its_synonyms(index):
     assert slugs(search(index, "质检"))[:2] == ["says-zhijian", "says-full-term"]
-    assert slugs(search(index, "质量检测"))[:2] == ["says-full-term", "says-zhijian"]
+    found = slugs(search(index, "质量检测"))
+    assert found[0] == "says-full-term"
+    assert found.index("says-full-term") < found.index("says-zhijian")
 
 
 @pytest.mark.parametrize(
