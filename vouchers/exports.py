@@ -23,7 +23,7 @@ from marketplace import dates
 from marketplace.dates import CHINA
 from marketplace.models import Organization
 from marketplace.money import Money
-from vouchers import vocabulary
+from vouchers import cofunding, settlement_conditions, vocabulary
 from vouchers.audit_words import AuditLine
 from vouchers.models import (
     Anomaly,
@@ -149,7 +149,8 @@ def settlements_sheet(session: Session, program: Program) -> Sheet:
         .join(Organization, Organization.id == Settlement.vendor_id)
         .where(Settlement.program_id == program.id)
         .order_by(Settlement.created_at, Settlement.id)
-    )
+    ).all()
+    held = settlement_conditions.holdbacks_of(session, [s.id for s, _n, _u in rows])
     return Sheet(
         f"结算批次-{program.id}",
         [
@@ -165,6 +166,8 @@ def settlements_sheet(session: Session, program: Program) -> Sheet:
             Column("批准时间", "time", 20),
             Column("付款时间", "time", 20),
             Column("银行流水号", width=24),
+            Column("出资方分摊", width=40),
+            Column("暂缓结算的核销", width=40),
         ],
         [
             [
@@ -180,10 +183,29 @@ def settlements_sheet(session: Session, program: Program) -> Sheet:
                 s.approved_at,
                 s.paid_at,
                 s.bank_reference or "",
+                _funder_split(session, s),
+                "；".join(
+                    f"#{h.redemption_id}"
+                    f" {'、'.join(settlement_conditions.REASONS_ZH.get(c, c) for c in h.reasons)}"
+                    for h in held.get(s.id, [])
+                ),
             ]
             for s, name, uscc in rows
         ],
     )
+
+
+def _funder_split(session: Session, settlement: Settlement) -> str:
+    """A co-funded batch's split, e.g. "上海市经信委 66.68；浦东新区科经委 66.66" (元)."""
+    if not cofunding.funders_of(session, settlement.program):
+        return ""
+    shares = cofunding.settlement_shares(session, settlement)
+    names = dict(
+        session.execute(
+            sa.select(Organization.id, Organization.name).where(Organization.id.in_(shares))
+        ).all()
+    )
+    return "；".join(f"{names.get(o, o)} {_yuan(fen)}" for o, fen in shares.items())
 
 
 def anomalies_sheet(session: Session, program: Program) -> Sheet:

@@ -38,6 +38,14 @@ REASONS = {
     NOT_DELIVERED: _l("Neither accepted by the buyer nor used for the required number of days"),
 }
 
+# The export files are in Chinese whatever the page language (vouchers/exports.py).
+REASONS_ZH = {
+    NO_FAPIAO: "发票尚未开具",
+    NOT_ACCEPTED: "买方尚未验收",
+    TOO_FEW_DAYS: "使用天数未满",
+    NOT_DELIVERED: "买方未验收，且使用天数未满",
+}
+
 _fapiao = sa.table("fapiao", sa.column("invoice_id"), sa.column("status"))
 _acceptances = sa.table("contract_acceptances", sa.column("contract_id"))
 

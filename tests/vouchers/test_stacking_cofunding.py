@@ -287,6 +287,10 @@ def test_cofunded_settlements_split_by_ratio_with_the_ledger_balanced(session: S
     figures = {f.organization.id: f for f in cofunding.figures(session, program)}
     assert figures[district_id].settled_fen == 6_666
     assert [p.id for p in cofunding.cofunded_programs(session, district_id)] == [program.id]
+    from vouchers import exports
+
+    sheet = exports.to_csv(exports.settlements_sheet(session, program)).decode("utf-8-sig")
+    assert "上海市经济和信息化委员会 66.68；浦东新区科技和经济委员会 66.66" in sheet
 
 
 def test_a_void_takes_back_each_funders_share(session: Session) -> None:

@@ -54,6 +54,11 @@ def test_the_demo_shows_stacking_cofunding_and_a_held_back_redemption(
     waiting = settlement_conditions.waiting(session, cofunded, now=batch.created_at)
     assert [why for _r, why in waiting] == [["not_accepted"]]
 
+    from vouchers import exports
+
+    sheet = exports.to_csv(exports.settlements_sheet(session, cofunded)).decode("utf-8-sig")
+    assert "出资方分摊" in sheet and "上海市经济和信息化委员会" in sheet and "买方尚未验收" in sheet
+
     sign_in(client, "officer@demo.local")
     page = client.get(f"/vouchers/programs/{cofunded.id}/settlements").get_data(as_text=True)
     assert "data-held-back-redemption" in page and "data-funder-share" in page
