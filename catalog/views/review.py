@@ -105,7 +105,7 @@ def _plain_text(text: str) -> Markup:
     """A plain-text field (the service agreement) shown as written, line breaks kept."""
     if not text:
         return Markup("<em>{}</em>").format(_("Platform standard agreement"))
-    return Markup('<div style="white-space: pre-line">{}</div>').format(text)
+    return Markup('<div class="vendor-about text-break">{}</div>').format(text)
 
 
 def changed_fields(before: SolutionRevision, after: SolutionRevision) -> list[Change]:
