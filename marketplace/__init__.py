@@ -167,6 +167,7 @@ def _register_packages(app: Flask) -> None:
     from billing import (
         bank_statement_demo,
         delivery_api,
+        effect_demo,
         fapiao_api,
         fapiao_demo,
         integration_api,
@@ -275,6 +276,7 @@ def _register_packages(app: Flask) -> None:
         stacking_demo.load,
         bank_statement_demo.load,
         inquiry_demo.load,
+        effect_demo.load,  # after the voucher demo: a compute voucher pays for results
     ]
     app.extensions["marketplace.demo_services"] = [
         billing_demo.start_local_stripe,

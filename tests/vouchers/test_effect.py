@@ -12,6 +12,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import openpyxl
+import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,10 +22,13 @@ from sqlalchemy.orm import Session
 from billing import outcomes as billing_outcomes
 from billing.models import Contract
 from billing.periods import period_bounds, period_index
+from catalog.models import VoucherKind
 from marketplace.db import utcnow
+from marketplace.demo import DEMO_PASSWORD
 from marketplace.jsonapi import Actor
 from tests.billing.factories import T0, offered_plan, start_contract
 from tests.catalog.factories import OUTCOME
+from tests.marketplace.test_cli import load_demo_into
 from tests.vouchers.factories import (
     grant,
     invoice_for,
@@ -227,3 +232,19 @@ def test_month_over_month_changes_add_up(redeemed: list[int]) -> None:
             # Basis points of the month before, rounded down.
             low = after.change_bp * before.redeemed_fen
             assert low <= after.change_fen * 10_000 < low + before.redeemed_fen
+
+
+def test_the_demo_shows_results_a_program_paid_for(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    load_demo_into(app, session)
+    compute = session.scalar(
+        sa.select(Program).where(Program.kind == VoucherKind.COMPUTE).order_by(Program.id)
+    )
+    assert compute is not None
+    (rework,) = effect.outcomes(session, compute)
+    assert (rework.contracts, rework.periods) == (1, 2)
+    assert rework.improvement == Decimal(44 + 82)  # 280 h -> 236 h, then 198 h
+    client.post("/login", data={"email": "officer@demo.local", "password": DEMO_PASSWORD})
+    html = page(client.get(f"/vouchers/programs/{compute.id}/effect"))
+    assert f'data-kpi="{rework.key}"' in html and "126" in html
