@@ -193,6 +193,7 @@ def _register_packages(app: Flask) -> None:
     from marketplace import (
         cli,
         jobs_api,
+        licence_demo,
         templating,
         vendors_api,
         webhook_demo,
@@ -275,6 +276,7 @@ def _register_packages(app: Flask) -> None:
         voucher_demo.load,
         stacking_demo.load,
         bank_statement_demo.load,
+        licence_demo.load,
         inquiry_demo.load,
         effect_demo.load,  # after the voucher demo: a compute voucher pays for results
     ]

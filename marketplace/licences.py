@@ -99,15 +99,20 @@ def upload(
     stored = f"{secrets.token_hex(16)}.{extension}"
     with (folder / stored).open("xb") as handle:
         handle.write(data)
+    fields = {
+        "stored_name": stored,
+        "content_type": content_type,
+        "filename": Path(filename or "licence").name[:200] or "licence",
+        "uploaded_by_id": actor.user.id,
+        "uploaded_at": now,
+    }
     licence = licence_of(session, organization.id)
     if licence is None:
-        licence = BusinessLicence(organization_id=organization.id)
+        licence = BusinessLicence(organization_id=organization.id, **fields)
         session.add(licence)
-    licence.stored_name = stored
-    licence.content_type = content_type
-    licence.filename = Path(filename or "licence").name[:200] or "licence"
-    licence.uploaded_by_id = actor.user.id
-    licence.uploaded_at = now
+    else:
+        for name, value in fields.items():
+            setattr(licence, name, value)
     session.flush()
     audit.record(
         session,

@@ -1,5 +1,6 @@
 """The demo has a bank statement the operator imported: a credit booked on the demo
-buyer's open invoice, and one without a reference waiting in the queue."""
+buyer's open invoice, and one without a reference waiting in the queue; and the vendor
+awaiting verification has uploaded its business licence, shown on the operator's page."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from billing.bank_statement_models import BankStatementLine, LineStatus
 from marketplace.demo import DEMO_PASSWORD
+from marketplace.licences import BusinessLicence
+from marketplace.models import Organization, OrgKind, Verification
 from tests.marketplace.test_cli import load_demo_into
 
 
@@ -30,3 +33,19 @@ def test_the_demo_operator_sees_a_matched_statement_and_a_line_to_match(
     queue = client.get("/billing/console/bank-queue").get_data(as_text=True)
     (waiting,) = [line for line in lines if line.status is LineStatus.UNMATCHED]
     assert f'data-queue-line="{waiting.id}"' in queue
+
+    pending = session.scalars(
+        sa.select(Organization).where(
+            Organization.kind == OrgKind.VENDOR,
+            Organization.verification == Verification.PENDING,
+        )
+    ).first()
+    assert pending is not None
+    assert session.scalar(
+        sa.select(BusinessLicence).where(BusinessLicence.organization_id == pending.id)
+    )
+    verification = client.get(f"/console/organizations/{pending.id}").get_data(as_text=True)
+    assert "data-licence-image" in verification and pending.uscc in verification
+    licence = client.get(f"/organizations/{pending.id}/licence")
+    assert licence.status_code == 200 and licence.data.startswith(b"\x89PNG")
+    licence.close()
