@@ -53,6 +53,7 @@ def ask(slug: str) -> ResponseReturnValue:
     if solution is None or solution.published is None:
         abort(404)
     errors: dict[str, str] = {}
+    status = 200
     if request.method == "POST":
         if not g.actor.role.can_write:
             abort(403)
@@ -67,7 +68,7 @@ def ask(slug: str) -> ResponseReturnValue:
                     now=utcnow(),
                 )
         except DomainError as refused:
-            errors = _refusal(refused)
+            errors, status = _refusal(refused), refused.status
         else:
             flash(_("Your question was sent to the vendor."), "success")
             return redirect(url_for(".buyer_thread", inquiry_id=created.id), 303)
@@ -82,7 +83,7 @@ def ask(slug: str) -> ResponseReturnValue:
         errors=errors,
         values=request.form,
         limits=LIMITS,
-    ), (422 if errors else 200)
+    ), status
 
 
 @bp.get("/account/inquiries")
