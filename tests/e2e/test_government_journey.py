@@ -23,7 +23,10 @@ def test_an_officer_runs_a_program_from_creation_to_a_paid_settlement(site, jour
     page = officer.page
     page.fill("input[name=name]", PROGRAM)
     page.check("input[name=kind][value=cloud]")
-    page.fill("input[name=region_prefix]", "310115")
+    # The region is picked, province -> city -> district, as at registration.
+    page.select_option("select[data-region-level=province]", "310000")
+    page.select_option("select[data-region-level=city]", "310100")
+    page.select_option("select[data-region-level=district]", "310115")
     page.fill("input[name=budget]", "300000")
     page.fill("input[name=ratio]", "40")
     page.fill("input[name=annual_cap]", "10000")
@@ -38,7 +41,10 @@ def test_an_officer_runs_a_program_from_creation_to_a_paid_settlement(site, jour
     program_id = site.scalar(sa.select(Program.id).where(Program.name == PROGRAM))
     assert program_id is not None
     officer.submit("[data-action=publish]")
+    assert "¥300,000.00" in officer.text()  # the budget, stated before it is confirmed
+    officer.submit("[data-confirm-step] button[type=submit]")
     assert "已发布" in officer.text()
+    assert "上海市 浦东新区" in officer.text()  # the region by name
     officer.shot("published")
 
     # Two Pudong enterprises apply on the public page.
@@ -110,6 +116,9 @@ def test_an_officer_runs_a_program_from_creation_to_a_paid_settlement(site, jour
     officer.shot("settlement-draft")
     with page.expect_navigation():
         page.locator("[data-settlement-row] form button").first.click()
+    officer.shot("settlement-confirm")  # the batch's total, confirmed before approval
+    with page.expect_navigation():
+        page.locator("[data-confirm-step] button[type=submit]").click()
     row = page.locator("[data-settlement-row]").first
     row.locator("input[name=bank_reference]").fill("浦东财政-E2E-0001")
     with page.expect_navigation():
