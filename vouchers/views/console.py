@@ -71,6 +71,7 @@ def render_tab(
         program=program,
         tab=tab,
         figures=programs.figures(db.session, program),
+        on_notice_fen=programs.on_notice_fen(db.session, program),
         action_form=ActionForm(formdata=None),
         may_write=g.actor.role.can_write,
         now=utcnow(),
