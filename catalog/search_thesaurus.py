@@ -153,10 +153,7 @@ def _parsed_set(text: str) -> SynonymSet:
         return SynonymSet.parse(text)
     except ValueError:
         raise DomainError(
-            _l(
-                "Write at least two different words, separated by commas; "
-                "related words after a |."
-            ),
+            _l("Write at least two different words, separated by commas; related words after a |."),
             field="text",
         ) from None
 
@@ -200,7 +197,9 @@ def save_entry(
         )
     entry_key = key if key is not None else new_key
     edit = session.scalar(
-        sa.select(VocabularyEdit).where(VocabularyEdit.kind == kind, VocabularyEdit.key == entry_key)
+        sa.select(VocabularyEdit).where(
+            VocabularyEdit.kind == kind, VocabularyEdit.key == entry_key
+        )
     )
     before = (
         {"text": current.text, "scenario": current.scenario, "enabled": current.enabled}
@@ -290,9 +289,7 @@ def load(session: Session, at_version: int) -> Vocabulary:
                 pain_overrides[edit.key] = value if edit.enabled else None
             elif edit.enabled:
                 added_points.append(value)
-    return merged(
-        synonym_overrides, added_sets, pain_overrides, added_points, version=at_version
-    )
+    return merged(synonym_overrides, added_sets, pain_overrides, added_points, version=at_version)
 
 
 class VocabularyCache:

@@ -122,7 +122,9 @@ def _edit(kind: VocabularyKind, key: str | None) -> str | Response:
     entry = search_thesaurus.find_entry(db.session, kind, key) if key is not None else None
     if key is not None and entry is None:
         abort(404)
-    data = {"text": entry.text, "scenario": entry.scenario, "enabled": entry.enabled} if entry else {}
+    data = (
+        {"text": entry.text, "scenario": entry.scenario, "enabled": entry.enabled} if entry else {}
+    )
     form = _form(kind, **({} if request.method == "POST" else data))
     if form.validate_on_submit():
         try:
