@@ -25,6 +25,7 @@ from vouchers.models import (
     Voucher,
     VoucherStatus,
 )
+from vouchers.notice_models import Notice, Objection, ObjectionStatus
 
 EXPIRING_DAYS = 30
 
@@ -136,6 +137,21 @@ def officer_items(session: Session, org: Organization, now: datetime) -> list[To
                 "settlements_to_approve",
                 _("%(count)d settlement(s) to approve", count=settlements),
                 programs,
+            )
+        )
+    # An open objection holds its voucher back until an officer decides it (公示).
+    objections = session.execute(
+        sa.select(sa.func.count(Objection.id), sa.func.min(Notice.program_id))
+        .join(Notice, Notice.id == Objection.notice_id)
+        .where(Notice.program_id.in_(mine), Objection.status == ObjectionStatus.OPEN)
+    ).one()
+    if objections[0]:
+        items.append(
+            TodoItem(
+                "objections_open",
+                _("%(count)d objection(s) to a public notice to decide", count=objections[0]),
+                url_for("vouchers.program_notices", program_id=objections[1]),
+                urgent=True,
             )
         )
     return items

@@ -23,6 +23,7 @@ from tests.billing.factories import T0
 from tests.factories import login
 from tests.vouchers.factories import create_program, officer_of, sme_actor, vendor_actor
 from vouchers import applications, evidence, notice, programs, wallet
+from vouchers import todo as vouchers_todo
 from vouchers.confirmations import ConfirmationNeeded
 from vouchers.evidence import DocumentSpec, Upload
 from vouchers.evidence_models import ApplicationDocument, DocumentAccepts
@@ -371,6 +372,11 @@ def test_the_public_notice_page_lists_approvals_and_takes_objections(
     assert response.status_code == 302
     officer = officer_of(session, program)
     login(client, officer.user)
+    # The officer's to-do list points at the objection waiting for a decision.
+    with client.application.test_request_context():
+        items = vouchers_todo.officer_items(session, program.owner, utcnow())
+    (waiting,) = [i for i in items if i.key == "objections_open"]
+    assert waiting.link.endswith(f"/vouchers/programs/{program.id}/notices")
     tab = client.get(f"/vouchers/programs/{program.id}/notices").get_data(as_text=True)
     assert "该企业已停产" in tab and "13900000000" in tab
     (objection,) = notice.objections_in(session, program)
