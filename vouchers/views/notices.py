@@ -53,7 +53,7 @@ def public_notices() -> ResponseReturnValue:
     return render_template("vouchers/notices.html", notices=rows, vendors=_vendors(rows), now=now)
 
 
-def _load_open_notice(notice_id: int) -> Notice:
+def _load_notice(notice_id: int) -> Notice:
     found = db.session.get(Notice, notice_id)
     if found is None:
         abort(404)
@@ -73,7 +73,7 @@ def _render_objection(found: Notice, form: ObjectionForm, status: int = 200) -> 
 @bp.route("/notices/<int:notice_id>/object", methods=["GET", "POST"])
 @org_required(write=True)
 def object_to_notice(notice_id: int) -> ResponseReturnValue:
-    found = _load_open_notice(notice_id)
+    found = _load_notice(notice_id)
     form = ObjectionForm()
     if not form.is_submitted():
         return _render_objection(found, form)
