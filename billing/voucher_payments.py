@@ -78,6 +78,18 @@ def quote(session: Session, invoice: Invoice, codes: Sequence[str], *, now: date
     )
 
 
+def best_quote(session: Session, invoice: Invoice, codes: Sequence[str], *, now: datetime) -> Quote:
+    """The vouchers that would pay the most on the invoice (the pay page's default)."""
+    return redemptions.best_quote(
+        session,
+        buyer_id=invoice.buyer_id,
+        lines=eligible_lines(invoice),
+        codes=codes,
+        now=now,
+        invoice_id=invoice.id,
+    )
+
+
 def apply(
     session: Session, invoice: Invoice, *, codes: Sequence[str], actor: Actor, now: datetime
 ) -> int:

@@ -162,8 +162,6 @@ def _register_todo(app: Flask) -> None:
 def _register_packages(app: Flask) -> None:
     """The one place that knows every package: blueprints, API blueprints, CLI groups."""
     from billing import api as billing_api
-    from billing import cli as billing_cli
-    from billing import demo as billing_demo
     from billing import (
         bank_statement_demo,
         delivery_api,
@@ -178,6 +176,8 @@ def _register_packages(app: Flask) -> None:
         voucher_demo,
         voucher_payments,
     )
+    from billing import cli as billing_cli
+    from billing import demo as billing_demo
     from billing import notify as billing_notify
     from billing import payments as billing_payments
     from billing import views as billing_views

@@ -83,7 +83,7 @@ def _voucher_choices(invoice: Invoice) -> dict[str, Any]:
     )
     used = {r.voucher_id for r in applied if r.status.value == "active"}
     codes = redemptions.usable_codes(db.session, invoice.buyer_id, now) if offered else []
-    quote = voucher_payments.quote(db.session, invoice, codes, now=now) if codes else None
+    quote = voucher_payments.best_quote(db.session, invoice, codes, now=now) if codes else None
     return {
         "voucher_quote": quote,
         "voucher_used": used,

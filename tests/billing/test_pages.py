@@ -33,7 +33,6 @@ from tests.billing.factories import (
 from tests.catalog.factories import operator_actor, publish_solution, vendor_actor
 from tests.factories import add_member, csrf_token, login
 
-
 # The buyer ticks "I have read and accept the service agreement (version 1)".
 ACCEPT = {"accept_agreement": "y", "agreement_version": "1"}
 
