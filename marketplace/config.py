@@ -91,6 +91,10 @@ class Defaults:
     PLATFORM_COMMISSION_BP = 1000
     SITE_NAME = "小快轻准解决方案市场"
 
+    # An officer approving an application above this amount (fen) confirms the amount first
+    # (publishing a program and approving a settlement batch always ask).
+    VOUCHER_CONFIRM_APPROVAL_ABOVE_FEN = 10_000_000  # ¥100,000
+
     # A province may replace the MIIT thresholds (see marketplace/sizeclass.py).
     SIZE_CLASS_THRESHOLDS: list[tuple[str, int, int]] | None = None
 
@@ -146,6 +150,7 @@ _ENV: dict[str, type] = {
     "STRIPE_TIMEOUT_SECONDS": float,
     "WORKER_TIMEOUT_SECONDS": int,
     "PLATFORM_COMMISSION_BP": int,
+    "VOUCHER_CONFIRM_APPROVAL_ABOVE_FEN": int,
     "PAGE_CACHE_SECONDS": float,
     "CACHE_URL": str,
     "OUTBOUND_URLS_ALLOW_PRIVATE": bool,

@@ -14,7 +14,8 @@ from flask_babel import lazy_gettext as _l
 from marketplace.errors import DomainError
 from marketplace.money import format_fen
 
-# Approvals above this (fen) need a confirmation; config VOUCHER_CONFIRM_APPROVAL_ABOVE_FEN.
+# Approvals above this (fen) need a confirmation; config VOUCHER_CONFIRM_APPROVAL_ABOVE_FEN
+# (marketplace/config.py) sets it; this is the value outside an app.
 DEFAULT_APPROVAL_THRESHOLD_FEN = 10_000_000  # ¥100,000
 
 
