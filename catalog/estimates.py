@@ -67,6 +67,12 @@ def _unit(plan: Plan) -> str:
     return plan.unit or ""
 
 
+def _kpi_unit(plan: Plan) -> str:
+    if current_language() == "en" and plan.kpi_unit_en:
+        return plan.kpi_unit_en
+    return plan.kpi_unit or ""
+
+
 def _line(label: str, amount_fen: int | None) -> dict[str, Any]:
     return {
         "label": label,
@@ -171,7 +177,7 @@ def outcome_estimate(plan: Plan, baseline: Decimal, measured: Decimal) -> dict[s
         base_fee_fen=plan.base_fee_fen,
         **terms,
     )
-    unit = plan.kpi_unit or ""
+    unit = _kpi_unit(plan)
     if plan.price_per_unit_fen is not None:
         price = _(
             "%(n)s %(unit)s × %(price)s",
