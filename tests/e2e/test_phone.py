@@ -35,7 +35,7 @@ ROLES = {
 # Files, feeds and forms that are not a page of anyone's day.
 NOT_PAGES = re.compile(
     r"(_api\.|^api-docs\.|^static$|\.static$|_json$|healthz|export|evidence_file|screenshot$"
-    r"|download|^accounts\.accept_invitation$|webhook)"
+    r"|download|^accounts\.accept_invitation$)"
 )
 
 OVERFLOW = """() => {
