@@ -144,6 +144,18 @@ def _register_jobs(app: Flask) -> None:
     vouchers_jobs.install(app)
     billing_jobs.install(app)
     _register_todo(app)
+    _register_audit_words(app)
+
+
+def _register_audit_words(app: Flask) -> None:
+    """Each package's audit event names (marketplace/audit_words.py knows its own)."""
+    from billing import audit_words as billing_audit_words
+    from catalog import audit_words as catalog_audit_words
+    from vouchers import audit_words as vouchers_audit_words
+
+    catalog_audit_words.install(app)
+    vouchers_audit_words.install(app)
+    billing_audit_words.install(app)
 
 
 def _register_todo(app: Flask) -> None:

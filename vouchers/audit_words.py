@@ -16,10 +16,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from marketplace import audit_words
 from marketplace.audit import AuditEvent
 from marketplace.models import Organization, User
 from marketplace.money import format_fen
@@ -27,12 +29,18 @@ from vouchers import vocabulary
 from vouchers.audit_trail import SYSTEM
 from vouchers.models import Application, Program, Voucher
 
+# vouchers' own events; marketplace's (members, tokens, ...) are in marketplace.audit_words,
+# which this module registers these with (``install``) and asks for every name.
 EVENT_NAMES: dict[str, Any] = {
     "voucher_program.created": _l("Program created"),
     "voucher_program.updated": _l("Program terms changed"),
     "voucher_program.published": _l("Program published"),
     "voucher_program.closed": _l("Program closed"),
     "voucher_program.budget_changed": _l("Program budget changed"),
+    "voucher_program.stacking_set": _l("Program stacking rule set"),
+    "voucher_program.stacking_removed": _l("Program stacking rule removed"),
+    "voucher_program.funders_set": _l("Program funders set"),
+    "voucher_program.settlement_conditions_set": _l("Program settlement conditions set"),
     "voucher_application.submitted": _l("Application submitted"),
     "voucher_application.approved": _l("Application approved"),
     "voucher_application.rejected": _l("Application rejected"),
@@ -51,17 +59,14 @@ EVENT_NAMES: dict[str, Any] = {
     "voucher_anomaly.detected": _l("Anomaly detected"),
     "voucher_anomaly.cleared": _l("Anomaly cleared"),
     "voucher_anomaly.confirmed": _l("Anomaly confirmed"),
+    "voucher_notice.started": _l("Public notice started"),
+    "voucher_notice.ended": _l("Public notice ended"),
+    "voucher_notice.cancelled": _l("Public notice cancelled"),
+    "voucher_objection.filed": _l("Objection filed"),
+    "voucher_objection.upheld": _l("Objection upheld"),
+    "voucher_objection.dismissed": _l("Objection dismissed"),
     "organization.flagged": _l("Organization flagged as dishonest"),
     "organization.flag_cleared": _l("Dishonesty flag cleared"),
-    "organization.registered": _l("Organization registered"),
-    "membership.created": _l("Member added"),
-    "membership.removed": _l("Member removed"),
-    "membership.role_changed": _l("Member's role changed"),
-    "invitation.created": _l("Member invited"),
-    "token.created": _l("API token created"),
-    "token.revoked": _l("API token revoked"),
-    "user.password_changed": _l("Password changed"),
-    "user.signed_out_everywhere": _l("Signed out on every device"),
 }
 
 SUBJECT_NAMES: dict[str, Any] = {
@@ -71,12 +76,15 @@ SUBJECT_NAMES: dict[str, Any] = {
     "voucher_redemption": _l("Redemption"),
     "voucher_settlement": _l("Settlement batch"),
     "voucher_anomaly": _l("Anomaly case"),
-    "organization": _l("Organization"),
-    "user": _l("Person"),
-    "membership": _l("Membership"),
-    "invitation": _l("Invitation"),
-    "token": _l("API token"),
+    "voucher_notice": _l("Public notice"),
+    "voucher_objection": _l("Objection"),
 }
+
+
+def install(app: Flask) -> None:
+    """At app setup: vouchers' names join marketplace's audit vocabulary."""
+    audit_words.register(EVENT_NAMES, SUBJECT_NAMES)
+
 
 # The amounts a row may carry, in the order they are shown.
 AMOUNT_NAMES: dict[str, Any] = {
@@ -96,18 +104,8 @@ AMOUNT_NAMES: dict[str, Any] = {
 NOTE_KEYS = ("reason", "note", "bank_reference")
 
 
-def event_name(action: str) -> str:
-    """The event in the reader's language."""
-    known = EVENT_NAMES.get(action)
-    if known is not None:
-        return str(known)
-    subject, _dot, verb = action.partition(".")
-    return f"{subject_name(subject)} · {verb.replace('_', ' ')}"
-
-
-def subject_name(subject_type: str) -> str:
-    known = SUBJECT_NAMES.get(subject_type)
-    return str(known) if known is not None else subject_type.replace("_", " ")
+event_name = audit_words.event_name
+subject_name = audit_words.subject_name
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import aliased
 
-from marketplace import audit, services
+from marketplace import audit, audit_words, services
 from marketplace.auth import org_required
 from marketplace.db import db
 from marketplace.errors import DomainError
 from marketplace.forms import VerificationForm
-from marketplace.models import Membership, Organization, OrgKind, Verification
+from marketplace.models import Membership, Organization, OrgKind, User, Verification
 from marketplace.views import audit as audit_views
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -127,11 +130,34 @@ def organization(org_id: int) -> str | Response:
 @operator_only
 def audit_log() -> str:
     """The whole chain (the operator sees every organization's rows) and its checkpoints."""
-    events = db.session.scalars(
-        sa.select(audit.AuditEvent).order_by(audit.AuditEvent.id.desc()).limit(100)
+    actor = aliased(User)
+    acting_org = aliased(Organization)
+    rows = db.session.execute(  # the people's and organizations' names in the same query
+        sa.select(audit.AuditEvent, actor.name, acting_org.name)
+        .outerjoin(actor, actor.id == audit.AuditEvent.actor_user_id)
+        .outerjoin(acting_org, acting_org.id == audit.AuditEvent.actor_org_id)
+        .order_by(audit.AuditEvent.id.desc())
+        .limit(100)
     ).all()
     return render_template(
         "marketplace/console/audit.html",
         audit_panel=audit_views.panel(full=request.args.get("verify") == "all"),
-        events=events,
+        events=[AuditRow(event, person, organization) for event, person, organization in rows],
     )
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One row of the operator's audit page, in words."""
+
+    event: audit.AuditEvent
+    person: str | None
+    organization: str | None
+
+    @property
+    def event_name(self) -> str:
+        return audit_words.event_name(self.event.action)
+
+    @property
+    def subject_name(self) -> str:
+        return audit_words.subject_name(self.event.subject_type)
