@@ -17,6 +17,8 @@ from flask_babel import lazy_gettext as _l
 _EVENT_NAMES: dict[str, Any] = {
     "organization.registered": _l("Organization registered"),
     "organization.licence_uploaded": _l("Business licence uploaded"),
+    "vendor.verified": _l("Vendor verified"),
+    "vendor.rejected": _l("Vendor verification rejected"),
     "membership.created": _l("Member added"),
     "membership.removed": _l("Member removed"),
     "membership.role_changed": _l("Member's role changed"),
@@ -29,6 +31,7 @@ _EVENT_NAMES: dict[str, Any] = {
 
 _SUBJECT_NAMES: dict[str, Any] = {
     "organization": _l("Organization"),
+    "vendor": _l("Vendor"),
     "user": _l("Person"),
     "membership": _l("Membership"),
     "invitation": _l("Invitation"),

@@ -146,6 +146,10 @@ def audit_log() -> str:
     )
 
 
+# A global (not a context variable) so that any page's macros can name an audit event.
+bp.add_app_template_global(audit_words.event_name, "audit_event_name")
+
+
 @dataclass(frozen=True)
 class AuditRow:
     """One row of the operator's audit page, in words."""

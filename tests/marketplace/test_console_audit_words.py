@@ -73,3 +73,14 @@ def test_every_event_key_in_the_code_has_a_name(app: Flask) -> None:
         assert audit_words.event_name("voucher.issued") == "发放券"
         assert audit_words.event_name("webhook_endpoint.paused") == "Webhook endpoint · paused"
         assert audit_words.subject_name("voucher_objection") == "异议"
+
+
+def test_an_organizations_history_reads_in_words(client: FlaskClient, session: Session) -> None:
+    sme = create_org(session, OrgKind.SME)
+    operator = create_user(session)
+    create_org(session, OrgKind.PLATFORM, owner=operator)
+    session.commit()
+    login(client, operator)
+    page = client.get(f"/console/organizations/{sme.id}").get_data(as_text=True)
+    assert "<code>organization.registered</code>" not in page
+    assert re.search(r'data-audit-event="organization.registered">\s*组织注册 ·', page)
