@@ -257,7 +257,11 @@ def test_vendor_api_lists_reads_and_answers(
     assert detail["buyer_name"] == buyer.organization.name and detail["unread"] is True
     assert [(m["side"], m["body"]) for m in detail["messages"]] == [("buyer", QUESTION)]
 
-    refused = api.post(f"/api/v1/inquiries/{first.id}/messages", headers=headers, json={"body": ""})
+    refused = api.post(
+        f"/api/v1/inquiries/{first.id}/messages",
+        headers={**headers, "Accept-Language": "en"},  # the message quoted in English
+        json={"body": ""},
+    )
     assert refused.status_code == 422
     assert refused.get_json()["error"]["fields"] == {"body": ["Write your message."]}
     answered = api.post(
