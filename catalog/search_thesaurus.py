@@ -37,7 +37,7 @@ from catalog.search.vocabulary import (
     term_key,
 )
 from marketplace import audit
-from marketplace.db import Base, enum_type, utcnow
+from marketplace.db import READ_ONLY, Base, enum_type, utcnow
 from marketplace.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -309,6 +309,9 @@ class VocabularyCache:
         cannot be read: search keeps working without the operators' edits)."""
         try:
             with self.sessions() as session:
+                # A plain read (on SQLite a WAL snapshot, not BEGIN IMMEDIATE): a search
+                # inside a request that holds the write lock must not wait on itself.
+                session.connection(execution_options=READ_ONLY)
                 at = version(session)
                 if at == self._version and self._vocabulary is not None:
                     return self._vocabulary

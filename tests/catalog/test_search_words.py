@@ -202,3 +202,47 @@ def test_the_console_lists_and_edits_packaged_entries(
     edited = page(client, "/console/search-words/?kind=pain_point&status=edited")
     assert 'data-entry="电费太高"' in edited and 'data-total="1"' in edited
     assert page(client, "/console/search-words/pain_point/edit?key=nothing", 404)
+
+
+def test_operators_edits_are_read_while_another_writer_holds_sqlite(tmp_path) -> None:
+    """On SQLite a search reads the vocabulary in a plain snapshot: a writer holding the
+    database (a billing run, an import) neither delays it by the 30 s busy timeout nor hides
+    the operators' edits behind the packaged vocabulary."""
+    import threading
+
+    from sqlalchemy.orm import sessionmaker
+
+    from marketplace import migrate
+    from marketplace.db import make_engine
+    from tests.factories import create_user
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'words.db'}")
+    migrate.upgrade(engine)
+    sessions = sessionmaker(engine)
+    with sessions() as session:
+        search_thesaurus.save_entry(
+            session,
+            actor_id=create_user(session).id,
+            kind=VocabularyKind.SYNONYMS,
+            key="质检",
+            text="质检, 质量检测",
+            enabled=True,
+        )
+        session.commit()
+
+    seen: list[dict[str, float]] = []
+    writer = engine.connect()
+    writer.exec_driver_sql("SELECT 1")  # the connection's BEGIN IMMEDIATE: the write lock
+    try:
+        reader = threading.Thread(
+            target=lambda: seen.append(VocabularyCache(sessions).current().expansions("质检")),
+            daemon=True,
+        )
+        reader.start()
+        reader.join(timeout=10)
+        assert not reader.is_alive(), "the search waited for the writer"
+    finally:
+        writer.rollback()
+        writer.close()
+        engine.dispose()
+    assert seen == [{"质量检测": 0.8}]  # the operator's edit, not the packaged 验布 set
