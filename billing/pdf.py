@@ -1,14 +1,20 @@
-"""Invoices and monthly statements as PDF, with Chinese text embedded.
+"""Invoices and monthly statements as PDF, with the Chinese font embedded.
 
-ReportLab draws them with its built-in CID font STSong-Light (Adobe's Chinese font that
-every PDF reader carries): no font file is shipped or downloaded, and the text stays
-selectable and searchable. Lines are worded by billing/line_words.py, the same words as
+ReportLab embeds (a subset of) a TrueType Chinese font installed on the host: the file named
+by ``MARKETPLACE_PDF_FONT_FILE``, else the first of ``FONT_FILES`` present (Debian's
+``fonts-wqy-zenhei``, which ``.ci/run`` installs, or ``fonts-wqy-microhei`` /
+``fonts-arphic-uming``). Only TrueType outlines can be embedded (Noto CJK's are PostScript).
+On a host without one, it falls back to ReportLab's CID font STSong-Light, which readers
+substitute from their own Chinese fonts, and logs that the font is not embedded. Nothing is
+downloaded, and the text stays selectable and searchable either way. Lines are worded by billing/line_words.py, the same words as
 the page; amounts come from the invoice's stored figures, never recomputed here.
 """
 
 from __future__ import annotations
 
 import io
+import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +27,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from billing import invoices as invoice_rules
@@ -29,8 +36,36 @@ from billing.models import Invoice
 from marketplace.dates import first_day, last_day
 from marketplace.models import Organization
 
-FONT = "STSong-Light"
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+FONT_FILES = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+)
+FALLBACK_FONT = "STSong-Light"
+log = logging.getLogger(__name__)
+
+
+def _register_font() -> str:
+    """The name of the font the PDFs are set in (registered with ReportLab)."""
+    configured = os.environ.get("MARKETPLACE_PDF_FONT_FILE", "")
+    for path in (configured, *FONT_FILES) if configured else FONT_FILES:
+        if path and os.path.isfile(path):
+            try:
+                pdfmetrics.registerFont(TTFont("MarketplaceCJK", path, subfontIndex=0))
+            except TTFError as exc:  # not TrueType outlines, or not a font at all
+                log.warning("PDF font %s cannot be embedded: %s", path, exc)
+                continue
+            return "MarketplaceCJK"
+    log.warning(
+        "no TrueType Chinese font found (apt-get install fonts-wqy-zenhei, or set "
+        "MARKETPLACE_PDF_FONT_FILE): PDFs use %s, which is not embedded",
+        FALLBACK_FONT,
+    )
+    pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK_FONT))
+    return FALLBACK_FONT
+
+
+FONT = _register_font()
 
 BODY = ParagraphStyle("body", fontName=FONT, fontSize=9, leading=13)
 SMALL = ParagraphStyle("small", parent=BODY, fontSize=8, leading=11, textColor=colors.grey)

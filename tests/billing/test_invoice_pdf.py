@@ -4,13 +4,16 @@ number, the Chinese solution name and the total; nobody else gets them."""
 from __future__ import annotations
 
 import io
+import os
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
+from billing import pdf
 from billing.models import Invoice
 from marketplace.dates import CHINA
 from marketplace.db import utcnow
@@ -65,3 +68,37 @@ def test_monthly_statement_pdf_lists_the_pairs_invoices(
     assert client.get(url).status_code == 404
     assert client.get(f"/billing/invoices/{invoice.id}.pdf").status_code == 404
     assert client.get(f"/billing/statements/{invoice.vendor_id}/2026-13.pdf").status_code == 404
+
+
+def embedded_fonts(data: bytes) -> dict[str, bool]:
+    """Each font of the PDF's pages by its base name: whether its file is in the PDF."""
+    fonts: dict[str, bool] = {}
+    for page in PdfReader(io.BytesIO(data)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descendants = font.get("/DescendantFonts")
+            described = descendants[0].get_object() if descendants else font
+            descriptor = described.get("/FontDescriptor")
+            descriptor = descriptor.get_object() if descriptor else {}
+            fonts[str(font["/BaseFont"])] = any(
+                key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3")
+            )
+    return fonts
+
+
+@pytest.mark.skipif(
+    not any(os.path.isfile(path) for path in pdf.FONT_FILES),
+    reason="no TrueType Chinese font on this host (apt-get install fonts-wqy-zenhei; CI does)",
+)
+def test_the_invoice_pdf_embeds_its_chinese_font(client: FlaskClient, session: Session) -> None:
+    buyer = buyer_actor(session)
+    invoice = usage_invoice(session, buyer)
+    login(client, buyer.user)
+    response = client.get(f"/billing/invoices/{invoice.id}.pdf")
+    fonts = embedded_fonts(response.get_data())
+    # ReportLab lists Helvetica on every page; the standard 14 fonts are every reader's own.
+    chinese = {name: embedded for name, embedded in fonts.items() if name != "/Helvetica"}
+    # The font the invoice is set in travels inside the file: a reader without Chinese
+    # fonts of its own (a tax office's viewer, a phone) shows the same glyphs.
+    assert chinese and all(chinese.values()), fonts
+    assert invoice.contract.solution.published.name in pdf_text(response)
