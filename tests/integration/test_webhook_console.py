@@ -22,6 +22,8 @@ from tests.catalog.factories import vendor_actor
 from tests.factories import login
 from tests.webhook_receiver import Receiver
 
+# One attempt as the console shows it: the response code, then how long it took.
+ATTEMPT = r"<dd[^>]*>%s</dd>\s*<dt[^>]*>[^<]+</dt><dd[^>]*>\d+ ms</dd>"
 SECRET = re.compile(r"whsec_[A-Za-z0-9_\-]+")
 
 
@@ -54,8 +56,8 @@ def test_console_rotates_redelivers_and_shows_every_attempt(app: Flask, session:
         (delivery,) = session.scalars(sa.select(WebhookDelivery))
         assert delivery.event.public_id in detail
         assert "&#34;n&#34;: 1" in detail  # the request body
-        assert re.search(r"<td>502</td><td>\d+ ms</td>", detail)
-        assert re.search(r"<td>200</td><td>\d+ ms</td>", detail)
+        assert re.search(ATTEMPT % "502", detail)
+        assert re.search(ATTEMPT % "200", detail)
         assert "&#34;ok&#34;: &#34;yes&#34;" in detail  # the answer
         assert SECRET.search(detail) is None  # shown once, at creation
 
