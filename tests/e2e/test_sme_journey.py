@@ -5,22 +5,34 @@ and the invoice is paid with the voucher plus a newly saved card: paid, voucher 
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.request
 from datetime import timedelta
 
 import sqlalchemy as sa
+from PIL import Image
 
 from billing.models import Contract, Invoice, InvoiceStatus
 from marketplace.db import utcnow
 from marketplace.models import Organization
 from tests.factories import make_uscc
-from vouchers.models import Program, Voucher
+from vouchers.models import Application, Program, Voucher
+from vouchers.notice_models import Notice
 
 EMAIL = "owner@pujiang-textile.example"
 USCC = make_uscc("310115", 950)
 ORG = "上海浦江纺织科技有限公司"
 SOLUTION = "yunzhi-fabric-defect-inspection"
+# The smallest files the document check accepts as what they claim to be.
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def _png() -> bytes:
+    """A photo of the licence, as a phone would send it (a real PNG)."""
+    out = io.BytesIO()
+    Image.new("RGB", (32, 20), (200, 40, 40)).save(out, format="PNG")
+    return out.getvalue()
 
 
 def test_an_sme_finds_starts_and_pays_with_a_voucher(site, journey) -> None:
@@ -46,8 +58,13 @@ def test_an_sme_finds_starts_and_pays_with_a_voucher(site, journey) -> None:
     # Find: search 质检, narrow to the textile industry, compare two results.
     sme.go("/search?q=质检")
     sme.shot("search")
+    # 质检 also finds other industries' listings (its synonyms), so textiles may sit
+    # under "N more", as a person would find it.
+    textiles = page.locator("[data-facet=industry] a[href*='industry=C17']")
+    if not textiles.is_visible():
+        page.locator("[data-facet=industry] .facet-more summary").click()
     with page.expect_navigation():
-        page.click("a[href*='industry=C17']")
+        textiles.click()
     assert "布匹瑕疵" in sme.text()
     boxes = page.locator("input[data-compare-slug]")
     assert boxes.count() >= 2
@@ -75,17 +92,54 @@ def test_an_sme_finds_starts_and_pays_with_a_voucher(site, journey) -> None:
     cloud = site.scalar(sa.select(Program.id).where(Program.name.like("%上云券%")))
     sme.go(f"/vouchers/p/{cloud}")
     page.fill("[data-apply-form] input[name=requested]", "5000")
+    # Every document the program asks for: the licence as a photo, the others as PDFs.
+    files = page.locator("[data-apply-form] input[type=file]")
+    assert files.count() == 3
+    for n in range(files.count()):
+        image = n == 0
+        files.nth(n).set_input_files(
+            files=[
+                {
+                    "name": "licence.png" if image else f"document-{n}.pdf",
+                    "mimeType": "image/png" if image else "application/pdf",
+                    "buffer": _png() if image else PDF,
+                }
+            ]
+        )
     sme.submit("[data-apply-form] button[type=submit]")
     sme.shot("applied")
+    assert site.scalar(
+        sa.select(Application.id).where(
+            Application.program_id == cloud, Application.applicant_org_id == org_id
+        )
+    ), sme.text()
 
     officer = journey()
     officer.sign_in("officer@demo.local")
     officer.go(f"/vouchers/programs/{cloud}")
     row = officer.page.locator("[data-application-row]", has_text=ORG)
+    # The officer ticks off each uploaded document on the checklist before approving.
+    ticks = row.locator("[data-checklist] input[type=checkbox]")
+    assert ticks.count() == 3
+    for n in range(ticks.count()):
+        ticks.nth(n).check()
     with officer.page.expect_navigation():
         row.locator("[data-approve-form] button").click()
     officer.shot("approved")
     officer.close()
+
+    # Approval puts the voucher on public notice (公示); when the notice ends without an
+    # upheld objection, the worker issues it.
+    application_id = site.scalar(
+        sa.select(Application.id).where(
+            Application.program_id == cloud, Application.applicant_org_id == org_id
+        )
+    )
+    ends_at = site.scalar(sa.select(Notice.ends_at).where(Notice.application_id == application_id))
+    assert ends_at is not None
+    assert site.scalar(sa.select(Voucher.id).where(Voucher.holder_org_id == org_id)) is None
+    site.worker_job_at("vouchers.jobs.issue_after_notices", ends_at)
+    assert site.scalar(sa.select(Voucher.id).where(Voucher.holder_org_id == org_id))
 
     # The vendor reports usage through the API; the billing run closes the period.
     vendor_uscc = site.scalar(sa.select(Organization.uscc).where(Organization.name.like("%云织%")))
