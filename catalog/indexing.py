@@ -32,7 +32,7 @@ from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, selectinload
 
-from catalog import search_log
+from catalog import search_log, search_thesaurus
 from catalog.markup import plain_text
 from catalog.models import Rating, Solution, SolutionRevision
 from catalog.search import IndexBusy, SearchIndex, SearchUnavailable, SolutionDoc
@@ -61,9 +61,28 @@ def search_index(app: Flask | None = None) -> SearchIndex:
     vocabulary to the operators' last edit (once per request)."""
     app = app or current_app._get_current_object()
     if has_request_context() and "search_position" not in g:
-        g.search_position = app.extensions["catalog.follower"].sync()
-        g.search_vocabulary = app.extensions["catalog.vocabulary"].current()
+        head, vocabulary_version = _catalog_heads(app)
+        g.search_position = app.extensions["catalog.follower"].sync(known_head=head)
+        g.search_vocabulary = app.extensions["catalog.vocabulary"].current(
+            known_version=vocabulary_version
+        )
     return app.extensions["catalog.search"]
+
+
+def _catalog_heads(app: Flask) -> tuple[int | None, int | None]:
+    """The search log's head and the search vocabulary's version, in one statement (a
+    request that finds the index current needs nothing else); (None, None) when they
+    cannot be read, and the follower and the vocabulary read them themselves."""
+    try:
+        with app.extensions["catalog.follower"].sessions() as session:
+            session.connection(execution_options=READ_ONLY)  # see marketplace.db
+            row = session.execute(
+                sa.select(search_log.head_expression(), search_thesaurus.version_expression())
+            ).one()
+            return int(row[0]), int(row[1])
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("search log head not read (%s)", exc)
+        return None, None
 
 
 def page_version() -> tuple[int, object]:
@@ -254,12 +273,21 @@ class Follower:
     def __repr__(self) -> str:
         return f"<Follower of {self.index!r}>"
 
-    def sync(self, *, wait: bool = False) -> int | None:
+    def sync(self, *, wait: bool = False, known_head: int | None = None) -> int | None:
         """Apply the entries this folder has not seen. Returns its position when it reached
         the log's head, None when it could not (no index, or locked by a writer for the
-        index's writer timeout; ``wait=False`` does not try again within RETRY_SECONDS)."""
+        index's writer timeout; ``wait=False`` does not try again within RETRY_SECONDS).
+        ``known_head``, the head the caller has just read, saves a read when the folder is
+        already there."""
         if not wait and time.monotonic() < self._quiet_until:
             return None
+        if known_head is not None and self._analysis_checked:
+            try:
+                position = self.index.position()
+            except (IndexBusy, SearchUnavailable):
+                position = None
+            if position is not None and position >= known_head:
+                return position
         try:
             with self.sessions() as session:
                 session.connection(execution_options=READ_ONLY)  # see marketplace.db

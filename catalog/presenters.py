@@ -87,13 +87,19 @@ def summary_dict(
 
 
 def detail_dict(
-    solution: Solution, revision: SolutionRevision, *, rating: tuple[float, int] | None = None
+    solution: Solution,
+    revision: SolutionRevision,
+    *,
+    rating: tuple[float, int] | None = None,
+    with_html: bool = True,
 ) -> dict[str, Any]:
+    """The JSON API's solution; ``with_html=False`` leaves out the rendered description
+    (the solution page renders the description in its shared body instead)."""
     data = summary_dict(solution, revision, rating=rating)
     data.pop("highlights")
     data.update(
         description=revision.description,
-        description_html=str(render_markdown(revision.description)),
+        description_html=str(render_markdown(revision.description)) if with_html else None,
         case_studies=list(revision.case_studies),
         faq=list(revision.faq),
         support=dict(revision.support),

@@ -83,10 +83,19 @@ def record(session: Session, changes: dict[int, SearchOp]) -> None:
     )
 
 
+def head_expression() -> sa.ColumnElement[int]:
+    """The id of the newest entry (the horizon when everything was pruned; 0 for none), as
+    one expression, for reading it beside other things in one statement."""
+    return sa.func.coalesce(
+        sa.select(sa.func.max(SearchChange.id)).scalar_subquery(),
+        sa.select(SearchLogHorizon.pruned_through).limit(1).scalar_subquery(),
+        0,
+    )
+
+
 def head(session: Session) -> int:
     """The id of the newest entry (the horizon when everything was pruned; 0 for none)."""
-    newest = session.scalar(sa.select(sa.func.max(SearchChange.id)))
-    return newest if newest is not None else horizon(session)
+    return int(session.scalar(sa.select(head_expression())) or 0)
 
 
 def horizon(session: Session) -> int:

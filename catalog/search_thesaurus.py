@@ -256,8 +256,15 @@ def _bump(session: Session) -> None:
     session.flush()
 
 
+def version_expression() -> sa.ColumnElement[int]:
+    """The vocabulary's version (0 before the first edit), as one expression."""
+    return sa.func.coalesce(
+        sa.select(VocabularyState.version).where(VocabularyState.id == 1).scalar_subquery(), 0
+    )
+
+
 def version(session: Session) -> int:
-    return session.scalar(sa.select(VocabularyState.version).where(VocabularyState.id == 1)) or 0
+    return int(session.scalar(sa.select(version_expression())) or 0)
 
 
 def load(session: Session, at_version: int) -> Vocabulary:
@@ -304,9 +311,14 @@ class VocabularyCache:
     def __repr__(self) -> str:
         return f"<VocabularyCache at version {self._version}>"
 
-    def current(self) -> Vocabulary:
+    def current(self, *, known_version: int | None = None) -> Vocabulary:
         """The vocabulary at the database's version (the packaged one if the database
-        cannot be read: search keeps working without the operators' edits)."""
+        cannot be read: search keeps working without the operators' edits).
+        ``known_version``, when the caller has just read it, saves reading it again."""
+        if known_version is not None and known_version == self._version:
+            vocabulary = self._vocabulary
+            if vocabulary is not None:
+                return vocabulary
         try:
             with self.sessions() as session:
                 # A plain read (on SQLite a WAL snapshot, not BEGIN IMMEDIATE): a search

@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from catalog import agreements, indexing
 from catalog.models import (
@@ -350,7 +350,15 @@ def relist(session: Session, solution: Solution, *, actor: Actor) -> None:
 
 
 def public_solution(session: Session, slug: str) -> Solution | None:
-    return session.scalar(sa.select(Solution).where(Solution.slug == slug, Solution.is_public))
+    """A published solution by its address, with its vendor and published plans."""
+    return session.scalar(
+        sa.select(Solution)
+        .where(Solution.slug == slug, Solution.is_public)
+        .options(
+            joinedload(Solution.vendor),
+            joinedload(Solution.published).selectinload(SolutionRevision.plans),
+        )
+    )
 
 
 def vendor_solutions(session: Session, vendor_id: int) -> list[Solution]:

@@ -231,6 +231,7 @@ def _register_packages(app: Flask) -> None:
     if app.config["PAGE_CACHE_SECONDS"] > 0:
         pages = PageCache.from_config(app.config)
         pages.install(app)
+        app.extensions["marketplace.fragments"] = PageCache.fragments_from_config(app.config)
         for endpoint in storefront.CACHEABLE:
             # The search log position and the search vocabulary's version: the same key on
             # every host for the same content.

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, abort, current_app, g, request, session
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
+from sqlalchemy.orm import joinedload
 
 from marketplace import user_sessions
 from marketplace.db import db, utcnow
@@ -138,7 +139,9 @@ def web_actor() -> Actor | None:
             sa.select(Membership)
             .where(Membership.user_id == current_user.id)
             .order_by(Membership.id)
+            .options(joinedload(Membership.organization))
         ).all()
+        g.web_memberships = memberships  # the navigation's organization switcher reads them
         chosen = next((m for m in memberships if m.organization_id == session.get("org_id")), None)
         chosen = chosen or (memberships[0] if memberships else None)
         if chosen is not None:

@@ -15,7 +15,10 @@ The version means the same on every host, so a page one host rendered at log pos
 
 A page is cached only when nothing in it belongs to the visitor: nobody is signed in, no
 message is waiting to be flashed, and the answer is a plain 200 HTML page that sets no
-cookie. Signed-in people always get a fresh page.
+cookie. Signed-in people get a fresh page, built around *fragments* that are the same for
+everyone (:class:`FragmentCache`): the results and facets of a search, the body of the home
+page. Fragments live in the same store under their own prefix and the same version, so
+what a signed-in person sees is exactly as fresh as what a visitor sees.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis
-from flask import Flask, Response, g, request, session
+from flask import Flask, Response, current_app, g, request, session
 from flask_babel import get_locale
 from flask_login import current_user
+from markupsafe import Markup
 
 log = logging.getLogger(__name__)
 HEADERS = ("Content-Type", "Content-Language", "Vary")
@@ -124,6 +128,43 @@ class RedisStore:
             log.warning("page cache: Redis unavailable (%s)", exc)
 
 
+class FragmentCache:
+    """Rendered pieces of pages that are the same for every viewer, under a version.
+
+    ``render`` runs on a miss; what it returns is kept for ``ttl`` seconds under ``key``,
+    the language and the version (a fragment of an older version is never served). When
+    the version cannot be read (the source is failing), the fragment is rendered and not
+    kept, so the page says what is wrong instead of showing something stale."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get_or_render(
+        self, key: Hashable, version: Callable[[], Hashable], render: Callable[[], str]
+    ) -> Markup:
+        try:
+            full = (key, str(get_locale()), version())
+        except Exception:
+            return Markup(render())
+        entry = self.store.get(full)
+        if entry is not None:
+            return Markup(entry.body.decode())
+        html = render()
+        self.store.put(full, _Entry(html.encode(), (), time.monotonic()))
+        return Markup(html)
+
+    def clear(self) -> None:
+        self.store.clear()
+
+
+def fragment(key: Hashable, version: Callable[[], Hashable], render: Callable[[], str]) -> Markup:
+    """A fragment of the current app's cache (rendered fresh when caching is off)."""
+    cache: FragmentCache | None = current_app.extensions.get("marketplace.fragments")
+    if cache is None:
+        return Markup(render())
+    return cache.get_or_render(key, version, render)
+
+
 class PageCache:
     def __init__(
         self, *, max_entries: int = 256, ttl: float = 60.0, store: Store | None = None
@@ -148,6 +189,17 @@ class PageCache:
 
     def clear(self) -> None:
         self.store.clear()
+
+    @staticmethod
+    def fragments_from_config(config: Mapping[str, Any]) -> FragmentCache:
+        """The fragments' store: beside the pages (CACHE_URL's Redis, or this process's
+        memory), under a prefix of its own."""
+        ttl = float(config["PAGE_CACHE_SECONDS"])
+        url = config.get("CACHE_URL")
+        if not url:
+            return FragmentCache(MemoryStore(max_entries=512, ttl=ttl))
+        prefix = (config.get("CACHE_KEY_PREFIX") or "marketplace:pages:") + "fragments:"
+        return FragmentCache(RedisStore(url, prefix=prefix, ttl=ttl))
 
     def install(self, app: Flask) -> None:
         app.extensions["marketplace.pagecache"] = self

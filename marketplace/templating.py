@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
@@ -21,6 +21,9 @@ from marketplace.money import format_fen
 def _memberships() -> list[Membership]:
     if not current_user.is_authenticated:
         return []
+    web_actor()  # reads them once per request
+    if "web_memberships" in g:
+        return list(g.web_memberships)
     return list(
         db.session.scalars(
             sa.select(Membership)

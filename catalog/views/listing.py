@@ -13,17 +13,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request, url_for
+from flask import render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from catalog import indexing, taxonomy
 from catalog.models import BillingModel, Delivery, Solution, SolutionRevision, VoucherKind
 from catalog.presenters import summary_dict
 from catalog.search import FACETS, InvalidQuery, SearchQuery, SearchResult, SearchUnavailable
+from catalog.views.cards import Card, cards
 from marketplace.db import db
 from marketplace.i18n import current_language
+from marketplace.pagecache import fragment
 
+RESULTS_TEMPLATE = "catalog/storefront/_results.html"
 PER_PAGE = 20
 FACET_PREVIEW = 8  # facet values shown before "more"
 LISTING_ARGS = ("q", *FACETS, "sort", "page")  # what a listing URL carries
@@ -99,7 +103,8 @@ def public_solutions(*criteria: sa.ColumnElement[bool]) -> list[Solution]:
 def summaries(
     solutions: Iterable[Solution], highlights: Mapping[int, dict[str, str]] | None = None
 ) -> list[dict[str, Any]]:
-    """Solutions as cards show them: the JSON API's summary (catalog/presenters.py)."""
+    """Solutions as the compare page shows them: the JSON API's summary
+    (catalog/presenters.py)."""
     solutions = list(solutions)
     ratings = indexing.ratings_by_solution(db.session, (s.id for s in solutions))
     return [
@@ -196,9 +201,10 @@ class Listing:
     """What a listing page shows: results, facet boxes, or why there are none."""
 
     links: ListingLinks
+    fixed: dict[str, str] = field(default_factory=dict)  # filters of the page itself
     query: SearchQuery | None = None
     result: SearchResult | None = None
-    cards: list[dict[str, Any]] = field(default_factory=list)
+    cards: list[Card] = field(default_factory=list)
     facets: list[FacetBox] = field(default_factory=list)
     error: str | None = None  # a malformed argument in the URL, for people
     error_field: str | None = None
@@ -209,16 +215,19 @@ class Listing:
         return 422 if self.error else 200
 
 
-def run_listing(endpoint: str, fixed: Mapping[str, str] | None = None, **view_args: str) -> Listing:
-    """The search a listing URL describes. ``fixed`` filters belong to the page itself (the
-    industry of an industry page) and are neither read from nor written to the URL."""
+def parse_listing(
+    endpoint: str, fixed: Mapping[str, str] | None = None, **view_args: str
+) -> Listing:
+    """The search a listing URL describes, not yet run. ``fixed`` filters belong to the page
+    itself (the industry of an industry page) and are neither read from nor written to the
+    URL."""
     fixed = dict(fixed or {})
     params = {
         name: value.strip()
         for name in LISTING_ARGS
         if name not in fixed and (value := request.args.get(name, "")).strip()
     }
-    listing = Listing(links=ListingLinks(endpoint, view_args, params))
+    listing = Listing(links=ListingLinks(endpoint, view_args, params), fixed=fixed)
     try:
         listing.query = SearchQuery.from_args({**params, **fixed, "per_page": str(PER_PAGE)})
     except InvalidQuery as exc:
@@ -226,19 +235,54 @@ def run_listing(endpoint: str, fixed: Mapping[str, str] | None = None, **view_ar
         listing.error = str(
             INVALID_ARGUMENT.get(exc.field, _l("A filter in this address is not valid."))
         )
-        return listing
+    return listing
+
+
+def run_search(listing: Listing) -> None:
+    """Run a parsed listing's search: its results as cards, and its facet boxes."""
+    if listing.query is None:
+        return
     try:
         listing.result = indexing.search_index().search(listing.query)
     except SearchUnavailable:
         listing.unavailable = True
-        return listing
-    listing.cards = hits_as_cards(listing.result)
+        return
+    hits = listing.result.hits
+    listing.cards = cards([hit.id for hit in hits], {hit.id: hit.highlights for hit in hits})
     listing.facets = [
         _facet_box(listing, facet, listing.result.facets.get(facet, {}))
         for facet in FACETS
-        if facet not in fixed
+        if facet not in listing.fixed
     ]
+
+
+def run_listing(endpoint: str, fixed: Mapping[str, str] | None = None, **view_args: str) -> Listing:
+    """The search a listing URL describes, run."""
+    listing = parse_listing(endpoint, fixed, **view_args)
+    run_search(listing)
     return listing
+
+
+def listing_results(listing: Listing, **context: Any) -> Markup:
+    """The results block of a listing page (filters, cards, sort and pages): the same for
+    everyone who opens this address in this language while the catalog is at this version
+    (marketplace/pagecache.py), so it is rendered once and shared, signed in or not. After
+    a miss, ``listing`` holds what the search found (``unavailable`` included)."""
+
+    def render() -> str:
+        run_search(listing)
+        return render_template(RESULTS_TEMPLATE, listing=listing, **context)
+
+    if listing.error:
+        return Markup(render())
+    key = (
+        "listing",
+        listing.links.endpoint,
+        tuple(sorted(listing.links.view_args.items())),
+        tuple(sorted(listing.links.params.items())),
+        tuple(sorted(listing.fixed.items())),
+    )
+    return fragment(key, indexing.page_version, render)
 
 
 def _facet_box(listing: Listing, facet: str, counts: Mapping[str, int]) -> FacetBox:

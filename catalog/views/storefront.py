@@ -20,18 +20,20 @@ from catalog.estimates import EstimateError, estimate, number, unit_price
 from catalog.models import BillingModel, Plan, Rating, Solution
 from catalog.presenters import detail_dict, plan_dict
 from catalog.search import InvalidQuery, SearchQuery, SearchResult, SearchUnavailable
+from catalog.views.cards import cards, localized
 from catalog.views.listing import (
     SORT_LABELS,
     Listing,
     facet_label,
     hits_as_cards,
+    listing_results,
+    parse_listing,
     public_solutions,
-    run_listing,
     scenario_name,
     summaries,
 )
 from marketplace.db import db
-from marketplace.i18n import current_language
+from marketplace.pagecache import fragment
 
 bp = Blueprint("storefront", __name__)
 
@@ -63,13 +65,6 @@ POPULAR_SCENARIOS = (
     "ai.compute",
     "ai.agent",
 )
-
-
-def localized(chinese: str | None, english: str | None) -> str:
-    """The English text on English pages when there is one, else the Chinese."""
-    if current_language() == "en" and english:
-        return english
-    return chinese or ""
 
 
 @bp.context_processor
@@ -106,7 +101,7 @@ def _catalog_overview() -> SearchResult | None:
         return None
 
 
-def _featured(limit: int = FEATURED_COUNT) -> list[Solution]:
+def _featured(limit: int = FEATURED_COUNT) -> list[int]:
     """Featured solutions first, then the best rated, then the newest."""
     stars = (
         sa.select(Rating.solution_id, sa.func.avg(Rating.stars).label("average"))
@@ -127,46 +122,51 @@ def _featured(limit: int = FEATURED_COUNT) -> list[Solution]:
             .limit(limit)
         )
     )
-    by_id = {s.id: s for s in public_solutions(Solution.id.in_(ids))}
-    return [by_id[i] for i in ids if i in by_id]
+    return ids
 
 
 @bp.get("/")
 def home() -> str:
-    overview = _catalog_overview()
-    industry_counts = overview.facets.get("industry", {}) if overview else {}
-    ranked = sorted(taxonomy.industries(), key=lambda i: (-industry_counts.get(i.code, 0), i.code))
-    return render_template(
-        "catalog/storefront/home.html",
-        overview=overview,
-        scenario_counts=overview.facets.get("scenario", {}) if overview else {},
-        industry_counts=industry_counts,
-        top_industries=ranked[:TOP_INDUSTRIES],
-        all_industries=taxonomy.industries(),
-        groups=taxonomy.scenario_groups(),
-        featured=summaries(_featured()),
-    )
+    def catalog_block() -> str:
+        overview = _catalog_overview()
+        industry_counts = overview.facets.get("industry", {}) if overview else {}
+        ranked = sorted(
+            taxonomy.industries(), key=lambda i: (-industry_counts.get(i.code, 0), i.code)
+        )
+        return render_template(
+            "catalog/storefront/_home_catalog.html",
+            overview=overview,
+            scenario_counts=overview.facets.get("scenario", {}) if overview else {},
+            industry_counts=industry_counts,
+            top_industries=ranked[:TOP_INDUSTRIES],
+            all_industries=taxonomy.industries(),
+            groups=taxonomy.scenario_groups(),
+            featured=cards(_featured()),
+        )
+
+    # The same for everyone at this catalog version: shared, signed in or not.
+    block = fragment(("home",), indexing.page_version, catalog_block)
+    return render_template("catalog/storefront/home.html", catalog_block=block)
 
 
 # --- listing pages ---------------------------------------------------------------------
 
 
-def _render_listing(template: str, listing: Listing, status: int, **context: Any) -> Any:
-    page = render_template(
-        template,
-        listing=listing,
-        sort_labels=SORT_LABELS,
-        groups=taxonomy.scenario_groups(),
-        **context,
-    )
+def _render_listing(
+    template: str, listing: Listing, *, unavailable: int = 200, **context: Any
+) -> Any:
+    """A listing page; ``unavailable`` is its status when the search index cannot be read
+    (a landing page still works as a page of links and says so; the search page is 503)."""
+    results = listing_results(listing, sort_labels=SORT_LABELS)
+    status = unavailable if listing.unavailable else listing.status
+    page = render_template(template, listing=listing, results=results, **context)
     return page, status
 
 
 @bp.get("/search")
 def search() -> Any:
-    listing = run_listing("storefront.search")
-    status = 503 if listing.unavailable else listing.status
-    return _render_listing("catalog/storefront/search.html", listing, status)
+    listing = parse_listing("storefront.search")
+    return _render_listing("catalog/storefront/search.html", listing, unavailable=503)
 
 
 @bp.get("/industries/<code>")
@@ -174,9 +174,9 @@ def industry(code: str) -> Any:
     found = taxonomy.industry(code)
     if found is None:
         abort(404)
-    listing = run_listing("storefront.industry", {"industry": code}, code=code)
+    listing = parse_listing("storefront.industry", {"industry": code}, code=code)
     return _render_listing(
-        "catalog/storefront/landing.html", listing, listing.status, industry=found, scenario=None
+        "catalog/storefront/landing.html", listing, industry=found, scenario=None
     )
 
 
@@ -186,11 +186,10 @@ def scenario(code: str) -> Any:
     if found is None:
         abort(404)
     group = next(g for g in taxonomy.scenario_groups() if g.code == found.group)
-    listing = run_listing("storefront.scenario", {"scenario": code}, code=code)
+    listing = parse_listing("storefront.scenario", {"scenario": code}, code=code)
     return _render_listing(
         "catalog/storefront/landing.html",
         listing,
-        listing.status,
         industry=None,
         scenario=found,
         group=group,
@@ -228,11 +227,19 @@ def solution(slug: str) -> Any:
         .order_by(Rating.created_at.desc())
         .limit(RECENT_REVIEWS)
     )
+    # The listing itself is the same for everyone at this catalog version (a vendor's
+    # change of name or verification moves the version too): rendered once, shared.
+    body = fragment(
+        ("solution-body", found.id, revision.id),
+        indexing.page_version,
+        lambda: render_template("catalog/_solution_body.html", solution=found, revision=revision),
+    )
     page = render_template(
         "catalog/storefront/solution.html",
+        body=body,
         solution=found,
         revision=revision,
-        item=detail_dict(found, revision, rating=rating),
+        item=detail_dict(found, revision, rating=rating, with_html=False),
         calculation=calculation,
         reviews=list(reviews),
     )

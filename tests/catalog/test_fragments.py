@@ -1,0 +1,143 @@
+"""Signed-in people get the storefront's shared parts from the fragment cache: the results
+block of a listing page (rendered once per address, language and catalog version) and the
+solution cards (rendered once per what they show). What belongs to the person — their name,
+their organization, their forms — is rendered around the shared parts on every request, and
+a change to the catalog shows to signed-in people as at once as to visitors."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import Flask
+from flask import session as flask_session
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from catalog import services
+from catalog.models import Solution, SolutionRevision
+from catalog.views import cards as card_module
+from catalog.views.cards import cards
+from marketplace.models import Organization
+from tests.catalog.factories import operator_actor, publish_solution, vendor_actor
+from tests.factories import create_org, create_user, login
+
+RESULTS = re.compile(r'<div class="row g-4">.*?</main>', re.S)
+
+
+def _signed_in(app: Flask, session: Session, name: str) -> tuple[FlaskClient, str]:
+    user = create_user(session, name=name)
+    org = create_org(session, owner=user, name=f"{name}的工厂有限公司")
+    session.commit()
+    client = app.test_client()
+    login(client, user)
+    return client, org.name
+
+
+def _results(html: str) -> str:
+    found = RESULTS.search(html)
+    assert found, html[:2000]
+    return found.group(0)
+
+
+def test_two_signed_in_people_share_the_results_and_keep_their_own_page(
+    app: Flask, session: Session
+) -> None:
+    solution = publish_solution(session)
+    first, first_org = _signed_in(app, session, "周一鸣")
+    second, second_org = _signed_in(app, session, "吴晓雨")
+
+    one = first.get("/search?q=质检")
+    assert one.status_code == 200 and "X-Page-Cache" not in one.headers
+    # Edited behind the catalog's back (no search log entry): a page whose results were
+    # rendered again would show it; the shared block does not, until the catalog moves.
+    session.execute(
+        sa.update(SolutionRevision)
+        .where(SolutionRevision.id == solution.published_revision_id)
+        .values(name="被绕过日志改掉的名字")
+    )
+    session.commit()
+    card_module.rendered.clear()
+    two = second.get("/search?q=质检")
+    one_html, two_html = one.get_data(as_text=True), two.get_data(as_text=True)
+    assert _results(one_html) == _results(two_html)
+    assert "被绕过日志改掉的名字" not in two_html
+    assert first_org in one_html and second_org not in one_html
+    assert second_org in two_html and first_org not in two_html
+
+
+def test_a_catalog_change_reaches_signed_in_results_at_once(
+    app: Flask, session: Session
+) -> None:
+    vendor, operator = vendor_actor(session), operator_actor(session)
+    kept = publish_solution(session, vendor, operator)
+    gone = publish_solution(session, vendor, operator)
+    client, _org = _signed_in(app, session, "郑可")
+    html = client.get("/search?q=质检").get_data(as_text=True)
+    assert f"/solutions/{gone.slug}" in html and f"/solutions/{kept.slug}" in html
+
+    services.delist(session, gone, actor=operator, reason="资质过期")
+    session.commit()
+    html = client.get("/search?q=质检").get_data(as_text=True)
+    assert f"/solutions/{gone.slug}" not in html and f"/solutions/{kept.slug}" in html
+    assert client.get("/industries/C33").get_data(as_text=True).count(gone.slug) == 0
+
+
+def test_the_shared_block_a_signed_in_person_rendered_holds_nothing_of_theirs(
+    app: Flask, session: Session, client: FlaskClient
+) -> None:
+    publish_solution(session)
+    member, org_name = _signed_in(app, session, "钱多多")
+    member.get("/search?q=质检&industry=C33")
+    visitor = client.get("/search?q=质检&industry=C33").get_data(as_text=True)
+    assert "钱多多" not in visitor and org_name not in visitor
+    assert "csrf_token" not in _results(visitor)
+
+
+def test_a_card_shows_a_new_vendor_name_and_the_language_at_once(
+    app: Flask, session: Session
+) -> None:
+    solution = publish_solution(session)
+    session.commit()
+    ids = [solution.id]
+    with app.test_request_context("/"):
+        before = cards(ids)[0].html
+        assert cards(ids)[0].html == before  # the same card, from memory
+    vendor = session.get(Organization, solution.vendor_id)
+    assert vendor is not None
+    vendor.name = "改名后的服务商有限公司"
+    session.commit()
+    with app.test_request_context("/"):
+        renamed = cards(ids)[0].html
+    assert "改名后的服务商有限公司" in renamed and renamed != before
+    with app.test_request_context("/"):
+        flask_session["lang"] = "en"
+        english = cards(ids)[0].html
+    assert "AI visual inspection" in english and "AI视觉质检" not in english
+
+
+def test_cards_skip_what_is_no_longer_public_and_keep_the_order(
+    app: Flask, session: Session
+) -> None:
+    vendor, operator = vendor_actor(session), operator_actor(session)
+    a, b, c = (publish_solution(session, vendor, operator) for _ in range(3))
+    services.delist(session, b, actor=operator, reason="下架")
+    session.commit()
+    with app.test_request_context("/"):
+        shown = [card.slug for card in cards([c.id, b.id, a.id, c.id, 10**9])]
+    assert shown == [c.slug, a.slug]
+    assert session.scalar(sa.select(sa.func.count()).select_from(Solution)) == 3
+
+
+def test_the_home_catalog_block_is_shared_and_the_rest_is_the_person_s(
+    app: Flask, session: Session, client: FlaskClient
+) -> None:
+    solution = publish_solution(session)
+    member, org_name = _signed_in(app, session, "孙立")
+    mine = member.get("/").get_data(as_text=True)
+    assert f"/solutions/{solution.slug}" in mine and org_name in mine
+    assert "/dashboard" in mine  # "go to your dashboard", not "register"
+    visitor = client.get("/").get_data(as_text=True)
+    assert f"/solutions/{solution.slug}" in visitor
+    assert org_name not in visitor and "孙立" not in visitor
+    assert "/register" in visitor
