@@ -27,8 +27,8 @@ from billing.forms import (
     ResolveForm,
 )
 from billing.models import Contract, ContractStatus, Invoice
-from billing.outcome_chart import for_phone, outcome_chart
 from billing.outcome_models import BaselineProposal, OutcomeReport, ReportStatus
+from billing.outcomes.chart import for_phone, outcome_chart
 from billing.views.common import (
     BUYER,
     BUYER_OR_VENDOR,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from billing import outcomes
 from billing.outcome_api import report_dict
-from billing.outcome_chart import outcome_chart
+from billing.outcomes.chart import outcome_chart
 from catalog.estimates import outcome_estimate
 from catalog.pricing import outcome_charge
 from marketplace.money import apply_basis_points, round_half_up

@@ -11,7 +11,7 @@ from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
 from billing import outcomes
-from billing.outcome_chart import OutcomeChart, outcome_chart
+from billing.outcomes.chart import OutcomeChart, outcome_chart
 from tests.billing.factories import T0
 from tests.billing.test_outcomes import MONTH, agreed, reported
 from tests.catalog.factories import operator_actor
