@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 import redis
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from catalog import services
+from catalog.models import SolutionRevision
+from catalog.views import cards
 from marketplace import create_app
 from tests.catalog.factories import operator_actor, publish_solution
+from tests.factories import create_org, create_user, login
 from tests.stripe_server import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -85,3 +89,38 @@ def test_pages_are_served_fresh_when_redis_is_down(config: dict[str, object]) ->
         outer.rollback()
         connection.close()
         app.extensions["marketplace.db"].engine.dispose()
+
+
+def test_a_results_block_one_host_rendered_for_a_member_serves_the_other_s_members(
+    app: Flask, host_b: Flask, session: Session
+) -> None:
+    operator = operator_actor(session)
+    solution = publish_solution(session, operator=operator, name="跨主机共享块质检云")
+    people = []
+    for name in ("甲主机用户", "乙主机用户"):
+        user = create_user(session, name=name)
+        create_org(session, owner=user, name=f"{name}的企业有限公司")
+        people.append(user)
+    session.commit()
+    member_a, member_b = app.test_client(), host_b.test_client()
+    login(member_a, people[0])
+    login(member_b, people[1])
+
+    first = member_a.get("/search?q=质检").text
+    assert solution.slug in first
+    # Host B renders the block only if it missed; a name changed behind the catalog's back
+    # (no search log entry) shows whether B rendered it or took A's.
+    session.execute(
+        sa.update(SolutionRevision)
+        .where(SolutionRevision.id == solution.published_revision_id)
+        .values(name="未经日志修改的名字")
+    )
+    session.commit()
+    cards.rendered.clear()  # this process's cards: B would not find A's anyway
+    from_b = member_b.get("/search?q=质检").text
+    assert solution.slug in from_b and "未经日志修改的名字" not in from_b
+    assert "乙主机用户" in from_b and "甲主机用户" not in from_b
+
+    services.delist(session, solution, actor=operator, reason="停售")
+    session.commit()
+    assert solution.slug not in member_b.get("/search?q=质检").text
