@@ -3,7 +3,6 @@ the rules (matching, the queue); billing/statement_files.py reads the files."""
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -12,25 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.models import Invoice, Payment
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.enums import LabeledEnum
 
 
-class LineStatus(enum.StrEnum):
-    MATCHED = "matched"  # booked on an invoice (or found booked already)
-    UNMATCHED = "unmatched"  # waits in the queue for a person
-    DISMISSED = "dismissed"  # a person decided it is not a buyer's payment
-    IGNORED = "ignored"  # a debit: money going out, nothing to match
-
-    @property
-    def label(self) -> str:
-        return str(LINE_STATUS_LABELS[self])
-
-
-LINE_STATUS_LABELS = {
-    LineStatus.MATCHED: _l("Matched"),
-    LineStatus.UNMATCHED: _l("Waiting for a person"),
-    LineStatus.DISMISSED: _l("Dismissed"),
-    LineStatus.IGNORED: _l("Ignored (debit)"),
-}
+class LineStatus(LabeledEnum):
+    MATCHED = "matched", _l("Matched")  # booked on an invoice (or found booked already)
+    UNMATCHED = "unmatched", _l("Waiting for a person")  # waits in the queue for a person
+    DISMISSED = "dismissed", _l("Dismissed")  # a person decided it is not a buyer's payment
+    IGNORED = "ignored", _l("Ignored (debit)")  # a debit: money going out, nothing to match
 
 
 class BankStatement(Base):

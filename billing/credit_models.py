@@ -6,7 +6,6 @@ billing/credits.py holds the rules.
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -15,25 +14,18 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.models import Invoice
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.enums import LabeledEnum
 
 
-class CreditKind(enum.StrEnum):
-    GRANTED = "granted"  # + a downgrade's unused part, a credit note beyond what was owed
-    APPLIED = "applied"  # - taken off a new invoice of the same buyer and vendor
-    RESTORED = "restored"  # + given back: the invoice it was applied to was voided or refunded
-    PAID_OUT = "paid_out"  # - paid back as money: a refund of the invoice the credit came from
-
-    @property
-    def label(self) -> str:
-        return str(CREDIT_KIND_LABELS[self])
-
-
-CREDIT_KIND_LABELS = {
-    CreditKind.GRANTED: _l("Credit added"),
-    CreditKind.APPLIED: _l("Credit applied"),
-    CreditKind.RESTORED: _l("Credit given back"),
-    CreditKind.PAID_OUT: _l("Credit refunded as money"),
-}
+class CreditKind(LabeledEnum):
+    # + a downgrade's unused part, a credit note beyond what was owed
+    GRANTED = "granted", _l("Credit added")
+    # - taken off a new invoice of the same buyer and vendor
+    APPLIED = "applied", _l("Credit applied")
+    # + given back: the invoice it was applied to was voided or refunded
+    RESTORED = "restored", _l("Credit given back")
+    # - paid back as money: a refund of the invoice the credit came from
+    PAID_OUT = "paid_out", _l("Credit refunded as money")
 
 
 class CreditTransaction(Base):

@@ -4,7 +4,6 @@ vendor's tax documents, tracked here."""
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -13,38 +12,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.models import Invoice
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.enums import LabeledEnum
 
 
-class FapiaoType(enum.StrEnum):
-    NORMAL = "normal"  # 普通发票
-    SPECIAL = "special"  # 增值税专用发票: needs complete 开票信息
-
-    @property
-    def label(self) -> str:
-        return str(FAPIAO_TYPE_LABELS[self])
+class FapiaoType(LabeledEnum):
+    NORMAL = "normal", _l("Ordinary VAT fapiao")  # 普通发票
+    SPECIAL = "special", _l("Special VAT fapiao")  # 增值税专用发票: needs complete 开票信息
 
 
-FAPIAO_TYPE_LABELS = {
-    FapiaoType.NORMAL: _l("Ordinary VAT fapiao"),
-    FapiaoType.SPECIAL: _l("Special VAT fapiao"),
-}
-
-
-class FapiaoStatus(enum.StrEnum):
-    REQUESTED = "requested"
-    ISSUED = "issued"
-    REVERSED = "reversed"  # a red-letter (红字) fapiao cancelled it after a refund
-
-    @property
-    def label(self) -> str:
-        return str(FAPIAO_STATUS_LABELS[self])
-
-
-FAPIAO_STATUS_LABELS = {
-    FapiaoStatus.REQUESTED: _l("Fapiao requested"),
-    FapiaoStatus.ISSUED: _l("Fapiao issued"),
-    FapiaoStatus.REVERSED: _l("Fapiao reversed (red-letter)"),
-}
+class FapiaoStatus(LabeledEnum):
+    REQUESTED = "requested", _l("Fapiao requested")
+    ISSUED = "issued", _l("Fapiao issued")
+    # a red-letter (红字) fapiao cancelled it after a refund
+    REVERSED = "reversed", _l("Fapiao reversed (red-letter)")
 
 
 class BillingProfile(Base):

@@ -19,36 +19,25 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog.models import Plan, Solution, SolutionRevision
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.enums import LabeledEnum
 from marketplace.models import Organization, User
 
 Quantity = sa.Numeric(24, 6)  # metered quantities may be fractional (GPU hours)
 
 
-class ContractStatus(enum.StrEnum):
-    PENDING = "pending"  # outcome contract awaiting the agreed baseline
-    TRIALING = "trialing"
-    ACTIVE = "active"
-    PAST_DUE = "past_due"  # payment retries exhausted: the service is suspended
-    CANCELED = "canceled"
-    ENDED = "ended"
-
-    @property
-    def label(self) -> str:
-        return str(CONTRACT_STATUS_LABELS[self])
+class ContractStatus(LabeledEnum):
+    # outcome contract awaiting the agreed baseline
+    PENDING = "pending", _l("Awaiting baseline agreement")
+    TRIALING = "trialing", _l("Free trial")
+    ACTIVE = "active", _l("Active")
+    # payment retries exhausted: the service is suspended
+    PAST_DUE = "past_due", _l("Suspended: payment overdue")
+    CANCELED = "canceled", _l("Canceled")
+    ENDED = "ended", _l("Ended")
 
     @property
     def is_live(self) -> bool:
         return self in (ContractStatus.TRIALING, ContractStatus.ACTIVE, ContractStatus.PAST_DUE)
-
-
-CONTRACT_STATUS_LABELS = {
-    ContractStatus.PENDING: _l("Awaiting baseline agreement"),
-    ContractStatus.TRIALING: _l("Free trial"),
-    ContractStatus.ACTIVE: _l("Active"),
-    ContractStatus.PAST_DUE: _l("Suspended: payment overdue"),
-    ContractStatus.CANCELED: _l("Canceled"),
-    ContractStatus.ENDED: _l("Ended"),
-}
 
 
 class Contract(Base):
@@ -139,25 +128,13 @@ class UsageEvent(Base):
         return f"<UsageEvent {self.vendor_id}:{self.event_id} {self.quantity} {self.meter}>"
 
 
-class InvoiceStatus(enum.StrEnum):
-    DRAFT = "draft"
-    OPEN = "open"
-    PAID = "paid"
-    VOID = "void"
-    UNCOLLECTIBLE = "uncollectible"
+class InvoiceStatus(LabeledEnum):
+    DRAFT = "draft", _l("Draft")
+    OPEN = "open", lazy_pgettext("invoice status", "Open")  # 待支付, not "open it"
+    PAID = "paid", _l("Paid")
+    VOID = "void", _l("Void")
+    UNCOLLECTIBLE = "uncollectible", _l("Uncollectible")
 
-    @property
-    def label(self) -> str:
-        return str(INVOICE_STATUS_LABELS[self])
-
-
-INVOICE_STATUS_LABELS = {
-    InvoiceStatus.DRAFT: _l("Draft"),
-    InvoiceStatus.OPEN: lazy_pgettext("invoice status", "Open"),  # 待支付, not "open it"
-    InvoiceStatus.PAID: _l("Paid"),
-    InvoiceStatus.VOID: _l("Void"),
-    InvoiceStatus.UNCOLLECTIBLE: _l("Uncollectible"),
-}
 
 # The only moves an invoice may make; anything else raises IllegalTransition.
 INVOICE_TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
@@ -176,21 +153,11 @@ class InvoiceKind(enum.StrEnum):
     CREDIT_NOTE = "credit_note"  # corrects an earlier invoice; its lines are negative
 
 
-class RefundState(enum.StrEnum):
+class RefundState(LabeledEnum):
     """Shown beside a paid invoice whose payments went back (derived, not a status)."""
 
-    PARTIALLY_REFUNDED = "partially_refunded"
-    REFUNDED = "refunded"
-
-    @property
-    def label(self) -> str:
-        return str(REFUND_STATE_LABELS[self])
-
-
-REFUND_STATE_LABELS = {
-    RefundState.PARTIALLY_REFUNDED: _l("Partially refunded"),
-    RefundState.REFUNDED: _l("Refunded"),
-}
+    PARTIALLY_REFUNDED = "partially_refunded", _l("Partially refunded")
+    REFUNDED = "refunded", _l("Refunded")
 
 
 class Invoice(Base):
@@ -344,23 +311,12 @@ class PaymentMethodKind(enum.StrEnum):
     BANK_TRANSFER = "bank_transfer"
 
 
-class PaymentStatus(enum.StrEnum):
-    PROCESSING = "processing"
-    REQUIRES_ACTION = "requires_action"  # 3-D Secure: the buyer must confirm
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-    @property
-    def label(self) -> str:
-        return str(PAYMENT_STATUS_LABELS[self])
-
-
-PAYMENT_STATUS_LABELS = {
-    PaymentStatus.PROCESSING: _l("Processing"),
-    PaymentStatus.REQUIRES_ACTION: _l("Waiting for your confirmation"),
-    PaymentStatus.SUCCEEDED: _l("Succeeded"),
-    PaymentStatus.FAILED: _l("Failed"),
-}
+class PaymentStatus(LabeledEnum):
+    PROCESSING = "processing", _l("Processing")
+    # 3-D Secure: the buyer must confirm
+    REQUIRES_ACTION = "requires_action", _l("Waiting for your confirmation")
+    SUCCEEDED = "succeeded", _l("Succeeded")
+    FAILED = "failed", _l("Failed")
 
 
 class Payment(Base):

@@ -12,27 +12,20 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog.models import Solution
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.enums import LabeledEnum
 from marketplace.models import Organization, User
 
 SUBJECT_MAX = 120
 BODY_MAX = 4000
 
 
-class InquiryStatus(enum.StrEnum):
-    OPEN = "open"  # the buyer wrote last: waits for the vendor's answer
-    ANSWERED = "answered"  # the vendor wrote last
-    CLOSED = "closed"  # no more messages; the buyer asks a new question instead
-
-    @property
-    def label(self) -> str:
-        return str(INQUIRY_STATUS_LABELS[self])
-
-
-INQUIRY_STATUS_LABELS = {
-    InquiryStatus.OPEN: lazy_pgettext("inquiry status", "Waiting for an answer"),  # 待回复
-    InquiryStatus.ANSWERED: lazy_pgettext("inquiry status", "Answered"),  # 已回复
-    InquiryStatus.CLOSED: lazy_pgettext("inquiry status", "Closed"),  # 已关闭
-}
+class InquiryStatus(LabeledEnum):
+    # the buyer wrote last: waits for the vendor's answer; 待回复
+    OPEN = "open", lazy_pgettext("inquiry status", "Waiting for an answer")
+    # the vendor wrote last; 已回复
+    ANSWERED = "answered", lazy_pgettext("inquiry status", "Answered")
+    # no more messages; the buyer asks a new question instead; 已关闭
+    CLOSED = "closed", lazy_pgettext("inquiry status", "Closed")
 
 
 class Side(enum.StrEnum):

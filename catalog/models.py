@@ -20,6 +20,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.enums import LabeledEnum
 from marketplace.models import Organization
 
 FEN_PER_YUAN = 100
@@ -27,59 +28,30 @@ FEN_PER_YUAN = 100
 MONTHS_PER_YEAR = 12
 
 
-class SolutionStatus(enum.StrEnum):
-    DRAFT = "draft"  # never published, being written
-    SUBMITTED = "submitted"  # never published, awaiting review
-    PUBLISHED = "published"
-    REJECTED = "rejected"  # never published, the last review said no
-    DELISTED = "delisted"
-
-    @property
-    def label(self) -> str:
-        return str(SOLUTION_STATUS_LABELS[self])
+class SolutionStatus(LabeledEnum):
+    DRAFT = "draft", _l("Draft")  # never published, being written
+    SUBMITTED = "submitted", _l("In review")  # never published, awaiting review
+    PUBLISHED = "published", _l("Published")
+    REJECTED = "rejected", _l("Rejected")  # never published, the last review said no
+    DELISTED = "delisted", _l("Delisted")
 
 
-SOLUTION_STATUS_LABELS = {
-    SolutionStatus.DRAFT: _l("Draft"),
-    SolutionStatus.SUBMITTED: _l("In review"),
-    SolutionStatus.PUBLISHED: _l("Published"),
-    SolutionStatus.REJECTED: _l("Rejected"),
-    SolutionStatus.DELISTED: _l("Delisted"),
-}
+class RevisionStatus(LabeledEnum):
+    DRAFT = "draft", _l("Draft")
+    SUBMITTED = "submitted", _l("In review")
+    APPROVED = "approved", _l("Published")  # the published revision
+    REJECTED = "rejected", _l("Rejected")
+    # was published, replaced by a later approval
+    SUPERSEDED = "superseded", _l("Replaced by a later version")
 
 
-class RevisionStatus(enum.StrEnum):
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    APPROVED = "approved"  # the published revision
-    REJECTED = "rejected"
-    SUPERSEDED = "superseded"  # was published, replaced by a later approval
-
-    @property
-    def label(self) -> str:
-        return str(REVISION_STATUS_LABELS[self])
-
-
-REVISION_STATUS_LABELS = {
-    RevisionStatus.DRAFT: _l("Draft"),
-    RevisionStatus.SUBMITTED: _l("In review"),
-    RevisionStatus.APPROVED: _l("Published"),
-    RevisionStatus.REJECTED: _l("Rejected"),
-    RevisionStatus.SUPERSEDED: _l("Replaced by a later version"),
-}
-
-
-class Delivery(enum.StrEnum):
-    SAAS = "saas"
-    EDGE = "edge"
-    MAAS = "maas"
-    AGENT = "agent"
-    API = "api"
-    SERVICE = "service"
-
-    @property
-    def label(self) -> str:
-        return str(DELIVERY_LABELS[self])
+class Delivery(LabeledEnum):
+    SAAS = "saas", _l("SaaS")
+    EDGE = "edge", _l("Edge device")
+    MAAS = "maas", _l("Model as a service")
+    AGENT = "agent", _l("AI agent")
+    API = "api", _l("API")
+    SERVICE = "service", _l("Professional service")
 
     @property
     def is_light(self) -> bool:
@@ -87,46 +59,15 @@ class Delivery(enum.StrEnum):
         return self in (Delivery.SAAS, Delivery.MAAS, Delivery.AGENT, Delivery.API)
 
 
-DELIVERY_LABELS = {
-    Delivery.SAAS: _l("SaaS"),
-    Delivery.EDGE: _l("Edge device"),
-    Delivery.MAAS: _l("Model as a service"),
-    Delivery.AGENT: _l("AI agent"),
-    Delivery.API: _l("API"),
-    Delivery.SERVICE: _l("Professional service"),
-}
+class VoucherKind(LabeledEnum):
+    CLOUD = "cloud", _l("Cloud voucher")  # 上云券
+    COMPUTE = "compute", _l("Compute voucher")  # 算力券
 
 
-class VoucherKind(enum.StrEnum):
-    CLOUD = "cloud"  # 上云券
-    COMPUTE = "compute"  # 算力券
-
-    @property
-    def label(self) -> str:
-        return str(VOUCHER_KIND_LABELS[self])
-
-
-VOUCHER_KIND_LABELS = {
-    VoucherKind.CLOUD: _l("Cloud voucher"),
-    VoucherKind.COMPUTE: _l("Compute voucher"),
-}
-
-
-class BillingModel(enum.StrEnum):
-    SUBSCRIPTION = "subscription"
-    USAGE = "usage"  # 先用后付
-    OUTCOME = "outcome"  # 效果付费
-
-    @property
-    def label(self) -> str:
-        return str(BILLING_MODEL_LABELS[self])
-
-
-BILLING_MODEL_LABELS = {
-    BillingModel.SUBSCRIPTION: _l("Subscription"),
-    BillingModel.USAGE: _l("Pay after use"),
-    BillingModel.OUTCOME: _l("Pay for results"),
-}
+class BillingModel(LabeledEnum):
+    SUBSCRIPTION = "subscription", _l("Subscription")
+    USAGE = "usage", _l("Pay after use")  # 先用后付
+    OUTCOME = "outcome", _l("Pay for results")  # 效果付费
 
 
 class Interval(enum.StrEnum):

@@ -13,7 +13,6 @@ as listings say them; the thesaurus applies to queries).
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from catalog.search.vocabulary import (
 )
 from marketplace import audit
 from marketplace.db import READ_ONLY, Base, enum_type, utcnow
+from marketplace.enums import LabeledEnum
 from marketplace.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -45,19 +45,9 @@ MAX_LINE = 1000
 MAX_PHRASE = 40
 
 
-class VocabularyKind(enum.StrEnum):
-    SYNONYMS = "synonyms"
-    PAIN_POINT = "pain_point"
-
-    @property
-    def label(self) -> str:
-        return str(KIND_LABELS[self])
-
-
-KIND_LABELS = {
-    VocabularyKind.SYNONYMS: _l("Synonyms"),
-    VocabularyKind.PAIN_POINT: _l("Pain point"),
-}
+class VocabularyKind(LabeledEnum):
+    SYNONYMS = "synonyms", _l("Synonyms")
+    PAIN_POINT = "pain_point", _l("Pain point")
 
 
 class VocabularyEdit(Base):

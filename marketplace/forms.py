@@ -31,7 +31,7 @@ from wtforms.validators import (
 
 from marketplace import reference
 from marketplace.errors import DomainError
-from marketplace.models import Role
+from marketplace.models import OrgKind, Role
 from marketplace.money import MoneyParseError, parse_yuan
 from marketplace.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problem
 from marketplace.services import check_region, check_uscc
@@ -106,10 +106,9 @@ class OrganizationForm(FlaskForm):
     kind = RadioField(
         _l("Organization type"),
         choices=[
-            SelectChoice("sme", _l("Enterprise (buyer)")),
-            SelectChoice("vendor", _l("Solution vendor")),
+            SelectChoice(kind.value, kind.lazy_label) for kind in (OrgKind.SME, OrgKind.VENDOR)
         ],
-        default="sme",
+        default=OrgKind.SME.value,
         validators=[InputRequired()],
     )
     org_name = StringField(_l("Registered name"), validators=[DataRequired(), Length(max=200)])

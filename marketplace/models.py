@@ -12,54 +12,28 @@ from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.enums import LabeledEnum
 from marketplace.sizeclass import SizeClass
 
 
-class OrgKind(enum.StrEnum):
-    SME = "sme"
-    VENDOR = "vendor"
-    GOVERNMENT = "government"
-    PLATFORM = "platform"
-
-    @property
-    def label(self) -> str:
-        return str(ORG_KIND_LABELS[self])
+class OrgKind(LabeledEnum):
+    SME = "sme", _l("Enterprise (buyer)")
+    VENDOR = "vendor", _l("Solution vendor")
+    GOVERNMENT = "government", _l("Government")
+    PLATFORM = "platform", _l("Platform operator")
 
 
-ORG_KIND_LABELS = {
-    OrgKind.SME: _l("Enterprise (buyer)"),
-    OrgKind.VENDOR: _l("Solution vendor"),
-    OrgKind.GOVERNMENT: _l("Government"),
-    OrgKind.PLATFORM: _l("Platform operator"),
-}
+class Verification(LabeledEnum):
+    PENDING = "pending", _l("Awaiting verification")
+    VERIFIED = "verified", _l("Verified")
+    REJECTED = "rejected", _l("Verification rejected")
 
 
-class Verification(enum.StrEnum):
-    PENDING = "pending"
-    VERIFIED = "verified"
-    REJECTED = "rejected"
-
-    @property
-    def label(self) -> str:
-        return str(VERIFICATION_LABELS[self])
-
-
-VERIFICATION_LABELS = {
-    Verification.PENDING: _l("Awaiting verification"),
-    Verification.VERIFIED: _l("Verified"),
-    Verification.REJECTED: _l("Verification rejected"),
-}
-
-
-class Role(enum.StrEnum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    MEMBER = "member"
-    AUDITOR = "auditor"
-
-    @property
-    def label(self) -> str:
-        return str(ROLE_LABELS[self])
+class Role(LabeledEnum):
+    OWNER = "owner", _l("Owner")
+    ADMIN = "admin", _l("Administrator")
+    MEMBER = "member", _l("Member")
+    AUDITOR = "auditor", _l("Auditor (read only)")
 
     @property
     def can_manage(self) -> bool:
@@ -70,14 +44,6 @@ class Role(enum.StrEnum):
     def can_write(self) -> bool:
         """Auditors only read."""
         return self is not Role.AUDITOR
-
-
-ROLE_LABELS = {
-    Role.OWNER: _l("Owner"),
-    Role.ADMIN: _l("Administrator"),
-    Role.MEMBER: _l("Member"),
-    Role.AUDITOR: _l("Auditor (read only)"),
-}
 
 
 class Organization(Base):

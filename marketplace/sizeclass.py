@@ -6,32 +6,22 @@ other figures sets ``SIZE_CLASS_THRESHOLDS`` in its configuration.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
+from marketplace.enums import LabeledEnum
+
 YUAN = 100  # fen per yuan
 
 
-class SizeClass(enum.StrEnum):
-    LARGE = "large"
-    MEDIUM = "medium"
-    SMALL = "small"
-    MICRO = "micro"
+class SizeClass(LabeledEnum):
+    LARGE = "large", _l("Large enterprise")
+    MEDIUM = "medium", _l("Medium enterprise")
+    SMALL = "small", _l("Small enterprise")
+    MICRO = "micro", _l("Micro enterprise")
 
-    @property
-    def label(self) -> str:
-        return str(SIZE_CLASS_LABELS[self])
-
-
-SIZE_CLASS_LABELS = {
-    SizeClass.LARGE: _l("Large enterprise"),
-    SizeClass.MEDIUM: _l("Medium enterprise"),
-    SizeClass.SMALL: _l("Small enterprise"),
-    SizeClass.MICRO: _l("Micro enterprise"),
-}
 
 # (class, minimum employees, minimum annual revenue in fen); both minimums must be met.
 MIIT_2011_INDUSTRY: tuple[tuple[str, int, int], ...] = (

@@ -6,7 +6,6 @@ browser sent is kept only for display (see vouchers/evidence.py)."""
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -14,30 +13,20 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.enums import LabeledEnum
 
 
-class DocumentAccepts(enum.StrEnum):
+class DocumentAccepts(LabeledEnum):
     """Which file types a required document may be."""
 
-    PDF = "pdf"
-    IMAGE = "image"  # PNG or JPEG (a photo or scan)
-    PDF_OR_IMAGE = "pdf_or_image"
-
-    @property
-    def label(self) -> str:
-        return str(DOCUMENT_ACCEPTS_LABELS[self])
+    PDF = "pdf", _l("PDF")
+    IMAGE = "image", _l("Image (PNG or JPEG)")  # a photo or scan
+    PDF_OR_IMAGE = "pdf_or_image", _l("PDF or image")
 
     def allows(self, content_type: str) -> bool:
         if content_type == "application/pdf":
             return self is not DocumentAccepts.IMAGE
         return self is not DocumentAccepts.PDF
-
-
-DOCUMENT_ACCEPTS_LABELS = {
-    DocumentAccepts.PDF: _l("PDF"),
-    DocumentAccepts.IMAGE: _l("Image (PNG or JPEG)"),
-    DocumentAccepts.PDF_OR_IMAGE: _l("PDF or image"),
-}
 
 
 class RequiredDocument(Base):

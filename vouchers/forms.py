@@ -37,7 +37,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from catalog.models import VOUCHER_KIND_LABELS, VoucherKind
+from catalog.models import VoucherKind
 from marketplace import dates, reference
 from marketplace.forms import SECTION_NAMES, YuanField
 from marketplace.models import Organization
@@ -155,7 +155,7 @@ class ProgramForm(FlaskForm):
     )
     kind = RadioField(
         _l("Kind"),
-        choices=[SelectChoice(kind.value, VOUCHER_KIND_LABELS[kind]) for kind in VoucherKind],
+        choices=[SelectChoice(kind.value, kind.lazy_label) for kind in VoucherKind],
         default=VoucherKind.CLOUD.value,
         validators=[InputRequired(_l("Choose cloud or compute voucher."))],
     )

@@ -22,26 +22,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog.models import VoucherKind
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.enums import LabeledEnum
 from marketplace.models import Organization
 
 # --- programs -------------------------------------------------------------------------------
 
 
-class ProgramStatus(enum.StrEnum):
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    CLOSED = "closed"
-
-    @property
-    def label(self) -> str:
-        return str(PROGRAM_STATUS_LABELS[self])
-
-
-PROGRAM_STATUS_LABELS = {
-    ProgramStatus.DRAFT: _l("Draft"),
-    ProgramStatus.PUBLISHED: _l("Published program"),
-    ProgramStatus.CLOSED: _l("Closed"),
-}
+class ProgramStatus(LabeledEnum):
+    DRAFT = "draft", _l("Draft")
+    PUBLISHED = "published", _l("Published program")
+    CLOSED = "closed", _l("Closed")
 
 
 class Program(Base):
@@ -123,23 +113,11 @@ class OrganizationFlag(Base):
 # --- applications ---------------------------------------------------------------------------
 
 
-class ApplicationStatus(enum.StrEnum):
-    SUBMITTED = "submitted"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
-
-    @property
-    def label(self) -> str:
-        return str(APPLICATION_STATUS_LABELS[self])
-
-
-APPLICATION_STATUS_LABELS = {
-    ApplicationStatus.SUBMITTED: _l("Awaiting review"),
-    ApplicationStatus.APPROVED: _l("Approved"),
-    ApplicationStatus.REJECTED: _l("Rejected"),
-    ApplicationStatus.WITHDRAWN: _l("Withdrawn"),
-}
+class ApplicationStatus(LabeledEnum):
+    SUBMITTED = "submitted", _l("Awaiting review")
+    APPROVED = "approved", _l("Approved")
+    REJECTED = "rejected", _l("Rejected")
+    WITHDRAWN = "withdrawn", _l("Withdrawn")
 
 
 class Application(Base):
@@ -183,23 +161,11 @@ class Application(Base):
 # --- vouchers -------------------------------------------------------------------------------
 
 
-class VoucherStatus(enum.StrEnum):
-    ACTIVE = "active"
-    SPENT = "spent"
-    EXPIRED = "expired"
-    REVOKED = "revoked"
-
-    @property
-    def label(self) -> str:
-        return str(VOUCHER_STATUS_LABELS[self])
-
-
-VOUCHER_STATUS_LABELS = {
-    VoucherStatus.ACTIVE: _l("Active"),
-    VoucherStatus.SPENT: _l("Spent"),
-    VoucherStatus.EXPIRED: _l("Expired"),
-    VoucherStatus.REVOKED: _l("Revoked"),
-}
+class VoucherStatus(LabeledEnum):
+    ACTIVE = "active", _l("Active")
+    SPENT = "spent", _l("Spent")
+    EXPIRED = "expired", _l("Expired")
+    REVOKED = "revoked", _l("Revoked")
 
 
 class Voucher(Base):
@@ -291,19 +257,9 @@ class Movement(Base):
 # --- redemptions and settlements ------------------------------------------------------------
 
 
-class RedemptionStatus(enum.StrEnum):
-    ACTIVE = "active"
-    REVERSED = "reversed"
-
-    @property
-    def label(self) -> str:
-        return str(REDEMPTION_STATUS_LABELS[self])
-
-
-REDEMPTION_STATUS_LABELS = {
-    RedemptionStatus.ACTIVE: _l("Redeemed"),
-    RedemptionStatus.REVERSED: _l("Reversed"),
-}
+class RedemptionStatus(LabeledEnum):
+    ACTIVE = "active", _l("Redeemed")
+    REVERSED = "reversed", _l("Reversed")
 
 
 class Redemption(Base):
@@ -351,21 +307,10 @@ class Redemption(Base):
         )
 
 
-class SettlementStatus(enum.StrEnum):
-    DRAFT = "draft"
-    APPROVED = "approved"
-    PAID = "paid"
-
-    @property
-    def label(self) -> str:
-        return str(SETTLEMENT_STATUS_LABELS[self])
-
-
-SETTLEMENT_STATUS_LABELS = {
-    SettlementStatus.DRAFT: _l("Draft"),
-    SettlementStatus.APPROVED: _l("Approved, awaiting payment"),
-    SettlementStatus.PAID: _l("Paid"),
-}
+class SettlementStatus(LabeledEnum):
+    DRAFT = "draft", _l("Draft")
+    APPROVED = "approved", _l("Approved, awaiting payment")
+    PAID = "paid", _l("Paid")
 
 
 class Settlement(Base):
@@ -409,45 +354,29 @@ class Settlement(Base):
 # --- anomalies ------------------------------------------------------------------------------
 
 
-class AnomalyRule(enum.StrEnum):
-    RELATED_PARTY = "related_party"
-    QUICK_REVERSAL = "quick_reversal"  # refund or void soon after redemption (cash-out)
-    VENDOR_CONCENTRATION = "vendor_concentration"
-    SPLIT_INVOICES = "split_invoices"  # several invoices just under the per-invoice cap
-    NO_USAGE = "no_usage"  # redeemed on a contract with no recorded usage
+class AnomalyRule(LabeledEnum):
+    RELATED_PARTY = "related_party", _l("Buyer and vendor may be related parties")
+    # refund or void soon after redemption (cash-out)
+    QUICK_REVERSAL = "quick_reversal", _l("Refund or void soon after a redemption")
+    VENDOR_CONCENTRATION = (
+        "vendor_concentration",
+        _l("One vendor takes a large share of the program"),
+    )
+    # several invoices just under the per-invoice cap
+    SPLIT_INVOICES = "split_invoices", _l("Invoices split just under the per-invoice cap")
+    # redeemed on a contract with no recorded usage
+    NO_USAGE = "no_usage", _l("Redeemed on a contract with no recorded usage")
     # subsidy above ratio x eligible, above the eligible amount, or that above the invoice
-    SUBSIDY_OVER_RATIO = "subsidy_over_ratio"
-
-    @property
-    def label(self) -> str:
-        return str(ANOMALY_RULE_LABELS[self])
-
-
-ANOMALY_RULE_LABELS = {
-    AnomalyRule.RELATED_PARTY: _l("Buyer and vendor may be related parties"),
-    AnomalyRule.QUICK_REVERSAL: _l("Refund or void soon after a redemption"),
-    AnomalyRule.VENDOR_CONCENTRATION: _l("One vendor takes a large share of the program"),
-    AnomalyRule.SPLIT_INVOICES: _l("Invoices split just under the per-invoice cap"),
-    AnomalyRule.NO_USAGE: _l("Redeemed on a contract with no recorded usage"),
-    AnomalyRule.SUBSIDY_OVER_RATIO: _l("Subsidy above the program's ratio of the eligible amount"),
-}
+    SUBSIDY_OVER_RATIO = (
+        "subsidy_over_ratio",
+        _l("Subsidy above the program's ratio of the eligible amount"),
+    )
 
 
-class AnomalyStatus(enum.StrEnum):
-    OPEN = "open"
-    CLEARED = "cleared"
-    CONFIRMED = "confirmed"
-
-    @property
-    def label(self) -> str:
-        return str(ANOMALY_STATUS_LABELS[self])
-
-
-ANOMALY_STATUS_LABELS = {
-    AnomalyStatus.OPEN: _l("To review"),
-    AnomalyStatus.CLEARED: _l("Cleared"),
-    AnomalyStatus.CONFIRMED: _l("Confirmed"),
-}
+class AnomalyStatus(LabeledEnum):
+    OPEN = "open", _l("To review")
+    CLEARED = "cleared", _l("Cleared")
+    CONFIRMED = "confirmed", _l("Confirmed")
 
 
 class Anomaly(Base):

@@ -4,7 +4,6 @@ officer upholds (the issue is cancelled) or dismisses the objection (vouchers/no
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -12,25 +11,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.enums import LabeledEnum
 from marketplace.models import Organization
 from vouchers.models import Application, Program
 
 
-class NoticeStatus(enum.StrEnum):
-    IN_NOTICE = "in_notice"
-    ISSUED = "issued"  # the period ended without an upheld objection
-    CANCELLED = "cancelled"  # an objection was upheld
-
-    @property
-    def label(self) -> str:
-        return str(NOTICE_STATUS_LABELS[self])
-
-
-NOTICE_STATUS_LABELS = {
-    NoticeStatus.IN_NOTICE: _l("In public notice"),
-    NoticeStatus.ISSUED: _l("Voucher issued"),
-    NoticeStatus.CANCELLED: _l("Cancelled after an objection"),
-}
+class NoticeStatus(LabeledEnum):
+    IN_NOTICE = "in_notice", _l("In public notice")
+    ISSUED = "issued", _l("Voucher issued")  # the period ended without an upheld objection
+    CANCELLED = "cancelled", _l("Cancelled after an objection")  # an objection was upheld
 
 
 class Notice(Base):
@@ -73,21 +62,10 @@ class Notice(Base):
         )
 
 
-class ObjectionStatus(enum.StrEnum):
-    OPEN = "open"
-    UPHELD = "upheld"
-    DISMISSED = "dismissed"
-
-    @property
-    def label(self) -> str:
-        return str(OBJECTION_STATUS_LABELS[self])
-
-
-OBJECTION_STATUS_LABELS = {
-    ObjectionStatus.OPEN: _l("To review"),
-    ObjectionStatus.UPHELD: _l("Upheld"),
-    ObjectionStatus.DISMISSED: _l("Dismissed"),
-}
+class ObjectionStatus(LabeledEnum):
+    OPEN = "open", _l("To review")
+    UPHELD = "upheld", _l("Upheld")
+    DISMISSED = "dismissed", _l("Dismissed")
 
 
 class Objection(Base):
