@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from billing import invoices, notify, webhook_events
 from billing.invoices import LineDraft
 from billing.models import Contract, ContractStatus, Invoice
+from billing.outcomes import baselines
 from billing.periods import period_bounds, prorate
 from billing.rating import subscription_line
 from catalog.models import BillingModel, Plan
@@ -154,9 +155,7 @@ def start(
     webhook_events.contract_event(session, contract, "contract.created", now=now, key="created")
     if plan.billing_model is BillingModel.OUTCOME:
         # The buyer's figure is a proposal: it binds only when the vendor accepts it.
-        from billing import outcomes
-
-        outcomes.propose_baseline(
+        baselines.propose_baseline(
             session, contract, actor=actor, value=baseline, note=baseline_note
         )
     if plan.billing_model is BillingModel.SUBSCRIPTION and not trial:

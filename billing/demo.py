@@ -283,8 +283,9 @@ def load_outcomes(
     and a quality inspection (恒丰精密 with 精测). Their first result was confirmed by the
     buyer, the second by silence, the third disputed and adjusted by the operator (all
     three invoiced, the first paid), and the fourth awaits the buyer."""
-    from billing import invoices, outcomes
-    from billing.outcome_models import OutcomeReport
+    from billing import invoices
+    from billing.outcomes import baselines, invoicing, reporting, verification
+    from billing.outcomes.models import OutcomeReport
     from billing.periods import period_bounds
 
     if session.scalar(sa.select(OutcomeReport.id).limit(1)) is not None:
@@ -318,12 +319,12 @@ def load_outcomes(
             baseline=baseline,
             baseline_note=how,
         )
-        outcomes.accept_baseline(session, contract, actor=vendor, now=anchor)
+        baselines.accept_baseline(session, contract, actor=vendor, now=anchor)
         reports = []
         for index, value in enumerate(values):
             start, end = period_bounds(anchor, index)
             reports.append(
-                outcomes.report(
+                reporting.report(
                     session,
                     contract,
                     actor=vendor,
@@ -336,8 +337,10 @@ def load_outcomes(
                 )
             )
         first, second, third, _fourth = reports
-        outcomes.confirm(session, first, actor=buyer, now=first.submitted_at + timedelta(days=2))
-        (paid,) = outcomes.invoice_confirmed(
+        verification.confirm(
+            session, first, actor=buyer, now=first.submitted_at + timedelta(days=2)
+        )
+        (paid,) = invoicing.invoice_confirmed(
             session, now=first.submitted_at + timedelta(days=2), commission_bp=commission
         )
         if invoices.amount_due(paid) > 0:
@@ -349,9 +352,9 @@ def load_outcomes(
                 actor=operator,
                 now=first.submitted_at + timedelta(days=9),
             )
-        outcomes.auto_confirm(session, now=second.confirm_by)
-        outcomes.invoice_confirmed(session, now=second.confirm_by, commission_bp=commission)
-        outcomes.dispute(
+        verification.auto_confirm(session, now=second.confirm_by)
+        invoicing.invoice_confirmed(session, now=second.confirm_by, commission_bp=commission)
+        verification.dispute(
             session,
             third,
             actor=buyer,
@@ -361,7 +364,7 @@ def load_outcomes(
             now=third.submitted_at + timedelta(days=1),
         )
         adjusted = (third.measured + baseline) / 2
-        outcomes.resolve(
+        verification.resolve(
             session,
             third,
             actor=operator,
@@ -370,7 +373,7 @@ def load_outcomes(
             note="双方提供的生产记录已核对：按产量折算后的实测值计费。",
             now=third.submitted_at + timedelta(days=3),
         )
-        outcomes.invoice_confirmed(
+        invoicing.invoice_confirmed(
             session, now=third.submitted_at + timedelta(days=3), commission_bp=commission
         )
         while contract.current_period_end <= now:  # as the billing run would have

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from billing import contracts, outcomes, voucher_payments
+from billing import contracts, voucher_payments
 from billing.models import Contract, InvoiceStatus
+from billing.outcomes import baselines, invoicing, reporting, verification
 from billing.periods import period_bounds
 from catalog.models import BillingModel, Solution, VoucherKind
 from marketplace.db import utcnow
@@ -83,12 +84,12 @@ def load(session: Session, **_: Any) -> dict[str, Any]:
         baseline=BASELINE,
         baseline_note="2026 年上半年返工记录平均，外观不良返工工时",
     )
-    outcomes.accept_baseline(session, contract, actor=vendor, now=anchor)
+    baselines.accept_baseline(session, contract, actor=vendor, now=anchor)
     reports = []
     for index, measured in enumerate(RESULTS):
         start, end = period_bounds(anchor, index)
         submitted = min(end + timedelta(days=1), now - timedelta(days=3))
-        report = outcomes.report(
+        report = reporting.report(
             session,
             contract,
             actor=vendor,
@@ -98,9 +99,9 @@ def load(session: Session, **_: Any) -> dict[str, Any]:
             now=submitted,
             note="返工工时取自 MES 工单汇总",
         )
-        outcomes.confirm(session, report, actor=buyer, now=submitted + timedelta(hours=4))
+        verification.confirm(session, report, actor=buyer, now=submitted + timedelta(hours=4))
         reports.append(report)
-    billed = outcomes.invoice_confirmed(
+    billed = invoicing.invoice_confirmed(
         session,
         now=now - timedelta(days=2),
         commission_bp=commission,

@@ -14,14 +14,15 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
-from billing import bank_statements, ledger_reports, outcomes, payments
+from billing import bank_statements, ledger_reports, payments
 from billing import invoices as invoice_rules
 from billing.api import InvoiceOut
 from billing.bank_statement_models import BankStatementLine
 from billing.invoices import IllegalTransition
 from billing.models import Invoice, Payment
-from billing.outcome_api import ReportOut, report_dict
-from billing.outcome_models import OutcomeReport, ReportStatus
+from billing.outcomes import corrections
+from billing.outcomes.api import ReportOut, report_dict
+from billing.outcomes.models import OutcomeReport, ReportStatus
 from billing.presenters import invoice_dict
 from billing.statement_files import MAX_BYTES as STATEMENT_MAX_BYTES
 from marketplace.db import db, utcnow
@@ -219,7 +220,7 @@ def correct_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
     if report_ is None:
         raise ApiError(404, _("No such outcome report."))
     with service_call():
-        document = outcomes.correct(
+        document = corrections.correct(
             db.session,
             report_,
             actor=current_actor(),

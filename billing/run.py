@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from billing import contracts as contract_rules
-from billing import invoices, notify, outcomes, run_errors, webhook_events
+from billing import invoices, notify, run_errors, webhook_events
 from billing.error_models import CLOSE, BillingError
 from billing.metering import period_quantities
 from billing.models import (
@@ -37,7 +37,8 @@ from billing.models import (
     Invoice,
     InvoiceStatus,
 )
-from billing.outcome_models import OutcomeReport, ReportStatus
+from billing.outcomes import invoicing, verification
+from billing.outcomes.models import OutcomeReport, ReportStatus
 from billing.periods import period_bounds, period_index
 from billing.rating import subscription_line, usage_period_lines
 from catalog.models import BillingModel
@@ -226,7 +227,7 @@ def run(
             progress(len(batch_ids))
     _retry_failed(sessions, as_of=as_of, commission_bp=commission_bp, report=report, skip=failed)
     with sessions() as session, session.begin():
-        report.outcomes_confirmed = outcomes.auto_confirm(session, now=as_of)
+        report.outcomes_confirmed = verification.auto_confirm(session, now=as_of)
     _invoice_results(sessions, as_of=as_of, commission_bp=commission_bp, report=report)
     with sessions() as session, session.begin():
         report.vouchers_expired = wallet.expire_due(session, as_of)
@@ -283,7 +284,7 @@ def _invoice_results(
     the result's period) and the others are invoiced."""
     try:
         with sessions() as session, session.begin():
-            created = outcomes.invoice_confirmed(session, now=as_of, commission_bp=commission_bp)
+            created = invoicing.invoice_confirmed(session, now=as_of, commission_bp=commission_bp)
             numbers = [invoice.number for invoice in created]
             run_errors.resolve_results(
                 session, [(i.contract_id, i.period_start) for i in created], now=utcnow()
@@ -309,7 +310,7 @@ def _invoice_results(
         with sessions() as session, session.begin():
             try:
                 with session.begin_nested():
-                    created = outcomes.invoice_confirmed(
+                    created = invoicing.invoice_confirmed(
                         session, now=as_of, commission_bp=commission_bp, report_ids=[report_id]
                     )
             except Exception as exc:

@@ -15,7 +15,7 @@ from billing import overdue
 from billing.error_models import BillingError
 from billing.fapiao_models import Fapiao, FapiaoStatus
 from billing.models import Contract, ContractStatus, Invoice, InvoiceKind
-from billing.outcome_models import OutcomeReport, ReportStatus
+from billing.outcomes.models import OutcomeReport, ReportStatus
 from catalog.models import BillingModel, Plan
 from marketplace import todo
 from marketplace.dates import first_day

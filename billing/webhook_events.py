@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from billing.models import Contract, Invoice
-from billing.outcome_models import OutcomeReport
+from billing.outcomes.models import OutcomeReport
 from marketplace import webhooks
 
 

@@ -27,7 +27,7 @@ MODEL_MODULES = (
     "vouchers.evidence_models",
     "vouchers.notice_models",
     "billing.models",
-    "billing.outcome_models",
+    "billing.outcomes.models",
     "billing.attempt_models",
     "billing.error_models",
     "billing.credit_models",
@@ -182,7 +182,6 @@ def _register_packages(app: Flask) -> None:
         fapiao_demo,
         integration_api,
         operator_api,
-        outcome_api,
         run_errors_api,
         stacking_demo,
         voucher_demo,
@@ -194,6 +193,7 @@ def _register_packages(app: Flask) -> None:
     from billing import payments as billing_payments
     from billing import views as billing_views
     from billing import webhooks as billing_webhooks
+    from billing.outcomes import api as outcome_api
     from catalog import api as catalog_api
     from catalog import cli as catalog_cli
     from catalog import demo as catalog_demo

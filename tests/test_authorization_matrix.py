@@ -31,16 +31,15 @@ from werkzeug.datastructures import FileStorage
 
 from billing import (
     bank_statements,
-    evidence,
     fapiao,
     fapiao_models,
     fulfillment,
-    outcomes,
     payment_links,
     payments,
     voucher_payments,
 )
 from billing.bank_statement_demo import statement_csv
+from billing.outcomes import baselines, evidence, reporting
 from billing.payment_link_models import PaymentLink
 from catalog import inquiries, screenshots
 from catalog.models import Screenshot, VoucherKind
@@ -467,8 +466,8 @@ def _world(session: Session, upload_folder: Any) -> World:
     link, _token = payment_links.create(session, invoice, actor=sme, now=now, secret_key="-")
     # A pay-for-results contract with a reported result and its evidence file.
     outcome = start_contract(session, plan=outcome_plan, buyer=sme, baseline=Decimal(42_000))
-    outcomes.accept_baseline(session, outcome, actor=vendor, now=T0)
-    report = outcomes.report(
+    baselines.accept_baseline(session, outcome, actor=vendor, now=T0)
+    report = reporting.report(
         session,
         outcome,
         actor=vendor,

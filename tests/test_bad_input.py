@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from billing import outcomes
 from billing.models import Invoice
+from billing.outcomes import baselines, reporting, verification
 from catalog.models import Solution
 from marketplace.db import utcnow
 from tests.billing.factories import T0, start_contract
@@ -306,8 +306,8 @@ def test_script_in_every_free_text_field_comes_out_inert(
     contract = start_contract(
         session, plan=outcome_plan, buyer=buyer, baseline=Decimal(100), baseline_note=SCRIPT
     )
-    outcomes.accept_baseline(session, contract, actor=vendor, now=T0)
-    report = outcomes.report(
+    baselines.accept_baseline(session, contract, actor=vendor, now=T0)
+    report = reporting.report(
         session,
         contract,
         actor=vendor,
@@ -318,7 +318,7 @@ def test_script_in_every_free_text_field_comes_out_inert(
         note=SCRIPT,
         evidence_url="https://example.cn/?q=" + SCRIPT,
     )
-    outcomes.dispute(session, report, actor=buyer, reason=SCRIPT, now=now)
+    verification.dispute(session, report, actor=buyer, reason=SCRIPT, now=now)
     officer = officer_actor(session)
     program = create_program(
         session,

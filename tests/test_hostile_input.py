@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import evidence
+from billing.outcomes import evidence
 from catalog import screenshots
 from marketplace.errors import DomainError
 from tests.catalog.factories import create_solution

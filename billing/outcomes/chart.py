@@ -2,7 +2,7 @@
 
 The agreed baseline is a horizontal line and each reported period's measured value a point
 (left axis, the KPI's unit); the charge each report causes is a bar (right axis, yuan),
-priced with the same formula as the invoice (billing.outcomes.charge_fen plus the base fee).
+priced with the same formula as the invoice (billing.outcomes.invoicing.charge_fen plus the base fee).
 Bars of results still awaiting the buyer or disputed are drawn as pending. Rejected reports
 are left out, also of the scales. The template turns the geometry into inline SVG: no
 JavaScript and no charting library, and it prints.
@@ -21,8 +21,8 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from billing.models import Contract
-from billing.outcome_models import OutcomeReport, ReportStatus
-from billing.outcomes import charge_fen
+from billing.outcomes.invoicing import charge_fen
+from billing.outcomes.models import OutcomeReport, ReportStatus
 from billing.usage_chart import (
     PHONE_HEIGHT,
     PHONE_WIDTH,

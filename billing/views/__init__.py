@@ -3,18 +3,18 @@ invoices, payments (card and bank transfer), ratings, notifications, the vendor'
 balance and the operator's console. The rules live in the billing services; these views
 load, authorize and call them."""
 
+# The pay-for-results pages live with the rest of outcome billing; importing registers them.
+from billing.outcomes import views as outcome_views  # noqa: F401
 from billing.views import (  # noqa: F401  (importing registers the routes)
     bank_statements,
     contracts,
     delivery,
     documents,
-    evidence,
     fapiao,
     fulfillment,
     invoices,
     notifications,
     operator,
-    outcomes,
     overdue,
     payment_links,
     payments,

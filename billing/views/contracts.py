@@ -24,6 +24,7 @@ from billing.forms import (
     SpendCapForm,
 )
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus
+from billing.outcomes.contract_page import outcome_context
 from billing.periods import prorate
 from billing.usage_chart import for_phone, usage_chart
 from billing.views.common import (
@@ -38,7 +39,6 @@ from billing.views.common import (
     plan_name,
     require_buyer,
 )
-from billing.views.outcomes import outcome_context
 from catalog.models import BillingModel, Plan
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow

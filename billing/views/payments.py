@@ -29,7 +29,7 @@ from billing.views.invoices import invoice_document, is_payable
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
-from marketplace.views.outcome import attempt
+from marketplace.views.flash import attempt
 from marketplace.views.site import safe_next
 from vouchers import redemptions
 

@@ -42,7 +42,7 @@ from marketplace.db import db
 from marketplace.errors import DomainError
 from marketplace.i18n import current_language
 from marketplace.models import Organization, OrgKind
-from marketplace.views.outcome import attempt
+from marketplace.views.flash import attempt
 
 bp = Blueprint("review", __name__, url_prefix="/console/listings")
 

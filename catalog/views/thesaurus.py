@@ -29,7 +29,7 @@ from marketplace.db import db
 from marketplace.errors import DomainError
 from marketplace.i18n import current_language
 from marketplace.models import OrgKind
-from marketplace.views.outcome import attempt
+from marketplace.views.flash import attempt
 
 bp = Blueprint("thesaurus", __name__, url_prefix="/console/search-words")
 

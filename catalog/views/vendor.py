@@ -57,7 +57,7 @@ from marketplace.models import OrgKind
 from marketplace.money import format_fen
 from marketplace.uploads import upload_folder
 from marketplace.urls import UrlPolicy
-from marketplace.views.outcome import attempt
+from marketplace.views.flash import attempt
 
 bp = Blueprint("vendor_console", __name__, url_prefix="/vendor")
 media = Blueprint("media", __name__)

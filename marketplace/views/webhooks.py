@@ -19,7 +19,7 @@ from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.models import OrgKind
 from marketplace.urls import MAX_URL_LENGTH, UrlPolicy
-from marketplace.views.outcome import attempt
+from marketplace.views.flash import attempt
 from marketplace.webhook_models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 
 bp = Blueprint("vendor_webhooks", __name__, url_prefix="/vendor/webhooks")

@@ -15,9 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import metering, outcomes, run
+from billing import metering, run
 from billing.error_models import BillingError
 from billing.models import Contract, ContractStatus, Invoice
+from billing.outcomes import baselines, reporting, verification
 from billing.periods import period_bounds
 from catalog.models import Plan
 from tests.billing.factories import (
@@ -165,8 +166,8 @@ def test_a_broken_outcome_result_is_recorded_and_the_other_results_are_invoiced(
         buyer = buyer_actor(session)
         plan = offered_plan(session, OUTCOME, vendor)
         contract = start_contract(session, plan=plan, buyer=buyer, baseline=Decimal(10**12))
-        outcomes.accept_baseline(session, contract, actor=vendor, now=T0)
-        result = outcomes.report(
+        baselines.accept_baseline(session, contract, actor=vendor, now=T0)
+        result = reporting.report(
             session,
             contract,
             actor=vendor,
@@ -175,7 +176,7 @@ def test_a_broken_outcome_result_is_recorded_and_the_other_results_are_invoiced(
             measured=Decimal(0),
             now=end + timedelta(hours=1),
         )
-        outcomes.confirm(session, result, actor=buyer, now=end + timedelta(hours=2))
+        verification.confirm(session, result, actor=buyer, now=end + timedelta(hours=2))
         agreed.append(contract)
     healthy, broken = agreed
     # A price no listing may have and no cap (edited by hand): 10^12 kWh saved x 10^13 fen.

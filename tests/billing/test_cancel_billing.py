@@ -12,8 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import contracts, metering, outcomes, run
+from billing import contracts, metering, run
 from billing.models import Contract, ContractStatus, Invoice
+from billing.outcomes import baselines, reporting, verification
 from billing.periods import period_bounds
 from marketplace.db import utcnow
 from tests.billing.factories import (
@@ -148,11 +149,11 @@ def test_an_outcome_contract_canceled_midway_still_invoices_its_results(
     buyer = buyer_actor(session)
     plan = offered_plan(session, OUTCOME, vendor)
     contract = start_contract(session, plan=plan, buyer=buyer, baseline=Decimal(42_000))
-    outcomes.accept_baseline(session, contract, actor=vendor, now=T0)
+    baselines.accept_baseline(session, contract, actor=vendor, now=T0)
     start, end = period_bounds(contract.anchor_at, 0)
     canceled_at = end + 10 * DAY
     contracts.cancel(session, contract, actor=buyer, at_period_end=False, now=canceled_at)
-    report = outcomes.report(
+    report = reporting.report(
         session,
         contract,
         actor=vendor,
@@ -161,7 +162,7 @@ def test_an_outcome_contract_canceled_midway_still_invoices_its_results(
         measured=Decimal(40_000),
         now=canceled_at + DAY,
     )
-    outcomes.confirm(session, report, actor=buyer, now=canceled_at + 2 * DAY)
+    verification.confirm(session, report, actor=buyer, now=canceled_at + 2 * DAY)
     session.commit()
     billing_run(app, canceled_at + 3 * DAY)
     (invoice,) = invoices_of(session, contract, "outcome")

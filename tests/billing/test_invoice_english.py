@@ -13,10 +13,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import contracts, metering, outcomes
+from billing import contracts, metering
 from billing import run as billing_run
 from billing.invoices import InvoiceDraft, LineDraft, create_many
 from billing.models import Invoice, InvoiceKind
+from billing.outcomes import baselines, corrections, invoicing, reporting, verification
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor
 from tests.billing.factories import (
@@ -111,8 +112,8 @@ def outcome_invoices(session: Session, buyer: Actor) -> tuple[Invoice, Invoice]:
     plan = publish_solution(session, vendor, plans=[terms]).published.plans[0]
     start = utcnow() - timedelta(days=45)
     contract = start_contract(session, plan=plan, buyer=buyer, now=start, baseline=Decimal(100))
-    outcomes.accept_baseline(session, contract, actor=vendor, now=start)
-    report = outcomes.report(
+    baselines.accept_baseline(session, contract, actor=vendor, now=start)
+    report = reporting.report(
         session,
         contract,
         actor=vendor,
@@ -121,15 +122,15 @@ def outcome_invoices(session: Session, buyer: Actor) -> tuple[Invoice, Invoice]:
         measured=Decimal(60),
         now=contract.current_period_end,
     )
-    outcomes.confirm(session, report, actor=buyer, now=contract.current_period_end)
-    (invoice,) = outcomes.invoice_confirmed(
+    verification.confirm(session, report, actor=buyer, now=contract.current_period_end)
+    (invoice,) = invoicing.invoice_confirmed(
         session,
         now=contract.current_period_end,
         commission_bp=COMMISSION_BP,
         report_ids=[report.id],
     )
     operator = operator_actor(session)
-    note = outcomes.correct(
+    note = corrections.correct(
         session,
         report,
         actor=operator,
@@ -228,8 +229,8 @@ def test_dispute_notifications_read_in_the_readers_language(
     buyer = buyer_actor(session)
     start = utcnow() - timedelta(days=40)
     contract = start_contract(session, plan=plan, buyer=buyer, now=start, baseline=Decimal(100))
-    outcomes.accept_baseline(session, contract, actor=vendor, now=start)
-    report = outcomes.report(
+    baselines.accept_baseline(session, contract, actor=vendor, now=start)
+    report = reporting.report(
         session,
         contract,
         actor=vendor,
@@ -238,7 +239,7 @@ def test_dispute_notifications_read_in_the_readers_language(
         measured=Decimal(60),
         now=contract.current_period_end,
     )
-    outcomes.dispute(
+    verification.dispute(
         session, report, actor=buyer, reason="读数不对", now=contract.current_period_end
     )
     solution = plan.revision

@@ -15,8 +15,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from billing import outcomes
-from billing.outcome_api import report_dict
+from billing.outcomes import invoicing, verification
+from billing.outcomes.api import report_dict
 from billing.outcomes.chart import outcome_chart
 from catalog.estimates import outcome_estimate
 from catalog.pricing import outcome_charge
@@ -67,7 +67,7 @@ def test_the_invoice_the_api_the_chart_and_the_estimate_agree(session: Session) 
     result = reported(session, contract, vendor, MEASURED)
     plan = contract.plan
 
-    assert outcomes.charge_fen(contract, result.measured) == ONCE_FEN
+    assert invoicing.charge_fen(contract, result.measured) == ONCE_FEN
     assert report_dict(result)["charge_fen"] == ONCE_FEN
     (bar,) = outcome_chart(session, contract).periods
     assert bar.charge_fen == ONCE_FEN + SHARE_TERMS["base_fee_fen"]
@@ -75,8 +75,8 @@ def test_the_invoice_the_api_the_chart_and_the_estimate_agree(session: Session) 
     assert estimate["total_fen"] == ONCE_FEN + SHARE_TERMS["base_fee_fen"]
     assert ONCE_FEN in [line["amount_fen"] for line in estimate["lines"]]
 
-    outcomes.confirm(session, result, actor=buyer, now=result.submitted_at)
-    (invoice,) = outcomes.invoice_confirmed(
+    verification.confirm(session, result, actor=buyer, now=result.submitted_at)
+    (invoice,) = invoicing.invoice_confirmed(
         session, now=result.submitted_at, commission_bp=COMMISSION_BP
     )
     line = next(line for line in invoice.lines if line.kind == "outcome")

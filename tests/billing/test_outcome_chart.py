@@ -10,7 +10,7 @@ from flask import Flask, render_template
 from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
-from billing import outcomes
+from billing.outcomes import invoicing, verification
 from billing.outcomes.chart import OutcomeChart, outcome_chart
 from tests.billing.factories import T0
 from tests.billing.test_outcomes import MONTH, agreed, reported
@@ -56,8 +56,8 @@ def test_baseline_lies_between_points_above_and_below_it(session: Session) -> No
 def test_rejected_reports_are_not_drawn_nor_scaled(session: Session) -> None:
     contract, buyer, vendor = agreed(session)
     wild = reported(session, contract, vendor, 1_000)
-    outcomes.dispute(session, wild, actor=buyer, reason="读数错误", now=wild.submitted_at)
-    outcomes.resolve(
+    verification.dispute(session, wild, actor=buyer, reason="读数错误", now=wild.submitted_at)
+    verification.resolve(
         session,
         wild,
         actor=operator_actor(session),
@@ -76,10 +76,12 @@ def test_rejected_reports_are_not_drawn_nor_scaled(session: Session) -> None:
 def test_reports_awaiting_the_buyer_or_disputed_give_pending_bars(session: Session) -> None:
     contract, buyer, vendor = agreed(session)
     confirmed = reported(session, contract, vendor, 40_000)
-    outcomes.confirm(session, confirmed, actor=buyer, now=confirmed.submitted_at)
+    verification.confirm(session, confirmed, actor=buyer, now=confirmed.submitted_at)
     reported(session, contract, vendor, 40_000, start=T0 + MONTH)  # awaiting the buyer
     disputed = reported(session, contract, vendor, 40_000, start=T0 + 2 * MONTH)
-    outcomes.dispute(session, disputed, actor=buyer, reason="含停产周", now=disputed.submitted_at)
+    verification.dispute(
+        session, disputed, actor=buyer, reason="含停产周", now=disputed.submitted_at
+    )
 
     chart = chart_of(session, contract)
     assert [bar.pending for bar in chart.bars] == [False, True, True]
@@ -93,8 +95,10 @@ def test_an_adjusted_report_draws_the_adjusted_value_and_keeps_the_reported(
 ) -> None:
     contract, buyer, vendor = agreed(session)
     adjusted = reported(session, contract, vendor, 30_000)
-    outcomes.dispute(session, adjusted, actor=buyer, reason="含停产周", now=adjusted.submitted_at)
-    outcomes.resolve(
+    verification.dispute(
+        session, adjusted, actor=buyer, reason="含停产周", now=adjusted.submitted_at
+    )
+    verification.resolve(
         session,
         adjusted,
         actor=operator_actor(session),
@@ -122,7 +126,7 @@ def test_bar_heights_are_proportional_to_the_charge(session: Session) -> None:
     charges = []
     for month, measured in enumerate([42_000, 41_000, 40_000, 38_000]):
         reported(session, contract, vendor, measured, start=T0 + month * MONTH)
-        charges.append(outcomes.charge_fen(contract, Decimal(measured)) + BASE_FEE_FEN)
+        charges.append(invoicing.charge_fen(contract, Decimal(measured)) + BASE_FEE_FEN)
     assert charges == [50_000, 80_000, 110_000, 170_000]
 
     chart = chart_of(session, contract)
@@ -138,7 +142,7 @@ def test_bar_heights_are_proportional_to_the_charge(session: Session) -> None:
 def test_the_partial_renders_an_svg_with_points_and_titles(app: Flask, session: Session) -> None:
     contract, buyer, vendor = agreed(session)
     first = reported(session, contract, vendor, 40_000)
-    outcomes.confirm(session, first, actor=buyer, now=first.submitted_at)
+    verification.confirm(session, first, actor=buyer, now=first.submitted_at)
     reported(session, contract, vendor, 39_000, start=T0 + MONTH)
     chart = chart_of(session, contract)
 

@@ -14,9 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import outcomes
 from billing.models import ContractStatus, Invoice, InvoiceKind, Notification
-from billing.outcome_models import OutcomeReport, ReportStatus
+from billing.outcomes import invoicing, verification
+from billing.outcomes.models import OutcomeReport, ReportStatus
 from tests.billing.factories import COMMISSION_BP, buyer_actor, offered_plan, start_contract
 from tests.billing.test_outcomes import agreed, png_bytes, reported
 from tests.catalog.factories import OUTCOME, operator_actor, vendor_actor
@@ -176,8 +176,8 @@ def test_operator_corrects_an_invoiced_result_with_a_credit_note(
 ) -> None:
     contract, buyer, vendor = agreed(session)
     result = reported(session, contract, vendor, 40_000)
-    outcomes.confirm(session, result, actor=buyer, now=result.submitted_at)
-    (invoice,) = outcomes.invoice_confirmed(
+    verification.confirm(session, result, actor=buyer, now=result.submitted_at)
+    (invoice,) = invoicing.invoice_confirmed(
         session, now=result.submitted_at, commission_bp=COMMISSION_BP
     )
     operator = operator_actor(session)
@@ -242,8 +242,8 @@ def test_the_invoices_api_shows_baseline_measured_and_improvement(
 
     contract, buyer, vendor = agreed(session)
     result = reported(session, contract, vendor, 40_000)
-    outcomes.confirm(session, result, actor=buyer, now=result.submitted_at)
-    (invoice,) = outcomes.invoice_confirmed(
+    verification.confirm(session, result, actor=buyer, now=result.submitted_at)
+    (invoice,) = invoicing.invoice_confirmed(
         session, now=result.submitted_at, commission_bp=COMMISSION_BP
     )
     auth = {"Authorization": f"Bearer {create_token(session, buyer.user, buyer.organization)}"}

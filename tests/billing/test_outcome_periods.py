@@ -1,5 +1,5 @@
 """Results are reported for the contract's own billing periods only, by the page's form and
-the API alike (billing/outcomes.py billing_period), so the plan's cap applies once per
+the API alike (billing/outcomes/reporting.py billing_period), so the plan's cap applies once per
 billing period, and no correction takes a period beyond it."""
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import invoices, outcomes
+from billing import invoices
 from billing.models import Contract, Invoice, InvoiceStatus
-from billing.outcome_models import OutcomeReport, ReportStatus
+from billing.outcomes import corrections, invoicing, reporting, verification
+from billing.outcomes.models import OutcomeReport, ReportStatus
 from billing.periods import period_bounds, period_index
 from marketplace import create_app
 from marketplace.db import utcnow
@@ -131,8 +132,8 @@ def test_sliced_periods_are_refused_through_the_api_and_the_cap_applies_once_a_p
         assert again.status_code in (409, 422), again.get_json()
 
     result = session.get(OutcomeReport, body["id"])
-    outcomes.confirm(session, result, actor=buyer, now=utcnow())
-    (invoice,) = outcomes.invoice_confirmed(session, now=utcnow(), commission_bp=COMMISSION_BP)
+    verification.confirm(session, result, actor=buyer, now=utcnow())
+    (invoice,) = invoicing.invoice_confirmed(session, now=utcnow(), commission_bp=COMMISSION_BP)
     assert invoice.total_fen == CAP_FEN + BASE_FEE_FEN
     assert invoice.period_start == month_start and invoice.period_end == month_end
 
@@ -203,8 +204,8 @@ def test_a_rejected_result_may_be_reported_again_and_only_one_report_counts(
     with pytest.raises(Conflict) as taken:
         reported(session, contract, vendor, 40_000)
     assert taken.value.field == "period_start"
-    outcomes.dispute(session, first, actor=buyer, reason="读数有误", now=first.submitted_at)
-    outcomes.resolve(
+    verification.dispute(session, first, actor=buyer, reason="读数有误", now=first.submitted_at)
+    verification.resolve(
         session,
         first,
         actor=operator_actor(session),
@@ -246,7 +247,7 @@ def test_the_service_names_the_field_and_the_expected_period(
 ) -> None:
     contract, _buyer, vendor = agreed(session)
     with pytest.raises(DomainError) as refused:
-        outcomes.report(
+        reporting.report(
             session,
             contract,
             actor=vendor,
@@ -266,7 +267,7 @@ def test_corrections_keep_the_period_within_its_cap_and_happen_once(session: Ses
     operator = operator_actor(session)
     start = result.period_start
     # Really 30,000: 12,000 saved is ¥3,600, capped at ¥1,000: a supplement of ¥400.
-    supplement = outcomes.correct(
+    supplement = corrections.correct(
         session, result, actor=operator, corrected=Decimal(30_000), note="少报", now=T0
     )
     assert supplement.total_fen == CAP_FEN - 60_000
@@ -276,7 +277,7 @@ def test_corrections_keep_the_period_within_its_cap_and_happen_once(session: Ses
     # A second correction is refused in words (it used to fail on the invoices' unique
     # period and reason, a 500 on the console).
     with pytest.raises(Conflict):
-        outcomes.correct(
+        corrections.correct(
             session, result, actor=operator, corrected=Decimal(41_000), note="复核", now=T0
         )
     assert live_charge_fen(session, contract, start) == 60_000
@@ -307,14 +308,14 @@ def test_two_reports_of_one_period_at_once_make_one(
         contract_id, user_id, org_id = contract.id, vendor.user.id, vendor.organization.id
 
     checked = threading.Barrier(2, timeout=30)
-    original = outcomes.billing_period
+    original = reporting.billing_period
 
     def billing_period_then_wait(*args: Any, **kwargs: Any) -> tuple[datetime, datetime]:
         bounds = original(*args, **kwargs)
         checked.wait()  # both requests have seen no report for the period
         return bounds
 
-    monkeypatch.setattr(outcomes, "billing_period", billing_period_then_wait)
+    monkeypatch.setattr(reporting, "billing_period", billing_period_then_wait)
     answers: list[str] = []
 
     def report_once(measured: int) -> None:
@@ -324,7 +325,7 @@ def test_two_reports_of_one_period_at_once_make_one(
             )
             start, end = period(0)
             try:
-                outcomes.report(
+                reporting.report(
                     session,
                     session.get(Contract, contract_id),
                     actor=vendor_now,

@@ -10,9 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import invoices, ledger, outcomes, payments, run
+from billing import invoices, ledger, payments, run
 from billing.models import ContractStatus, Invoice, InvoiceKind, InvoiceStatus
-from billing.outcome_models import ReportStatus
+from billing.outcomes import baselines, corrections, invoicing, reporting, verification
+from billing.outcomes.models import ReportStatus
 from billing.periods import period_bounds, period_index
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from tests.billing.factories import COMMISSION_BP, T0, buyer_actor, offered_plan, start_contract
@@ -31,14 +32,14 @@ def agreed(session: Session, **terms):
         session, plan=plan, buyer=buyer, baseline=Decimal(42_000), baseline_note="2025 年电费单平均"
     )
     assert contract.status is ContractStatus.PENDING and contract.baseline is None
-    outcomes.accept_baseline(session, contract, actor=vendor, now=T0)
+    baselines.accept_baseline(session, contract, actor=vendor, now=T0)
     return contract, buyer, vendor
 
 
 def reported(session: Session, contract, vendor, measured: int, start=T0, now=None):
     """A report for the contract's billing period that contains ``start``."""
     start, end = period_bounds(contract.anchor_at, period_index(contract.anchor_at, start))
-    return outcomes.report(
+    return reporting.report(
         session,
         contract,
         actor=vendor,
@@ -55,14 +56,14 @@ def test_baseline_binds_only_when_the_other_side_accepts(session: Session) -> No
     plan = offered_plan(session, OUTCOME, vendor)
     contract = start_contract(session, plan=plan, buyer=buyer, baseline=Decimal(42_000))
     with pytest.raises(Conflict):  # the proposer cannot accept its own figure
-        outcomes.accept_baseline(session, contract, actor=buyer, now=T0)
-    outcomes.propose_baseline(
+        baselines.accept_baseline(session, contract, actor=buyer, now=T0)
+    baselines.propose_baseline(
         session, contract, actor=vendor, value=Decimal(41_000), note="按 12 个月平均"
     )
-    outcomes.accept_baseline(session, contract, actor=buyer, now=T0)
+    baselines.accept_baseline(session, contract, actor=buyer, now=T0)
     assert contract.baseline == Decimal(41_000) and contract.status is ContractStatus.ACTIVE
     with pytest.raises(Conflict):  # never changes silently afterwards
-        outcomes.propose_baseline(session, contract, actor=vendor, value=Decimal(50_000), note="")
+        baselines.propose_baseline(session, contract, actor=vendor, value=Decimal(50_000), note="")
 
 
 def test_only_the_vendor_reports_and_only_the_buyer_confirms(session: Session) -> None:
@@ -71,10 +72,10 @@ def test_only_the_vendor_reports_and_only_the_buyer_confirms(session: Session) -
         reported(session, contract, buyer, 40_000)
     result = reported(session, contract, vendor, 40_000)
     with pytest.raises(NotAllowed):
-        outcomes.confirm(session, result, actor=vendor, now=T0 + MONTH + timedelta(days=1))
+        verification.confirm(session, result, actor=vendor, now=T0 + MONTH + timedelta(days=1))
     stranger = buyer_actor(session)
     with pytest.raises(NotAllowed):
-        outcomes.dispute(session, result, actor=stranger, reason="x", now=T0 + MONTH)
+        verification.dispute(session, result, actor=stranger, reason="x", now=T0 + MONTH)
 
 
 def test_window_confirm_inside_auto_after_and_dispute_stops_it(
@@ -82,16 +83,16 @@ def test_window_confirm_inside_auto_after_and_dispute_stops_it(
 ) -> None:
     contract, buyer, vendor = agreed(session)
     first = reported(session, contract, vendor, 40_000)  # window: 7 days
-    outcomes.confirm(session, first, actor=buyer, now=first.submitted_at + timedelta(days=6))
+    verification.confirm(session, first, actor=buyer, now=first.submitted_at + timedelta(days=6))
     assert first.status is ReportStatus.CONFIRMED and first.confirmed_how == "buyer"
 
     second = reported(session, contract, vendor, 39_000, start=T0 + MONTH)
     third = reported(session, contract, vendor, 38_000, start=T0 + 2 * MONTH)
-    outcomes.dispute(session, third, actor=buyer, reason="电表读数有误", now=third.submitted_at)
+    verification.dispute(session, third, actor=buyer, reason="电表读数有误", now=third.submitted_at)
     late = second.confirm_by + timedelta(seconds=1)
     with pytest.raises(Conflict):  # too late to dispute
-        outcomes.dispute(session, second, actor=buyer, reason="x", now=late)
-    assert outcomes.auto_confirm(session, now=late + timedelta(days=40)) == 1
+        verification.dispute(session, second, actor=buyer, reason="x", now=late)
+    assert verification.auto_confirm(session, now=late + timedelta(days=40)) == 1
     assert second.status is ReportStatus.CONFIRMED and second.confirmed_how == "silence"
     assert third.status is ReportStatus.DISPUTED  # a dispute stops the silence
 
@@ -100,8 +101,8 @@ def test_confirmed_results_are_invoiced_with_the_formula(session: Session) -> No
     # 30 fen per kWh saved, cap ¥50,000, base fee ¥500 (tests/catalog/factories.OUTCOME)
     contract, buyer, vendor = agreed(session)
     result = reported(session, contract, vendor, 40_000)
-    outcomes.confirm(session, result, actor=buyer, now=result.submitted_at)
-    (invoice,) = outcomes.invoice_confirmed(
+    verification.confirm(session, result, actor=buyer, now=result.submitted_at)
+    (invoice,) = invoicing.invoice_confirmed(
         session, now=result.submitted_at, commission_bp=COMMISSION_BP
     )
     outcome_line = next(line for line in invoice.lines if line.kind == "outcome")
@@ -112,7 +113,7 @@ def test_confirmed_results_are_invoiced_with_the_formula(session: Session) -> No
     )
     assert invoice.total_fen == 60_000 + 50_000
     assert (
-        outcomes.invoice_confirmed(session, now=result.submitted_at, commission_bp=COMMISSION_BP)
+        invoicing.invoice_confirmed(session, now=result.submitted_at, commission_bp=COMMISSION_BP)
         == []
     )
     with pytest.raises(Conflict):  # that period is invoiced
@@ -121,19 +122,21 @@ def test_confirmed_results_are_invoiced_with_the_formula(session: Session) -> No
 
 def test_no_charge_for_no_improvement_and_the_cap(session: Session) -> None:
     contract, _buyer, _vendor = agreed(session, cap_fen=100_000)
-    assert outcomes.charge_fen(contract, Decimal(43_000)) == 0  # worse than the baseline
-    assert outcomes.charge_fen(contract, Decimal(42_000)) == 0
-    assert outcomes.charge_fen(contract, Decimal(30_000)) == 100_000  # 12,000 x 30 capped
+    assert invoicing.charge_fen(contract, Decimal(43_000)) == 0  # worse than the baseline
+    assert invoicing.charge_fen(contract, Decimal(42_000)) == 0
+    assert invoicing.charge_fen(contract, Decimal(30_000)) == 100_000  # 12,000 x 30 capped
 
 
 def test_operator_resolves_a_dispute_by_adjusting(session: Session) -> None:
     contract, buyer, vendor = agreed(session)
     result = reported(session, contract, vendor, 30_000)
-    outcomes.dispute(session, result, actor=buyer, reason="包含了停产周", now=result.submitted_at)
+    verification.dispute(
+        session, result, actor=buyer, reason="包含了停产周", now=result.submitted_at
+    )
     operator = operator_actor(session)
     with pytest.raises(DomainError):
-        outcomes.resolve(session, result, actor=operator, decision="adjust", note="", now=T0)
-    outcomes.resolve(
+        verification.resolve(session, result, actor=operator, decision="adjust", note="", now=T0)
+    verification.resolve(
         session,
         result,
         actor=operator,
@@ -143,7 +146,7 @@ def test_operator_resolves_a_dispute_by_adjusting(session: Session) -> None:
         now=result.submitted_at,
     )
     assert result.status is ReportStatus.CONFIRMED and result.billable_measured == Decimal(39_000)
-    assert outcomes.charge_fen(contract, result.billable_measured) == 3_000 * 30
+    assert invoicing.charge_fen(contract, result.billable_measured) == 3_000 * 30
 
 
 def test_billing_run_auto_confirms_and_invoices(app: Flask, session: Session) -> None:
@@ -239,7 +242,7 @@ def png_bytes() -> bytes:
     ],
 )
 def test_evidence_is_recognised_by_content(data: bytes, content_type: str) -> None:
-    from billing import evidence
+    from billing.outcomes import evidence
 
     assert evidence.sniff(data)[0] == content_type
     assert evidence.sniff(png_bytes())[0] == "image/png"
@@ -250,7 +253,7 @@ def test_wrong_or_too_large_evidence_is_refused_and_nothing_stored(
 ) -> None:
     import io
 
-    from billing import evidence
+    from billing.outcomes import evidence
 
     contract, _buyer, vendor = agreed(session)
     result = reported(session, contract, vendor, 40_000)
@@ -269,7 +272,7 @@ def test_wrong_or_too_large_evidence_is_refused_and_nothing_stored(
 def test_evidence_is_served_to_the_parties_only(
     app: Flask, client: FlaskClient, session: Session, tmp_path
 ) -> None:
-    from billing import evidence
+    from billing.outcomes import evidence
     from tests.factories import login
 
     app.config["UPLOAD_FOLDER"] = str(tmp_path)
@@ -296,8 +299,8 @@ def test_evidence_is_served_to_the_parties_only(
 def invoiced(session: Session, measured: int, **terms):
     contract, buyer, vendor = agreed(session, **terms)
     result = reported(session, contract, vendor, measured)
-    outcomes.confirm(session, result, actor=buyer, now=result.submitted_at)
-    (invoice,) = outcomes.invoice_confirmed(
+    verification.confirm(session, result, actor=buyer, now=result.submitted_at)
+    (invoice,) = invoicing.invoice_confirmed(
         session, now=result.submitted_at, commission_bp=COMMISSION_BP
     )
     return contract, buyer, vendor, result, invoice
@@ -319,7 +322,7 @@ def test_a_credit_note_reverses_exactly_the_wrong_part_of_a_paid_invoice(
     commission_before = ledger.balance(session, ledger.PLATFORM_COMMISSION)
     lines_before = [(line.kind, line.amount_fen) for line in invoice.lines]
 
-    note = outcomes.correct(
+    note = corrections.correct(
         session, result, actor=operator, corrected=Decimal(41_000), note="电表读数录错", now=T0
     )
 
@@ -345,7 +348,7 @@ def test_a_credit_note_reverses_exactly_the_wrong_part_of_a_paid_invoice(
     assert ledger.unbalanced_transactions(session) == []
     assert result.billable_measured == Decimal(41_000)
     with pytest.raises(Conflict):  # once per result
-        outcomes.correct(
+        corrections.correct(
             session, result, actor=operator, corrected=Decimal(41_500), note="again", now=T0
         )
     # The buyer's credit can be paid back; the vendor's share is not touched twice.
@@ -369,7 +372,7 @@ def test_a_credit_note_reverses_exactly_the_wrong_part_of_a_paid_invoice(
 def test_a_credit_note_on_an_open_invoice_lowers_what_is_due(session: Session) -> None:
     _contract, buyer, _vendor, result, invoice = invoiced(session, 40_000, base_fee_fen=0)
     operator = operator_actor(session)
-    outcomes.correct(
+    corrections.correct(
         session, result, actor=operator, corrected=Decimal(41_000), note="读数有误", now=T0
     )
     assert invoice.status is InvoiceStatus.OPEN and invoices.amount_due(invoice) == 30_000
@@ -380,7 +383,7 @@ def test_a_result_with_no_improvement_after_all_settles_the_open_invoice(
     session: Session,
 ) -> None:
     _contract, buyer, _vendor, result, invoice = invoiced(session, 40_000, base_fee_fen=0)
-    note = outcomes.correct(
+    note = corrections.correct(
         session,
         result,
         actor=operator_actor(session),
@@ -396,7 +399,7 @@ def test_a_result_with_no_improvement_after_all_settles_the_open_invoice(
 
 def test_an_under_reported_result_gets_a_supplementary_invoice(session: Session) -> None:
     _contract, _buyer, _vendor, result, invoice = invoiced(session, 40_000)
-    extra = outcomes.correct(
+    extra = corrections.correct(
         session,
         result,
         actor=operator_actor(session),
@@ -413,16 +416,20 @@ def test_only_the_operator_corrects_and_only_invoiced_results(session: Session) 
     contract, buyer, vendor, result, _invoice = invoiced(session, 40_000)
     for actor in (buyer, vendor):
         with pytest.raises(NotAllowed):
-            outcomes.correct(session, result, actor=actor, corrected=Decimal(1), note="x", now=T0)
+            corrections.correct(
+                session, result, actor=actor, corrected=Decimal(1), note="x", now=T0
+            )
     operator = operator_actor(session)
     with pytest.raises(DomainError):  # no note for the parties
-        outcomes.correct(
+        corrections.correct(
             session, result, actor=operator, corrected=Decimal(41_000), note=" ", now=T0
         )
     with pytest.raises(DomainError):  # the same charge: nothing to correct
-        outcomes.correct(
+        corrections.correct(
             session, result, actor=operator, corrected=Decimal(40_000), note="x", now=T0
         )
     pending = reported(session, contract, vendor, 39_000, start=T0 + MONTH)
     with pytest.raises(Conflict):
-        outcomes.correct(session, pending, actor=operator, corrected=Decimal(1), note="x", now=T0)
+        corrections.correct(
+            session, pending, actor=operator, corrected=Decimal(1), note="x", now=T0
+        )

@@ -16,8 +16,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import ledger, metering, outcomes, payments
+from billing import ledger, metering, payments
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus, Notification, Refund
+from billing.outcomes import baselines
 from billing.periods import prorate
 from catalog.models import Plan, Rating
 from marketplace.db import utcnow
@@ -139,7 +140,7 @@ def test_outcome_plan_asks_for_the_baseline(client: FlaskClient, session: Sessio
     assert contract.status is ContractStatus.PENDING
     # The buyer's figure is a proposal until the vendor accepts it (issue 5).
     assert contract.baseline is None
-    proposal = outcomes.open_proposal(session, contract)
+    proposal = baselines.open_proposal(session, contract)
     assert proposal.value == Decimal("12500.5") and proposal.note == "2026年9月电表读数"
 
 

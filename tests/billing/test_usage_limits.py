@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from billing import contracts, outcomes, rating, run
+from billing import contracts, rating, run
 from billing.models import Invoice, UsageEvent
+from billing.outcomes import baselines, reporting
 from billing.periods import period_bounds
 from catalog import validation
 from catalog.limits import (
@@ -317,10 +318,10 @@ def test_an_outcome_result_beyond_what_a_period_can_bill_is_refused(session: Ses
         commission_bp=COMMISSION_BP,
         baseline=Decimal(10**12),
     )
-    outcomes.accept_baseline(session, contract, actor=vendor, now=T0)
+    baselines.accept_baseline(session, contract, actor=vendor, now=T0)
     start, end = period_bounds(T0, 0)
     with pytest.raises(DomainError) as refused:
-        outcomes.report(
+        reporting.report(
             session,
             contract,
             actor=vendor,
@@ -330,7 +331,7 @@ def test_an_outcome_result_beyond_what_a_period_can_bill_is_refused(session: Ses
             now=end + timedelta(hours=1),
         )
     assert refused.value.field == "measured"
-    fine = outcomes.report(
+    fine = reporting.report(
         session,
         contract,
         actor=vendor,

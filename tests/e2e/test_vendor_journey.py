@@ -10,7 +10,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from billing.models import Contract, ContractStatus, Invoice
-from billing.outcome_models import OutcomeReport, ReportStatus
+from billing.outcomes.models import OutcomeReport, ReportStatus
 from catalog.models import Solution
 from marketplace.db import utcnow
 from marketplace.models import Organization

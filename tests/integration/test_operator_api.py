@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from billing import ledger, payments
 from billing.models import InvoiceKind, LedgerEntry, LedgerTransaction
-from billing.outcome_models import OutcomeReport
+from billing.outcomes.models import OutcomeReport
 from catalog.models import Solution
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import outcomes
 from billing.error_models import BillingError
 from billing.models import Invoice
+from billing.outcomes import verification
 from marketplace.dates import CHINA, day_start, first_day
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor
@@ -66,7 +66,7 @@ def test_buyer_sees_an_invoice_to_pay_results_to_confirm_by_their_deadline_and_a
     assert first_day(result.confirm_by).isoformat() in text, text
     assert items["voucher_applications"][0] == "/vouchers/wallet"
 
-    outcomes.confirm(session, result, actor=outcome_buyer, now=result.confirm_by)
+    verification.confirm(session, result, actor=outcome_buyer, now=result.confirm_by)
     session.flush()
     assert "results_to_confirm" not in todo(client, outcome_buyer)
 
@@ -116,7 +116,9 @@ def test_operator_sees_disputes_billing_errors_and_transfers_to_match(
         assert key not in before
     contract, buyer, vendor = agreed(session)
     result = reported(session, contract, vendor, 40_000)
-    outcomes.dispute(session, result, actor=buyer, reason="电表读数不对", now=result.submitted_at)
+    verification.dispute(
+        session, result, actor=buyer, reason="电表读数不对", now=result.submitted_at
+    )
     session.add(
         BillingError(
             contract_id=contract.id,

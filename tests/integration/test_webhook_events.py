@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from billing import contracts, invoices, metering, outcomes, payments, run
+from billing import contracts, invoices, metering, payments, run
 from billing.models import ContractStatus, Invoice, InvoiceStatus
+from billing.outcomes import baselines, reporting, verification
 from billing.periods import period_bounds
 from catalog import inquiries, services
 from marketplace import webhooks
@@ -140,11 +141,11 @@ def test_an_outcome_contract_activated_by_the_baseline_and_its_reports_decided(
     buyer, operator = buyer_actor(session), operator_actor(session)
     plan = offered_plan(session, OUTCOME, vendor)
     contract = start_contract(session, plan=plan, buyer=buyer, baseline=Decimal(42_000))
-    outcomes.accept_baseline(session, contract, actor=vendor, now=T0)
+    baselines.accept_baseline(session, contract, actor=vendor, now=T0)
 
     def report(index: int, measured: int) -> Any:
         start, end = period_bounds(contract.anchor_at, index)
-        return outcomes.report(
+        return reporting.report(
             session,
             contract,
             actor=vendor,
@@ -155,12 +156,12 @@ def test_an_outcome_contract_activated_by_the_baseline_and_its_reports_decided(
         )
 
     confirmed = report(0, 40_000)
-    outcomes.confirm(session, confirmed, actor=buyer, now=confirmed.submitted_at)
+    verification.confirm(session, confirmed, actor=buyer, now=confirmed.submitted_at)
     disputed = report(1, 30_000)
-    outcomes.dispute(
+    verification.dispute(
         session, disputed, actor=buyer, reason="包含了停产周", now=disputed.submitted_at
     )
-    outcomes.resolve(
+    verification.resolve(
         session,
         disputed,
         actor=operator,
@@ -170,7 +171,7 @@ def test_an_outcome_contract_activated_by_the_baseline_and_its_reports_decided(
         now=disputed.submitted_at + timedelta(days=1),
     )
     silent = report(2, 41_000)
-    assert outcomes.auto_confirm(session, now=silent.confirm_by + timedelta(minutes=1)) == 1
+    assert verification.auto_confirm(session, now=silent.confirm_by + timedelta(minutes=1)) == 1
 
     events = told(session, vendor, skip=("listing.approved", "invoice.issued"))
     assert [e["type"] for e in events] == [

@@ -114,7 +114,7 @@ def test_demo_holds_outcome_contracts_in_every_state(
     app: Flask, client: FlaskClient, session: Session
 ) -> None:
     from billing.models import Contract, Invoice, InvoiceStatus
-    from billing.outcome_models import OutcomeReport, ReportStatus
+    from billing.outcomes.models import OutcomeReport, ReportStatus
     from marketplace.db import utcnow
 
     load_demo_into(app, session)

@@ -19,8 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from billing import outcomes as billing_outcomes
 from billing.models import Contract
+from billing.outcomes import baselines, reporting, verification
 from billing.periods import period_bounds, period_index
 from catalog.models import VoucherKind
 from marketplace.db import utcnow
@@ -49,7 +49,7 @@ def outcome_contract(
 ) -> Contract:
     plan = offered_plan(session, {**OUTCOME, **terms}, vendor)
     contract = start_contract(session, plan=plan, buyer=buyer, baseline=Decimal(baseline))
-    billing_outcomes.accept_baseline(session, contract, actor=vendor, now=T0)
+    baselines.accept_baseline(session, contract, actor=vendor, now=T0)
     return contract
 
 
@@ -63,7 +63,7 @@ def confirmed(
 ) -> None:
     """A result for the contract's ``month``-th period, confirmed by the buyer."""
     start, end = period_bounds(contract.anchor_at, period_index(contract.anchor_at, T0) + month)
-    report = billing_outcomes.report(
+    report = reporting.report(
         session,
         contract,
         actor=vendor,
@@ -72,7 +72,7 @@ def confirmed(
         measured=Decimal(measured),
         now=end + timedelta(hours=1),
     )
-    billing_outcomes.confirm(session, report, actor=buyer, now=end + timedelta(hours=2))
+    verification.confirm(session, report, actor=buyer, now=end + timedelta(hours=2))
 
 
 def subsidise(session: Session, program: Program, contract: Contract, code: str, fen: int) -> None:

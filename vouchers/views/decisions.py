@@ -15,7 +15,7 @@ from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.money import format_fen
-from marketplace.views.outcome import attempt
+from marketplace.views.flash import attempt
 from vouchers import anomalies, applications, confirmations, settlements, wallet
 from vouchers.confirmations import ConfirmationNeeded
 from vouchers.forms import (

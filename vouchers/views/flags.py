@@ -12,7 +12,7 @@ from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.models import Organization
-from marketplace.views.outcome import attempt
+from marketplace.views.flash import attempt
 from vouchers import flags
 from vouchers.forms import ClearFlagForm, FlagForm
 from vouchers.models import OrganizationFlag

@@ -11,7 +11,7 @@ from marketplace import dates
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
-from marketplace.views.outcome import attempt
+from marketplace.views.flash import attempt
 from vouchers import evidence, programs
 from vouchers.confirmations import ConfirmationNeeded
 from vouchers.forms import PROGRAM_FIELDS, ActionForm, ConfirmForm, ProgramForm

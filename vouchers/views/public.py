@@ -16,7 +16,7 @@ from marketplace.auth import org_required, web_actor
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.models import OrgKind
-from marketplace.views.outcome import attempt
+from marketplace.views.flash import attempt
 from vouchers import (
     applications,
     eligibility,

@@ -9,10 +9,10 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
-from billing import evidence, outcomes
 from billing.api import ContractOut
 from billing.models import Contract
-from billing.outcome_models import OutcomeReport, ReportStatus
+from billing.outcomes import baselines, evidence, invoicing, reporting, verification
+from billing.outcomes.models import OutcomeReport, ReportStatus
 from billing.presenters import contract_dict
 from catalog.pricing import improvement
 from marketplace.db import db, utcnow
@@ -99,7 +99,7 @@ def report_dict(report_: OutcomeReport) -> dict[str, Any]:
         "measured": format(report_.measured.normalize(), "f"),
         "baseline": format(contract.baseline.normalize(), "f"),
         "improvement": format(improvement(direction, contract.baseline, measured).normalize(), "f"),
-        "charge_fen": outcomes.charge_fen(contract, measured),
+        "charge_fen": invoicing.charge_fen(contract, measured),
         "status": report_.status.value,
         "confirm_by": report_.confirm_by.isoformat(),
         "confirmed_how": report_.confirmed_how,
@@ -142,7 +142,7 @@ def confirm_baseline(contract_id: int) -> dict[str, Any]:
     """The vendor accepts the buyer's proposed baseline: the contract becomes active."""
     contract = _contract(contract_id)
     with service_call():
-        outcomes.accept_baseline(db.session, contract, actor=current_actor(), now=utcnow())
+        baselines.accept_baseline(db.session, contract, actor=current_actor(), now=utcnow())
     return contract_dict(contract)
 
 
@@ -162,7 +162,7 @@ def create_report(body: dict[str, Any]) -> dict[str, Any]:
     reported again). The plan's cap applies to each billing period once."""
     contract = _contract(body["contract_id"])
     with service_call():
-        created = outcomes.report(
+        created = reporting.report(
             db.session,
             contract,
             actor=current_actor(),
@@ -184,7 +184,7 @@ def create_report(body: dict[str, Any]) -> dict[str, Any]:
 def confirm_report(report_id: int) -> dict[str, Any]:
     report_ = _report(report_id)
     with service_call():
-        outcomes.confirm(db.session, report_, actor=current_actor(), now=utcnow())
+        verification.confirm(db.session, report_, actor=current_actor(), now=utcnow())
     return report_dict(report_)
 
 
@@ -197,7 +197,7 @@ def confirm_report(report_id: int) -> dict[str, Any]:
 def dispute_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
     report_ = _report(report_id)
     with service_call():
-        outcomes.dispute(
+        verification.dispute(
             db.session, report_, actor=current_actor(), reason=body["reason"], now=utcnow()
         )
     return report_dict(report_)
@@ -212,7 +212,7 @@ def dispute_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
 def resolve_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
     report_ = _report(report_id)
     with service_call():
-        outcomes.resolve(
+        verification.resolve(
             db.session,
             report_,
             actor=current_actor(),

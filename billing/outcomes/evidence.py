@@ -17,7 +17,7 @@ from typing import IO
 from flask_babel import lazy_gettext as _l
 from PIL import UnidentifiedImageError
 
-from billing.outcome_models import OutcomeReport
+from billing.outcomes.models import OutcomeReport
 from marketplace.errors import DomainError
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind

@@ -1,165 +1,37 @@
 """Pay-for-results (效果付费) pages: the baseline both sides agree on the contract page, the
-vendor's reports with evidence, the buyer's confirmation or dispute, and the operator's
-queue of disputes and corrections of invoiced results. The rules are billing/outcomes.py;
-these views load, authorize and call them."""
+vendor's reports with evidence, the buyer's confirmation or dispute, the operator's queue of
+disputes and corrections of invoiced results, and the download of an evidence file. The
+rules are the other modules of billing/outcomes; these views load, authorize and call them.
+The routes are the ``billing`` blueprint's (billing/views/__init__.py imports this module)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_date
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session, selectinload
-from wtforms.fields.choices import SelectChoice
+from marketplace.views.flash import attempt
+from sqlalchemy.orm import selectinload
 
-from billing import evidence, outcomes
-from billing.forms import (
-    BaselineForm,
-    CorrectionForm,
-    DisputeForm,
-    OutcomeReportForm,
-    ResolveForm,
-)
-from billing.models import Contract, ContractStatus, Invoice
-from billing.outcome_models import BaselineProposal, OutcomeReport, ReportStatus
-from billing.outcomes.chart import for_phone, outcome_chart
-from billing.views.common import (
-    BUYER,
-    BUYER_OR_VENDOR,
-    OPERATOR,
-    bp,
-    kpi_unit,
-    load_contract,
-)
-from catalog.models import BillingModel
-from catalog.pricing import improvement
+from billing.forms import BaselineForm, CorrectionForm, DisputeForm, OutcomeReportForm, ResolveForm
+from billing.models import Contract
+from billing.outcomes import baselines, corrections, evidence, reporting, verification
+from billing.outcomes.contract_page import period_choices, report_row
+from billing.outcomes.models import OutcomeReport, ReportStatus
+from billing.views.common import BUYER, BUYER_OR_VENDOR, OPERATOR, bp, load_contract
+from billing.views.contracts import render_contract
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
-from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
 from marketplace.uploads import upload_folder
 from marketplace.views.accounts import show_error
-from marketplace.views.outcome import attempt
 
 QUEUE_SIZE = 100
-
-
-@dataclass
-class ReportRow:
-    """One reported period as both sides see it: the value that counts, the improvement
-    over the baseline and the charge it causes."""
-
-    report: OutcomeReport
-    value: Decimal  # the operator's adjustment, or the reported value
-    improvement: Decimal
-    charge_fen: int  # the improvement's charge plus the base fee, as invoiced
-    invoice: Invoice | None
-    correction: Invoice | None
-
-    @property
-    def adjusted(self) -> bool:
-        return self.value != self.report.measured
-
-
-def report_row(session: Session, report_: OutcomeReport) -> ReportRow:
-    contract = report_.contract
-    plan = contract.plan
-    value = report_.billable_measured if report_.billable_measured is not None else report_.measured
-    direction = plan.direction.value if plan.direction else "increase"
-    rejected = report_.status is ReportStatus.REJECTED
-    return ReportRow(
-        report=report_,
-        value=value,
-        improvement=improvement(direction, contract.baseline or Decimal(0), value),
-        charge_fen=0 if rejected else outcomes.charge_fen(contract, value) + plan.base_fee_fen,
-        invoice=session.get(Invoice, report_.invoice_id) if report_.invoice_id else None,
-        correction=outcomes.correction_of(session, report_),
-    )
-
-
-def _period_key(start: datetime, end: datetime) -> str:
-    return f"{start.isoformat()}|{end.isoformat()}"
-
-
-def _period_choices(periods: list[tuple[datetime, datetime]]) -> list[SelectChoice]:
-    return [
-        SelectChoice(
-            _period_key(start, end),
-            f"{format_date(start, 'medium')} – {format_date(end, 'medium')}",
-        )
-        for start, end in periods
-    ]
-
-
-def _is_party_writer(contract: Contract, actor: Actor) -> bool:
-    return actor.organization.id in (contract.buyer_id, contract.vendor_id) and actor.role.can_write
-
-
-def outcome_context(
-    contract: Contract,
-    *,
-    baseline_form: BaselineForm | None = None,
-    report_form: OutcomeReportForm | None = None,
-) -> dict[str, Any]:
-    """What the contract page shows of a pay-for-results contract."""
-    if contract.plan.billing_model is not BillingModel.OUTCOME:
-        return {}
-    actor: Actor = g.actor
-    now = utcnow()
-    session = db.session
-    proposals = list(
-        session.scalars(
-            sa.select(BaselineProposal)
-            .where(BaselineProposal.contract_id == contract.id)
-            .order_by(BaselineProposal.id.desc())
-        )
-    )
-    open_proposal = outcomes.open_proposal(session, contract)
-    pending = contract.status is ContractStatus.PENDING
-    party_writer = _is_party_writer(contract, actor)
-    chart = outcome_chart(session, contract, unit=kpi_unit(contract.plan))
-    reports = list(
-        session.scalars(
-            sa.select(OutcomeReport)
-            .where(OutcomeReport.contract_id == contract.id)
-            .order_by(OutcomeReport.period_start.desc(), OutcomeReport.id.desc())
-        )
-    )
-    vendor_writer = (
-        actor.organization.id == contract.vendor_id
-        and actor.org_kind is OrgKind.VENDOR
-        and actor.role.can_write
-    )
-    periods = outcomes.reportable_periods(session, contract, now) if vendor_writer else []
-    if report_form is None and periods:
-        report_form = OutcomeReportForm(formdata=None)
-    if report_form is not None:
-        report_form.period.choices = _period_choices(periods)
-    if baseline_form is None and pending and party_writer:
-        baseline_form = BaselineForm(formdata=None)
-    return {
-        "proposals": proposals,
-        "open_proposal": open_proposal,
-        "may_accept": pending
-        and party_writer
-        and open_proposal is not None
-        and open_proposal.proposed_by_org_id != actor.organization.id,
-        "baseline_form": baseline_form if pending and party_writer else None,
-        "report_rows": [report_row(session, r) for r in reports],
-        "report_form": report_form if vendor_writer and periods else None,
-        "dispute_form": DisputeForm(formdata=None),
-        "buyer_decides": actor.organization.id == contract.buyer_id and actor.role.can_write,
-        "outcome_chart": chart,
-        "outcome_phone_chart": for_phone(chart, kpi_unit(contract.plan)) if chart else None,
-        "now": now,
-    }
 
 
 def _back(contract_id: int, anchor: str = "outcomes") -> ResponseReturnValue:
@@ -172,14 +44,12 @@ def _back(contract_id: int, anchor: str = "outcomes") -> ResponseReturnValue:
 @bp.post("/contracts/<int:contract_id>/baseline")
 @org_required(BUYER_OR_VENDOR, write=True)
 def propose_baseline(contract_id: int) -> ResponseReturnValue:
-    from billing.views.contracts import render_contract
-
     contract = load_contract(contract_id)
     form = BaselineForm()
     if form.validate_on_submit():
         try:
             with db.session.begin_nested():
-                outcomes.propose_baseline(
+                baselines.propose_baseline(
                     db.session,
                     contract,
                     actor=g.actor,
@@ -202,7 +72,7 @@ def propose_baseline(contract_id: int) -> ResponseReturnValue:
 def accept_baseline(contract_id: int) -> ResponseReturnValue:
     contract = load_contract(contract_id)
     attempt(
-        lambda: outcomes.accept_baseline(db.session, contract, actor=g.actor, now=utcnow()),
+        lambda: baselines.accept_baseline(db.session, contract, actor=g.actor, now=utcnow()),
         _("The baseline is agreed. The contract has started."),
     )
     return _back(contract.id, "baseline")
@@ -214,19 +84,17 @@ def accept_baseline(contract_id: int) -> ResponseReturnValue:
 @bp.post("/contracts/<int:contract_id>/outcome-reports")
 @org_required((OrgKind.VENDOR,), write=True)
 def report_result(contract_id: int) -> ResponseReturnValue:
-    from billing.views.contracts import render_contract
-
     contract = load_contract(contract_id)
     now = utcnow()
     form = OutcomeReportForm()
-    # The same periods the service accepts (billing/outcomes.py billing_period).
-    form.period.choices = _period_choices(outcomes.reportable_periods(db.session, contract, now))
+    # The same periods the service accepts (billing/outcomes/reporting.py billing_period).
+    form.period.choices = period_choices(reporting.reportable_periods(db.session, contract, now))
     if form.validate_on_submit():
         start_text, _sep, end_text = form.period.data.partition("|")
         upload = request.files.get(form.evidence.name)
         try:
             with db.session.begin_nested():
-                created = outcomes.report(
+                created = reporting.report(
                     db.session,
                     contract,
                     actor=g.actor,
@@ -271,7 +139,7 @@ def _buyer_report(report_id: int) -> OutcomeReport:
 def confirm_result(report_id: int) -> ResponseReturnValue:
     report_ = _buyer_report(report_id)
     attempt(
-        lambda: outcomes.confirm(db.session, report_, actor=g.actor, now=utcnow()),
+        lambda: verification.confirm(db.session, report_, actor=g.actor, now=utcnow()),
         _("You confirmed the result. It is invoiced in the next billing run."),
     )
     return _back(report_.contract_id)
@@ -287,7 +155,7 @@ def dispute_result(report_id: int) -> ResponseReturnValue:
             flash(message, "danger")
         return _back(report_.contract_id)
     attempt(
-        lambda: outcomes.dispute(
+        lambda: verification.dispute(
             db.session, report_, actor=g.actor, reason=form.reason.data or "", now=utcnow()
         ),
         _("Your dispute was sent. The platform will decide and tell both sides."),
@@ -354,7 +222,7 @@ def resolve_result(report_id: int) -> ResponseReturnValue:
     form = ResolveForm()
     if form.validate_on_submit():
         attempt(
-            lambda: outcomes.resolve(
+            lambda: verification.resolve(
                 db.session,
                 report_,
                 actor=g.actor,
@@ -377,7 +245,7 @@ def correct_result(report_id: int) -> ResponseReturnValue:
     form = CorrectionForm()
     if form.validate_on_submit():
         attempt(
-            lambda: outcomes.correct(
+            lambda: corrections.correct(
                 db.session,
                 report_,
                 actor=g.actor,
@@ -390,3 +258,24 @@ def correct_result(report_id: int) -> ResponseReturnValue:
     else:
         _flash_form_errors(form)
     return redirect(url_for("billing.outcome_queue", view="invoiced"))
+
+
+# --- evidence files, for the contract's two parties and the operator ------------------------
+
+
+@bp.get("/outcome-reports/<int:report_id>/evidence")
+@org_required()
+def evidence_file(report_id: int) -> ResponseReturnValue:
+    report_ = db.session.get(OutcomeReport, report_id)
+    if report_ is None or not report_.evidence_file or not evidence.may_download(report_, g.actor):
+        abort(404)  # another organization's evidence is simply not found
+    response = send_from_directory(
+        upload_folder() / "evidence",
+        report_.evidence_file,
+        mimetype=report_.evidence_content_type,
+        as_attachment=True,
+        download_name=report_.evidence_filename or report_.evidence_file,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
