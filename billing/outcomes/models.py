@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.models import Contract
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.enums import LabeledEnum
 
 
 class ProposalStatus(enum.StrEnum):
@@ -43,23 +44,13 @@ class BaselineProposal(Base):
         return f"<BaselineProposal {self.id} contract={self.contract_id} {self.value} {self.status.value}>"
 
 
-class ReportStatus(enum.StrEnum):
-    SUBMITTED = "submitted"  # waiting for the buyer, within the verification window
-    CONFIRMED = "confirmed"  # by the buyer, by silence, or by the operator's resolution
-    DISPUTED = "disputed"
-    REJECTED = "rejected"  # by the operator
-
-    @property
-    def label(self) -> str:
-        return str(REPORT_STATUS_LABELS[self])
-
-
-REPORT_STATUS_LABELS = {
-    ReportStatus.SUBMITTED: _l("Awaiting confirmation"),
-    ReportStatus.CONFIRMED: _l("Confirmed"),
-    ReportStatus.DISPUTED: _l("Disputed"),
-    ReportStatus.REJECTED: _l("Rejected"),
-}
+class ReportStatus(LabeledEnum):
+    # waiting for the buyer, within the verification window
+    SUBMITTED = "submitted", _l("Awaiting confirmation")
+    # by the buyer, by silence, or by the operator's resolution
+    CONFIRMED = "confirmed", _l("Confirmed")
+    DISPUTED = "disputed", _l("Disputed")
+    REJECTED = "rejected", _l("Rejected")  # by the operator
 
 
 class OutcomeReport(Base):
