@@ -1,6 +1,18 @@
-"""Search benchmark: the catalog's Whoosh index against SQLite FTS5 (trigram) as a reference.
+"""Search benchmark: the catalog's Whoosh index at scale, and against SQLite FTS5 (trigram).
 
     python bench/search.py --n 10000
+    python bench/search.py --sizes 10000,100000
+
+Scale table (every size): for each size, generate that many solutions, build the index
+(build time; size on disk, in bytes and per listing; both also as a ratio to the smallest
+size's, next to the ratio of the sizes, to show how they grow), the first search after the
+rebuild in the process that searched before (it loads the new generation's stored values),
+then a fresh search process (``--probe``, a subprocess, so its memory is only the
+search's): the first search after it opens the index (text analysis loaded first and
+timed apart), warm latency (median, p95, p99) of the 30 queries below, all of them and
+the filtered ones (every query counts facets), and its memory (RSS after the warm-up and
+peak RSS from getrusage; ``--tracemalloc``: the Python heap held by the open index, in
+another probe). Targets at 100,000: filtered p95 <= 50 ms warm, first search < 1 s.
 
 Generates N synthetic but Chinese-plausible solutions (fixed seed) from the scenario and
 industry vocabularies, builds the index (build time), runs 30 mixed queries (Chinese,
@@ -19,15 +31,23 @@ the latency part).
 FTS5's trigram tokenizer cannot match terms shorter than three characters (质检, 能耗,
 排产, 算力 are two); such terms fall back to ``LIKE '%term%'`` over the same columns, as
 SQLite's documentation suggests, and have no bm25 rank (those queries order by newest).
+
+The comparison (in-process latency against FTS5, the relevance and judged tables) takes
+minutes at 100,000 (a second "before" index, FTS5, jieba BM25 over the corpus), so it runs
+only for sizes up to ``--compare-up-to`` (10,000 by default); ``--scale-only`` skips it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import resource
+import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -639,54 +659,161 @@ def judged_relevance(
                 print(f"    {j.label}: {ranks[0]} -> {ranks[1]}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=10_000, help="number of solutions")
-    parser.add_argument("--seed", type=int, default=20260101)
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each query")
-    parser.add_argument("--per-query", action="store_true", help="print every query's timing")
-    parser.add_argument(
-        "--judged-only", action="store_true", help="only the judged relevance table"
-    )
-    args = parser.parse_args()
+def index_bytes(index: SearchIndex) -> int:
+    """Size on disk of the live generation (the Whoosh files and the generation's own)."""
+    return sum(f.stat().st_size for f in index.location.rglob("*") if f.is_file())
 
-    if not industries():
-        sys.exit("marketplace/data/industries.csv is missing")
+
+def rss_bytes() -> int:
+    """Resident set size of this process now (Linux /proc; peak RSS elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return peak_rss_bytes()
+
+
+def peak_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def latency(samples: list[float]) -> dict[str, float]:
+    return {
+        "p50": statistics.median(samples),
+        "p95": percentile(samples, 0.95),
+        "p99": percentile(samples, 0.99),
+        "n": len(samples),
+    }
+
+
+def probe_main(path: str, repeat: int, trace: bool) -> None:
+    """The search process (run as a subprocess by ``probe``): open the index, first search,
+    warm latency, memory; one line of JSON on stdout."""
+    import tracemalloc
+
+    from catalog.search.analysis import segmenter, to_simplified, word_pinyin
+
+    report: dict[str, object] = {"rss_start": rss_bytes()}
     started = time.perf_counter()
-    docs = generate(args.n, args.seed)
+    segmenter(), to_simplified("質"), word_pinyin("质检")  # what any process loads once
+    report["analysis_load"] = time.perf_counter() - started
+    if trace:
+        tracemalloc.start()
+    index = SearchIndex(path)
+    started = time.perf_counter()
+    index.search(QUERIES[0].query)
+    report["first_search"] = time.perf_counter() - started
+    if trace:
+        report["traced_index"] = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        print(json.dumps(report))
+        return
+    started = time.perf_counter()
+    for bench in QUERIES:  # every query once: lexicons read on demand, caches filled
+        index.search(bench.query)
+    report["warm_up"] = time.perf_counter() - started
+    report["rss_warm"] = rss_bytes()
+    every: list[float] = []
+    filtered: list[float] = []
+    slowest: dict[str, float] = {}
+    for _ in range(repeat):
+        for bench in QUERIES:
+            started = time.perf_counter()
+            index.search(bench.query)
+            spent = time.perf_counter() - started
+            every.append(spent)
+            if bench.query.filters() or bench.query.max_monthly_fen is not None:
+                filtered.append(spent)
+            slowest[bench.label] = max(slowest.get(bench.label, 0.0), spent)
+    report["all"] = latency(every)
+    report["filtered"] = latency(filtered)
+    report["slowest"] = sorted(slowest.items(), key=lambda item: -item[1])[:5]
+    report["rss_end"] = rss_bytes()
+    report["peak_rss"] = peak_rss_bytes()
+    index.close()
+    print(json.dumps(report))
+
+
+def probe(path: Path, repeat: int, *, trace: bool = False) -> dict[str, object]:
+    """Run ``probe_main`` in a fresh interpreter over the index at ``path``."""
+    command = [sys.executable, __file__, "--probe", str(path), "--repeat", str(repeat)]
+    if trace:
+        command.append("--tracemalloc")
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class ScaleRow:
+    size: int
+    build_seconds: float
+    disk_bytes: int
+    first_after_rebuild: float
+    probe: dict[str, object]
+    traced: int | None = None
+
+
+def print_scale_table(rows: list[ScaleRow]) -> None:
+    base = rows[0]
+    mb = 1024 * 1024
+
+    def ratio(value: float, of: float) -> str:
+        return f"x{value / of:.2f}" if of else "-"
+
+    def lat(figures: object) -> str:
+        assert isinstance(figures, dict)
+        return "/".join(f"{figures[k] * 1000:.1f}" for k in ("p50", "p95", "p99"))
+
     print(
-        f"generated {len(docs)} solutions in {time.perf_counter() - started:.1f} s "
-        f"(seed {args.seed})"
+        f"\nscale (1-min load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "
+        f"ratios to {base.size:,}, with the ratio of sizes beside):"
     )
+    header = (
+        f"  {'listings':>9} {'build s':>8} {'ratio':>7} {'ms/listing':>10} {'disk MB':>8} "
+        f"{'ratio':>7} {'B/listing':>9} {'n ratio':>7}"
+    )
+    print(header)
+    for row in rows:
+        print(
+            f"  {row.size:>9,} {row.build_seconds:>8.1f} "
+            f"{ratio(row.build_seconds, base.build_seconds):>7} "
+            f"{row.build_seconds * 1000 / row.size:>10.2f} {row.disk_bytes / mb:>8.1f} "
+            f"{ratio(row.disk_bytes, base.disk_bytes):>7} {row.disk_bytes / row.size:>9.0f} "
+            f"{ratio(row.size, base.size):>7}"
+        )
+    print(
+        f"  {'listings':>9} {'1st after rebuild':>17} {'fresh: analysis+1st':>20} "
+        f"{'filtered p50/p95/p99 ms':>24} {'all p50/p95/p99 ms':>20} {'RSS warm':>9} "
+        f"{'peak RSS':>9} {'heap idx':>9}"
+    )
+    for row in rows:
+        p = row.probe
+        print(
+            f"  {row.size:>9,} {ms(row.first_after_rebuild):>17} "
+            f"{float(p['analysis_load']) * 1000:>8.0f} + {ms(float(p['first_search'])):>9} "
+            f"{lat(p['filtered']):>24} {lat(p['all']):>20} "
+            f"{int(p['rss_warm']) / mb:>7.0f}MB {int(p['peak_rss']) / mb:>7.0f}MB "
+            + (f"{row.traced / mb:>7.0f}MB" if row.traced is not None else f"{'-':>9}")
+        )
+    for row in rows:
+        slowest = ", ".join(f"{label} {t * 1000:.1f}" for label, t in row.probe["slowest"])
+        print(f"  {row.size:>9,} slowest (max ms): {slowest}")
+
+
+def compare(docs: list[SolutionDoc], index: SearchIndex, args: argparse.Namespace) -> None:
+    """In-process latency against FTS5, the judged table and the top-5 relevance table."""
     by_id = {d.id: d for d in docs}
-
-    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
-        index = SearchIndex(Path(tmp) / "index")
-        started = time.perf_counter()
-        index.rebuild(docs)
-        build_seconds = time.perf_counter() - started
-        size = sum(f.stat().st_size for f in index.location.iterdir())
-        print(
-            f"whoosh: built index of {index.doc_count()} in {build_seconds:.1f} s "
-            f"({size / 1e6:.1f} MB)"
-        )
-        started = time.perf_counter()
-        index.search(SearchQuery(q="质检"))
-        print(
-            f"whoosh: first search after the build (loads stored values) "
-            f"{ms(time.perf_counter() - started)}"
-        )
-        if args.judged_only:
-            judged_relevance(docs, index, build_fts(docs), per_query=args.per_query)
-            index.close()
-            return
-        whoosh_timings, whoosh_top = run_whoosh(index, args.repeat)
-        started = time.perf_counter()
-        db = build_fts(docs)
-        print(f"fts5:   built trigram table in {time.perf_counter() - started:.1f} s")
-        judged_relevance(docs, index, db, per_query=args.per_query)
-        index.close()
-
+    if args.judged_only:
+        judged_relevance(docs, index, build_fts(docs), per_query=args.per_query)
+        return
+    whoosh_timings, whoosh_top = run_whoosh(index, args.repeat)
+    started = time.perf_counter()
+    db = build_fts(docs)
+    print(f"fts5:   built trigram table in {time.perf_counter() - started:.1f} s")
+    judged_relevance(docs, index, db, per_query=args.per_query)
     fts_timings, fts_top = run_fts(db, args.repeat)
 
     print(
@@ -732,6 +859,96 @@ def main() -> None:
             if b.kind == "pinyin"
         )
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000, help="number of solutions")
+    parser.add_argument(
+        "--sizes", help="comma-separated numbers of solutions, e.g. 10000,100000 (replaces --n)"
+    )
+    parser.add_argument("--seed", type=int, default=20260101)
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each query")
+    parser.add_argument("--per-query", action="store_true", help="print every query's timing")
+    parser.add_argument(
+        "--judged-only", action="store_true", help="only the judged relevance table"
+    )
+    parser.add_argument(
+        "--compare-up-to",
+        type=int,
+        default=10_000,
+        help="the FTS5, relevance and judged tables only for sizes up to this",
+    )
+    parser.add_argument(
+        "--scale-only", action="store_true", help="only the scale table (no comparison)"
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="also measure the Python heap held by the open index (one more probe per size)",
+    )
+    parser.add_argument("--keep", metavar="DIR", help="build the indexes under DIR and keep them")
+    parser.add_argument("--probe", metavar="INDEX", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.probe:
+        probe_main(args.probe, args.repeat, args.tracemalloc)
+        return
+    if not industries():
+        sys.exit("marketplace/data/industries.csv is missing")
+    sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else [args.n]
+    rows: list[ScaleRow] = []
+    for size in sizes:
+        rows.append(run_size(size, args))
+    if not args.judged_only:
+        print_scale_table(rows)
+
+
+def run_size(size: int, args: argparse.Namespace) -> ScaleRow:
+    started = time.perf_counter()
+    docs = generate(size, args.seed)
+    print(
+        f"\ngenerated {len(docs)} solutions in {time.perf_counter() - started:.1f} s "
+        f"(seed {args.seed})"
+    )
+    if args.keep:
+        workdir = Path(args.keep) / str(size)
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        cleanup = None
+    else:
+        cleanup = tempfile.TemporaryDirectory(prefix="bench-search-")
+        workdir = Path(cleanup.name)
+    try:
+        index = SearchIndex(workdir / "index")
+        started = time.perf_counter()
+        index.rebuild(docs)
+        build_seconds = time.perf_counter() - started
+        disk = index_bytes(index)
+        print(
+            f"whoosh: built index of {index.doc_count()} in {build_seconds:.1f} s "
+            f"({disk / 1e6:.1f} MB, {len(list(index.location.glob('*.seg')))} segments)"
+        )
+        started = time.perf_counter()
+        index.search(SearchQuery(q="质检"))
+        first = time.perf_counter() - started
+        print(f"whoosh: first search after the build (loads stored values) {ms(first)}")
+        row = ScaleRow(size, build_seconds, disk, first, {})
+        if not args.judged_only:
+            row.probe = probe(workdir / "index", args.repeat)
+            if args.tracemalloc:
+                row.traced = int(probe(workdir / "index", 1, trace=True)["traced_index"])
+            print(
+                f"whoosh: fresh search process: first search {ms(float(row.probe['first_search']))}"
+                f", filtered p95 {ms(float(row.probe['filtered']['p95']))}"  # type: ignore[index]
+            )
+        if not args.scale_only and size <= args.compare_up_to:
+            compare(docs, index, args)
+        index.close()
+        return row
+    finally:
+        if cleanup is not None:
+            cleanup.cleanup()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ would re-read every matching document for each of the six facets.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
+from itertools import repeat
+from operator import neg
 from typing import Any
 
 from whoosh import query as wq
@@ -20,29 +23,39 @@ from catalog.search.highlight import MatchedTerms, highlight
 from catalog.search.model import FACETS, Hit, SearchQuery, SearchResult
 from catalog.search.queries import correction, matched_terms, text_query
 from catalog.search.scoring import Scorer
-from catalog.search.snapshot import Snapshot, docnums_of, mask_of
+from catalog.search.snapshot import FrequencyCache, Snapshot, docnums_of, mask_of
 from catalog.search.vocabulary import Vocabulary
 
 FEW_HITS = 3  # below this many hits a query with Latin words gets a "did you mean"
 SUMMARY_SNIPPET_CHARS = 160
 
 
-def _sort_key(query: SearchQuery, snapshot: Snapshot, scores: dict[int, float] | None):
-    metas, rank = snapshot.metas, snapshot.newest_rank  # newest first breaks every tie
+def _first(
+    query: SearchQuery,
+    snapshot: Snapshot,
+    scores: dict[int, float] | None,
+    partial: set[int],
+    docnums: list[int],
+    wanted: int,
+) -> list[int]:
+    """The first ``wanted`` of ``docnums`` in the order of the query's sort: by relevance
+    (score, then newest), or by the sort's key with newest first breaking ties; listings
+    that match every word before partial ones, whatever the sort. Keys are tuples built by
+    zip and map, which compare without a Python call per document."""
     if query.sort == "relevance" and scores is not None:
-        return lambda n: (-scores.get(n, 0.0), rank[n])
-    if query.sort == "price_asc":
-        return lambda n: (metas[n]["monthly_fen"] is None, metas[n]["monthly_fen"] or 0, rank[n])
-    if query.sort == "price_desc":
-        return lambda n: (metas[n]["monthly_fen"] is None, -(metas[n]["monthly_fen"] or 0), rank[n])
-    if query.sort == "rating":
-        return lambda n: (
-            metas[n]["rating"] is None,
-            -(metas[n]["rating"] or 0.0),
-            -metas[n]["rating_count"],
-            rank[n],
+        keys: Iterable[tuple[Any, ...]] = zip(
+            map(neg, map(scores.get, docnums, repeat(0.0))),
+            map(snapshot.newest_rank.__getitem__, docnums),
+            docnums,
+            strict=True,
         )
-    return rank.__getitem__  # newest, and relevance without text
+    else:  # newest, and relevance without text
+        sort = "newest" if query.sort == "relevance" else query.sort
+        keys = zip(map(snapshot.positions(sort).__getitem__, docnums), docnums, strict=True)
+    if partial:
+        keys = ((docnum in partial, *key) for docnum, key in zip(docnums, keys, strict=True))
+    chosen = heapq.nsmallest(wanted, keys) if wanted < len(docnums) // 2 else sorted(keys)[:wanted]
+    return [key[-1] for key in chosen]
 
 
 def execute(
@@ -57,6 +70,7 @@ def execute(
     the thesaurus and pain points of ``vocabulary``. With ``loosen``, a query of several
     words whose strict matches (every word) fill less than a page gets the listings that
     match only some of its words below them (``Hit.partial``)."""
+    reader = FrequencyCache(reader, snapshot.frequencies)
     scorer = Scorer(reader, snapshot)
     scores: dict[int, float] | None = None
     used: wq.Query | None = None
@@ -140,21 +154,13 @@ def execute(
     start = (query.page - 1) * query.per_page
     hits: list[Hit] = []
     if start < total:
-        docnums = docnums_of(result_mask)
-        order = _sort_key(query, snapshot, scores)
-        # Listings that match every word come first, whatever the sort.
-        key = (lambda n: (n in partial, order(n))) if partial else order
         wanted = start + query.per_page
-        ordered = (
-            heapq.nsmallest(wanted, docnums, key=key)
-            if wanted < len(docnums) // 2
-            else sorted(docnums, key=key)
-        )
+        ordered = _first(query, snapshot, scores, partial, docnums_of(result_mask), wanted)
         terms = matched_terms(reader, used) if used is not None else MatchedTerms()
         for docnum in ordered[start:wanted]:
             hits.append(
                 _hit(
-                    snapshot.metas[docnum],
+                    reader.stored_fields(docnum)["meta"],
                     (scores or {}).get(docnum, 0.0),
                     terms,
                     partial=docnum in partial,

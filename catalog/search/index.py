@@ -30,6 +30,7 @@ import whoosh.index
 from whoosh.index import FileIndex, LockError
 from whoosh.searching import Searcher
 from whoosh.util.filelock import FileLock, try_for
+from whoosh.writing import MERGE_SMALL
 
 from catalog.search import generations
 from catalog.search.documents import ANALYSIS_VERSION, SCORED_FIELDS, document_fields, schema
@@ -42,7 +43,7 @@ from catalog.search.model import (
     SearchUnavailable,
     SolutionDoc,
 )
-from catalog.search.snapshot import SegmentValues, Snapshot
+from catalog.search.snapshot import SegmentValues, Snapshot, mask_of, remove_values_files
 from catalog.search.vocabulary import Vocabulary
 from catalog.search.vocabulary import packaged as packaged_vocabulary
 
@@ -51,6 +52,8 @@ SWAP_TIMEOUT = 30.0  # a rebuild waits this long for in-flight upserts before sw
 # postings in memory and, past limitmb, spills pickled runs to disk at 5x the cost.
 BUILD_BATCH = 2500
 BUILD_LIMIT_MB = 256
+# Writes after a rebuild merge only segments under this many documents (see _merge_small).
+SMALL_SEGMENT = 500
 _IDLE_SEARCHERS = 8  # per process and generation
 
 T = TypeVar("T")
@@ -207,18 +210,21 @@ class SearchIndex:
             return snapshot
         leaves = []
         for leaf, offset in reader.leaf_readers():
-            if leaf.doc_count_all() == 0:
+            size = leaf.doc_count_all()
+            if size == 0:
                 continue
             segment_key = (name, leaf.segment().segment_id())
             with self._lock:
                 values = self._segments.get(segment_key)
             if values is None:
-                values = SegmentValues.load(leaf, SCORED_FIELDS)
-            leaves.append((offset, values, leaf.all_doc_ids(), segment_key))
+                values = SegmentValues.cached(leaf, SCORED_FIELDS, self.path / name, segment_key[1])
+            live = mask_of(leaf.all_doc_ids(), size) if leaf.has_deletions() else (1 << size) - 1
+            leaves.append((offset, values, live, segment_key))
         snapshot = Snapshot([(offset, values, live) for offset, values, live, _ in leaves])
         with self._lock:
             self._snapshots = {key: snapshot}
             self._segments = {segment_key: values for _, values, _, segment_key in leaves}
+        remove_values_files(self.path / name, {key[1] for _, _, _, key in leaves})
         return snapshot
 
     # -- writing ----------------------------------------------------------------------
@@ -309,7 +315,7 @@ class SearchIndex:
             # log position follows the commit (a crash between the two applies the same
             # entries again, which changes nothing).
             generations.append_journal(write.generation, write.journal)
-            writer.commit()
+            writer.commit(mergetype=_merge_small)
             if write.position is not None:
                 generations.write_position(write.generation, write.position)
         except BaseException:
@@ -359,6 +365,7 @@ class SearchIndex:
         try:
             ix = whoosh.index.create_in(str(build), schema())
             count = _index_all(ix, docs, progress)
+            _write_values(ix, build)
             generations.write_analysis(build, ANALYSIS_VERSION)
             if position is not None:
                 generations.write_position(build, position)
@@ -423,6 +430,25 @@ def _index_all(
     return count
 
 
+def _merge_small(writer: Any, segments: list[Any]) -> list[Any]:
+    """Whoosh's MERGE_SMALL among the segments under SMALL_SEGMENT documents; larger ones
+    (a rebuild's) stay as they are. Whoosh's own policy merges every segment up to the
+    point where their total falls below a Fibonacci bound: after a rebuild of 100,000
+    solutions in 40 segments, each upsert merged 50,000 of them, 90 s under the write lock."""
+    large = [s for s in segments if s.doc_count_all() >= SMALL_SEGMENT]
+    small = [s for s in segments if s.doc_count_all() < SMALL_SEGMENT]
+    return large + MERGE_SMALL(writer, small)
+
+
+def _write_values(ix: FileIndex, directory: Path) -> None:
+    """Save the stored values of a new generation's segments (catalog/search/snapshot.py),
+    so the processes that search it do not read them from every document."""
+    with ix.reader() as reader:
+        for leaf, _offset in reader.leaf_readers():
+            if leaf.doc_count_all():
+                SegmentValues.cached(leaf, SCORED_FIELDS, directory, leaf.segment().segment_id())
+
+
 def _catch_up(old_ix: FileIndex, old_dir: Path, start: int, new_ix: FileIndex) -> None:
     """Apply to ``new_ix`` the writes journaled in the old generation since ``start``."""
     last_op = generations.read_journal(old_dir, start)
@@ -440,7 +466,7 @@ def _catch_up(old_ix: FileIndex, old_dir: Path, start: int, new_ix: FileIndex) -
             writer.delete_by_term("id", str(doc_id))
         for doc in upserts:
             writer.add_document(**document_fields(doc))
-        writer.commit()
+        writer.commit(mergetype=_merge_small)
     except BaseException:
         _cancel(writer)
         raise

@@ -17,15 +17,18 @@ point's scenario scores its listings like one word found in as many documents.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from array import array
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
 from math import log
 from typing import Any
 
 from whoosh import query as wq
+from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import TermNotFound
 
 from catalog.search.queries import Expansion, InScenario
-from catalog.search.snapshot import Snapshot, docnums_of
+from catalog.search.snapshot import Postings, Snapshot, docnums_of
 
 K1 = 1.2
 B = 0.75
@@ -42,7 +45,7 @@ class Scorer:
             (leaf, offset, leaf.doc_count_all()) for leaf, offset in reader.leaf_readers()
         ]
         self.documents = max(reader.doc_count_all(), 1)
-        self._read: dict[tuple[str, str], dict[int, float]] = {}
+        self._read: dict[tuple[str, str], Postings] = {}  # this query's full reads
 
     def scores(self, q: wq.Query, within: list[int] | None = None) -> dict[int, float]:
         """docnum -> score of the documents matching ``q`` (among ``within``, ascending
@@ -112,26 +115,54 @@ class Scorer:
     def _term(
         self, field: str, text: str, boost: float, within: list[int] | None, floor: int = 0
     ) -> dict[int, float]:
-        if (field, text) in self._read:
-            weights = self._read[field, text]
-            if within is not None:
-                weights = {d: weights[d] for d in within if d in weights}
-        else:
-            weights = self._weights(field, text, within)
-            if within is None:
-                self._read[field, text] = weights
-        if not weights:
+        postings = self._postings(field, text, within)
+        if postings is None:
             return {}
+        docnums, tfs, denominators = postings
         frequency = max(self.reader.doc_frequency(field, text), floor)
         idf = log(self.documents / (frequency + 1)) + 1
-        lengths = self.snapshot.lengths[field]
-        flat = K1 * (1 - B)
-        per_token = K1 * B / self.snapshot.average_length[field]
         scale = idf * boost * (K1 + 1)
-        return {
-            docnum: scale * tf / (tf + flat + per_token * lengths[docnum])
-            for docnum, tf in weights.items()
-        }
+        if within is None:
+            return {
+                docnum: scale * tf / denominator
+                for docnum, tf, denominator in zip(docnums, tfs, denominators, strict=True)
+            }
+        scores: dict[int, float] = {}
+        position, count = 0, len(docnums)
+        for docnum in within:
+            position = bisect_left(docnums, docnum, position)
+            if position == count:
+                break
+            if docnums[position] == docnum:
+                scores[docnum] = scale * tfs[position] / denominators[position]
+        return scores
+
+    def _postings(self, field: str, text: str, within: list[int] | None) -> Postings | None:
+        """The term's postings: all of them (kept in the snapshot's cache when they fit),
+        or only those of ``within`` when they would not fit (``within`` is much smaller)."""
+        key = (field, text)
+        postings = self._read.get(key) or self.snapshot.postings.get(key)
+        if postings is None:
+            if within is not None and self.snapshot.postings.fits(
+                self.reader.doc_frequency(field, text)
+            ):
+                within = None  # read them all once, and keep them, rather than probe
+            weights = self._weights(field, text, within)
+            if not weights:
+                return None
+            lengths = self.snapshot.lengths[field]
+            flat = K1 * (1 - B)
+            per_token = K1 * B / self.snapshot.average_length[field]
+            # BM25's denominator per posting, as Whoosh's BM25F computes it
+            postings = (
+                array("I", weights),
+                array("d", weights.values()),
+                array("d", (tf + flat + per_token * lengths[d] for d, tf in weights.items())),
+            )
+            if within is None:
+                self._read[key] = postings
+                self.snapshot.postings.put(key, postings)
+        return postings
 
     def _weights(self, field: str, text: str, within: list[int] | None) -> dict[int, float]:
         """docnum -> term frequency, from the posting lists of every segment."""
@@ -144,15 +175,76 @@ class Scorer:
             except TermNotFound:
                 continue
             if within is None:
-                while matcher.is_active():
-                    weights[matcher.id() + offset] = matcher.weight()
-                    matcher.next()
+                read = _read_all_blocks if type(matcher) is W3LeafMatcher else _read_all
+                read(matcher, offset, weights)
                 continue
             start, stop = bisect_left(within, offset), bisect_left(within, offset + size)
-            for docnum in within[start:stop]:
-                matcher.skip_to(docnum - offset)
-                if not matcher.is_active():
-                    break
-                if matcher.id() == docnum - offset:
-                    weights[docnum] = matcher.weight()
+            if start == stop:
+                continue
+            read_some = _read_blocks_of if type(matcher) is W3LeafMatcher else _read_some
+            read_some(matcher, offset, within[start:stop], weights)
         return weights
+
+
+# Whoosh's matcher interface costs four Python calls per posting; Whoosh 2.7's on-disk
+# matcher (W3LeafMatcher) decodes a block of up to 128 postings at a time into arrays, which
+# these read directly: a block's ids and weights are taken whole, and a block without a
+# wanted document is skipped undecoded. Other matchers go through the interface.
+# tests/catalog/test_search_understanding.py checks both give the same.
+
+
+def _read_all(matcher: Any, offset: int, weights: dict[int, float]) -> None:
+    while matcher.is_active():
+        weights[matcher.id() + offset] = matcher.weight()
+        matcher.next()
+
+
+def _read_some(matcher: Any, offset: int, wanted: list[int], weights: dict[int, float]) -> None:
+    for docnum in wanted:
+        matcher.skip_to(docnum - offset)
+        if not matcher.is_active():
+            break
+        if matcher.id() == docnum - offset:
+            weights[docnum] = matcher.weight()
+
+
+def _block(matcher: W3LeafMatcher) -> tuple[Any, Any]:
+    """The ids and weights of the matcher's current block (decoded on first use)."""
+    if matcher._ids is None:
+        # W3LeafMatcher._read_ids, with the deltas summed by accumulate, not a generator
+        if matcher._data is None:
+            matcher._read_data()
+        ids = matcher._data[0]
+        matcher._ids = ids if matcher._byteids else tuple(accumulate(ids))
+    if matcher._weights is None:
+        matcher._read_weights()
+    return matcher._ids, matcher._weights
+
+
+def _read_all_blocks(matcher: W3LeafMatcher, offset: int, weights: dict[int, float]) -> None:
+    while matcher.is_active():
+        ids, block_weights = _block(matcher)
+        if offset:
+            ids = [docnum + offset for docnum in ids]
+        weights.update(zip(ids, block_weights, strict=True))
+        matcher._next_block()
+
+
+def _read_blocks_of(
+    matcher: W3LeafMatcher, offset: int, wanted: list[int], weights: dict[int, float]
+) -> None:
+    position, count = 0, len(wanted)
+    while position < count and matcher.is_active():
+        last = matcher.block_max_id() + offset
+        if wanted[position] > last:  # no wanted document in this block
+            matcher._next_block()
+            continue
+        end = bisect_right(wanted, last, position)
+        ids, block_weights = _block(matcher)
+        block = dict(zip(ids, block_weights, strict=True))
+        for docnum in wanted[position:end]:
+            weight = block.get(docnum - offset)
+            if weight is not None:
+                weights[docnum] = weight
+        position = end
+        matcher._next_block()
