@@ -157,6 +157,20 @@ class FragmentCache:
         self.store.clear()
 
 
+def hole(name: str) -> Markup:
+    """A place in a shared fragment for what belongs to the viewer (``fill`` puts it in),
+    as edge-side includes do. Text from users is escaped, so it can never make one."""
+    return Markup(f"<!--hole:{name}-->")
+
+
+def fill(shared: Markup, **parts: str) -> Markup:
+    """A shared fragment with each hole replaced by this viewer's part."""
+    html = str(shared)
+    for name, part in parts.items():
+        html = html.replace(str(hole(name)), str(part), 1)
+    return Markup(html)
+
+
 def fragment(key: Hashable, version: Callable[[], Hashable], render: Callable[[], str]) -> Markup:
     """A fragment of the current app's cache (rendered fresh when caching is off)."""
     cache: FragmentCache | None = current_app.extensions.get("marketplace.fragments")

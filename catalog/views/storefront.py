@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from catalog import indexing, services, taxonomy
 from catalog.claims import claim_sentences, payment_claims
@@ -33,7 +34,7 @@ from catalog.views.listing import (
     summaries,
 )
 from marketplace.db import db
-from marketplace.pagecache import fragment
+from marketplace.pagecache import fill, fragment, hole
 
 bp = Blueprint("storefront", __name__)
 
@@ -211,7 +212,6 @@ def solution(slug: str) -> Any:
     found = _public_or_404(slug)
     revision = found.published
     assert revision is not None
-    rating = indexing.ratings_by_solution(db.session, [found.id]).get(found.id)
     # The calculator without JavaScript: its form sends the plan and the numbers here.
     calculation: dict[str, Any] = {}
     plan = _offered_plan(found, request.args.get("plan"))
@@ -221,27 +221,41 @@ def solution(slug: str) -> Any:
             calculation["result"] = estimate(plan, request.args)
         except EstimateError as exc:
             calculation["error"] = exc
-    reviews = db.session.scalars(
-        sa.select(Rating)
-        .where(Rating.solution_id == found.id, Rating.comment != "")
-        .order_by(Rating.created_at.desc())
-        .limit(RECENT_REVIEWS)
-    )
-    # The listing itself is the same for everyone at this catalog version (a vendor's
-    # change of name or verification moves the version too): rendered once, shared.
-    body = fragment(
-        ("solution-body", found.id, revision.id),
-        indexing.page_version,
-        lambda: render_template("catalog/_solution_body.html", solution=found, revision=revision),
+
+    def shared_content() -> str:
+        rating = indexing.ratings_by_solution(db.session, [found.id]).get(found.id)
+        reviews = db.session.scalars(
+            sa.select(Rating)
+            .where(Rating.solution_id == found.id, Rating.comment != "")
+            .order_by(Rating.created_at.desc())
+            .limit(RECENT_REVIEWS)
+        )
+        return render_template(
+            "catalog/storefront/_solution_content.html",
+            solution=found,
+            revision=revision,
+            item=detail_dict(found, revision, rating=rating, with_html=False),
+            calculation=calculation,
+            reviews=list(reviews),
+            hole=hole,
+        )
+
+    # The same for everyone at this catalog version (a rating, or a vendor's change of
+    # name or verification, moves the version too), unless it shows a calculation.
+    if calculation:
+        content = Markup(shared_content())
+    else:
+        key = ("solution", found.id, revision.id)
+        content = fragment(key, indexing.page_version, shared_content)
+    content = fill(
+        content,
+        start=render_template("billing/_start_buttons.html", solution=found, revision=revision),
+        ask=render_template("catalog/_ask_vendor.html", solution=found),
     )
     page = render_template(
         "catalog/storefront/solution.html",
-        body=body,
-        solution=found,
-        revision=revision,
-        item=detail_dict(found, revision, rating=rating, with_html=False),
-        calculation=calculation,
-        reviews=list(reviews),
+        title=localized(revision.name, revision.name_en),
+        content=content,
     )
     return page, 422 if "error" in calculation else 200
 

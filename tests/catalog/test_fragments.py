@@ -66,9 +66,7 @@ def test_two_signed_in_people_share_the_results_and_keep_their_own_page(
     assert second_org in two_html and first_org not in two_html
 
 
-def test_a_catalog_change_reaches_signed_in_results_at_once(
-    app: Flask, session: Session
-) -> None:
+def test_a_catalog_change_reaches_signed_in_results_at_once(app: Flask, session: Session) -> None:
     vendor, operator = vendor_actor(session), operator_actor(session)
     kept = publish_solution(session, vendor, operator)
     gone = publish_solution(session, vendor, operator)
@@ -141,3 +139,32 @@ def test_the_home_catalog_block_is_shared_and_the_rest_is_the_person_s(
     assert f"/solutions/{solution.slug}" in visitor
     assert org_name not in visitor and "孙立" not in visitor
     assert "/register" in visitor
+
+
+def test_the_solution_page_shares_the_listing_and_fills_in_the_viewer_s_parts(
+    app: Flask, session: Session, client: FlaskClient
+) -> None:
+    solution = publish_solution(
+        session, description="## 说明\n\n<!--hole:start--> 文本里的注释不是空位。"
+    )
+    member, org_name = _signed_in(app, session, "冯启")
+    path = f"/solutions/{solution.slug}"
+    mine = member.get(path).get_data(as_text=True)
+    assert mine.count("data-start-plan=") == 1  # one plan: its start form, once
+    assert "data-accept-agreement" in mine
+    assert f'href="{path}/ask"' in mine and "/account/inquiries" in mine  # a buyer asks
+    assert "<!--hole:" not in mine
+
+    session.execute(
+        sa.update(SolutionRevision)
+        .where(SolutionRevision.id == solution.published_revision_id)
+        .values(name="未经日志修改的方案名")
+    )
+    session.commit()
+    visitor = client.get(path).get_data(as_text=True)
+    content = visitor.split("<main", 1)[1]
+    assert "未经日志修改的方案名" not in content  # the member's shared content, not fresh
+    assert org_name not in visitor and "冯启" not in visitor
+    assert f'href="{path}/ask"' not in visitor  # the visitor's own "ask": sign in first
+    assert "/login?next=" in visitor
+    assert "<!--hole:" not in visitor
