@@ -19,17 +19,24 @@ from typing import IO
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from PIL import UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from marketplace.errors import DomainError
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
-from marketplace.uploads import ImageTooLarge, opened_image, upload_folder
+from marketplace.uploads import (
+    EXTENSIONS,
+    JPEG,
+    PDF,
+    PNG,
+    document_type,
+    read_document,
+    upload_folder,
+)
 from vouchers.evidence_models import ApplicationDocument, DocumentAccepts, RequiredDocument
 from vouchers.models import Application, Program
 
-MAX_BYTES = 10 * 1024 * 1024
+ACCEPTED = (PDF, PNG, JPEG)
 MAX_DOCUMENTS = 10
 FOLDER = "voucher-documents"
 
@@ -57,39 +64,15 @@ def document_field(required: RequiredDocument) -> str:
 
 def read_upload(stream: IO[bytes] | None, field: str) -> bytes | None:
     """The bytes of an uploaded file, None when no file was chosen; refused above 10 MB."""
-    if stream is None:
-        return None
-    data = stream.read(MAX_BYTES + 1)
-    if not data:
-        return None
-    if len(data) > MAX_BYTES:
-        raise DomainError(_l("The file is larger than 10 MB."), field=field)
-    return data
+    return read_document(stream, field)
 
 
 def sniff(data: bytes, field: str) -> str:
-    """The content type of an accepted file (PDF, PNG or JPEG), from its content alone."""
-    if data.startswith(b"%PDF-"):
-        return "application/pdf"
-    try:
-        with opened_image(data) as image:
-            image.verify()
-            kind = image.format
-    except ImageTooLarge:
-        raise DomainError(
-            _l("The image has too many pixels; save it at a smaller size and upload it again."),
-            field=field,
-        ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        kind = None
-    if kind == "PNG":
-        return "image/png"
-    if kind == "JPEG":
-        return "image/jpeg"
-    raise DomainError(_l("Only PDF, PNG and JPEG files are accepted."), field=field)
-
-
-_EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
+    """The content type of an accepted file (PDF, PNG or JPEG), from its content alone;
+    refused above 10 MB."""
+    return document_type(
+        data, ACCEPTED, field=field, refusal=_l("Only PDF, PNG and JPEG files are accepted.")
+    )
 
 
 # --- the program's list ---------------------------------------------------------------------
@@ -166,8 +149,6 @@ def check_uploads(
         upload = uploads.get(required.id)
         if upload is None or not upload.data:
             raise DomainError(_l("Upload the document %(name)s.", name=required.name), field=field)
-        if len(upload.data) > MAX_BYTES:
-            raise DomainError(_l("The file is larger than 10 MB."), field=field)
         content_type = sniff(upload.data, field)
         if not required.accepts.allows(content_type):
             raise DomainError(
@@ -198,7 +179,7 @@ def store(
     folder = (folder or upload_folder()) / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     for required, upload, content_type in checked:
-        stored = f"{secrets.token_hex(16)}.{_EXTENSIONS[content_type]}"
+        stored = f"{secrets.token_hex(16)}.{EXTENSIONS[content_type]}"
         with (folder / stored).open("xb") as handle:
             handle.write(upload.data)
         rows.append(

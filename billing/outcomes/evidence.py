@@ -8,22 +8,30 @@ the contract's buyer and vendor and the platform operator may download them.
 
 from __future__ import annotations
 
-import io
 import secrets
-import zipfile
 from pathlib import Path
 from typing import IO
 
 from flask_babel import lazy_gettext as _l
-from PIL import UnidentifiedImageError
 
 from billing.outcomes.models import OutcomeReport
 from marketplace.errors import DomainError
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
-from marketplace.uploads import ImageTooLarge, opened_image
+from marketplace.uploads import (
+    CSV,
+    EXTENSIONS,
+    JPEG,
+    MAX_DOCUMENT_BYTES,
+    PDF,
+    PNG,
+    XLSX,
+    document_type,
+    read_document,
+)
 
-MAX_BYTES = 10 * 1024 * 1024
+MAX_BYTES = MAX_DOCUMENT_BYTES
+ACCEPTED = (PDF, PNG, JPEG, CSV, XLSX)
 
 
 def _refuse(message: object) -> DomainError:
@@ -32,53 +40,19 @@ def _refuse(message: object) -> DomainError:
 
 def sniff(data: bytes) -> tuple[str, str]:
     """(content type, extension) of an accepted file, from its content alone."""
-    if data.startswith(b"%PDF-"):
-        return "application/pdf", "pdf"
-    if data.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                if "[Content_Types].xml" in archive.namelist() and any(
-                    name.startswith("xl/") for name in archive.namelist()
-                ):
-                    return (
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        "xlsx",
-                    )
-        except zipfile.BadZipFile:
-            pass
-        raise _refuse(_l("Only PDF, PNG, JPEG, CSV and XLSX files are accepted."))
-    try:
-        with opened_image(data) as image:
-            image.verify()
-            kind = image.format
-    except ImageTooLarge:
-        raise _refuse(
-            _l("The image has too many pixels; save it at a smaller size and upload it again.")
-        ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        kind = None
-    if kind == "PNG":
-        return "image/png", "png"
-    if kind == "JPEG":
-        return "image/jpeg", "jpg"
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _refuse(_l("Only PDF, PNG, JPEG, CSV and XLSX files are accepted.")) from None
-    first_line = text.splitlines()[0] if text.strip() else ""
-    if "\x00" in text or "," not in first_line:
-        raise _refuse(_l("Only PDF, PNG, JPEG, CSV and XLSX files are accepted."))
-    return "text/csv", "csv"
+    content_type = document_type(
+        data,
+        ACCEPTED,
+        field="evidence",
+        refusal=_l("Only PDF, PNG, JPEG, CSV and XLSX files are accepted."),
+    )
+    return content_type, EXTENSIONS[content_type]
 
 
 def read_upload(stream: IO[bytes] | None) -> bytes:
-    if stream is None:
+    data = read_document(stream, "evidence")
+    if data is None:
         raise _refuse(_l("Choose a file."))
-    data = stream.read(MAX_BYTES + 1)
-    if not data:
-        raise _refuse(_l("Choose a file."))
-    if len(data) > MAX_BYTES:
-        raise _refuse(_l("The file is larger than 10 MB."))
     return data
 
 
