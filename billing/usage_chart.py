@@ -2,8 +2,9 @@
 
 Daily quantities are bars (left axis); the estimated charge so far is a line (right axis),
 computed with the same rating as the invoice, so its last point is the figure the buyer
-will be invoiced (spend cap included). The template turns the geometry into inline SVG:
-no JavaScript and no charting library, and it prints.
+will be invoiced (spend cap included). The template turns the geometry into inline SVG
+(axes as marketplace/charts.py draws them): no JavaScript and no charting library, and it
+prints.
 """
 
 from __future__ import annotations
@@ -19,14 +20,24 @@ from sqlalchemy.orm import Session
 
 from billing.models import Contract, UsageEvent
 from billing.rating import usage_estimate_fen
-from marketplace.money import format_fen
+from marketplace.charts import (
+    HEIGHT,
+    PHONE_HEIGHT,
+    PHONE_WIDTH,
+    WIDTH,
+    Scale,
+    Tick,
+    category_ticks,
+    label_every,
+    money_label,
+    nice_ceiling,
+    nice_fen_ceiling,
+    quantity_label,
+)
 
 DAY = timedelta(days=1)
 # Drawing area inside the SVG's viewBox (user units).
-WIDTH, HEIGHT = 760, 280
 LEFT, RIGHT, TOP, BOTTOM = 64, 76, 30, 40
-# The same chart for a phone: 340 units drawn in about 358 px, so 11-unit text stays 11 px.
-PHONE_WIDTH, PHONE_HEIGHT = 340, 240
 DATE_LABEL_ROOM = 62  # units one date label needs, so labels never overlap
 # The spend cap is drawn as a line only when it is near the charge; a cap far above it
 # would flatten the charge line, so it is then only named above the chart.
@@ -48,12 +59,6 @@ class Bar:
     width: float
     height: float
     title: str
-
-
-@dataclass(frozen=True)
-class Tick:
-    position: float  # y for the value axes, x for the date axis
-    label: str
 
 
 @dataclass
@@ -81,32 +86,6 @@ class UsageChart:
     @property
     def has_usage(self) -> bool:
         return self.quantity > 0
-
-
-def nice_ceiling(value: float, steps: int = 4) -> tuple[float, float]:
-    """An axis maximum at or above ``value`` split into ``steps`` round steps (1, 2, 2.5, 5)."""
-    if value <= 0:
-        return float(steps), 1.0
-    raw = value / steps
-    magnitude = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 2.5, 5, 10):
-        step = factor * magnitude
-        if step * steps >= value:
-            return step * steps, step
-    return 10 * magnitude * steps, 10 * magnitude  # pragma: no cover - the loop ends at 10
-
-
-def _quantity_label(value: float) -> str:
-    if value >= 1_000_000:
-        return f"{value / 1_000_000:g}M"
-    if value >= 10_000:
-        return f"{value / 1_000:g}k"
-    return f"{value:,.10g}"
-
-
-def _axis_money(fen: int) -> str:
-    text = format_fen(fen)
-    return text[:-3] if text.endswith(".00") else text
 
 
 def daily_quantities(
@@ -192,24 +171,11 @@ def _lay_out(chart: UsageChart, unit: str) -> None:
     cap = chart.spend_cap_fen
     if cap and cap <= top_charge * CAP_IN_SCALE_FACTOR:
         top_charge = max(top_charge, cap)
-    c_max_float, c_step_float = nice_ceiling(float(top_charge))
-    c_max, c_step = round(c_max_float), round(c_step_float)
-
-    def y_quantity(value: float) -> float:
-        return chart.bottom - plot_h * value / q_max
-
-    def y_charge(value: float) -> float:
-        return chart.bottom - plot_h * value / c_max
-
-    steps = round(q_max / q_step)
-    chart.quantity_ticks = [
-        Tick(round(y_quantity(q_step * i), 1), _quantity_label(q_step * i))
-        for i in range(steps + 1)
-    ]
-    steps = round(c_max / c_step)
-    chart.charge_ticks = [
-        Tick(round(y_charge(c_step * i), 1), _axis_money(c_step * i)) for i in range(steps + 1)
-    ]
+    c_max, c_step = nice_fen_ceiling(top_charge)
+    quantity_scale = Scale(0, q_max, q_step, top=chart.top, bottom=chart.bottom)
+    charge_scale = Scale(0, c_max, c_step, top=chart.top, bottom=chart.bottom)
+    chart.quantity_ticks = quantity_scale.ticks(quantity_label)
+    chart.charge_ticks = charge_scale.ticks(money_label)
     points = []
     for index, day in enumerate(chart.days):
         x = chart.left + slot * index + (slot - bar_w) / 2
@@ -221,23 +187,21 @@ def _lay_out(chart: UsageChart, unit: str) -> None:
                     round(chart.bottom - height, 1),
                     round(bar_w, 1),
                     round(height, 1),
-                    f"{day.label}: {_quantity_label(float(day.quantity))} {unit}",
+                    f"{day.label}: {quantity_label(float(day.quantity))} {unit}",
                 )
             )
         if day.charge_fen is not None:
             centre = chart.left + slot * (index + 0.5)
-            points.append((round(centre, 1), round(y_charge(day.charge_fen), 1)))
+            points.append((round(centre, 1), round(charge_scale.y(day.charge_fen), 1)))
     chart.line_points = " ".join(f"{x},{y}" for x, y in points)
     chart.last_point = points[-1] if points else None
     if cap and cap <= c_max:
-        chart.cap_y = round(y_charge(cap), 1)
+        chart.cap_y = round(charge_scale.y(cap), 1)
     elif cap:
         chart.cap_above = True
     if len(points) < len(chart.days):
         chart.today_x = round(chart.left + slot * len(points), 1)
-    every = max(1, math.ceil(len(chart.days) / max(2, plot_w // DATE_LABEL_ROOM)))
-    chart.date_ticks = [
-        Tick(round(chart.left + slot * (i + 0.5), 1), day.label)
-        for i, day in enumerate(chart.days)
-        if i % every == 0
-    ]
+    every = label_every(len(chart.days), plot_w, DATE_LABEL_ROOM, fewest=2)
+    chart.date_ticks = category_ticks(
+        [day.label for day in chart.days], left=chart.left, slot=slot, every=every
+    )

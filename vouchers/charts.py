@@ -1,6 +1,7 @@
 """The effectiveness dashboard's charts (使用效能), drawn on the server like
-billing/usage_chart.py: this module computes the geometry, templates/vouchers/_charts.html
-turns it into inline SVG. No JavaScript, no charting library, and it prints.
+billing/usage_chart.py: this module computes the geometry (axes from marketplace/charts.py),
+templates/vouchers/_charts.html turns it into inline SVG. No JavaScript, no charting library,
+and it prints.
 
 Three shapes: the budget month by month as stacked columns (reserved, redeemed, released at
 each month's end, under the budget line), the subsidy redeemed in each month as columns on
@@ -14,21 +15,30 @@ the chart instead of stretching its axis (``budget_off_scale``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from marketplace.charts import (
+    HEIGHT,
+    PHONE_HEIGHT,
+    PHONE_WIDTH,
+    WIDTH,
+    Scale,
+    Tick,
+    category_ticks,
+    label_every,
+    money_label,
+    nice_fen_ceiling,
+)
 from marketplace.money import format_fen
 from vouchers.stats import MonthFigures
 
-WIDTH, HEIGHT = 760, 280
 LEFT, RIGHT, TOP, BOTTOM = 72, 16, 24, 40
 BAR_ROW = 26  # height of one horizontal bar's row
 BAR_LABEL = 220  # width kept for the labels left of horizontal bars
 BAR_VALUE = 110  # width kept for the values right of them
-# Each chart is also laid out for a phone (``chart.phone``): 340 units drawn in about 358 px
-# keep 11-unit text at 11 px; the page shows the one sized for the screen (site.css).
-PHONE_WIDTH, PHONE_HEIGHT = 340, 240
+# Each chart is also laid out for a phone (``chart.phone``, marketplace.charts.PHONE_WIDTH);
+# the page shows the one sized for the screen (site.css).
 PHONE_BAR_LABEL, PHONE_BAR_VALUE = 124, 84
 MONTH_LABEL_ROOM = 56  # units one "2026-01" label needs
 # The budget line is drawn when it is at most this many times the tallest column.
@@ -52,12 +62,6 @@ class Segment:
     height: float
     month: str
     value_fen: int
-
-
-@dataclass(frozen=True)
-class Tick:
-    position: float
-    label: str
 
 
 @dataclass
@@ -87,25 +91,6 @@ class BudgetChart:
         return BUDGET_PARTS
 
 
-def nice_ceiling(value: float, steps: int = 4) -> tuple[float, float]:
-    """An axis maximum at or above ``value`` split into ``steps`` round steps (1, 2, 2.5,
-    5); the same rule as the usage chart's (vouchers cannot import billing)."""
-    if value <= 0:
-        return float(steps), 1.0
-    raw = value / steps
-    magnitude = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 2.5, 5, 10):
-        step = factor * magnitude
-        if step * steps >= value:
-            return step * steps, step
-    return 10 * magnitude * steps, 10 * magnitude  # pragma: no cover - the loop ends at 10
-
-
-def _axis_money(fen: int) -> str:
-    text = format_fen(fen)
-    return text[:-3] if text.endswith(".00") else text
-
-
 def budget_chart(
     months: Sequence[MonthFigures],
     budget_fen: int,
@@ -127,19 +112,16 @@ def budget_chart(
         chart.phone = budget_chart(
             months, budget_fen, width=PHONE_WIDTH, height=PHONE_HEIGHT, with_phone=False
         )
-    plot_h = chart.bottom - chart.top
     tallest = max([100, *(_column_total(m) for m in months)])
     chart.budget_off_scale = bool(months) and budget_fen > tallest * BUDGET_ON_SCALE
     top_value = tallest if chart.budget_off_scale else max(budget_fen, tallest)
-    axis_max_float, step_float = nice_ceiling(float(top_value))
-    axis_max, step = round(axis_max_float), round(step_float)
+    axis_max, step = nice_fen_ceiling(top_value)
+    scale = Scale(0, axis_max, step, top=chart.top, bottom=chart.bottom)
 
     def y(value: int) -> float:
-        return round(chart.bottom - plot_h * value / axis_max, 1)
+        return round(scale.y(value), 1)
 
-    chart.value_ticks = [
-        Tick(y(step * i), _axis_money(step * i)) for i in range(round(axis_max / step) + 1)
-    ]
+    chart.value_ticks = scale.ticks(money_label)
     chart.budget_y = y(budget_fen)
     if not months:
         return chart
@@ -171,13 +153,10 @@ def budget_chart(
                 )
             )
             base += value
-    labels = max(1, min(12, (chart.right - chart.left) // MONTH_LABEL_ROOM))
-    every = max(1, -(-len(months) // labels))
-    chart.month_ticks = [
-        Tick(round(chart.left + slot * (i + 0.5), 1), month.month)
-        for i, month in enumerate(months)
-        if i % every == 0
-    ]
+    every = label_every(len(months), chart.right - chart.left, MONTH_LABEL_ROOM, most=12)
+    chart.month_ticks = category_ticks(
+        [month.month for month in months], left=chart.left, slot=slot, every=every
+    )
     return chart
 
 
@@ -284,16 +263,13 @@ def column_chart(
     chart = ColumnChart([], width=width, height=height, right=width - RIGHT, bottom=height - BOTTOM)
     if with_phone:
         chart.phone = column_chart(points, width=PHONE_WIDTH, height=PHONE_HEIGHT, with_phone=False)
-    axis_max_float, step_float = nice_ceiling(float(max([100, *(v for _l, v in points)])))
-    axis_max, step = round(axis_max_float), round(step_float)
-    plot_h = chart.bottom - chart.top
+    axis_max, step = nice_fen_ceiling(max([100, *(v for _l, v in points)]))
+    scale = Scale(0, axis_max, step, top=chart.top, bottom=chart.bottom)
 
     def y(value: int) -> float:
-        return round(chart.bottom - plot_h * max(value, 0) / axis_max, 1)
+        return round(scale.y(max(value, 0)), 1)
 
-    chart.value_ticks = [
-        Tick(y(step * i), _axis_money(step * i)) for i in range(round(axis_max / step) + 1)
-    ]
+    chart.value_ticks = scale.ticks(money_label)
     if not points:
         return chart
     slot = (chart.right - chart.left) / len(points)
@@ -311,11 +287,8 @@ def column_chart(
                 round(max(1.0, chart.bottom - top_y), 1) if value > 0 else 0.0,
             )
         )
-    labels = max(1, min(12, (chart.right - chart.left) // MONTH_LABEL_ROOM))
-    every = max(1, -(-len(points) // labels))
-    chart.label_ticks = [
-        Tick(round(chart.left + slot * (i + 0.5), 1), label)
-        for i, (label, _value) in enumerate(points)
-        if i % every == 0
-    ]
+    every = label_every(len(points), chart.right - chart.left, MONTH_LABEL_ROOM, most=12)
+    chart.label_ticks = category_ticks(
+        [label for label, _value in points], left=chart.left, slot=slot, every=every
+    )
     return chart

@@ -4,13 +4,12 @@ The agreed baseline is a horizontal line and each reported period's measured val
 (left axis, the KPI's unit); the charge each report causes is a bar (right axis, yuan),
 priced with the same formula as the invoice (billing.outcomes.invoicing.charge_fen plus the base fee).
 Bars of results still awaiting the buyer or disputed are drawn as pending. Rejected reports
-are left out, also of the scales. The template turns the geometry into inline SVG: no
-JavaScript and no charting library, and it prints.
+are left out, also of the scales. The template turns the geometry into inline SVG (axes as
+marketplace/charts.py draws them): no JavaScript and no charting library, and it prints.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -23,19 +22,24 @@ from sqlalchemy.orm import Session
 from billing.models import Contract
 from billing.outcomes.invoicing import charge_fen
 from billing.outcomes.models import OutcomeReport, ReportStatus
-from billing.usage_chart import (
+from catalog.models import Direction
+from marketplace.charts import (
+    HEIGHT,
     PHONE_HEIGHT,
     PHONE_WIDTH,
+    WIDTH,
+    Scale,
     Tick,
-    _axis_money,
-    _quantity_label,
-    nice_ceiling,
+    category_ticks,
+    label_every,
+    money_label,
+    nice_fen_ceiling,
+    nice_range,
+    quantity_label,
 )
-from catalog.models import Direction
 from marketplace.money import format_fen
 
 # Drawing area inside the SVG's viewBox (user units), as the usage chart.
-WIDTH, HEIGHT = 760, 280
 LEFT, RIGHT, TOP, BOTTOM = 64, 76, 30, 40
 BAR_MAX_WIDTH = 40.0  # a few reports must not become slabs
 MAX_PERIOD_LABELS = 7  # "10/5–11/5" needs about a seventh of the width
@@ -111,19 +115,6 @@ class OutcomeChart:
     @property
     def has_adjusted(self) -> bool:
         return any(period.adjusted for period in self.periods)
-
-
-def nice_range(low: float, high: float, steps: int = 4) -> tuple[float, float, float]:
-    """An axis from at or below ``low`` to at or above ``high`` in round steps, with some
-    room at both ends; never below zero for values that are not."""
-    span = high - low
-    pad = span * 0.1 if span > 0 else (abs(high) * 0.05 or 1.0)
-    bottom = max(low - pad, 0.0) if low >= 0 else low - pad
-    _ceiling, step = nice_ceiling(high + pad - bottom, steps)
-    # round() first: 38000 / 1000 may come out as 37.99999999.
-    first = math.floor(round(bottom / step, 9)) * step
-    last = math.ceil(round((high + pad) / step, 9)) * step
-    return first, last, step
 
 
 def kpi_value(value: Decimal) -> str:
@@ -212,23 +203,17 @@ def _lay_out(chart: OutcomeChart, unit: str) -> None:
     values = [float(chart.baseline)]
     for period in chart.periods:
         values += [float(period.value), float(period.reported)]
-    v_min, v_max, v_step = nice_range(min(values), max(values))
+    value_scale = Scale(*nice_range(min(values), max(values)), top=chart.top, bottom=chart.bottom)
     # At least ¥1 on the axis, so every step is a whole number of fen.
     top_charge = max(*(p.charge_fen for p in chart.periods), 100)
-    c_max_float, c_step_float = nice_ceiling(float(top_charge))
-    c_max, c_step = round(c_max_float), round(c_step_float)
+    c_max, c_step = nice_fen_ceiling(top_charge)
+    charge_scale = Scale(0, c_max, c_step, top=chart.top, bottom=chart.bottom)
 
     def y_value(value: Decimal | float) -> float:
-        return round(chart.bottom - plot_h * (float(value) - v_min) / (v_max - v_min), 1)
+        return round(value_scale.y(float(value)), 1)
 
-    chart.value_ticks = [
-        Tick(y_value(v_min + v_step * i), _quantity_label(v_min + v_step * i))
-        for i in range(round((v_max - v_min) / v_step) + 1)
-    ]
-    chart.charge_ticks = [
-        Tick(round(chart.bottom - plot_h * c_step * i / c_max, 1), _axis_money(c_step * i))
-        for i in range(round(c_max / c_step) + 1)
-    ]
+    chart.value_ticks = value_scale.ticks(quantity_label)
+    chart.charge_ticks = charge_scale.ticks(money_label)
     chart.baseline_y = y_value(chart.baseline)
 
     for index, period in enumerate(chart.periods):
@@ -289,10 +274,7 @@ def _lay_out(chart: OutcomeChart, unit: str) -> None:
             )
         )
 
-    labels = max(1, min(MAX_PERIOD_LABELS, plot_w // PERIOD_LABEL_ROOM))
-    every = max(1, math.ceil(len(chart.periods) / labels))
-    chart.period_ticks = [
-        Tick(round(chart.left + slot * (i + 0.5), 1), period.label)
-        for i, period in enumerate(chart.periods)
-        if i % every == 0
-    ]
+    every = label_every(len(chart.periods), plot_w, PERIOD_LABEL_ROOM, most=MAX_PERIOD_LABELS)
+    chart.period_ticks = category_ticks(
+        [period.label for period in chart.periods], left=chart.left, slot=slot, every=every
+    )
