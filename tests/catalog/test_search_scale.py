@@ -6,6 +6,7 @@ checks a behaviour whose absence made 100,000 listings slow."""
 from __future__ import annotations
 
 import random
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -252,3 +253,47 @@ def test_result_order_is_the_sort_key_order():
             for wanted in (5, 60, 200, 400):
                 got = engine_module._first(query, snap, scores, chosen, docnums, wanted)  # type: ignore[arg-type]
                 assert got == sorted(docnums, key=full)[:wanted]
+
+
+def test_or_and_best_of_merges_equal_the_plain_loops():
+    rng = random.Random(11)
+    for _ in range(50):
+        parts = [
+            {
+                d: rng.choice((0.5, 1.25, 3.0, rng.random() + 0.01))
+                for d in rng.sample(range(60), 25)
+            }
+            for _ in range(3)
+        ]
+        parts.append({5: 0.0, 7: -0.0, 9: 1.0})  # not all positive: the plain loops
+        for fast, plain in (
+            (scoring._add, scoring._add_each),
+            (scoring._keep_best, scoring._keep_best_each),
+        ):
+            got: dict[int, float] = {}
+            expected: dict[int, float] = {}
+            for part in parts:
+                fast(got, part)
+                plain(expected, part)
+                assert got == expected and list(got) == list(expected)
+                assert [str(v) for v in got.values()] == [str(v) for v in expected.values()]
+
+
+def test_a_search_process_does_not_hold_the_index_files_in_memory(tmp_path: Path):
+    """Through mmap, Whoosh 2.7 copies each file of a segment into a BytesIO: every search
+    process held the whole index on its heap (150 MB at 100,000 listings)."""
+    index = SearchIndex(tmp_path / "index")
+    index.rebuild(corpus(1000))
+    on_disk = sum(f.stat().st_size for f in index.location.glob("*.seg"))
+    index.close()
+
+    SearchIndex(tmp_path / "index").search(SearchQuery(q="质检"))  # loads the vocabulary
+    fresh = SearchIndex(tmp_path / "index")
+    tracemalloc.start()
+    try:
+        fresh.search(SearchQuery(q="质检"))
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+        fresh.close()
+    assert held < on_disk / 2
