@@ -129,7 +129,7 @@ class DocumentRowForm(Form):
     )
     accepts = SelectField(
         _l("Accepted files"),
-        choices=[SelectChoice(a.value, a.label) for a in DocumentAccepts],
+        choices=[SelectChoice(a.value, a.lazy_label) for a in DocumentAccepts],
         default=DocumentAccepts.PDF_OR_IMAGE.value,
     )
 
