@@ -5,7 +5,10 @@ the thesaurus and pain points of a vocabulary (catalog/search/vocabulary.py), an
 loosened to any of its words when every word finds less than a page;
 filters, facet counts, sorting and paging then run on the generation's snapshot of stored
 values kept as integer bitsets (catalog/search/snapshot.py), because Whoosh's own faceting
-would re-read every matching document for each of the six facets.
+would re-read every matching document for each of the six facets. The text's matches are
+found as a bitset too (Scorer.matches); scores are computed only for the documents that
+pass the filters, when the results are ranked by relevance, or for the page shown
+otherwise (at 100,000 listings a word with its synonyms matches tens of thousands).
 """
 
 from __future__ import annotations
@@ -72,24 +75,29 @@ def execute(
     match only some of its words below them (``Hit.partial``)."""
     reader = FrequencyCache(reader, snapshot.frequencies)
     scorer = Scorer(reader, snapshot)
-    scores: dict[int, float] | None = None
-    used: wq.Query | None = None
+    # The documents matching the text (deleted ones too, until masked by snapshot.live);
+    # scores are computed at the end, for the documents that pass the filters only.
+    matches: int | None = None
+    scored: wq.Query | None = None  # whose scores rank the strict matches
+    used: wq.Query | None = None  # whose terms are highlighted
     fuzzy = False
     strict_count = 0
     text_mask = snapshot.live
     understood = text_query(reader, snapshot, query.q, vocabulary=vocabulary) if query.q else None
     if understood is not None:
-        used, scores = understood.strict, scorer.scores(understood.strict)
-        strict_count = len(scores)
-        if not scores and not (loosen and understood.loose is not None):
+        used = scored = understood.strict
+        matches = scorer.matches(scored)
+        strict_count = matches.bit_count()
+        if not matches and not (loosen and understood.loose is not None):
             # Nothing in the whole index matches the text, whatever the filters, and there
             # are not several words to loosen to: retry fuzzily. (Deciding on the
             # unfiltered match keeps facet counts consistent.)
             retry = text_query(reader, snapshot, query.q, fuzzy=True)
             if retry is not None:
-                used, scores = retry.strict, scorer.scores(retry.strict)
-                fuzzy = bool(scores)
-        text_mask = mask_of(scores, snapshot.size) & snapshot.live
+                used = scored = retry.strict
+                matches = scorer.matches(scored)
+                fuzzy = bool(matches)
+        text_mask = matches & snapshot.live
 
     base = text_mask
     if query.max_monthly_fen is not None:
@@ -102,26 +110,25 @@ def execute(
         strict_mask &= bits
     strict_total = strict_mask.bit_count()
 
-    partial: set[int] = set()
+    extra = 0  # documents matching only some of the words (loosened)
     loose = understood.loose if understood is not None and loosen and not fuzzy else None
-    if loose is not None and scores is not None and strict_total < query.per_page:
-        extra = {d: v for d, v in scorer.scores(loose).items() if d not in scores}
-        if not extra and not scores:
+    if loose is not None and matches is not None and strict_total < query.per_page:
+        extra = scorer.matches(loose) & ~matches
+        if not extra and not matches:
             # Not even one of the words matches: the fuzzy retry, as for a single word.
             retry = text_query(reader, snapshot, query.q, fuzzy=True)
             if retry is not None:
-                used, scores = retry.strict, scorer.scores(retry.strict)
-                fuzzy = bool(scores)
-                base = mask_of(scores, snapshot.size) & snapshot.live
+                used = scored = retry.strict
+                matches = scorer.matches(scored)
+                fuzzy = bool(matches)
+                base = matches & snapshot.live
                 if query.max_monthly_fen is not None:
                     base &= snapshot.price_cap(query.max_monthly_fen)
         if extra:
-            extra_mask = mask_of(extra, snapshot.size) & snapshot.live
+            extra_mask = extra & snapshot.live
             if query.max_monthly_fen is not None:
                 extra_mask &= snapshot.price_cap(query.max_monthly_fen)
             base |= extra_mask
-            partial = set(extra)
-            scores = {**scores, **extra}
             used = loose
 
     facets: dict[str, dict[str, int]] = {}
@@ -148,16 +155,32 @@ def execute(
         suggestion = correction(reader, snapshot, query.q)
         if suggestion:
             better = text_query(reader, snapshot, suggestion, vocabulary=vocabulary)
-            if better is not None and len(scorer.scores(better.strict)) > strict_count:
+            if better is not None and scorer.matches(better.strict).bit_count() > strict_count:
                 did_you_mean = suggestion
+
+    def scores_of(mask: int) -> dict[int, float] | None:
+        """The scores of the documents in ``mask``: of the strict query, or of the loose
+        one for those matching only some words."""
+        if scored is None:
+            return None
+        found = scorer.scores_in(scored, mask & matches)
+        if extra and loose is not None and mask & extra:
+            found.update(scorer.scores_in(loose, mask & extra))
+        return found
 
     start = (query.page - 1) * query.per_page
     hits: list[Hit] = []
     if start < total:
         wanted = start + query.per_page
+        partial = set(docnums_of(result_mask & extra)) if extra else set()
+        by_relevance = query.sort == "relevance" and scored is not None
+        scores = scores_of(result_mask) if by_relevance else None
         ordered = _first(query, snapshot, scores, partial, docnums_of(result_mask), wanted)
+        page = ordered[start:wanted]
+        if not by_relevance:
+            scores = scores_of(mask_of(page, snapshot.size))
         terms = matched_terms(reader, used) if used is not None else MatchedTerms()
-        for docnum in ordered[start:wanted]:
+        for docnum in page:
             hits.append(
                 _hit(
                     reader.stored_fields(docnum)["meta"],
@@ -175,7 +198,7 @@ def execute(
         did_you_mean=did_you_mean,
         fuzzy=fuzzy,
         scenarios=understood.scenarios if understood is not None and not fuzzy else (),
-        strict_total=strict_total if partial else None,
+        strict_total=strict_total if extra else None,
     )
 
 

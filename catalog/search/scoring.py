@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
-from itertools import accumulate
+from itertools import accumulate, compress
 from math import log
 from operator import truediv
 from typing import Any
@@ -33,10 +33,12 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import TermNotFound
 
 from catalog.search.queries import Expansion, InScenario
-from catalog.search.snapshot import Postings, Snapshot, docnums_of
+from catalog.search.snapshot import Postings, Snapshot, docnums_of, mask_of
 
 K1 = 1.2
+_DIGITS_TO_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
 B = 0.75
+TERM_MASKS = 4096  # bitsets of the terms searched last, per generation (12.5 kB each at 100,000)
 PROBE_RATIO = 4  # look candidates up one by one while they are 4x fewer than the postings
 
 
@@ -51,6 +53,7 @@ class Scorer:
         ]
         self.documents = max(reader.doc_count_all(), 1)
         self._read: dict[tuple[str, str], Postings] = {}  # this query's full reads
+        self._flag_cache: tuple[int, bytes] | None = None
 
     def scores(self, q: wq.Query, within: list[int] | None = None) -> dict[int, float]:
         """docnum -> score of the documents matching ``q`` (among ``within``, ascending
@@ -75,6 +78,99 @@ class Scorer:
         if q is wq.NullQuery:
             return {}
         raise TypeError(f"cannot score {q!r}")
+
+    def matches(self, q: wq.Query) -> int:
+        """The bitset of the documents matching ``q``: the keys of ``scores(q)`` (deleted
+        documents included, as there), without scoring them."""
+        if isinstance(q, wq.Term):
+            postings = self._postings(q.fieldname, q.text, None)
+            return 0 if postings is None else self._mask(q.fieldname, q.text, postings[0])
+        if isinstance(q, wq.And):
+            found = -1
+            for child in q.subqueries:
+                found &= self.matches(child)
+                if not found:
+                    break
+            return max(found, 0)
+        if isinstance(q, wq.Or | wq.DisjunctionMax):  # scores are positive: every match counts
+            found = 0
+            for child in q.subqueries:
+                found |= self.matches(child)
+            return found
+        if isinstance(q, InScenario):
+            return self._scenario_mask(q.scenario)
+        if q is wq.NullQuery:
+            return 0
+        raise TypeError(f"cannot score {q!r}")
+
+    def scores_in(self, q: wq.Query, mask: int) -> dict[int, float]:
+        """The scores of ``scores(q)`` for the documents in the bitset ``mask`` only (the
+        same values: each is summed, or the best taken, in the same order)."""
+        if not mask:
+            return {}
+        if isinstance(q, wq.Term):
+            floor = q.floor if isinstance(q, Expansion) else 0
+            return self._term_in(q.fieldname, q.text, q.boost, mask, floor)
+        if isinstance(q, wq.And):
+            if not q.subqueries:
+                return {}
+            ordered = sorted(q.subqueries, key=self.estimate)
+            result = self.scores_in(ordered[0], mask)
+            for child in ordered[1:]:
+                if not result:
+                    break
+                part = self.scores_in(child, mask_of(result, self.snapshot.size))
+                result = {d: score + part[d] for d, score in result.items() if d in part}
+            return result
+        if isinstance(q, wq.DisjunctionMax):
+            best: dict[int, float] = {}
+            for child in q.subqueries:
+                _keep_best(best, self.scores_in(child, mask))
+            return best
+        if isinstance(q, InScenario):
+            return self._scenario(q, docnums_of(self._scenario_mask(q.scenario) & mask))
+        if isinstance(q, wq.Or):
+            merged: dict[int, float] = {}
+            for child in q.subqueries:
+                _add(merged, self.scores_in(child, mask))
+            return merged
+        if q is wq.NullQuery:
+            return {}
+        raise TypeError(f"cannot score {q!r}")
+
+    def _mask(self, field: str, text: str, docnums: Any) -> int:
+        key = (field, text)
+        masks = self.snapshot.term_masks
+        mask = masks.get(key)
+        if mask is None:
+            mask = mask_of(docnums, self.snapshot.size)
+            if len(masks) >= TERM_MASKS:
+                masks.clear()
+            masks[key] = mask
+        return mask
+
+    def _flags(self, mask: int) -> bytes:
+        """One byte per document, 1 for those in ``mask``."""
+        if self._flag_cache is None or self._flag_cache[0] != mask:
+            flags = bin(mask)[:1:-1].encode("ascii").translate(_DIGITS_TO_FLAGS)
+            self._flag_cache = (mask, flags.ljust(self.snapshot.size + 1, b"\0"))
+        return self._flag_cache[1]
+
+    def _term_in(
+        self, field: str, text: str, boost: float, mask: int, floor: int
+    ) -> dict[int, float]:
+        postings = self._postings(field, text, None)
+        if postings is None:
+            return {}
+        docnums, tfs, denominators = postings
+        frequency = max(self.reader.doc_frequency(field, text), floor)
+        idf = log(self.documents / (frequency + 1)) + 1
+        scale = idf * boost * (K1 + 1)
+        wanted = bytes(map(self._flags(mask).__getitem__, docnums))
+        quotients = map(
+            truediv, map(scale.__mul__, compress(tfs, wanted)), compress(denominators, wanted)
+        )
+        return dict(zip(compress(docnums, wanted), quotients, strict=True))
 
     def estimate(self, q: wq.Query) -> int:
         """An upper bound of the number of matches."""
@@ -143,6 +239,8 @@ class Scorer:
         key = (field, text)
         postings = self._read.get(key) or self.snapshot.postings.get(key)
         if postings is None:
+            if not self.reader.doc_frequency(field, text):
+                return None  # not in the index (a thesaurus word no listing says)
             if within is not None and self.snapshot.postings.fits(
                 self.reader.doc_frequency(field, text)
             ):

@@ -253,6 +253,7 @@ class Snapshot:
         self._positions: dict[str, list[int]] = {"newest": self.newest_rank}
         self.frequencies: dict[tuple[str, str], int] = {}  # for FrequencyCache
         self.postings = PostingCache()
+        self.term_masks: dict[tuple[str, str], int] = {}  # scoring.Scorer.matches
 
     def positions(self, sort: str) -> list[int]:
         """Each document's position in the order of ``sort`` (not relevance: "newest",

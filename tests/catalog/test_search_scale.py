@@ -297,3 +297,34 @@ def test_a_search_process_does_not_hold_the_index_files_in_memory(tmp_path: Path
         tracemalloc.stop()
         fresh.close()
     assert held < on_disk / 2
+
+
+def test_matches_and_scores_in_a_mask_equal_the_full_scores(tmp_path: Path):
+    """The engine finds the matches as bitsets and scores only the filtered ones."""
+    from catalog.search.queries import Expansion, InScenario
+
+    index = SearchIndex(tmp_path / "index")
+    index.rebuild(corpus(400))
+    queries = [
+        wq.Or([wq.Term("name", "质检", boost=4.0), wq.Term("body", "质检")]),
+        wq.And([wq.Term("body", "管理"), wq.Term("body", "排产")]),
+        wq.DisjunctionMax(
+            [
+                wq.Or([wq.Term("name", "能耗"), wq.Term("body", "能耗")]),
+                wq.Or([Expansion("body", "仓储", 0.8, 300), Expansion("body", "不存在", 0.8, 3)]),
+            ]
+        ),
+        wq.Or([wq.Term("body", "算力"), InScenario("pm.quality", 2.0)]),
+        wq.And([wq.Term("body", "不存在"), wq.Term("body", "管理")]),
+    ]
+    rng = random.Random(2)
+    with index._searcher() as (name, searcher):
+        snapshot = index._snapshot(name, searcher)
+        scorer = scoring.Scorer(searcher.reader(), snapshot)
+        for q in queries:
+            full = scorer.scores(q)
+            assert scorer.matches(q) == mask_of(full, snapshot.size)
+            for density in (0.05, 0.5, 1.0):
+                wanted = {n for n in range(snapshot.size) if rng.random() < density}
+                restricted = scorer.scores_in(q, mask_of(wanted, snapshot.size))
+                assert restricted == {d: s for d, s in full.items() if d in wanted}
