@@ -39,7 +39,7 @@ from catalog.search import IndexBusy, SearchIndex, SearchUnavailable, SolutionDo
 from catalog.search.vocabulary import Vocabulary
 from catalog.search_log import SearchOp
 from catalog.search_thesaurus import VocabularyCache
-from marketplace.db import READ_ONLY
+from marketplace.db import READ_ONLY, db
 from marketplace.models import Organization, OrgKind
 
 log = logging.getLogger(__name__)
@@ -73,12 +73,21 @@ def _catalog_heads(app: Flask) -> tuple[int | None, int | None]:
     """The search log's head and the search vocabulary's version, in one statement (a
     request that finds the index current needs nothing else); (None, None) when they
     cannot be read, and the follower and the vocabulary read them themselves."""
+    statement = sa.select(search_log.head_expression(), search_thesaurus.version_expression())
     try:
+        if db.session.get_bind().dialect.name != "sqlite":
+            # In the request's own transaction: no second connection (and its pre-ping)
+            # per page. SQLite's request transaction takes the write lock; a search must
+            # not, so there it reads in a plain snapshot of its own.
+            try:
+                row = db.session.execute(statement).one()
+            except sa.exc.SQLAlchemyError:
+                db.session.rollback()  # only reads so far; leave the request usable
+                raise
+            return int(row[0]), int(row[1])
         with app.extensions["catalog.follower"].sessions() as session:
             session.connection(execution_options=READ_ONLY)  # see marketplace.db
-            row = session.execute(
-                sa.select(search_log.head_expression(), search_thesaurus.version_expression())
-            ).one()
+            row = session.execute(statement).one()
             return int(row[0]), int(row[1])
     except sa.exc.SQLAlchemyError as exc:
         log.warning("search log head not read (%s)", exc)

@@ -350,14 +350,19 @@ def relist(session: Session, solution: Solution, *, actor: Actor) -> None:
 
 
 def public_solution(session: Session, slug: str) -> Solution | None:
-    """A published solution by its address, with its vendor and published plans."""
-    return session.scalar(
-        sa.select(Solution)
-        .where(Solution.slug == slug, Solution.is_public)
-        .options(
-            joinedload(Solution.vendor),
-            joinedload(Solution.published).selectinload(SolutionRevision.plans),
+    """A published solution by its address, with its vendor and published plans (one
+    statement: every solution page asks it)."""
+    return (
+        session.scalars(
+            sa.select(Solution)
+            .where(Solution.slug == slug, Solution.is_public)
+            .options(
+                joinedload(Solution.vendor),
+                joinedload(Solution.published).joinedload(SolutionRevision.plans),
+            )
         )
+        .unique()
+        .first()
     )
 
 
