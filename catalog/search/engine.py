@@ -54,7 +54,13 @@ def _first(
         )
     else:  # newest, and relevance without text
         sort = "newest" if query.sort == "relevance" else query.sort
-        keys = zip(map(snapshot.positions(sort).__getitem__, docnums), docnums, strict=True)
+        # Sorting every document once pays when many are to be ordered; a few are ordered
+        # by their keys (a write starts a new generation, which sorts again).
+        positions = snapshot.positions(sort, compute=len(docnums) * 8 > snapshot.size)
+        if positions is not None:
+            keys = zip(map(positions.__getitem__, docnums), docnums, strict=True)
+        else:
+            keys = zip(map(snapshot.sort_key(sort), docnums), docnums, strict=True)
     if partial:
         keys = ((docnum in partial, *key) for docnum, key in zip(docnums, keys, strict=True))
     chosen = heapq.nsmallest(wanted, keys) if wanted < len(docnums) // 2 else sorted(keys)[:wanted]

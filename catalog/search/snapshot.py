@@ -24,7 +24,7 @@ import uuid
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -255,25 +255,25 @@ class Snapshot:
         self.postings = PostingCache()
         self.term_masks: dict[tuple[str, str], int] = {}  # scoring.Scorer.matches
 
-    def positions(self, sort: str) -> list[int]:
-        """Each document's position in the order of ``sort`` (not relevance: "newest",
-        "price_asc", "price_desc", "rating"); newest first breaks every tie."""
+    def sort_key(self, sort: str) -> Callable[[int], Any]:
+        """The key of ``sort`` ("newest", "price_asc", "price_desc", "rating") for a
+        docnum; newest first breaks every tie."""
+        rank, prices = self.newest_rank, self.prices
+        ratings, counts = self.ratings, self.rating_counts
+        return {
+            "newest": rank.__getitem__,
+            "price_asc": lambda n: (prices[n] is None, prices[n] or 0, rank[n]),
+            "price_desc": lambda n: (prices[n] is None, -(prices[n] or 0), rank[n]),
+            "rating": lambda n: (ratings[n] is None, -(ratings[n] or 0.0), -counts[n], rank[n]),
+        }[sort]
+
+    def positions(self, sort: str, *, compute: bool = True) -> list[int] | None:
+        """Each document's position in the order of ``sort`` (see sort_key), sorted once
+        per generation; None when not sorted yet and not ``compute``."""
         positions = self._positions.get(sort)
-        if positions is None:
-            rank, prices = self.newest_rank, self.prices
-            ratings, counts = self.ratings, self.rating_counts
-            key = {
-                "price_asc": lambda n: (prices[n] is None, prices[n] or 0, rank[n]),
-                "price_desc": lambda n: (prices[n] is None, -(prices[n] or 0), rank[n]),
-                "rating": lambda n: (
-                    ratings[n] is None,
-                    -(ratings[n] or 0.0),
-                    -counts[n],
-                    rank[n],
-                ),
-            }[sort]
+        if positions is None and compute:
             positions = [0] * self.size
-            for position, docnum in enumerate(sorted(range(self.size), key=key)):
+            for position, docnum in enumerate(sorted(range(self.size), key=self.sort_key(sort))):
                 positions[docnum] = position
             self._positions[sort] = positions
         return positions

@@ -235,6 +235,7 @@ def test_result_order_is_the_sort_key_order():
     snap._positions = {"newest": snap.newest_rank}
     snap.size = size
     snap.positions = snapshot_module.Snapshot.positions.__get__(snap)
+    snap.sort_key = snapshot_module.Snapshot.sort_key.__get__(snap)
     rank, prices, ratings, counts = snap.newest_rank, snap.prices, snap.ratings, snap.rating_counts
     scores = {n: rng.choice((1.0, 2.0, 3.5)) for n in range(0, size, 2)}
     keys = {
@@ -251,8 +252,9 @@ def test_result_order_is_the_sort_key_order():
         for chosen in (set(), partial):
             full = (lambda n, key=key, chosen=chosen: (n in chosen, key(n))) if chosen else key
             for wanted in (5, 60, 200, 400):
-                got = engine_module._first(query, snap, scores, chosen, docnums, wanted)  # type: ignore[arg-type]
-                assert got == sorted(docnums, key=full)[:wanted]
+                for few in (docnums[:30], docnums):  # by key, and by the sorted positions
+                    got = engine_module._first(query, snap, scores, chosen, few, wanted)  # type: ignore[arg-type]
+                    assert got == sorted(few, key=full)[:wanted]
 
 
 def test_or_and_best_of_merges_equal_the_plain_loops():
