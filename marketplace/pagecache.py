@@ -38,7 +38,7 @@ import redis
 from flask import Flask, Response, current_app, g, request, session
 from flask_babel import get_locale
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 log = logging.getLogger(__name__)
 HEADERS = ("Content-Type", "Content-Language", "Vary")
@@ -128,6 +128,34 @@ class RedisStore:
             log.warning("page cache: Redis unavailable (%s)", exc)
 
 
+class LRU:
+    """The newest ``size`` rendered pieces of this process, for pieces whose key holds
+    everything they show (so they never go stale and need no time limit)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, Markup] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Markup | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, html: Markup) -> None:
+        with self._lock:
+            self._items[key] = html
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 class FragmentCache:
     """Rendered pieces of pages that are the same for every viewer, under a version.
 
@@ -164,10 +192,11 @@ def hole(name: str) -> Markup:
 
 
 def fill(shared: Markup, **parts: str) -> Markup:
-    """A shared fragment with each hole replaced by this viewer's part."""
+    """A shared fragment with its holes replaced by this viewer's parts (``Markup``, or
+    text, which is escaped)."""
     html = str(shared)
     for name, part in parts.items():
-        html = html.replace(str(hole(name)), str(part), 1)
+        html = html.replace(str(hole(name)), str(escape(part)))
     return Markup(html)
 
 

@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, g, request
+from flask import Flask, g, render_template, request
 from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
 from marketplace import dates, reference
 from marketplace.auth import web_actor
@@ -16,6 +18,7 @@ from marketplace.db import db
 from marketplace.i18n import LANGUAGE_NAMES, current_language, html_lang
 from marketplace.models import Membership
 from marketplace.money import format_fen
+from marketplace.pagecache import LRU, fill, hole
 
 
 def _memberships() -> list[Membership]:
@@ -53,6 +56,38 @@ def _last_day(end: datetime | None, format: str = "medium") -> str:
     return format_date(dates.last_day(end), format) if end else ""
 
 
+_navigations = LRU(2048)
+
+
+def navigation() -> Markup:
+    """The navigation bar (templates/_nav.html) of this request. Its key holds all it
+    shows: the person, their organizations and roles, the one they act for, the language
+    and the page (for the highlighted item); the token, the page to return to and the
+    bell are filled in on every request."""
+    actor = web_actor()
+    signed_in = current_user.is_authenticated
+    key: tuple[object, ...] = (current_language(), request.endpoint)
+    if signed_in:
+        key += (
+            current_user.id,
+            current_user.name,
+            (actor.organization.id, actor.organization.name, actor.org_kind, actor.role)
+            if actor
+            else None,
+            tuple((m.organization_id, m.organization.name, m.role) for m in _memberships()),
+        )
+    html = _navigations.get(key)
+    if html is None:
+        html = Markup(render_template("_nav.html", hole=hole))
+        _navigations.put(key, html)
+    return fill(
+        html,
+        csrf=generate_csrf() if signed_in else "",
+        next=request.full_path.rstrip("?"),
+        bell=Markup(render_template("_nav_bell.html")) if actor else "",
+    )
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def inject() -> dict[str, Any]:
@@ -65,6 +100,7 @@ def init_app(app: Flask) -> None:
             "language_names": LANGUAGE_NAMES,
             "site_name": app.config["SITE_NAME"],
             "next_url": request.full_path.rstrip("?"),
+            "navigation": navigation,
         }
 
     app.jinja_env.filters["money"] = lambda fen: "" if fen is None else format_fen(fen)

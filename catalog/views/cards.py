@@ -13,9 +13,7 @@ stale, whatever another host changed.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +29,7 @@ from catalog.presenters import summary_dict
 from marketplace.db import db
 from marketplace.i18n import current_language
 from marketplace.models import Organization
+from marketplace.pagecache import LRU
 
 CARD_TEMPLATE = "catalog/storefront/_solution_card.html"
 CARD_CACHE_SIZE = 4096  # about 2 KB each
@@ -50,34 +49,7 @@ class Card:
     html: Markup
 
 
-class _Rendered:
-    """The newest rendered cards of this process (a thread-safe LRU)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._cards: OrderedDict[Hashable, Markup] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Markup | None:
-        with self._lock:
-            html = self._cards.get(key)
-            if html is not None:
-                self._cards.move_to_end(key)
-            return html
-
-    def put(self, key: Hashable, html: Markup) -> None:
-        with self._lock:
-            self._cards[key] = html
-            self._cards.move_to_end(key)
-            while len(self._cards) > self.size:
-                self._cards.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._cards.clear()
-
-
-rendered = _Rendered(CARD_CACHE_SIZE)
+rendered = LRU(CARD_CACHE_SIZE)
 
 
 def render_card(item: Mapping[str, Any]) -> Markup:

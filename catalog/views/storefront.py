@@ -249,8 +249,10 @@ def solution(slug: str) -> Any:
         content = fragment(key, indexing.page_version, shared_content)
     content = fill(
         content,
-        start=render_template("billing/_start_buttons.html", solution=found, revision=revision),
-        ask=render_template("catalog/_ask_vendor.html", solution=found),
+        start=Markup(
+            render_template("billing/_start_buttons.html", solution=found, revision=revision)
+        ),
+        ask=Markup(render_template("catalog/_ask_vendor.html", solution=found)),
     )
     page = render_template(
         "catalog/storefront/solution.html",
