@@ -2,9 +2,17 @@
 this file from its working directory). The worker timeout is the app's setting, which
 billing.payments.check_timeouts keeps above every Stripe call of a request."""
 
+from typing import Any
+
+from catalog.search import analysis
 from marketplace.config import worker_timeout
 from marketplace.throttle import gunicorn_post_worker_init
 
 timeout = worker_timeout()
-# Several workers must count rate limits in a shared store, not each in its own memory.
-post_worker_init = gunicorn_post_worker_init
+
+
+def post_worker_init(worker: Any) -> None:
+    # Several workers must count rate limits in a shared store, not each in its own memory.
+    gunicorn_post_worker_init(worker)
+    # jieba's dictionary and the OpenCC tables, before the worker's first search needs them.
+    analysis.warm()

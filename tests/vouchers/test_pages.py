@@ -119,7 +119,9 @@ def test_officer_creates_and_publishes_a_program_through_the_form(
     form = page(client.get("/vouchers/programs/new"))
     assert vendor.organization.name in form  # verified vendors to pick for the pool
     assert "上云券" in form and "算力券" in form  # the kinds in the page's language
-    assert ">PDF 或图片</option>" in form and "图片（PNG 或 JPEG）" in form  # files a document takes
+    assert (
+        ">PDF 或图片</option>" in form and "图片（PNG 或 JPEG）" in form
+    )  # files a document takes
 
     response = client.post(
         "/vouchers/programs/new",
