@@ -240,7 +240,8 @@ class PageCache:
         ttl = float(config["PAGE_CACHE_SECONDS"])
         url = config.get("CACHE_URL")
         if not url:
-            return FragmentCache(MemoryStore(max_entries=512, ttl=ttl))
+            # Results blocks and solution pages (about 20 KB each): some 20 MB a process.
+            return FragmentCache(MemoryStore(max_entries=1024, ttl=ttl))
         prefix = (config.get("CACHE_KEY_PREFIX") or "marketplace:pages:") + "fragments:"
         return FragmentCache(RedisStore(url, prefix=prefix, ttl=ttl))
 
