@@ -168,3 +168,35 @@ def test_the_solution_page_shares_the_listing_and_fills_in_the_viewer_s_parts(
     assert f'href="{path}/ask"' not in visitor  # the visitor's own "ask": sign in first
     assert "/login?next=" in visitor
     assert "<!--hole:" not in visitor
+
+
+SHARED_TEMPLATES = (
+    "catalog/storefront/_results.html",
+    "catalog/storefront/_home_catalog.html",
+    "catalog/storefront/_solution_content.html",
+    "catalog/storefront/_solution_card.html",
+)
+# What belongs to one viewer: a shared fragment (or anything it includes or imports) that
+# read one of these would show one person's page to everyone.
+PERSONAL = re.compile(
+    r"\b(current_user|actor|csrf_token|session|memberships|billing_(?:unread|live_contracts|may_rate)|price_after_voucher)\b"
+)
+
+
+def test_no_shared_fragment_reads_who_is_looking(app: Flask) -> None:
+    from jinja2 import meta
+
+    env = app.jinja_env
+    seen: set[str] = set()
+    pending = list(SHARED_TEMPLATES)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+        code = re.sub(r"\{#.*?#\}", "", source, flags=re.S)  # comments may say the words
+        found = PERSONAL.findall(code)
+        assert not found, f"{name} reads {found}: it is shared by every viewer"
+        pending.extend(t for t in meta.find_referenced_templates(env.parse(source)) if t)
+    assert "catalog/_solution_body.html" in seen and "catalog/storefront/_macros.html" in seen
