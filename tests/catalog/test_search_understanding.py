@@ -28,7 +28,7 @@ from catalog.search.vocabulary import (
     packaged_pain_points,
     packaged_sets,
 )
-from tests.catalog.test_search import make_doc
+from tests.catalog.search_corpus import make_doc
 
 CORPUS = [
     # Two listings alike but for the word: one says 质检, the other only 质量检测.
