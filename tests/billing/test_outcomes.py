@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -219,9 +220,32 @@ def test_contract_page_of_a_pending_outcome_contract(client: FlaskClient, sessio
     buyer = buyer_actor(session)
     plan = offered_plan(session, OUTCOME, vendor)
     contract = start_contract(session, plan=plan, buyer=buyer, baseline=Decimal(42_000))
+    path = f"/billing/contracts/{contract.id}"
     login(client, buyer.user)
-    page = client.get(f"/billing/contracts/{contract.id}")
-    assert page.status_code == 200 and "None" not in page.get_data(as_text=True)
+    page = client.get(path)
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "None" not in text
+    # Nothing runs and nothing is invoiced until the baseline is agreed.
+    assert "买卖双方确认基线后合同生效，此前不产生任何费用。" in text
+    assert "尚未确认" in text  # the baseline figure: not agreed yet
+    assert "data-baseline-agreed" not in text
+    # The buyer's figure waits for the vendor, in the plan's KPI unit.
+    assert "data-open-proposal" in text and "由您提出" in text
+    assert re.search(r"42,000 <span[^>]*>kWh</span>", text)
+    assert "等待对方确认或提出新的基线。" in text
+    assert "data-accept-baseline" not in text  # the proposer cannot accept its own figure
+    assert "提出不同的基线" in text  # but may counter it
+    # No results section and no report form before the contract starts.
+    assert 'id="outcomes"' not in text and 'id="report"' not in text
+    assert "上报结果" not in text
+
+    client.post("/logout")
+    login(client, vendor.user)
+    text = client.get(path).get_data(as_text=True)
+    assert "由买方提出" in text and "data-accept-baseline" in text
+    assert "确认此基线并启动合同" in text
+    assert 'id="outcomes"' not in text and 'id="report"' not in text
 
 
 def png_bytes() -> bytes:

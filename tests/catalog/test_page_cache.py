@@ -63,11 +63,31 @@ def test_a_waiting_message_is_shown_not_skipped(client: FlaskClient, session: Se
     user = create_user(session)
     create_org(session, owner=user)
     session.commit()
-    client.get("/")  # cached
+    cached = client.get("/")
+    assert client.get("/").headers["X-Page-Cache"] == "hit"  # the home page is in the cache
+    assert "您已退出登录。" not in cached.get_data(as_text=True)
     login(client, user)
     client.post("/logout")  # flashes a message for the next page
     page = client.get("/")
-    assert "X-Page-Cache" not in page.headers or page.headers["X-Page-Cache"] != "hit"
+    assert page.status_code == 200
+    assert page.headers.get("X-Page-Cache") != "hit"
+    text = page.get_data(as_text=True)
+    assert 'lang="zh' in text
+    assert "您已退出登录。" in text and "You are signed out." not in text
+    # Shown once: the next visit gets the page without it.
+    assert "您已退出登录。" not in client.get("/").get_data(as_text=True)
+
+    # Someone who reads English is signed out in English, the English copy cached or not.
+    english_reader = create_user(session, locale="en")
+    create_org(session, owner=english_reader)
+    session.commit()
+    login(client, english_reader)
+    client.post("/logout")
+    english = client.get("/")
+    assert english.headers.get("X-Page-Cache") != "hit"
+    text = english.get_data(as_text=True)
+    assert 'lang="en"' in text
+    assert "You are signed out." in text and "您已退出登录。" not in text
 
 
 @pytest.fixture
