@@ -174,21 +174,15 @@ def _register_todo(app: Flask) -> None:
 def _register_packages(app: Flask) -> None:
     """The one place that knows every package: blueprints, API blueprints, CLI groups."""
     from billing import api as billing_api
+    from billing import cli as billing_cli
     from billing import (
-        bank_statement_demo,
         delivery_api,
-        effect_demo,
         fapiao_api,
-        fapiao_demo,
         integration_api,
         operator_api,
         run_errors_api,
-        stacking_demo,
-        voucher_demo,
         voucher_payments,
     )
-    from billing import cli as billing_cli
-    from billing import demo as billing_demo
     from billing import notify as billing_notify
     from billing import payments as billing_payments
     from billing import views as billing_views
@@ -196,24 +190,19 @@ def _register_packages(app: Flask) -> None:
     from billing.outcomes import api as outcome_api
     from catalog import api as catalog_api
     from catalog import cli as catalog_cli
-    from catalog import demo as catalog_demo
     from catalog import indexing as catalog_indexing
-    from catalog import inquiry_api, inquiry_demo, listing_api
+    from catalog import inquiry_api, listing_api
     from catalog import signals as catalog_signals
     from catalog.views import inquiries, review, storefront, thesaurus, vendor
     from marketplace import api as marketplace_api
     from marketplace import (
         cli,
         jobs_api,
-        licence_demo,
         templating,
         vendors_api,
-        webhook_demo,
         webhooks,
         webhooks_api,
-        worker,
     )
-    from marketplace.demo import load_platform_demo
     from marketplace.extensions import csrf
     from marketplace.pagecache import PageCache
     from marketplace.views import accounts, console, licences, sessions, site
@@ -278,27 +267,11 @@ def _register_packages(app: Flask) -> None:
         api.register_blueprint(api_blueprint)
     cli.init_app(app)
     _register_jobs(app)
-    app.extensions["marketplace.demo_loaders"] = [
-        load_platform_demo,
-        webhook_demo.load,  # before the others: their listings and contracts are events
-        catalog_demo.load,
-        webhook_demo.load_signup_page,  # the demo vendor's listings name its sign-up page
-        billing_demo.load,
-        billing_demo.load_outcomes,
-        fapiao_demo.load,  # after the demo buyer's invoices are paid
-        voucher_demo.load,
-        stacking_demo.load,
-        bank_statement_demo.load,
-        licence_demo.load,
-        inquiry_demo.load,
-        effect_demo.load,  # after the voucher demo: a compute voucher pays for results
-    ]
-    app.extensions["marketplace.demo_services"] = [
-        billing_demo.start_local_stripe,
-        webhook_demo.start_receiver,
-        worker.start_demo_worker,  # after Stripe: the worker inherits its environment
-    ]
-    app.extensions["marketplace.demo_finishers"] = [catalog_demo.rebuild_index]
+    # The demo (the `demo` command, its loaders, services and finishers) lives in devtools/,
+    # which no domain package imports: this is the one registration point.
+    from devtools.demo import register as register_demo
+
+    register_demo(app)
     app.cli.add_command(catalog_cli.catalog_group)
     app.cli.add_command(billing_cli.billing_group)
     app.register_blueprint(billing_webhooks.bp)

@@ -276,8 +276,7 @@ def audit_keygen(out: Path) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from marketplace.demo import demo_command
     from marketplace.worker import worker_command
 
-    for command in (db_group, org_group, token_group, audit_group, demo_command, worker_command):
+    for command in (db_group, org_group, token_group, audit_group, worker_command):
         app.cli.add_command(command)

@@ -1,6 +1,6 @@
 """The localstripe process helpers, shared with ``marketplace demo`` (see billing/)."""
 
-from billing.localstripe_process import (  # noqa: F401 - re-exported for the tests
+from devtools.localstripe import (  # noqa: F401 - re-exported for the tests
     HOST,
     PUBLISHABLE_KEY,
     SECRET_KEY,

@@ -38,11 +38,11 @@ from billing import (
     payments,
     voucher_payments,
 )
-from billing.bank_statement_demo import statement_csv
 from billing.outcomes import baselines, evidence, reporting
 from billing.payment_link_models import PaymentLink
 from catalog import inquiries, screenshots
 from catalog.models import Screenshot, VoucherKind
+from devtools.demo.bank_statements import statement_csv
 from marketplace import (
     checkpoints,
     licences,

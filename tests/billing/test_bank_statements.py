@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from billing import bank_statements, ledger
 from billing import invoices as invoice_rules
-from billing.bank_statement_demo import statement_csv
 from billing.bank_statement_models import BankStatement, BankStatementLine, LineStatus
 from billing.models import Invoice, InvoiceStatus, Payment
 from billing.statement_files import StatementFileError, read_statement
+from devtools.demo.bank_statements import statement_csv
 from marketplace.audit import AuditEvent
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from billing.bank_statement_models import BankStatementLine, LineStatus
-from marketplace.demo import DEMO_PASSWORD
+from devtools.demo.platform import DEMO_PASSWORD
 from marketplace.licences import BusinessLicence
 from marketplace.models import Organization, OrgKind, Verification
 from tests.marketplace.test_cli import load_demo_into

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from billing.error_models import BillingError
-from marketplace.demo import DEMO_PASSWORD
+from devtools.demo.platform import DEMO_PASSWORD
 from tests.marketplace.test_cli import load_demo_into
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from billing import credits, invoices
 from billing.credit_models import CreditKind, CreditTransaction
 from billing.models import Invoice, InvoiceKind
-from marketplace.demo import DEMO_PASSWORD
+from devtools.demo.platform import DEMO_PASSWORD
 from tests.marketplace.test_cli import load_demo_into
 
 

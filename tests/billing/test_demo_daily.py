@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from billing import overdue
 from billing.fapiao_models import Fapiao, FapiaoStatus
 from billing.models import Invoice
+from devtools.demo.platform import DEMO_PASSWORD
 from marketplace.db import utcnow
-from marketplace.demo import DEMO_PASSWORD
 from marketplace.models import Organization, User
 from tests.marketplace.test_cli import load_demo_into
 

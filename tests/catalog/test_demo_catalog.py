@@ -11,7 +11,7 @@ from catalog.importer import check_lines
 
 
 def rows() -> list[dict]:
-    text = resources.files("catalog").joinpath("demo", "solutions.jsonl").read_text("utf-8")
+    text = resources.files("devtools.demo").joinpath("data", "solutions.jsonl").read_text("utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from catalog.models import Solution
 from catalog.screenshots import screenshot_dir
-from marketplace.demo import load_demo
+from devtools.demo.platform import load_demo
 
 
 @pytest.fixture(autouse=True)

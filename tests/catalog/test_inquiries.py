@@ -15,14 +15,15 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from billing.models import Notification
-from catalog import demo as catalog_demo
-from catalog import inquiries, inquiry_demo
+from catalog import inquiries
 from catalog.inquiry_models import BODY_MAX, Inquiry, InquiryMessage, InquiryStatus
 from catalog.models import Solution
+from devtools.demo import catalog as catalog_demo
+from devtools.demo import inquiries as inquiry_demo
+from devtools.demo.platform import load_platform_demo
 from marketplace import outbox, webhooks
 from marketplace.audit import AuditEvent
 from marketplace.db import db, utcnow
-from marketplace.demo import load_platform_demo
 from marketplace.jsonapi import Actor
 from marketplace.models import Role
 from marketplace.urls import UrlPolicy

@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from billing.localstripe_process import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe, free_port
+from devtools.demo.platform import DEMO_PASSWORD, load_demo
+from devtools.localstripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe, free_port
 from marketplace import create_app, migrate
 from marketplace.db import make_engine
-from marketplace.demo import DEMO_PASSWORD, load_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

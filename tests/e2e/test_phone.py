@@ -17,8 +17,8 @@ import pytest
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
+from devtools.demo.platform import DEMO_PASSWORD
 from marketplace import create_app
-from marketplace.demo import DEMO_PASSWORD
 from tests.e2e.conftest import ARTIFACTS
 from tests.test_authorization_matrix import ANON, EXPECTED, SO, G, P, V
 

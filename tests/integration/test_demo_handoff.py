@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from billing import contracts
 from billing.models import Contract
 from catalog.models import Plan, Solution
-from marketplace import webhook_demo
-from marketplace.demo import DEMO_PASSWORD, load_demo
+from devtools.demo import webhooks as webhook_demo
+from devtools.demo.platform import DEMO_PASSWORD, load_demo
 from marketplace.models import Organization, User
 from tests.factories import create_token, login
 

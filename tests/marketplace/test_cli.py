@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from marketplace.demo import DEMO_PASSWORD, demo_logins, load_demo
+from devtools.demo.platform import DEMO_PASSWORD, demo_logins, load_demo
 from marketplace.models import Organization, OrgKind, Role, User
 from tests.factories import make_uscc
 

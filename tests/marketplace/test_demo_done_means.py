@@ -10,12 +10,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import stacking_demo
 from billing.bank_statement_models import BankStatementLine, LineStatus
 from billing.fapiao_models import Fapiao, FapiaoStatus
 from catalog.inquiry_models import Inquiry, Side
 from catalog.models import Solution
-from marketplace.demo import DEMO_PASSWORD
+from devtools.demo import stacking as stacking_demo
+from devtools.demo.platform import DEMO_PASSWORD
 from tests.marketplace.test_cli import load_demo_into
 from vouchers import evidence, settlement_conditions, stacking
 from vouchers.models import (

@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
+from devtools.demo.platform import DEMO_PASSWORD
 from marketplace import passwords
-from marketplace.demo import DEMO_PASSWORD
 from marketplace.errors import DomainError
 from marketplace.models import User
 from tests.factories import PASSWORD, create_org, create_user, login, make_uscc

@@ -327,8 +327,8 @@ def test_the_console_shows_the_secret_once_and_every_delivery_with_its_answer(
 def test_the_demo_vendor_has_an_endpoint_whose_deliveries_show_in_the_console(
     app: Flask, client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from marketplace import webhook_demo
-    from marketplace.demo import DEMO_PASSWORD, load_demo
+    from devtools.demo import webhooks as webhook_demo
+    from devtools.demo.platform import DEMO_PASSWORD, load_demo
     from marketplace.models import User
 
     with Receiver() as receiver:

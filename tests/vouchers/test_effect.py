@@ -23,8 +23,8 @@ from billing.models import Contract
 from billing.outcomes import baselines, reporting, verification
 from billing.periods import period_bounds, period_index
 from catalog.models import VoucherKind
+from devtools.demo.platform import DEMO_PASSWORD
 from marketplace.db import utcnow
-from marketplace.demo import DEMO_PASSWORD
 from marketplace.jsonapi import Actor
 from tests.billing.factories import T0, offered_plan, start_contract
 from tests.catalog.factories import OUTCOME

@@ -495,7 +495,7 @@ def test_wallet_shows_no_voucher_while_on_notice(session: Session) -> None:
 def test_the_demo_pudong_programs_show_evidence_and_a_notice_in_progress(
     app: Flask, client: FlaskClient, session: Session
 ) -> None:
-    from marketplace.demo import DEMO_PASSWORD, load_demo
+    from devtools.demo.platform import DEMO_PASSWORD, load_demo
 
     load_demo(app)
     cloud = session.scalars(sa.select(Program).where(Program.name.contains("上云券"))).first()

@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import stacking_demo
-from marketplace.demo import DEMO_PASSWORD
+from devtools.demo import stacking as stacking_demo
+from devtools.demo.platform import DEMO_PASSWORD
 from tests.factories import csrf_token
 from tests.marketplace.test_cli import load_demo_into
 from vouchers import cofunding, settlement_conditions, stacking

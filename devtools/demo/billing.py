@@ -232,7 +232,7 @@ def start_local_stripe(app: Flask, host: str, port: int) -> tuple[str, Callable[
             "Stripe-compatible server); bank transfer works",
             None,
         )
-    from billing.localstripe_process import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
+    from devtools.localstripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
 
     server = LocalStripe().start()
     secret = "whsec_" + secrets.token_hex(16)

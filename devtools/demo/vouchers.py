@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from billing import contracts, invoices, payments, voucher_payments
 from billing.models import Contract, Invoice
 from catalog.models import BillingModel, Plan, Solution, VoucherKind
+from devtools.demo.platform import DEMO_PASSWORD, make_uscc
 from marketplace import services
 from marketplace.db import utcnow
-from marketplace.demo import DEMO_PASSWORD, make_uscc
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind, Role, User
 from marketplace.sizeclass import YUAN, SizeClass

@@ -125,7 +125,7 @@ def start_receiver(app: Flask, host: str, port: int) -> tuple[str, Callable[[], 
     os.environ.setdefault("MARKETPLACE_OUTBOUND_URLS_ALLOW_HTTP", "true")
     os.environ.setdefault("MARKETPLACE_OUTBOUND_URLS_ALLOW_PRIVATE", "true")
     process = subprocess.Popen(
-        [sys.executable, "-c", "from marketplace.webhook_demo import serve_receiver as s; s()"]
+        [sys.executable, "-c", "from devtools.demo.webhooks import serve_receiver as s; s()"]
     )
 
     def stop() -> None:

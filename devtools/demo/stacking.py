@@ -1,4 +1,4 @@
-"""Stacked, co-funded and held-back vouchers in the demo (after billing/voucher_demo.py):
+"""Stacked, co-funded and held-back vouchers in the demo (after devtools/demo/vouchers.py):
 上海市经信委's city cloud-voucher program stacks with Pudong's (combined at most 70% of an
 invoice) and one invoice is paid by both; a program co-funded 市:区 = 1:1 has a paid
 settlement split between the two; that program settles only after the buyer accepted
@@ -15,12 +15,13 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from billing import contracts, delivery, invoices, payments, voucher_demo, voucher_payments
-from billing.voucher_demo import _invoice_of, _plan_accepting, _pudong_smes
+from billing import contracts, delivery, invoices, payments, voucher_payments
 from catalog.models import VoucherKind
+from devtools.demo import vouchers as voucher_demo
+from devtools.demo.platform import DEMO_PASSWORD, make_uscc
+from devtools.demo.vouchers import _invoice_of, _plan_accepting, _pudong_smes
 from marketplace import services
 from marketplace.db import utcnow
-from marketplace.demo import DEMO_PASSWORD, make_uscc
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind, Role, User
 from marketplace.sizeclass import YUAN, SizeClass

@@ -1,5 +1,5 @@
-"""Demo catalog: the vendors of ``catalog/demo/vendors.json`` and the solutions of
-``catalog/demo/solutions.jsonl``, imported through the same path as ``catalog import``
+"""Demo catalog: the vendors of ``devtools/demo/data/vendors.json`` and the solutions of
+``devtools/demo/data/solutions.jsonl``, imported through the same path as ``catalog import``
 and published by the demo operator. Idempotent: existing vendors and slugs are kept."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from catalog import importer, indexing
-from catalog.demo_screenshots import add_demo_screenshots
 from catalog.models import Solution
 from catalog.search import SearchUnavailable
+from devtools.demo.platform import DEMO_PASSWORD, make_uscc
+from devtools.demo.screenshots import add_demo_screenshots
 from marketplace import services as platform
 from marketplace.db import db
-from marketplace.demo import DEMO_PASSWORD, make_uscc
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind, Role, User
 from marketplace.uploads import upload_folder
@@ -29,7 +29,7 @@ _VENDOR_SERIAL_BASE = 100
 
 
 def _read(name: str) -> str:
-    return resources.files("catalog").joinpath("demo", name).read_text(encoding="utf-8")
+    return resources.files("devtools.demo").joinpath("data", name).read_text(encoding="utf-8")
 
 
 def _vendor(
