@@ -312,7 +312,6 @@ def sample_paths(url: str) -> dict[str, list[str]]:
     return {
         "home": ["/"],
         "search": [p.format(industry=rng.choice(industries)) for p in SEARCHES for _ in range(3)],
-
         "solution": [f"/solutions/{slug}" for slug in rng.sample(slugs, 50)],
         "healthz": ["/healthz"],
         # Last: its hundreds of addresses push other pages out of each worker's caches.

@@ -14,7 +14,6 @@ from flask import abort, flash, g, redirect, render_template, request, send_from
 from flask.typing import ResponseReturnValue
 from flask_babel import format_date
 from flask_babel import gettext as _
-from marketplace.views.flash import attempt
 from sqlalchemy.orm import selectinload
 
 from billing.forms import BaselineForm, CorrectionForm, DisputeForm, OutcomeReportForm, ResolveForm
@@ -30,6 +29,7 @@ from marketplace.errors import DomainError
 from marketplace.models import OrgKind
 from marketplace.uploads import upload_folder
 from marketplace.views.accounts import show_error
+from marketplace.views.flash import attempt
 
 QUEUE_SIZE = 100
 
