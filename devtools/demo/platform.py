@@ -161,11 +161,20 @@ def load_platform_demo(session: Session, **_: Any) -> dict[str, Any]:
     return {"orgs": orgs, "users": users}
 
 
+# The city's program officer, whom the stacking demo (devtools/demo/stacking.py) adds with
+# the city government: a second government login, for the city program stacked on Pudong's.
+CITY_OFFICER = ("city@demo.local", "上海市经信委 处长", "上海市经济和信息化委员会")
+
+
 def demo_logins() -> list[DemoLogin]:
     names = {spec.key: spec.name for spec in DEMO_ORGS}
+    email, _name, organization = CITY_OFFICER
     return [
-        DemoLogin(f"{org_key}/{role.value}", email, names[org_key])
-        for email, _name, org_key, role in DEMO_PEOPLE
+        *(
+            DemoLogin(f"{org_key}/{role.value}", email, names[org_key])
+            for email, _name, org_key, role in DEMO_PEOPLE
+        ),
+        DemoLogin(f"city/{Role.OWNER.value}", email, organization),
     ]
 
 

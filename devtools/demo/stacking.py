@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from billing import contracts, delivery, invoices, payments, voucher_payments
 from catalog.models import VoucherKind
 from devtools.demo import vouchers as voucher_demo
-from devtools.demo.platform import DEMO_PASSWORD, make_uscc
+from devtools.demo.platform import CITY_OFFICER, DEMO_PASSWORD, make_uscc
 from devtools.demo.vouchers import _invoice_of, _plan_accepting, _pudong_smes
 from marketplace import services
 from marketplace.db import utcnow
@@ -41,9 +41,9 @@ def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _city(session: Session) -> Actor:
-    email = "city@demo.local"
+    email, name, organization = CITY_OFFICER
     user = session.scalar(sa.select(User).where(User.email == email)) or services.create_user(
-        session, email=email, name="上海市经信委 处长", password=DEMO_PASSWORD
+        session, email=email, name=name, password=DEMO_PASSWORD
     )
     uscc = make_uscc("310101", 880)
     org = session.scalar(sa.select(Organization).where(Organization.uscc == uscc))
@@ -52,7 +52,7 @@ def _city(session: Session) -> Actor:
             session,
             services.OrganizationDetails(
                 kind=OrgKind.GOVERNMENT,
-                name="上海市经济和信息化委员会",
+                name=organization,
                 uscc=uscc,
                 region_code="310101",  # 黄浦区, where the city government sits
                 legal_representative="市经信委法人",
