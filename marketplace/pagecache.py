@@ -240,8 +240,10 @@ class PageCache:
         ttl = float(config["PAGE_CACHE_SECONDS"])
         url = config.get("CACHE_URL")
         if not url:
-            # Results blocks and solution pages (about 20 KB each): some 20 MB a process.
-            return FragmentCache(MemoryStore(max_entries=1024, ttl=ttl))
+            # A results block is up to about 70 KB (20 cards and the facets), a solution
+            # page's content about 15 KB: at most some 35 MB a process. Many hosts, or a
+            # catalog whose pages do not fit, share one store in Redis (CACHE_URL).
+            return FragmentCache(MemoryStore(max_entries=512, ttl=ttl))
         prefix = (config.get("CACHE_KEY_PREFIX") or "marketplace:pages:") + "fragments:"
         return FragmentCache(RedisStore(url, prefix=prefix, ttl=ttl))
 
