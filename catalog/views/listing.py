@@ -256,13 +256,6 @@ def run_search(listing: Listing) -> None:
     ]
 
 
-def run_listing(endpoint: str, fixed: Mapping[str, str] | None = None, **view_args: str) -> Listing:
-    """The search a listing URL describes, run."""
-    listing = parse_listing(endpoint, fixed, **view_args)
-    run_search(listing)
-    return listing
-
-
 def listing_results(listing: Listing, **context: Any) -> Markup:
     """The results block of a listing page (filters, cards, sort and pages): the same for
     everyone who opens this address in this language while the catalog is at this version
