@@ -204,7 +204,7 @@ def _register_packages(app: Flask) -> None:
         webhooks_api,
     )
     from marketplace.extensions import csrf
-    from marketplace.pagecache import PageCache
+    from marketplace.pagecache import FragmentCache, PageCache
     from marketplace.views import accounts, console, licences, sessions, site
     from marketplace.views import audit as audit_views
     from marketplace.views import jobs as jobs_views
@@ -220,7 +220,7 @@ def _register_packages(app: Flask) -> None:
     if app.config["PAGE_CACHE_SECONDS"] > 0:
         pages = PageCache.from_config(app.config)
         pages.install(app)
-        app.extensions["marketplace.fragments"] = PageCache.fragments_from_config(app.config)
+        app.extensions["marketplace.fragments"] = FragmentCache.from_config(app.config)
         for endpoint in storefront.CACHEABLE:
             # The search log position and the search vocabulary's version: the same key on
             # every host for the same content.

@@ -32,7 +32,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import redis
 from flask import Flask, Response, current_app, g, request, session
@@ -41,6 +41,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 HEADERS = ("Content-Type", "Content-Language", "Vary")
 REDIS_TIMEOUT = 0.5  # seconds; a slow Redis must not be slower than rendering the page
 
@@ -58,33 +59,52 @@ class Store(Protocol):
     def clear(self) -> None: ...
 
 
+class LRU(Generic[T]):
+    """The newest ``size`` values of this process (rendered pieces whose key holds
+    everything they show, so they never go stale; or the page store's entries)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> T | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: T) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 class MemoryStore:
     """The newest ``max_entries`` pages of this process, each for ``ttl`` seconds."""
 
     def __init__(self, *, max_entries: int = 256, ttl: float = 60.0) -> None:
-        self.max_entries = max_entries
         self.ttl = ttl
-        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: LRU[_Entry] = LRU(max_entries)
 
     def get(self, key: Hashable) -> _Entry | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or time.monotonic() - entry.stored_at >= self.ttl:
-                return None
-            self._entries.move_to_end(key)
-            return entry
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry.stored_at >= self.ttl:
+            return None
+        return entry
 
     def put(self, key: Hashable, entry: _Entry) -> None:
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        self._entries.put(key, entry)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._entries.clear()
 
 
 class RedisStore:
@@ -128,34 +148,6 @@ class RedisStore:
             log.warning("page cache: Redis unavailable (%s)", exc)
 
 
-class LRU:
-    """The newest ``size`` rendered pieces of this process, for pieces whose key holds
-    everything they show (so they never go stale and need no time limit)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[Hashable, Markup] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Markup | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: Hashable, html: Markup) -> None:
-        with self._lock:
-            self._items[key] = html
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
 class FragmentCache:
     """Rendered pieces of pages that are the same for every viewer, under a version.
 
@@ -166,6 +158,13 @@ class FragmentCache:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> FragmentCache:
+        """Beside the pages (CACHE_URL's Redis, or this process's memory), under a prefix
+        of its own. A results block is up to about 70 KB (20 cards and the facets), a
+        solution page's content about 15 KB: in memory, 512 of them, some 35 MB a process."""
+        return cls(store_from_config(config, suffix="fragments:", max_entries=512))
 
     def get_or_render(
         self, key: Hashable, version: Callable[[], Hashable], render: Callable[[], str]
@@ -183,6 +182,19 @@ class FragmentCache:
 
     def clear(self) -> None:
         self.store.clear()
+
+
+def store_from_config(
+    config: Mapping[str, Any], *, suffix: str = "", max_entries: int = 256
+) -> Store:
+    """PAGE_CACHE_SECONDS long, in CACHE_URL's Redis (keys under CACHE_KEY_PREFIX +
+    ``suffix``) when set, else in this process's memory (the newest ``max_entries``)."""
+    ttl = float(config["PAGE_CACHE_SECONDS"])
+    url = config.get("CACHE_URL")
+    if not url:
+        return MemoryStore(max_entries=max_entries, ttl=ttl)
+    prefix = (config.get("CACHE_KEY_PREFIX") or "marketplace:pages:") + suffix
+    return RedisStore(url, prefix=prefix, ttl=ttl)
 
 
 def hole(name: str) -> Markup:
@@ -219,12 +231,7 @@ class PageCache:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> PageCache:
         """PAGE_CACHE_SECONDS long, in CACHE_URL's Redis when set, else in memory."""
-        ttl = float(config["PAGE_CACHE_SECONDS"])
-        url = config.get("CACHE_URL")
-        if not url:
-            return cls(ttl=ttl)
-        prefix = config.get("CACHE_KEY_PREFIX") or "marketplace:pages:"
-        return cls(ttl=ttl, store=RedisStore(url, prefix=prefix, ttl=ttl))
+        return cls(ttl=float(config["PAGE_CACHE_SECONDS"]), store=store_from_config(config))
 
     def cache(self, endpoint: str, version: Callable[[], Hashable]) -> None:
         """Cache the anonymous pages of ``endpoint`` under ``version()``."""
@@ -232,20 +239,6 @@ class PageCache:
 
     def clear(self) -> None:
         self.store.clear()
-
-    @staticmethod
-    def fragments_from_config(config: Mapping[str, Any]) -> FragmentCache:
-        """The fragments' store: beside the pages (CACHE_URL's Redis, or this process's
-        memory), under a prefix of its own."""
-        ttl = float(config["PAGE_CACHE_SECONDS"])
-        url = config.get("CACHE_URL")
-        if not url:
-            # A results block is up to about 70 KB (20 cards and the facets), a solution
-            # page's content about 15 KB: at most some 35 MB a process. Many hosts, or a
-            # catalog whose pages do not fit, share one store in Redis (CACHE_URL).
-            return FragmentCache(MemoryStore(max_entries=512, ttl=ttl))
-        prefix = (config.get("CACHE_KEY_PREFIX") or "marketplace:pages:") + "fragments:"
-        return FragmentCache(RedisStore(url, prefix=prefix, ttl=ttl))
 
     def install(self, app: Flask) -> None:
         app.extensions["marketplace.pagecache"] = self
