@@ -26,6 +26,7 @@ from catalog import indexing
 from catalog.claims import claim_sentences
 from catalog.models import Solution, SolutionRevision
 from catalog.presenters import summary_dict
+from catalog.views.labels import facet_label
 from marketplace.db import db
 from marketplace.i18n import current_language
 from marketplace.models import Organization
@@ -54,8 +55,6 @@ rendered = LRU(CARD_CACHE_SIZE)
 
 def render_card(item: Mapping[str, Any]) -> Markup:
     """One card from a summary (catalog/presenters.py), in the request's language."""
-    from catalog.views.listing import facet_label  # listing imports this module
-
     template = current_app.jinja_env.get_template(CARD_TEMPLATE)
     return Markup(
         template.render(

@@ -18,13 +18,13 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
-from catalog import indexing, taxonomy
-from catalog.models import BillingModel, Delivery, Solution, SolutionRevision, VoucherKind
+from catalog import indexing
+from catalog.models import Solution, SolutionRevision
 from catalog.presenters import summary_dict
 from catalog.search import FACETS, InvalidQuery, SearchQuery, SearchResult, SearchUnavailable
 from catalog.views.cards import Card, cards
+from catalog.views.labels import facet_label
 from marketplace.db import db
-from marketplace.i18n import current_language
 from marketplace.pagecache import fragment
 
 RESULTS_TEMPLATE = "catalog/storefront/_results.html"
@@ -40,13 +40,6 @@ FACET_TITLES = {
     "voucher_kind": _l("Vouchers accepted"),
     "price_band": _l("Monthly price"),
 }
-PRICE_BAND_LABELS = {
-    "lt500": _l("Under ¥500 a month"),
-    "500-2000": _l("¥500 to ¥2,000 a month"),
-    "2000-10000": _l("¥2,000 to ¥10,000 a month"),
-    "gte10000": _l("¥10,000 a month or more"),
-    "none": _l("No fixed fee"),
-}
 SORT_LABELS = {
     "relevance": _l("Best match"),
     "price_asc": _l("Price: low to high"),
@@ -60,27 +53,6 @@ INVALID_ARGUMENT = {
     "page": _l("The page number in this address is not valid."),
     "q": _l("The search text is too long; use at most 200 characters."),
 }
-
-
-def scenario_name(code: str) -> str:
-    found = taxonomy.scenario(code)
-    return found.name(current_language()) if found else code
-
-
-def facet_label(facet: str, value: str) -> str:
-    """How a facet value reads on the page, in the page's language."""
-    if facet == "industry":
-        found = taxonomy.industry(value)
-        return found.name(current_language()) if found else value
-    if facet == "scenario":
-        return scenario_name(value)
-    if facet == "price_band":
-        return str(PRICE_BAND_LABELS.get(value, value))
-    enum = {"delivery": Delivery, "billing_model": BillingModel, "voucher_kind": VoucherKind}[facet]
-    try:
-        return enum(value).label
-    except ValueError:
-        return value
 
 
 # --- published solutions as cards ------------------------------------------------------

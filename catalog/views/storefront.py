@@ -22,15 +22,14 @@ from catalog.models import BillingModel, Plan, Rating, Solution
 from catalog.presenters import detail_dict, plan_dict
 from catalog.search import InvalidQuery, SearchQuery, SearchResult, SearchUnavailable
 from catalog.views.cards import cards, localized
+from catalog.views.labels import facet_label, scenario_name
 from catalog.views.listing import (
     SORT_LABELS,
     Listing,
-    facet_label,
     hits_as_cards,
     listing_results,
     parse_listing,
     public_solutions,
-    scenario_name,
     summaries,
 )
 from marketplace.db import db
