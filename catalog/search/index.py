@@ -27,13 +27,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import whoosh.index
-from whoosh.filedb.filestore import FileStorage
 from whoosh.index import FileIndex, LockError
 from whoosh.searching import Searcher
 from whoosh.util.filelock import FileLock, try_for
-from whoosh.writing import MERGE_SMALL
 
-from catalog.search import generations
+from catalog.search import building, generations
 from catalog.search.documents import ANALYSIS_VERSION, SCORED_FIELDS, document_fields, schema
 from catalog.search.engine import execute
 from catalog.search.model import (
@@ -49,12 +47,6 @@ from catalog.search.vocabulary import Vocabulary
 from catalog.search.vocabulary import packaged as packaged_vocabulary
 
 SWAP_TIMEOUT = 30.0  # a rebuild waits this long for in-flight upserts before swapping
-# A rebuild commits a segment every BUILD_BATCH solutions: Whoosh sorts a segment's
-# postings in memory and, past limitmb, spills pickled runs to disk at 5x the cost.
-BUILD_BATCH = 2500
-BUILD_LIMIT_MB = 256
-# Writes after a rebuild merge only segments under this many documents (see _merge_small).
-SMALL_SEGMENT = 500
 _IDLE_SEARCHERS = 8  # per process and generation
 
 T = TypeVar("T")
@@ -129,7 +121,7 @@ class SearchIndex:
                 searcher.close()
 
     def __del__(self) -> None:
-        # Idle searchers hold open files (_open): close them with the last reference.
+        # Idle searchers hold open files (building.open_generation): close them with the last reference.
         with contextlib.suppress(Exception):
             self.close()
 
@@ -156,7 +148,7 @@ class SearchIndex:
         with self._lock:
             ix = self._indexes.get(name)
         if ix is None:
-            ix = self._guarded(lambda: _open(self.path / name))
+            ix = self._guarded(lambda: building.open_generation(self.path / name))
             with self._lock:
                 self._indexes = {name: ix}  # only the live generation is worth keeping
         return ix
@@ -321,11 +313,11 @@ class SearchIndex:
             # log position follows the commit (a crash between the two applies the same
             # entries again, which changes nothing).
             generations.append_journal(write.generation, write.journal)
-            writer.commit(mergetype=_merge_small)
+            writer.commit(mergetype=building.merge_small)
             if write.position is not None:
                 generations.write_position(write.generation, write.position)
         except BaseException:
-            _cancel(writer)
+            building.cancel(writer)
             raise
 
     # -- rebuilding -------------------------------------------------------------------
@@ -370,8 +362,8 @@ class SearchIndex:
         build, final = generations.new_build(self.path)
         try:
             ix = whoosh.index.create_in(str(build), schema())
-            count = _index_all(ix, docs, progress)
-            _write_values(ix, build)
+            count = building.index_all(ix, docs, progress)
+            building.write_values(ix, build)
             generations.write_analysis(build, ANALYSIS_VERSION)
             if position is not None:
                 generations.write_position(build, position)
@@ -387,7 +379,7 @@ class SearchIndex:
                 if not try_for(lock.acquire, timeout=wait, delay=0.05):
                     raise IndexBusy(f"search index at {self.path} stayed locked; not swapped")
                 try:
-                    _catch_up(old_ix, self.path / old_name, journal_start, ix)
+                    building.catch_up(old_ix, self.path / old_name, journal_start, ix)
                     os.rename(build, final)
                     generations.set_live(self.path, final.name)
                 finally:
@@ -406,85 +398,6 @@ class SearchIndex:
             return None, None
 
 
-def _open(directory: Path) -> FileIndex:
-    """Open a generation's Whoosh index. Not through mmap: Whoosh 2.7 copies each file it
-    maps into a BytesIO (BufferFile), so every process held the whole index on its heap
-    (150 MB at 100,000 listings); read through file handles, it holds what it reads."""
-    return FileStorage(str(directory), supports_mmap=False).open_index()
-
-
-def _index_all(
-    ix: FileIndex, docs: Iterable[SolutionDoc], progress: Callable[[int], None] | None
-) -> int:
-    """Add ``docs`` to a new, empty index, committing a segment every BUILD_BATCH."""
-    count = 0
-    seen: set[int] = set()
-    writer = None
-    try:
-        for doc in docs:
-            if doc.id in seen:
-                raise ValueError(f"solution {doc.id} given twice to rebuild")
-            seen.add(doc.id)
-            if writer is None:
-                writer = ix.writer(limitmb=BUILD_LIMIT_MB)
-            writer.add_document(**document_fields(doc))
-            count += 1
-            if count % BUILD_BATCH == 0:
-                writer.commit(merge=False)
-                writer = None
-            if progress is not None:
-                progress(count)
-        if writer is not None:
-            writer.commit(merge=False)
-    except BaseException:
-        if writer is not None:
-            _cancel(writer)
-        raise
-    return count
-
-
-def _merge_small(writer: Any, segments: list[Any]) -> list[Any]:
-    """Whoosh's MERGE_SMALL among the segments under SMALL_SEGMENT documents; larger ones
-    (a rebuild's) stay as they are. Whoosh's own policy merges every segment up to the
-    point where their total falls below a Fibonacci bound: after a rebuild of 100,000
-    solutions in 40 segments, each upsert merged 50,000 of them, 90 s under the write lock."""
-    large = [s for s in segments if s.doc_count_all() >= SMALL_SEGMENT]
-    small = [s for s in segments if s.doc_count_all() < SMALL_SEGMENT]
-    return large + MERGE_SMALL(writer, small)
-
-
-def _write_values(ix: FileIndex, directory: Path) -> None:
-    """Save the stored values of a new generation's segments (catalog/search/snapshot.py),
-    so the processes that search it do not read them from every document."""
-    with ix.reader() as reader:
-        for leaf, _offset in reader.leaf_readers():
-            if leaf.doc_count_all():
-                SegmentValues.cached(leaf, SCORED_FIELDS, directory, leaf.segment().segment_id())
-
-
-def _catch_up(old_ix: FileIndex, old_dir: Path, start: int, new_ix: FileIndex) -> None:
-    """Apply to ``new_ix`` the writes journaled in the old generation since ``start``."""
-    last_op = generations.read_journal(old_dir, start)
-    if not last_op:
-        return
-    upserts: list[SolutionDoc] = []
-    with old_ix.searcher() as searcher:
-        for doc_id, op in last_op.items():
-            docnum = searcher.document_number(id=str(doc_id)) if op == "u" else None
-            if docnum is not None:
-                upserts.append(SolutionDoc.from_dict(searcher.stored_fields(docnum)["meta"]))
-    writer = new_ix.writer()
-    try:
-        for doc_id in last_op:
-            writer.delete_by_term("id", str(doc_id))
-        for doc in upserts:
-            writer.add_document(**document_fields(doc))
-        writer.commit(mergetype=_merge_small)
-    except BaseException:
-        _cancel(writer)
-        raise
-
-
 @dataclass
 class _Write:
     """What one writer did to a generation, written down after its commit."""
@@ -496,8 +409,3 @@ class _Write:
 
 class _Unchanged(Exception):
     """Nothing to apply: the writer is cancelled, not committed."""
-
-
-def _cancel(writer: Any) -> None:
-    if not writer.is_closed:
-        writer.cancel()

@@ -16,9 +16,8 @@ import pytest
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
-import catalog.search.index as index_module
 import catalog.search.snapshot as snapshot_module
-from catalog.search import SearchIndex, SearchQuery, SolutionDoc, scoring
+from catalog.search import SearchIndex, SearchQuery, SolutionDoc, building, scoring
 from catalog.search import engine as engine_module
 from catalog.search.snapshot import PostingCache, SegmentValues, docnums_of, mask_of
 
@@ -76,8 +75,8 @@ def everything(index: SearchIndex, q: str = "", **filters: object) -> list[tuple
 def test_writes_after_a_rebuild_leave_its_segments_unmerged(tmp_path: Path, monkeypatch):
     """Whoosh's MERGE_SMALL merged about half of a 40-segment rebuild into each upsert's
     commit: 90 s under the write lock at 100,000 listings."""
-    monkeypatch.setattr(index_module, "BUILD_BATCH", 10)
-    monkeypatch.setattr(index_module, "SMALL_SEGMENT", 8)
+    monkeypatch.setattr(building, "BUILD_BATCH", 10)
+    monkeypatch.setattr(building, "SMALL_SEGMENT", 8)
     index = SearchIndex(tmp_path / "index")
     index.rebuild(corpus(120))
     assert segment_sizes(index) == [10] * 12
@@ -95,7 +94,7 @@ def test_writes_after_a_rebuild_leave_its_segments_unmerged(tmp_path: Path, monk
 
 
 def test_rebuild_saves_the_stored_values_a_new_process_reads(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(index_module, "BUILD_BATCH", 40)
+    monkeypatch.setattr(building, "BUILD_BATCH", 40)
     monkeypatch.setattr(snapshot_module, "VALUES_FILE_MIN_DOCS", 30)
     docs = corpus(100)  # segments of 40, 40 and 20: the last gets no file
     index = SearchIndex(tmp_path / "index")
@@ -133,7 +132,7 @@ def test_a_damaged_values_file_is_read_from_whoosh_again(tmp_path: Path, monkeyp
 
 def test_values_files_of_merged_segments_are_removed(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(snapshot_module, "VALUES_FILE_MIN_DOCS", 1)
-    monkeypatch.setattr(index_module, "SMALL_SEGMENT", 1000)  # every segment merges
+    monkeypatch.setattr(building, "SMALL_SEGMENT", 1000)  # every segment merges
     index = SearchIndex(tmp_path / "index")
     index.rebuild(corpus(10))
     for n in range(6):
@@ -151,7 +150,7 @@ def test_values_files_of_merged_segments_are_removed(tmp_path: Path, monkeypatch
 def test_block_reads_of_postings_match_whooshs_matcher(tmp_path: Path, monkeypatch):
     """The scorer reads Whoosh 2.7's blocks of postings directly; an upgrade that renames
     the matcher class or its block attributes fails here (pyproject pins 2.7.x)."""
-    monkeypatch.setattr(index_module, "BUILD_BATCH", 400)
+    monkeypatch.setattr(building, "BUILD_BATCH", 400)
     index = SearchIndex(tmp_path / "index")
     index.rebuild(corpus(1000))  # 管理 in every document: several blocks per segment
     with index._searcher() as (_name, searcher):
