@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing.models import LedgerEntry, LedgerTransaction
+from billing.ledger_models import LedgerEntry, LedgerTransaction
 from marketplace.db import insert_returning_ids
 
 BUYER_RECEIVABLE = "buyer_receivable"

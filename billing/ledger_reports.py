@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing import ledger
-from billing.models import LedgerEntry
+from billing.ledger_models import LedgerEntry
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing import invoices as invoice_rules
 from billing import ledger, overdue
-from billing.models import Invoice, InvoiceKind, InvoiceStatus, LedgerEntry, LedgerTransaction
+from billing.ledger_models import LedgerEntry, LedgerTransaction
+from billing.models import Invoice, InvoiceKind, InvoiceStatus
 
 
 @dataclass(frozen=True)

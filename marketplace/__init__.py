@@ -27,6 +27,7 @@ MODEL_MODULES = (
     "vouchers.evidence_models",
     "vouchers.notice_models",
     "billing.models",
+    "billing.ledger_models",
     "billing.outcomes.models",
     "billing.attempt_models",
     "billing.error_models",

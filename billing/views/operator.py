@@ -17,14 +17,8 @@ from billing import invoices as invoice_rules
 from billing import ledger, payments, run_errors
 from billing.forms import BankTransferForm, RefundForm, VoidForm
 from billing.invoices import IllegalTransition
-from billing.models import (
-    Invoice,
-    InvoiceStatus,
-    LedgerEntry,
-    LedgerTransaction,
-    Payment,
-    PaymentStatus,
-)
+from billing.ledger_models import LedgerEntry, LedgerTransaction
+from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
 from billing.views.common import OPERATOR, PER_PAGE, bp, page_number
 from billing.views.invoices import invoice_document
 from marketplace.auth import org_required

@@ -9,7 +9,8 @@ from flask import g, render_template
 
 from billing import ledger
 from billing import payable as payable_split
-from billing.models import Invoice, LedgerEntry, LedgerTransaction
+from billing.ledger_models import LedgerEntry, LedgerTransaction
+from billing.models import Invoice
 from billing.views.common import bp
 from marketplace.auth import org_required
 from marketplace.db import db

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from billing import contracts, invoices, ledger, metering, run
-from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus, LedgerEntry
+from billing.ledger_models import LedgerEntry
+from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus
 from billing.periods import add_months, prorate
 from marketplace import outbox
 from tests.billing.factories import (

@@ -19,15 +19,8 @@ from sqlalchemy.orm import Session
 from billing import contracts, credits, invoices, ledger, payments, run
 from billing.credit_models import CreditKind, CreditTransaction
 from billing.invoices import InvoiceDraft, LineDraft
-from billing.models import (
-    Contract,
-    Invoice,
-    InvoiceKind,
-    InvoiceStatus,
-    LedgerEntry,
-    LedgerTransaction,
-    Payment,
-)
+from billing.ledger_models import LedgerEntry, LedgerTransaction
+from billing.models import Contract, Invoice, InvoiceKind, InvoiceStatus, Payment
 from catalog.models import Plan
 from marketplace.jsonapi import Actor
 from tests.billing.factories import (

@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 from billing import card_attempts, invoices, ledger, payments, reconciliation
 from billing import run as billing_run
 from billing.attempt_models import AttemptStatus, IllegalAttemptTransition, PaymentAttempt
-from billing.models import Invoice, InvoiceStatus, LedgerTransaction, Payment, PaymentStatus
+from billing.ledger_models import LedgerTransaction
+from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
 from catalog.models import Plan
 from marketplace import create_app, services
 from marketplace.audit import AuditEvent

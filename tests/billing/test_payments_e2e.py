@@ -24,13 +24,12 @@ import stripe
 from sqlalchemy.orm import Session
 
 from billing import invoices, ledger, metering, notify, payments, run
+from billing.ledger_models import LedgerEntry, LedgerTransaction
 from billing.models import (
     Contract,
     ContractStatus,
     Invoice,
     InvoiceStatus,
-    LedgerEntry,
-    LedgerTransaction,
     Notification,
     Payment,
     PaymentStatus,

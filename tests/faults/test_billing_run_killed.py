@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session
 
 from bench.billing_run import seed
 from billing import run as billing_run
-from billing.models import Invoice, InvoiceLine, LedgerEntry
+from billing.ledger_models import LedgerEntry
+from billing.models import Invoice, InvoiceLine
 from marketplace import audit, create_app
 from marketplace.db import make_engine
 from tests.conftest import POSTGRES_URL

@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from billing import ledger
-from billing.models import Invoice, InvoiceStatus, LedgerTransaction, Payment, PaymentStatus
+from billing.ledger_models import LedgerTransaction
+from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
 from marketplace import services
 from tests.billing.conftest import LiveApp
 from tests.billing.test_payments_e2e import (

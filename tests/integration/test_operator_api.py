@@ -10,7 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from billing import ledger, payments
-from billing.models import InvoiceKind, LedgerEntry, LedgerTransaction
+from billing.ledger_models import LedgerEntry, LedgerTransaction
+from billing.models import InvoiceKind
 from billing.outcomes.models import OutcomeReport
 from catalog.models import Solution
 from marketplace.db import utcnow
