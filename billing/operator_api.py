@@ -5,6 +5,7 @@ bank statement. Each calls the service its console button calls."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import marshmallow as ma
@@ -16,15 +17,15 @@ from flask_smorest.fields import Upload
 
 from billing import bank_statements, ledger_reports, payments
 from billing import invoices as invoice_rules
-from billing.api import InvoiceOut
-from billing.bank_statement_models import BankStatementLine
+from billing.api.schemas import InvoiceOut
+from billing.bank_statement_models import LineStatus
 from billing.invoices import IllegalTransition
 from billing.models import Invoice, Payment
 from billing.outcomes import corrections
-from billing.outcomes.api import ReportOut, report_dict
+from billing.outcomes.api import ReportOut
 from billing.outcomes.models import OutcomeReport, ReportStatus
-from billing.presenters import invoice_dict
 from billing.statement_files import MAX_BYTES as STATEMENT_MAX_BYTES
+from marketplace.api_fields import state
 from marketplace.db import db, utcnow
 from marketplace.jsonapi import (
     ApiError,
@@ -125,7 +126,7 @@ def _invoice(invoice_id: int) -> Invoice:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def record_transfer(body: dict[str, Any], invoice_id: int) -> dict[str, Any]:
+def record_transfer(body: dict[str, Any], invoice_id: int) -> Invoice:
     """Record a bank transfer (对公转账) received for the invoice; answers the invoice."""
     invoice = _invoice(invoice_id)
     with service_call():
@@ -137,7 +138,7 @@ def record_transfer(body: dict[str, Any], invoice_id: int) -> dict[str, Any]:
             actor=current_actor(),
             now=utcnow(),
         )
-    return invoice_dict(invoice)
+    return invoice
 
 
 @blp.post("/payments/<int:payment_id>/refunds")
@@ -148,7 +149,7 @@ def record_transfer(body: dict[str, Any], invoice_id: int) -> dict[str, Any]:
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
 @blp.alt_response(503, schema=ErrorSchema)
-def refund_payment(body: dict[str, Any], payment_id: int) -> dict[str, Any]:
+def refund_payment(body: dict[str, Any], payment_id: int) -> Invoice:
     """Give back (part of) a payment; card payments through Stripe. Answers the invoice."""
     payment = db.session.get(Payment, payment_id)
     if payment is None:
@@ -166,7 +167,7 @@ def refund_payment(body: dict[str, Any], payment_id: int) -> dict[str, Any]:
             )
     except stripe.StripeError as exc:
         raise ApiError(503, _("Stripe refused the refund; nothing was refunded.")) from exc
-    return invoice_dict(payment.invoice)
+    return payment.invoice
 
 
 @blp.post("/invoices/<int:invoice_id>/void")
@@ -175,7 +176,7 @@ def refund_payment(body: dict[str, Any], payment_id: int) -> dict[str, Any]:
 @blp.response(200, InvoiceOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def void_invoice(body: dict[str, Any], invoice_id: int) -> dict[str, Any]:
+def void_invoice(body: dict[str, Any], invoice_id: int) -> Invoice:
     """Cancel an open invoice on which nothing has been paid; its booking is reversed."""
     invoice = _invoice(invoice_id)
     try:
@@ -187,14 +188,14 @@ def void_invoice(body: dict[str, Any], invoice_id: int) -> dict[str, Any]:
         raise ApiError(
             409, _("Only an open invoice on which nothing has been paid can be voided.")
         ) from exc
-    return invoice_dict(invoice)
+    return invoice
 
 
 @blp.get("/outcome-reports")
 @token_required(OPERATOR)
 @blp.arguments(ReportListArgs, location="query")
 @blp.response(200, ReportOut(many=True))
-def list_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
+def list_reports(args: dict[str, Any]) -> list[OutcomeReport]:
     """Outcome reports, newest first (at most 500): disputes to resolve, invoiced ones."""
     query = sa.select(OutcomeReport).order_by(OutcomeReport.id.desc()).limit(500)
     if "status" in args:
@@ -203,7 +204,7 @@ def list_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
         query = query.where(OutcomeReport.contract_id == args["contract_id"])
     if args.get("invoiced") is True:
         query = query.where(OutcomeReport.invoice_id.is_not(None))
-    return [report_dict(r) for r in db.session.scalars(query)]
+    return list(db.session.scalars(query))
 
 
 @blp.post("/outcome-reports/<int:report_id>/correct")
@@ -213,7 +214,7 @@ def list_reports(args: dict[str, Any]) -> list[dict[str, Any]]:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def correct_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
+def correct_report(body: dict[str, Any], report_id: int) -> Invoice:
     """Correct an invoiced result found wrong: answers the credit note (or, for an
     under-reported result, the supplementary invoice)."""
     report_ = db.session.get(OutcomeReport, report_id)
@@ -228,7 +229,7 @@ def correct_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
             note=body["note"],
             now=utcnow(),
         )
-    return invoice_dict(document)
+    return document
 
 
 @blp.get("/ledger/balances")
@@ -240,7 +241,7 @@ def ledger_balances(args: dict[str, Any]) -> dict[str, Any]:
     rows = ledger_reports.balances(
         db.session, account=args.get("account"), organization_id=args.get("organization_id")
     )
-    return {"items": [row.__dict__ for row in rows]}
+    return {"items": rows}
 
 
 @blp.get("/ledger/trial-balance")
@@ -253,15 +254,7 @@ def trial_balance() -> dict[str, Any]:
     debit = sum(r.debit_fen for r in rows)
     credit = sum(r.credit_fen for r in rows)
     return {
-        "accounts": [
-            {
-                "account": r.account,
-                "debit_fen": r.debit_fen,
-                "credit_fen": r.credit_fen,
-                "balance_fen": r.balance_fen,
-            }
-            for r in rows
-        ],
+        "accounts": rows,
         "debit_fen": debit,
         "credit_fen": credit,
         "balanced": debit == credit and not unbalanced,
@@ -288,8 +281,10 @@ class StatementLineOut(ma.Schema):
     counterparty_name = ma.fields.String(required=True)
     memo = ma.fields.String(required=True)
     bank_serial = ma.fields.String(required=True)
-    status = ma.fields.String(
-        required=True, metadata={"description": "matched, unmatched, dismissed or ignored"}
+    status = state(
+        LineStatus,
+        required=True,
+        metadata={"description": "matched, unmatched, dismissed or ignored"},
     )
     reason = ma.fields.String(
         required=True,
@@ -307,37 +302,33 @@ class StatementLineOut(ma.Schema):
     )
 
 
+@dataclass(frozen=True)
+class StatementImport:
+    """An imported statement's new lines and the counts of all its lines."""
+
+    result: bank_statements.ImportResult
+    summary: bank_statements.Summary
+
+
 class StatementImportOut(ma.Schema):
-    statement_id = ma.fields.Integer(required=True)
-    matched = ma.fields.Integer(required=True)
-    matched_fen = ma.fields.Integer(required=True)
-    partial = ma.fields.Integer(required=True)
-    overpaid = ma.fields.Integer(required=True)
-    unmatched = ma.fields.Integer(required=True)
-    unmatched_fen = ma.fields.Integer(required=True)
-    ignored = ma.fields.Integer(required=True)
+    """A :class:`StatementImport`."""
+
+    statement_id = ma.fields.Integer(attribute="result.statement.id", required=True)
+    matched = ma.fields.Integer(attribute="summary.matched", required=True)
+    matched_fen = ma.fields.Integer(attribute="summary.matched_fen", required=True)
+    partial = ma.fields.Integer(attribute="summary.partial", required=True)
+    overpaid = ma.fields.Integer(attribute="summary.overpaid", required=True)
+    unmatched = ma.fields.Integer(attribute="summary.unmatched", required=True)
+    unmatched_fen = ma.fields.Integer(attribute="summary.unmatched_fen", required=True)
+    ignored = ma.fields.Integer(attribute="summary.ignored", required=True)
     duplicates = ma.fields.Integer(
-        required=True, metadata={"description": "lines imported before, skipped"}
+        attribute="summary.duplicates",
+        required=True,
+        metadata={"description": "lines imported before, skipped"},
     )
-    lines = ma.fields.List(ma.fields.Nested(StatementLineOut), required=True)
-
-
-def _line_dict(line: BankStatementLine) -> dict[str, Any]:
-    return {
-        "id": line.id,
-        "position": line.position,
-        "booked_on": line.booked_on,
-        "is_credit": line.is_credit,
-        "amount_fen": line.amount_fen,
-        "counterparty_name": line.counterparty_name,
-        "memo": line.memo,
-        "bank_serial": line.bank_serial,
-        "status": line.status.value,
-        "reason": line.reason,
-        "invoice_id": line.invoice_id,
-        "payment_id": line.payment_id,
-        "due_after_fen": line.due_after_fen,
-    }
+    lines = ma.fields.List(
+        ma.fields.Nested(StatementLineOut), attribute="result.lines", required=True
+    )
 
 
 @blp.post("/bank-statements")
@@ -345,7 +336,7 @@ def _line_dict(line: BankStatementLine) -> dict[str, Any]:
 @blp.arguments(StatementIn, location="files")
 @blp.response(201, StatementImportOut)
 @blp.alt_response(400, schema=ErrorSchema)
-def import_bank_statement(files: dict[str, Any]) -> dict[str, Any]:
+def import_bank_statement(files: dict[str, Any]) -> StatementImport:
     """Import the bank's statement (multipart field ``file``): each credit naming an open
     invoice's transfer reference is booked on it; the rest waits in the console's queue;
     lines imported before are skipped (counted in ``duplicates``). A file that cannot be
@@ -359,16 +350,4 @@ def import_bank_statement(files: dict[str, Any]) -> dict[str, Any]:
             actor=current_actor(),
             now=utcnow(),
         )
-    summary = bank_statements.summarize(result.statement)
-    return {
-        "statement_id": result.statement.id,
-        "matched": summary.matched,
-        "matched_fen": summary.matched_fen,
-        "partial": summary.partial,
-        "overpaid": summary.overpaid,
-        "unmatched": summary.unmatched,
-        "unmatched_fen": summary.unmatched_fen,
-        "ignored": summary.ignored,
-        "duplicates": summary.duplicates,
-        "lines": [_line_dict(line) for line in result.lines],
-    }
+    return StatementImport(result, bank_statements.summarize(result.statement))

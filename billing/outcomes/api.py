@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -9,12 +10,18 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
-from billing.api import ContractOut
+from billing.api.schemas import ContractOut
 from billing.models import Contract
 from billing.outcomes import baselines, evidence, invoicing, reporting, verification
 from billing.outcomes.models import OutcomeReport, ReportStatus
-from billing.presenters import contract_dict
 from catalog.pricing import improvement
+from marketplace.api_fields import (
+    DecimalText,
+    DerivedDecimalText,
+    DerivedInteger,
+    DerivedString,
+    state,
+)
 from marketplace.db import db, utcnow
 from marketplace.errors import Conflict
 from marketplace.jsonapi import (
@@ -57,24 +64,48 @@ class ResolveIn(ma.Schema):
     adjusted_measured = ma.fields.Decimal(places=6, as_string=True, allow_none=True)
 
 
+def _billable(report_: OutcomeReport) -> Decimal:
+    """The measured value the report is billed on (the operator's adjustment, if any)."""
+    if report_.billable_measured is not None:
+        return report_.billable_measured
+    return report_.measured
+
+
+def _improvement(report_: OutcomeReport) -> Decimal:
+    contract = report_.contract
+    direction = contract.plan.direction.value if contract.plan.direction else "increase"
+    return improvement(direction, contract.baseline, _billable(report_))
+
+
+def _evidence_file(report_: OutcomeReport) -> str | None:
+    if not report_.evidence_file:
+        return None
+    return f"/billing/outcome-reports/{report_.id}/evidence"
+
+
 class ReportOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     contract_id = ma.fields.Integer(required=True)
-    period_start = ma.fields.String(required=True)
-    period_end = ma.fields.String(required=True)
-    measured = ma.fields.String(required=True)
-    baseline = ma.fields.String(required=True)
-    improvement = ma.fields.String(required=True)
-    charge_fen = ma.fields.Integer(required=True, metadata={"description": "before the base fee"})
-    status = ma.fields.String(required=True)
-    confirm_by = ma.fields.String(required=True)
+    period_start = ma.fields.AwareDateTime(required=True)
+    period_end = ma.fields.AwareDateTime(required=True)
+    measured = DecimalText(required=True)
+    baseline = DecimalText(attribute="contract.baseline", required=True)
+    improvement = DerivedDecimalText(_improvement, required=True)
+    charge_fen = DerivedInteger(
+        lambda report_: invoicing.charge_fen(report_.contract, _billable(report_)),
+        required=True,
+        metadata={"description": "before the base fee"},
+    )
+    status = state(ReportStatus, required=True)
+    confirm_by = ma.fields.AwareDateTime(required=True)
     confirmed_how = ma.fields.String(allow_none=True, required=True)
     dispute_reason = ma.fields.String(required=True)
     resolution_note = ma.fields.String(required=True)
-    billable_measured = ma.fields.String(allow_none=True, required=True)
+    billable_measured = DecimalText(allow_none=True, required=True)
     invoice_id = ma.fields.Integer(allow_none=True, required=True)
     evidence_url = ma.fields.String(required=True)
-    evidence_file = ma.fields.String(
+    evidence_file = DerivedString(
+        _evidence_file,
         allow_none=True,
         required=True,
         metadata={"description": "download path of the uploaded evidence file, if any"},
@@ -83,37 +114,6 @@ class ReportOut(ma.Schema):
 
 class EvidenceIn(ma.Schema):
     file = Upload(required=True, metadata={"description": "PDF, PNG, JPEG, CSV or XLSX, <= 10 MB"})
-
-
-def report_dict(report_: OutcomeReport) -> dict[str, Any]:
-    contract = report_.contract
-    measured = (
-        report_.billable_measured if report_.billable_measured is not None else report_.measured
-    )
-    direction = contract.plan.direction.value if contract.plan.direction else "increase"
-    return {
-        "id": report_.id,
-        "contract_id": contract.id,
-        "period_start": report_.period_start.isoformat(),
-        "period_end": report_.period_end.isoformat(),
-        "measured": format(report_.measured.normalize(), "f"),
-        "baseline": format(contract.baseline.normalize(), "f"),
-        "improvement": format(improvement(direction, contract.baseline, measured).normalize(), "f"),
-        "charge_fen": invoicing.charge_fen(contract, measured),
-        "status": report_.status.value,
-        "confirm_by": report_.confirm_by.isoformat(),
-        "confirmed_how": report_.confirmed_how,
-        "dispute_reason": report_.dispute_reason,
-        "resolution_note": report_.resolution_note,
-        "billable_measured": None
-        if report_.billable_measured is None
-        else format(report_.billable_measured.normalize(), "f"),
-        "invoice_id": report_.invoice_id,
-        "evidence_url": report_.evidence_url,
-        "evidence_file": f"/billing/outcome-reports/{report_.id}/evidence"
-        if report_.evidence_file
-        else None,
-    }
 
 
 def _contract(contract_id: int) -> Contract:
@@ -138,12 +138,12 @@ def _report(report_id: int) -> OutcomeReport:
 @blp.response(200, ContractOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def confirm_baseline(contract_id: int) -> dict[str, Any]:
+def confirm_baseline(contract_id: int) -> Contract:
     """The vendor accepts the buyer's proposed baseline: the contract becomes active."""
     contract = _contract(contract_id)
     with service_call():
         baselines.accept_baseline(db.session, contract, actor=current_actor(), now=utcnow())
-    return contract_dict(contract)
+    return contract
 
 
 @blp.post("/outcome-reports")
@@ -152,7 +152,7 @@ def confirm_baseline(contract_id: int) -> dict[str, Any]:
 @blp.response(201, ReportOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def create_report(body: dict[str, Any]) -> dict[str, Any]:
+def create_report(body: dict[str, Any]) -> OutcomeReport:
     """Report the measured KPI of one of the contract's billing periods once it has ended.
 
     Billing periods are months counted from the moment the baseline was agreed (the first
@@ -173,7 +173,7 @@ def create_report(body: dict[str, Any]) -> dict[str, Any]:
             evidence_url=body["evidence_url"],
             note=body["note"],
         )
-    return report_dict(created)
+    return created
 
 
 @blp.post("/outcome-reports/<int:report_id>/confirm")
@@ -181,11 +181,11 @@ def create_report(body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, ReportOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def confirm_report(report_id: int) -> dict[str, Any]:
+def confirm_report(report_id: int) -> OutcomeReport:
     report_ = _report(report_id)
     with service_call():
         verification.confirm(db.session, report_, actor=current_actor(), now=utcnow())
-    return report_dict(report_)
+    return report_
 
 
 @blp.post("/outcome-reports/<int:report_id>/dispute")
@@ -194,13 +194,13 @@ def confirm_report(report_id: int) -> dict[str, Any]:
 @blp.response(200, ReportOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def dispute_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
+def dispute_report(body: dict[str, Any], report_id: int) -> OutcomeReport:
     report_ = _report(report_id)
     with service_call():
         verification.dispute(
             db.session, report_, actor=current_actor(), reason=body["reason"], now=utcnow()
         )
-    return report_dict(report_)
+    return report_
 
 
 @blp.post("/outcome-reports/<int:report_id>/resolve")
@@ -209,7 +209,7 @@ def dispute_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
 @blp.response(200, ReportOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def resolve_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
+def resolve_report(body: dict[str, Any], report_id: int) -> OutcomeReport:
     report_ = _report(report_id)
     with service_call():
         verification.resolve(
@@ -221,7 +221,7 @@ def resolve_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
             now=utcnow(),
             adjusted=body.get("adjusted_measured"),
         )
-    return report_dict(report_)
+    return report_
 
 
 @blp.post("/outcome-reports/<int:report_id>/evidence")
@@ -230,7 +230,7 @@ def resolve_report(body: dict[str, Any], report_id: int) -> dict[str, Any]:
 @blp.response(200, ReportOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def upload_evidence(files: dict[str, Any], report_id: int) -> dict[str, Any]:
+def upload_evidence(files: dict[str, Any], report_id: int) -> OutcomeReport:
     """Attach an evidence file (multipart field ``file``) to a result still awaiting the
     buyer: the type is recognised by content; only the contract's parties and the
     operator can download it."""
@@ -248,4 +248,4 @@ def upload_evidence(files: dict[str, Any], report_id: int) -> dict[str, Any]:
             filename=upload.filename or "",
             upload_folder=upload_folder(),
         )
-    return report_dict(report_)
+    return report_

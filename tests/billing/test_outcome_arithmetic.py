@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from billing.outcomes import invoicing, verification
-from billing.outcomes.api import report_dict
+from billing.outcomes.api import ReportOut
 from billing.outcomes.chart import outcome_chart
 from catalog.estimates import outcome_estimate
 from catalog.pricing import outcome_charge
@@ -68,7 +68,7 @@ def test_the_invoice_the_api_the_chart_and_the_estimate_agree(session: Session) 
     plan = contract.plan
 
     assert invoicing.charge_fen(contract, result.measured) == ONCE_FEN
-    assert report_dict(result)["charge_fen"] == ONCE_FEN
+    assert ReportOut().dump(result)["charge_fen"] == ONCE_FEN
     (bar,) = outcome_chart(session, contract).periods
     assert bar.charge_fen == ONCE_FEN + SHARE_TERMS["base_fee_fen"]
     estimate = outcome_estimate(plan, Decimal(42_000), Decimal(MEASURED))
