@@ -1,17 +1,25 @@
 """Time to close one billing period for many usage and subscription contracts.
 
     python bench/billing_run.py [--sizes 10000,100000] [--db postgresql|sqlite]
+                                [--workers 1] [--history 0]
 
 For each size: a fresh database of its own, one vendor with a usage plan and a
 subscription plan, half the contracts on each (spread over 100 buyers), three usage
-events per usage contract, all with one period due; then ``billing.run.run`` closes them
-and the script prints the time, the cost per contract and the invoices issued. Growth
-should be linear: the per-contract cost stays flat from 10,000 to 100,000.
+events per usage contract, all with one period due, and fresh planner statistics (as on a
+running system, where autovacuum analyzes); then ``billing.run.run`` closes them and the
+script prints the time, the cost per contract and the invoices issued. Growth should be
+linear: the per-contract cost stays flat from 10,000 to 1,000,000.
+
+``--workers 2`` runs that many ``billing.run.run`` processes at once on the same database
+(as on several hosts); ``--history N`` first stores N usage events of the usage contracts'
+earlier months (with one SQL statement, not through the app), so the run can be compared
+on a short and a long history.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import tempfile
 import time
@@ -103,6 +111,41 @@ def seed(app, size: int):
     return now
 
 
+def history(app, events: int) -> None:
+    """``events`` usage events spread over the 24 months before the seeded periods."""
+    if not events:
+        return
+    engine = app.extensions["marketplace.db"].engine
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                """
+            WITH usage AS (
+                SELECT id, vendor_id, anchor_at, row_number() OVER (ORDER BY id) - 1 AS n,
+                       count(*) OVER () AS total
+                FROM contracts WHERE plan_id = (SELECT min(plan_id) FROM contracts)
+            )
+            INSERT INTO usage_events (vendor_id, event_id, contract_id, meter, quantity,
+                                      occurred_at, received_at, payload_hash)
+            SELECT u.vendor_id, 'hist-' || g, u.id, 'inspected_images', 1,
+                   u.anchor_at - (1 + g % 720) * interval '1 day',
+                   u.anchor_at - (1 + g % 720) * interval '1 day', repeat('0', 64)
+            FROM generate_series(0, :events - 1) AS g
+            JOIN usage u ON u.n = g % u.total
+            """
+            ),
+            {"events": events},
+        )
+    analyze(app)
+
+
+def analyze(app) -> None:
+    engine = app.extensions["marketplace.db"].engine
+    with engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("ANALYZE")
+
+
 def close(app, now) -> tuple[float, int]:
     from billing import run
 
@@ -111,10 +154,28 @@ def close(app, now) -> tuple[float, int]:
     return time.perf_counter() - started, len(report.invoices)
 
 
+def _worker(args: tuple[str, str, object]) -> int:
+    url, workdir, now = args
+    app = bench_app(url, Path(workdir))
+    return close(app, now)[1]
+
+
+def close_with(app, url: str, workdir: Path, now, workers: int) -> tuple[float, int]:
+    """``workers`` processes running the billing run at once; the time until all are done."""
+    if workers == 1:
+        return close(app, now)
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        started = time.perf_counter()
+        invoices = pool.map(_worker, [(url, str(workdir), now)] * workers)
+        return time.perf_counter() - started, sum(invoices)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--workers", type=int, default=1, help="run processes at once")
+    parser.add_argument("--history", type=int, default=0, help="earlier usage events")
     args = parser.parse_args()
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
@@ -123,11 +184,14 @@ def main() -> None:
             app = bench_app(url, workdir)
             seeded = time.perf_counter()
             now = seed(app, size)
+            history(app, args.history)
+            analyze(app)
             seed_seconds = time.perf_counter() - seeded
-            seconds, invoices = close(app, now)
+            seconds, invoices = close_with(app, url, workdir, now, args.workers)
             again, repeated = close(app, now)
             print(
-                f"{args.db} {size:>7} contracts: closed in {seconds:7.1f} s "
+                f"{args.db} {size:>7} contracts, {args.workers} worker(s), "
+                f"{args.history} earlier events: closed in {seconds:7.1f} s "
                 f"({seconds / size * 1000:.2f} ms per contract, {invoices} invoices); "
                 f"second run {again:.1f} s, {repeated} invoices; seeding took {seed_seconds:.0f} s"
             )

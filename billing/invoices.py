@@ -26,7 +26,7 @@ from billing.models import (
     StripeCustomer,
 )
 from marketplace import audit
-from marketplace.db import insert_or_skip, insert_returning_ids, utcnow
+from marketplace.db import copy_rows, insert_or_skip, insert_returning_ids, utcnow
 from marketplace.errors import NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
@@ -306,8 +306,8 @@ def create_many(
         bookings.append(_issued_booking(invoice_id, row, draft.commission_fen))
         credit_moves += credits.movements_of_new_invoice(invoice_id, row, now)
     if line_rows:
-        session.execute(sa.insert(InvoiceLine.__table__), line_rows)
-    session.execute(sa.insert(InvoiceEvent.__table__), event_rows)
+        copy_rows(session, InvoiceLine.__table__, line_rows)
+    copy_rows(session, InvoiceEvent.__table__, event_rows)
     ledger.insert_many(session, bookings, now=now)
     credits.record(session, credit_moves, now=now)
     audit.record_many(session, entries)

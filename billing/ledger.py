@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing.ledger_models import LedgerEntry, LedgerTransaction
-from marketplace.db import insert_returning_ids
+from marketplace.db import copy_rows, insert_returning_ids
 
 BUYER_RECEIVABLE = "buyer_receivable"
 VENDOR_PAYABLE = "vendor_payable"
@@ -105,8 +105,9 @@ def insert_many(session: Session, bookings: list[Booking], *, now: datetime) -> 
             for b in bookings
         ],
     )
-    session.execute(
-        sa.insert(LedgerEntry.__table__),
+    copy_rows(
+        session,
+        LedgerEntry.__table__,
         [
             {
                 "transaction_id": transaction_id,

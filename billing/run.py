@@ -21,38 +21,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from billing import contracts as contract_rules
-from billing import invoices, notify, run_errors, webhook_events
+from billing import run_errors
+from billing.card_retries import RETRY_OFFSETS, retry_payments
 from billing.error_models import CLOSE, BillingError
-from billing.metering import period_quantities
-from billing.models import (
-    Contract,
-    ContractStatus,
-    Invoice,
-    InvoiceStatus,
-)
+from billing.models import Contract, ContractStatus, Invoice
 from billing.outcomes import invoicing, verification
 from billing.outcomes.models import OutcomeReport, ReportStatus
-from billing.periods import period_bounds, period_index
-from billing.rating import subscription_line, usage_period_lines
-from catalog.models import BillingModel
+from billing.period_close import close_period, close_periods, skip_locked
 from marketplace.db import utcnow
 from vouchers import wallet
+
+# What the run's callers and tests name as ``run.<name>``.
+__all__ = ["RETRY_OFFSETS", "close_period", "close_periods", "retry_payments", "run"]
 
 log = logging.getLogger(__name__)
 
 # Contracts closed per transaction: large enough that a query serves many, small enough
 # that a batch commits quickly and another host can take the next one.
 BATCH_SIZE = 1000
-
-# Card retries of an unpaid invoice: at issue, then 3 and 7 days later (3 tries over 7 days).
-RETRY_OFFSETS = (timedelta(0), timedelta(days=3), timedelta(days=7))
 
 LIVE = (ContractStatus.TRIALING, ContractStatus.ACTIVE, ContractStatus.PAST_DUE)
 # Whose periods the run closes: live contracts, and those canceled now (their last period
@@ -83,91 +74,6 @@ class RunReport:
     attempts_reconciled: int = 0  # card attempts left in flight, settled from Stripe
 
 
-def _lock(session: Session, query: sa.Select) -> sa.Select:
-    if session.get_bind().dialect.name == "postgresql":
-        return query.with_for_update(skip_locked=True)
-    return query
-
-
-def _issued_keys(session: Session, contracts: list[Contract]) -> set[tuple[int, datetime, str]]:
-    rows = session.execute(
-        sa.select(Invoice.contract_id, Invoice.period_start, Invoice.reason).where(
-            Invoice.contract_id.in_([c.id for c in contracts]),
-            Invoice.period_start >= min(c.current_period_start for c in contracts),
-            Invoice.reason.in_(["usage", "renewal"]),
-        )
-    )
-    return {(contract_id, start, reason) for contract_id, start, reason in rows}
-
-
-def close_periods(
-    session: Session, contracts: list[Contract], *, now: datetime, commission_bp: int
-) -> list[Invoice]:
-    """Close the current period of each contract (each has ended by ``now``) and open the
-    next: usage is invoiced in arrears, subscriptions renew in advance, trials end,
-    contracts canceled (now, or at period end) end. One set of queries for the whole
-    batch."""
-    if not contracts:
-        return []
-    usage = [c for c in contracts if c.plan.billing_model is BillingModel.USAGE]
-    quantities = period_quantities(session, usage)
-    issued = _issued_keys(session, contracts)
-    drafts: list[invoices.InvoiceDraft] = []
-    for contract in contracts:
-        plan = contract.plan
-        interval = contract_rules.interval_of(plan)
-        start, end = contract.current_period_start, contract.current_period_end
-        if plan.billing_model is BillingModel.USAGE and (contract.id, start, "usage") not in issued:
-            lines = usage_period_lines(
-                plan,
-                quantities.get(contract.id, Decimal(0)),
-                start,
-                end,
-                spend_cap_fen=contract.spend_cap_fen,
-            )
-            drafts.append(invoices.InvoiceDraft(contract, "usage", start, end, lines))
-        canceled_at = contract.canceled_at
-        if contract.status is ContractStatus.CANCELED and canceled_at and canceled_at > end:
-            # Canceled after this period ended but before the run closed it: one more
-            # period, cut at the cancellation, is left to bill.
-            index = period_index(contract.anchor_at, start, interval) + 1
-            next_start, next_end = period_bounds(contract.anchor_at, index, interval)
-            contract.current_period_start = max(next_start, end)
-            contract.current_period_end = min(next_end, canceled_at)
-            continue
-        if contract.cancel_at_period_end or contract.status is ContractStatus.CANCELED:
-            contract.status = ContractStatus.ENDED
-            contract.ended_at = end
-            continue
-        if contract.status is ContractStatus.TRIALING:
-            contract.status = ContractStatus.ACTIVE
-            next_start, next_end = period_bounds(contract.anchor_at, 0, interval)
-            webhook_events.contract_event(
-                session, contract, "contract.activated", now=now, key="activated"
-            )
-        else:
-            index = period_index(contract.anchor_at, start, interval) + 1
-            next_start, next_end = period_bounds(contract.anchor_at, index, interval)
-        contract.current_period_start, contract.current_period_end = next_start, next_end
-        if (
-            plan.billing_model is BillingModel.SUBSCRIPTION
-            and (contract.id, next_start, "renewal") not in issued
-        ):
-            lines = [subscription_line(plan, next_start, next_end)]
-            drafts.append(invoices.InvoiceDraft(contract, "renewal", next_start, next_end, lines))
-    created = invoices.create_many(session, drafts, commission_bp=commission_bp, now=now)
-    notify.invoices_issued(session, created)
-    invoices.schedule_first_attempts(session, created, now)
-    return created
-
-
-def close_period(
-    session: Session, contract: Contract, *, now: datetime, commission_bp: int
-) -> list[Invoice]:
-    """Close one contract's current period (see :func:`close_periods`)."""
-    return close_periods(session, [contract], now=now, commission_bp=commission_bp)
-
-
 def _due(as_of: datetime) -> sa.Select:
     return (
         sa.select(Contract)
@@ -190,23 +96,37 @@ def run(
     pays an invoice with the buyer's saved card and says whether it succeeded."""
     report = RunReport()
     failed: set[int] = set()  # failed in this run: not tried again until the next one
+    # Keyset: a batch starts after the previous batch's last id, so it reads only contracts
+    # not seen yet (restarting from the first due id made each batch skip all the closed
+    # ones: a quadratic run). When the end is reached, one more pass from the start takes
+    # what another run held, and the next period of contracts more than one period behind.
+    after = 0
     while True:
         batch_ids: list[int] = []
         try:
             with sessions() as session, session.begin():
                 batch = list(
                     session.scalars(
-                        _lock(
+                        skip_locked(
                             session,
                             _due(as_of)
-                            .where(~run_errors.has_open_error(), Contract.id.not_in(failed))
+                            .where(
+                                Contract.id > after,
+                                ~run_errors.has_open_error(),
+                                Contract.id.not_in(failed),
+                            )
                             .limit(batch_size),
                         ).options(selectinload(Contract.plan))
                     )
                 )
-                if not batch:
-                    break
+                if batch:
+                    after = batch[-1].id
                 batch_ids = [contract.id for contract in batch]
+                if not batch_ids:
+                    if after == 0:
+                        break
+                    after = 0
+                    continue
                 created = [
                     invoice.number
                     for invoice in close_periods(
@@ -252,7 +172,7 @@ def _close_alone(
     failure: CloseFailure | None = None
     with sessions() as session, session.begin():
         contract = session.scalar(
-            _lock(session, _due(as_of).where(Contract.id == contract_id)).options(
+            skip_locked(session, _due(as_of).where(Contract.id == contract_id)).options(
                 selectinload(Contract.plan)
             )
         )
@@ -373,81 +293,3 @@ def _retry_failed(
     for contract_id in retry:
         while _close_alone(sessions, contract_id, as_of, commission_bp, report):
             pass
-
-
-def retry_payments(
-    sessions: sessionmaker[Session],
-    *,
-    as_of: datetime,
-    charge: Callable[[Session, Invoice, datetime], bool | None],
-    report: RunReport,
-) -> None:
-    """Charge each invoice whose next try is due. ``charge`` commits the card attempt
-    before calling Stripe (so the invoice's lock is not held while Stripe answers); a try
-    whose result is not known yet (None) is not counted, the reconciliation settles it."""
-    with sessions() as session:
-        due = list(
-            session.scalars(
-                sa.select(Invoice.id)
-                .where(
-                    Invoice.status == InvoiceStatus.OPEN,
-                    Invoice.next_attempt_at.is_not(None),
-                    Invoice.next_attempt_at <= as_of,
-                )
-                .order_by(Invoice.id)
-            )
-        )
-    for invoice_id in due:
-        with sessions() as session:
-            invoice = session.scalar(
-                _lock(
-                    session,
-                    sa.select(Invoice).where(
-                        Invoice.id == invoice_id,
-                        Invoice.status == InvoiceStatus.OPEN,
-                        Invoice.next_attempt_at <= as_of,
-                    ),
-                )
-            )
-            if invoice is None:
-                continue
-            paid = charge(session, invoice, as_of)
-            if paid is not None:
-                report.payment_attempts += 1
-            if paid is False:
-                report.payments_failed += 1
-                _schedule_next_try(session, invoice, as_of=as_of, report=report)
-            session.commit()
-
-
-def _schedule_next_try(
-    session: Session, invoice: Invoice, *, as_of: datetime, report: RunReport
-) -> None:
-    """After a failed try: the next one, or past_due once the tries are used up."""
-    session.refresh(invoice, with_for_update=True)  # the charge's commit released the lock
-    if invoice.status is not InvoiceStatus.OPEN:
-        return
-    invoice.attempt_count += 1
-    if invoice.attempt_count < len(RETRY_OFFSETS):
-        invoice.next_attempt_at = invoice.issued_at + RETRY_OFFSETS[invoice.attempt_count]
-        if invoice.next_attempt_at <= as_of:
-            invoice.next_attempt_at = as_of + timedelta(days=1)
-    else:
-        invoice.next_attempt_at = None
-        contract = invoice.contract
-        if contract.status in (ContractStatus.ACTIVE, ContractStatus.TRIALING):
-            contract.status = ContractStatus.PAST_DUE
-            report.suspended += 1
-            webhook_events.contract_event(
-                session, contract, "contract.suspended", now=as_of, key=f"invoice:{invoice.id}"
-            )
-            notify.send(
-                session,
-                contract.buyer_id,
-                "contract_suspended",
-                f"suspended:contract:{contract.id}:invoice:{invoice.id}",
-                link=f"/billing/invoices/{invoice.id}",
-                number=invoice.number,
-                **notify.solution_params(contract),
-            )
-    session.flush()

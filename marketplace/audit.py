@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from marketplace.db import Base, utcnow
+from marketplace.db import Base, copy_rows, utcnow
 
 GENESIS = "0" * 64
 # Key for pg_advisory_xact_lock: one writer appends at a time, so two transactions
@@ -141,8 +141,9 @@ def record_many(session: Session, entries: list[Entry]) -> None:
         return
     events = _chained(entries, _lock_and_last_hash(session))
     columns = [c.key for c in AuditEvent.__table__.columns if c.key != "id"]
-    session.execute(
-        sa.insert(AuditEvent.__table__),
+    copy_rows(
+        session,
+        AuditEvent.__table__,
         [{key: getattr(event, key) for key in columns} for event in events],
     )
 

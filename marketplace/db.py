@@ -198,13 +198,40 @@ def insert_returning_ids(
                 {"n": len(rows)},
             )
         )
-        session.execute(
-            table.insert(), [{"id": id_, **row} for id_, row in zip(ids, rows, strict=True)]
-        )
+        copy_rows(session, table, [{"id": id_, **row} for id_, row in zip(ids, rows, strict=True)])
         return ids
     return list(
         session.scalars(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
     )
+
+
+def copy_rows(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows of the same columns, in the session's transaction.
+
+    PostgreSQL takes them with COPY: a few times faster than an executemany of INSERTs for
+    the thousands of rows of a batch job, with the same constraints, triggers and
+    transaction. Values go through the columns' own types (enums, JSON) as in an INSERT;
+    rows that leave out a column with a Python-side default, and SQLite, use the INSERT."""
+    if not rows:
+        return
+    bind = session.get_bind()
+    columns = [table.c[key] for key in rows[0]]
+    named = {column.key for column in columns}
+    defaults = any(c.default is not None and c.key not in named for c in table.columns)
+    if bind.dialect.name != "postgresql" or defaults:
+        session.execute(table.insert(), rows)
+        return
+    session.flush()  # the rows it refers to first
+    dialect = bind.dialect
+    processors = [(c.key, c.type._cached_bind_processor(dialect)) for c in columns]
+    names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
+    table_name = dialect.identifier_preparer.format_table(table)
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(f"COPY {table_name} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [process(row[key]) if process else row[key] for key, process in processors]
+            )
 
 
 def insert_or_skip(session: Session, target: Any) -> Any:
