@@ -8,7 +8,7 @@ nothing twice; the repeats are counted as duplicates.
 A credit is matched to an invoice by the transfer reference the buyer wrote in the remark
 ("MKTINV2026000012", or the invoice number). With no reference, a single open invoice of
 the paying company (对方户名 = the buyer's name) owing exactly the amount is taken. It is
-booked by ``payments.record_bank_transfer`` - the one owner of a received transfer, which
+booked by ``bank_transfers.record_bank_transfer`` - the one owner of a received transfer, which
 keeps partial and over-payments as they are and writes the ledger and the audit - under
 the bank's serial as the payment's reference. A transfer recorded by hand earlier under that
 serial is linked, not booked again. What cannot be matched (no or an unknown reference,
@@ -32,9 +32,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing import invoices as invoice_rules
-from billing import payments
 from billing.bank_statement_models import BankStatement, BankStatementLine, LineStatus
 from billing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentMethodKind
+from billing.payments import bank_transfers
 from billing.statement_files import StatementRow, fingerprints, read_statement
 from marketplace import audit
 from marketplace.errors import Conflict, DomainError, NotAllowed
@@ -258,7 +258,7 @@ def _book(
     )
     if recorded is None:
         with session.begin_nested():
-            recorded = payments.record_bank_transfer(
+            recorded = bank_transfers.record_bank_transfer(
                 session,
                 invoice,
                 amount_fen=line.amount_fen,

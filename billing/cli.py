@@ -9,8 +9,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from billing import payments, reconciliation
+from billing import reconciliation
 from billing import run as billing_run
+from billing.payments import gateway
 from marketplace.db import db
 
 
@@ -76,7 +77,7 @@ def run_command(as_of: str | None) -> None:
 def reconcile_payments_command() -> None:
     """Ask Stripe about card payments left in flight by requests that died, and book,
     fail or cancel them (the billing run does this too)."""
-    client = payments.stripe_client()
+    client = gateway.stripe_client()
     if client is None:
         raise click.ClickException("card payments are not configured (STRIPE_SECRET_KEY)")
     report = reconciliation.reconcile(db.sessions, client)

@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing import ledger
 from billing.credit_models import CreditKind, CreditTransaction
-from billing.models import Invoice
+from billing.models import Invoice, InvoiceKind, InvoiceStatus
 from marketplace.models import Organization
 
 Pair = tuple[int, int]  # (buyer organization id, vendor organization id)
@@ -217,8 +217,6 @@ def pay_out(session: Session, invoice: Invoice, up_to_fen: int, *, now: datetime
     """Part of a refund of ``invoice`` paid from the credit its credit notes put on the
     balance (what the balance still holds of it, at most ``up_to_fen``); the refund books
     it against ``customer_credit``. Returns the amount."""
-    from billing.models import InvoiceKind, InvoiceStatus
-
     granted = sum(
         note.credit_granted_fen
         for note in invoice.corrections

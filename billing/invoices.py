@@ -1,5 +1,6 @@
 """Invoices: sequential numbers, lines with the VAT part, the status transition table,
-and the ledger transactions of issuing and voiding. Customer credit is applied (or granted)
+the ledger transaction of issuing, and what is owed, paid and due on an invoice (money
+moved on it is billing/invoice_money.py's). Customer credit is applied (or granted)
 when an invoice is issued (billing/credits.py states the order with vouchers and payments)."""
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from billing import credits, ledger, webhook_events
@@ -27,9 +27,7 @@ from billing.models import (
 )
 from marketplace import audit
 from marketplace.db import copy_rows, insert_or_skip, insert_returning_ids, utcnow
-from marketplace.errors import NotAllowed
 from marketplace.jsonapi import Actor
-from marketplace.models import OrgKind
 from marketplace.money import vat_part
 
 PAYMENT_TERMS_DAYS = 15
@@ -374,39 +372,6 @@ def amount_due(invoice: Invoice) -> int:
         return 0
     due = amount_owed(invoice) - amount_paid(invoice)
     return min(due, 0) if invoice.status is InvoiceStatus.PAID else due
-
-
-def void(
-    session: Session,
-    invoice: Invoice,
-    *,
-    note: str,
-    actor: Actor | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Cancel an unpaid invoice and reverse its booking (the operator; None: a system job)."""
-    if actor is not None and (actor.org_kind is not OrgKind.PLATFORM or not actor.role.can_write):
-        raise NotAllowed(_l("Only the platform operator voids invoices."))
-    if amount_paid(invoice) > 0:
-        raise IllegalTransition(invoice, InvoiceStatus.VOID)
-    transition(session, invoice, InvoiceStatus.VOID, note=note, now=now, actor=actor)
-    vendor_share, commission = ledger.split_commission(invoice.total_fen, invoice.commission_bp)
-    ledger.post(
-        session,
-        "invoice.voided",
-        [
-            ledger.Line(ledger.BUYER_RECEIVABLE, -invoice.total_fen, invoice.buyer_id),
-            ledger.Line(ledger.VENDOR_PAYABLE, vendor_share, invoice.vendor_id),
-            ledger.Line(ledger.PLATFORM_COMMISSION, commission),
-        ],
-        memo=invoice.number,
-        invoice_id=invoice.id,
-    )
-    if invoice.voucher_fen:
-        from billing import voucher_payments  # it builds on this module
-
-        voucher_payments.reverse(session, invoice, reason="void", now=now or utcnow(), actor=actor)
-    credits.give_back(session, invoice, reason="void", now=now or utcnow())
 
 
 def schedule_first_attempts(session: Session, issued: list[Invoice], now: datetime) -> None:

@@ -1,6 +1,7 @@
-"""Billing's scheduled job: the billing run (closing periods, outcome auto-confirmation,
-voucher expiry, payment reconciliation, dunning), as ``marketplace billing run`` does it.
-The run is safe on several hosts at once; the worker's slot key also runs it once per slot."""
+"""Billing's scheduled jobs: the billing run (closing periods, outcome auto-confirmation,
+voucher expiry, payment reconciliation, dunning), as ``marketplace billing run`` does it;
+due reminders; and the reconciliation of refunds left pending by a request that died.
+Each is safe on several hosts at once; the worker's slot key also runs it once per slot."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from flask import Flask
 
 from billing import overdue, reconciliation
 from billing import run as billing_run
+from billing.payments import gateway, refunds
 from marketplace import worker
 from marketplace.db import db, utcnow
 
 RUN_EVERY = timedelta(minutes=15)
 REMINDERS_EVERY = timedelta(hours=1)
+REFUNDS_EVERY = timedelta(minutes=5)
 
 
 def billing_run_job(app: Flask, _slot: datetime) -> str:
@@ -45,6 +48,21 @@ def due_reminders_job(_app: Flask, _slot: datetime) -> str:
     return f"{sent} reminder(s) sent"
 
 
+def refund_reconciliation_job(app: Flask, _slot: datetime) -> str:
+    """Card refunds still pending after any request could be working on them: booked or
+    failed from what Stripe says (billing/payments/refunds.py)."""
+    client = gateway.stripe_client(app)
+    if client is None:
+        return "card payments are not configured"
+    report = refunds.reconcile(db.sessions, client)
+    outcomes = ", ".join(f"{n} {status}" for status, n in sorted(report.outcomes.items()))
+    result = f"{report.checked} pending refund(s) checked" + (f": {outcomes}" if outcomes else "")
+    if report.errors:
+        raise RuntimeError(f"{result}; Stripe could not be asked about {report.errors}")
+    return result
+
+
 def install(app: Flask) -> None:
     worker.every(app, "billing_run", RUN_EVERY, billing_run_job)
     worker.every(app, "invoice_reminders", REMINDERS_EVERY, due_reminders_job)
+    worker.every(app, "refund_reconciliation", REFUNDS_EVERY, refund_reconciliation_job)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from billing.ledger_models import LedgerEntry, LedgerTransaction
 from marketplace.db import copy_rows, insert_returning_ids
+from marketplace.money import apply_basis_points
 
 BUYER_RECEIVABLE = "buyer_receivable"
 VENDOR_PAYABLE = "vendor_payable"
@@ -143,7 +144,5 @@ def unbalanced_transactions(session: Session) -> list[int]:
 
 def split_commission(amount_fen: int, commission_bp: int) -> tuple[int, int]:
     """(vendor share, platform commission) of an amount; the parts add up exactly."""
-    from marketplace.money import apply_basis_points
-
     commission = apply_basis_points(amount_fen, commission_bp)
     return amount_fen - commission, commission

@@ -17,8 +17,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from billing.models import Contract, Invoice, Notification
+from catalog.inquiries import excerpt
+from catalog.inquiry_models import Side
 from marketplace.db import insert_or_skip
 from marketplace.i18n import current_language
+from marketplace.mail import mail_enabled, queue_mail
+from marketplace.models import Membership, Role
 from marketplace.money import format_fen
 
 MESSAGES = {
@@ -120,9 +124,6 @@ def send(
 def _email(
     session: Session, notification_id: int, organization_id: int, kind: str, params: dict[str, Any]
 ) -> None:
-    from marketplace.mail import mail_enabled, queue_mail
-    from marketplace.models import Membership, Role
-
     if not mail_enabled():
         return
     recipients = session.scalars(
@@ -218,9 +219,6 @@ def webhook_endpoint_disabled(endpoint: Any, *, session: Session, now: Any) -> N
 def inquiry_message_posted(message: Any, *, session: Session) -> None:
     """Connected to catalog.signals.inquiry_message_posted (catalog cannot import billing):
     the other side of the thread hears of the new message, in the app and by e-mail."""
-    from catalog.inquiries import excerpt
-    from catalog.inquiry_models import Side
-
     inquiry = message.inquiry
     revision = inquiry.solution.published or inquiry.solution.current
     params = {"solution": revision.name, "excerpt": excerpt(message)}

@@ -15,8 +15,7 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
-from billing import bank_statements, ledger_reports, payments
-from billing import invoices as invoice_rules
+from billing import bank_statements, invoice_money, ledger_reports
 from billing.api.schemas import InvoiceOut
 from billing.bank_statement_models import LineStatus
 from billing.invoices import IllegalTransition
@@ -24,9 +23,11 @@ from billing.models import Invoice, Payment
 from billing.outcomes import corrections
 from billing.outcomes.api import ReportOut
 from billing.outcomes.models import OutcomeReport, ReportStatus
+from billing.payments import bank_transfers, gateway, refunds
 from billing.statement_files import MAX_BYTES as STATEMENT_MAX_BYTES
 from marketplace.api_fields import state
 from marketplace.db import db, utcnow
+from marketplace.errors import DomainError
 from marketplace.jsonapi import (
     ApiError,
     ErrorSchema,
@@ -130,7 +131,7 @@ def record_transfer(body: dict[str, Any], invoice_id: int) -> Invoice:
     """Record a bank transfer (对公转账) received for the invoice; answers the invoice."""
     invoice = _invoice(invoice_id)
     with service_call():
-        payments.record_bank_transfer(
+        bank_transfers.record_bank_transfer(
             db.session,
             invoice,
             amount_fen=body["amount_fen"],
@@ -155,16 +156,21 @@ def refund_payment(body: dict[str, Any], payment_id: int) -> Invoice:
     if payment is None:
         raise ApiError(404, _("No such payment."))
     try:
-        with service_call():
-            payments.refund(
-                db.session,
-                payments.stripe_client(),
-                payment,
-                amount_fen=body["amount_fen"],
-                reason=body["reason"],
-                actor=current_actor(),
-                now=utcnow(),
-            )
+        # Not in service_call's savepoint: a card refund commits itself, pending, before
+        # Stripe is called (and a refusal after); the boundary rolls back anything else.
+        refunds.refund(
+            db.session,
+            gateway.stripe_client(),
+            payment,
+            amount_fen=body["amount_fen"],
+            reason=body["reason"],
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    except DomainError as error:
+        raise ApiError(
+            error.status, str(error.message), code=error.code, fields=error.fields
+        ) from error
     except stripe.StripeError as exc:
         raise ApiError(503, _("Stripe refused the refund; nothing was refunded.")) from exc
     return payment.invoice
@@ -181,7 +187,7 @@ def void_invoice(body: dict[str, Any], invoice_id: int) -> Invoice:
     invoice = _invoice(invoice_id)
     try:
         with service_call():
-            invoice_rules.void(
+            invoice_money.void(
                 db.session, invoice, note=body["note"].strip(), actor=current_actor(), now=utcnow()
             )
     except IllegalTransition as exc:

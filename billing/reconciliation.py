@@ -24,8 +24,9 @@ import stripe
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing import card_attempts, payments
+from billing import card_attempts
 from billing.attempt_models import IN_FLIGHT, PaymentAttempt
+from billing.payments import card_payments, gateway
 from marketplace.db import utcnow
 from marketplace.errors import DomainError
 
@@ -67,7 +68,7 @@ def reconcile(
         report.checked += 1
         with sessions() as session:
             try:
-                payments.settle_attempt(session, client, attempt_id, now=now)
+                card_payments.settle_attempt(session, client, attempt_id, now=now)
                 session.commit()
             except (DomainError, stripe.StripeError) as exc:
                 session.rollback()
@@ -82,7 +83,7 @@ def reconcile(
 def for_billing_run(app: Flask) -> Callable[[sessionmaker[Session]], int] | None:
     """The billing run's reconciliation step (None without a Stripe key): how many stale
     attempts it settled."""
-    client = payments.stripe_client(app)
+    client = gateway.stripe_client(app)
     if client is None:
         return None
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from billing import card_attempts, invoices, ledger
+from billing import card_attempts, invoice_money, invoices, ledger
 from billing.models import Invoice, InvoiceKind, InvoiceStatus, PaymentStatus
 from marketplace.errors import Conflict, NotAllowed
 from marketplace.jsonapi import Actor
@@ -97,11 +97,9 @@ def apply(
     subsidy. The rest stays due, to be paid by card or bank transfer. Vouchers come first:
     once money was paid or credited on the invoice they are refused, so a subsidy never
     pays more than the invoice."""
-    from billing import payments  # payments settles the invoice when nothing is left due
-
     if actor.organization.id != invoice.buyer_id or not actor.role.can_write:
         raise NotAllowed(_l("Only the buyer pays its invoices."))
-    payments.lock_invoice(session, invoice)
+    invoice_money.lock_invoice(session, invoice)
     if invoice.kind is not InvoiceKind.INVOICE or invoice.status not in (
         InvoiceStatus.OPEN,
         InvoiceStatus.UNCOLLECTIBLE,
@@ -153,11 +151,7 @@ def apply(
     ledger.insert_many(session, bookings, now=now)
     invoice.voucher_fen += result.total_fen
     session.flush()
-    if invoices.amount_due(invoice) <= 0:
-        invoices.transition(
-            session, invoice, InvoiceStatus.PAID, note="paid with vouchers", now=now, actor=actor
-        )
-        payments.reactivate_after_payment(session, invoice)
+    invoice_money.settle(session, invoice, now=now, note="paid with vouchers", actor=actor)
     return result.total_fen
 
 
@@ -207,6 +201,14 @@ def reverse(
     invoice.voucher_fen -= result.total_fen
     session.flush()
     return result.total_fen
+
+
+def on_invoice_money_returned(
+    invoice: Invoice, *, session: Session, reason: str, now: datetime, actor: Actor | None
+) -> None:
+    """Receiver of ``billing.signals.invoice_money_returned`` (connected by the app factory):
+    the vouchers of a voided or wholly refunded invoice go back."""
+    reverse(session, invoice, reason=reason, now=now, actor=actor)
 
 
 def redemptions_of(session: Session, invoice: Invoice) -> list[Redemption]:

@@ -6,7 +6,7 @@ import stripe
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from billing import payments
+from billing.payments import stripe_events
 from marketplace.db import db, utcnow
 from marketplace.extensions import csrf, limiter
 
@@ -26,5 +26,5 @@ def stripe_webhook() -> ResponseReturnValue:
         )
     except (ValueError, stripe.SignatureVerificationError):
         return jsonify(error="invalid payload or signature"), 400
-    fresh = payments.handle_event(db.session, event, now=utcnow())
+    fresh = stripe_events.handle_event(db.session, event, now=utcnow())
     return jsonify(received=True, duplicate=not fresh), 200

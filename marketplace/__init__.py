@@ -185,13 +185,15 @@ def _register_packages(app: Flask) -> None:
         voucher_payments,
     )
     from billing import notify as billing_notify
-    from billing import payments as billing_payments
+    from billing import signals as billing_signals
     from billing import views as billing_views
     from billing import webhooks as billing_webhooks
     from billing.outcomes import api as outcome_api
     from catalog import api as catalog_api
     from catalog import cli as catalog_cli
     from catalog import indexing as catalog_indexing
+    from billing.payments import card_payments as billing_card_payments
+    from billing.payments import gateway as billing_gateway
     from catalog import inquiry_api, listing_api
     from catalog import signals as catalog_signals
     from catalog.views import inquiries, review, storefront, thesaurus, vendor
@@ -276,12 +278,14 @@ def _register_packages(app: Flask) -> None:
     app.cli.add_command(catalog_cli.catalog_group)
     app.cli.add_command(billing_cli.billing_group)
     app.register_blueprint(billing_webhooks.bp)
-    billing_payments.check_timeouts(app.config)  # Stripe answers before gunicorn kills
-    app.extensions["billing.charge"] = billing_payments.charge_for_billing_run(app)
+    billing_gateway.check_timeouts(app.config)  # Stripe answers before gunicorn kills
+    app.extensions["billing.charge"] = billing_card_payments.charge_for_billing_run(app)
     # vouchers cannot import billing; billing books the ledger of a paid settlement.
     vouchers_signals.settlement_paid.connect(voucher_payments.on_settlement_paid)
     # marketplace cannot import billing; billing notifies the vendor of a disabled webhook.
     webhooks.endpoint_disabled.connect(billing_notify.webhook_endpoint_disabled)
     # catalog cannot import billing; billing notifies the other side of an inquiry.
+    # billing's money code cannot import voucher_payments (built on it); vouchers go back.
+    billing_signals.invoice_money_returned.connect(voucher_payments.on_invoice_money_returned)
     catalog_signals.inquiry_message_posted.connect(billing_notify.inquiry_message_posted)
     catalog_signals.inquiry_read.connect(billing_notify.inquiry_read)

@@ -11,13 +11,14 @@ import sqlalchemy as sa
 import stripe
 from flask_babel import gettext as _
 
-from billing import credits, payments, voucher_payments
+from billing import credits, voucher_payments
 from billing import invoices as invoice_rules
 from billing.api.blueprint import blp
 from billing.api.schemas import InvoiceOut, InvoiceSummaryOut
 from billing.credit_models import CreditKind
 from billing.credits import VendorBalance
 from billing.models import Invoice, InvoiceStatus
+from billing.payments import card_payments, gateway
 from marketplace.api_fields import state
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
@@ -182,7 +183,7 @@ def pay_invoice(body: dict[str, Any], invoice_id: int) -> PayAnswer:
         raise ApiError(409, _("This invoice is not open for payment."))
     if invoice_rules.amount_due(invoice) > 0:
         if body["method"] == "card":
-            client = payments.stripe_client()
+            client = gateway.stripe_client()
             if client is None:
                 raise ApiError(
                     422, _("Card payments are not configured."), fields={"method": ["card"]}
@@ -190,7 +191,7 @@ def pay_invoice(body: dict[str, Any], invoice_id: int) -> PayAnswer:
             # Not in service_call's savepoint: the payment commits its attempt (and the
             # vouchers applied above) before Stripe is called, so no charge is ever lost.
             try:
-                result = payments.pay_by_card(db.session, client, invoice, now=now)
+                result = card_payments.pay_by_card(db.session, client, invoice, now=now)
             except DomainError as error:
                 raise ApiError(
                     error.status, str(error.message), code=error.code, fields=error.fields

@@ -17,8 +17,9 @@ from flask import Blueprint, abort, current_app, g
 from flask_babel import format_date
 from flask_babel import gettext as _
 
-from billing import overdue, payments
+from billing import overdue
 from billing.models import Contract, ContractStatus, Invoice, Notification
+from billing.payments import gateway
 from catalog.models import Plan
 from marketplace.auth import web_actor
 from marketplace.db import db
@@ -78,7 +79,7 @@ def page_number(raw: Any) -> int:
 
 def card_payments_enabled() -> bool:
     """Card payment shows only when a Stripe key is configured."""
-    return payments.stripe_client() is not None
+    return gateway.stripe_client() is not None
 
 
 def card_setup_enabled() -> bool:

@@ -13,18 +13,20 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
+from billing import invoice_money, ledger, run_errors
 from billing import invoices as invoice_rules
-from billing import ledger, payments, run_errors
 from billing.forms import BankTransferForm, RefundForm, VoidForm
 from billing.invoices import IllegalTransition
 from billing.ledger_models import LedgerEntry, LedgerTransaction
 from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
+from billing.payments import bank_transfers, gateway, refunds
 from billing.views.common import OPERATOR, PER_PAGE, bp, page_number
 from billing.views.invoices import invoice_document
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.models import Organization
+from marketplace.money import format_fen
 from marketplace.views.accounts import show_error
 
 CONSOLE_FILTERS: dict[str, list[InvoiceStatus]] = {
@@ -138,7 +140,7 @@ def render_console_invoice(
         refund_payment_id=refund_payment_id,
         void_form=void_form or VoidForm(formdata=None),
         refundable=refundable,
-        card_refunds=payments.stripe_client() is not None,
+        card_refunds=gateway.stripe_client() is not None,
         can_void=invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
         and document["amount_paid"] <= 0,
         can_record=invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE),
@@ -159,7 +161,7 @@ def record_transfer(invoice_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             with db.session.begin_nested():
-                payment = payments.record_bank_transfer(
+                payment = bank_transfers.record_bank_transfer(
                     db.session,
                     invoice,
                     amount_fen=form.amount.data,
@@ -177,8 +179,6 @@ def record_transfer(invoice_id: int) -> ResponseReturnValue:
 
 
 def _transfer_message(amount_fen: int, due_fen: int) -> str:
-    from marketplace.money import format_fen
-
     amount = format_fen(amount_fen)
     if due_fen > 0:
         return _(
@@ -203,16 +203,17 @@ def refund(payment_id: int) -> ResponseReturnValue:
     form = RefundForm()
     if form.validate_on_submit():
         try:
-            with db.session.begin_nested():
-                payments.refund(
-                    db.session,
-                    payments.stripe_client(),
-                    payment,
-                    amount_fen=form.amount.data,
-                    reason=form.reason.data,
-                    actor=g.actor,
-                    now=utcnow(),
-                )
+            # Not in a savepoint: a card refund commits itself, pending, before Stripe is
+            # called (and a refusal after); the 422 below rolls back anything else.
+            refunds.refund(
+                db.session,
+                gateway.stripe_client(),
+                payment,
+                amount_fen=form.amount.data,
+                reason=form.reason.data,
+                actor=g.actor,
+                now=utcnow(),
+            )
         except DomainError as error:
             show_error(form, error)
         except stripe.StripeError:
@@ -233,7 +234,7 @@ def void(invoice_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             with db.session.begin_nested():
-                invoice_rules.void(
+                invoice_money.void(
                     db.session, invoice, note=form.note.data.strip(), actor=g.actor, now=utcnow()
                 )
         except IllegalTransition:

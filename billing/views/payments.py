@@ -13,10 +13,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from billing import invoices as invoice_rules
-from billing import payments, voucher_payments
+from billing import voucher_payments
 from billing.forms import ActionForm, FinishCardPaymentForm, FinishCardSetupForm
 from billing.models import Invoice, Payment, PaymentMethodKind, PaymentStatus, StripeCustomer
-from billing.payments import CardResult
+from billing.payments import card_payments, gateway, saved_cards
+from billing.payments.card_payments import CardResult
 from billing.views.common import (
     BUYER,
     bp,
@@ -120,7 +121,7 @@ def pay_with_vouchers(invoice_id: int) -> ResponseReturnValue:
 @org_required(BUYER, write=True)
 def pay_by_card(invoice_id: int) -> ResponseReturnValue:
     invoice = _payable_invoice(invoice_id)
-    client = payments.stripe_client()
+    client = gateway.stripe_client()
     if client is None:
         abort(404)
     form = ActionForm()
@@ -129,7 +130,9 @@ def pay_by_card(invoice_id: int) -> ResponseReturnValue:
         return redirect(url_for("billing.pay", invoice_id=invoice.id))
     try:
         # Not in a savepoint: the payment commits its attempt before Stripe is called.
-        result = payments.pay_by_card(db.session, client, invoice, now=utcnow(), off_session=False)
+        result = card_payments.pay_by_card(
+            db.session, client, invoice, now=utcnow(), off_session=False
+        )
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "danger")
@@ -165,7 +168,7 @@ def _after_card_result(invoice: Invoice, result: CardResult) -> ResponseReturnVa
 @org_required(BUYER, write=True)
 def finish_card_payment(invoice_id: int) -> ResponseReturnValue:
     invoice = _payable_invoice(invoice_id)
-    client = payments.stripe_client()
+    client = gateway.stripe_client()
     if client is None:
         abort(404)
     form = FinishCardPaymentForm()
@@ -181,7 +184,7 @@ def finish_card_payment(invoice_id: int) -> ResponseReturnValue:
     if payment is None:
         abort(404)
     try:
-        result = payments.refresh_card_payment(db.session, client, payment, now=utcnow())
+        result = card_payments.refresh_card_payment(db.session, client, payment, now=utcnow())
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "danger")
@@ -198,7 +201,7 @@ def finish_card_payment(invoice_id: int) -> ResponseReturnValue:
 @bp.route("/card", methods=["GET", "POST"])
 @org_required(BUYER, write=True)
 def card() -> ResponseReturnValue:
-    client = payments.stripe_client()
+    client = gateway.stripe_client()
     if client is None or not card_setup_enabled():
         abort(404)
     org = g.actor.organization
@@ -206,14 +209,16 @@ def card() -> ResponseReturnValue:
     next_url = safe_next(request.values.get("next"), "")
     if request.method == "POST":
         if form.validate_on_submit():
+            # Not in a savepoint: the card setup commits before each call to Stripe.
             try:
-                with db.session.begin_nested():
-                    record = payments.finish_card_setup(
-                        db.session, client, org, form.setup_intent.data.strip(), actor=g.actor
-                    )
+                record = saved_cards.finish_card_setup(
+                    db.session, client, org, form.setup_intent.data.strip(), actor=g.actor
+                )
             except DomainError as error:
+                db.session.rollback()
                 flash(str(error.message), "danger")
             except stripe.StripeError:
+                db.session.rollback()
                 flash(_("The card service refused the card; nothing was saved."), "danger")
             else:
                 flash(
@@ -228,9 +233,9 @@ def card() -> ResponseReturnValue:
         else:
             flash(_("The card was not confirmed."), "danger")
     try:
-        with db.session.begin_nested():
-            client_secret = payments.begin_card_setup(db.session, client, org)
+        client_secret = saved_cards.begin_card_setup(db.session, client, org)
     except (DomainError, stripe.StripeError):
+        db.session.rollback()
         return render_template("billing/card.html", unavailable=True, card=saved_card(org.id)), 503
     return render_template(
         "billing/card.html",

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
-from billing import contracts, metering, payments
+from billing import contracts, metering
 from billing.models import Contract
+from billing.payments import bank_transfers
 from billing.run import close_period
 from catalog.models import BillingModel, Plan, Solution
 from marketplace.db import utcnow
@@ -101,7 +102,7 @@ def load(
 
         invoice = session.scalar(sa.select(Invoice).where(Invoice.contract_id == contract.id))
         if invoice is not None:
-            payments.record_bank_transfer(
+            bank_transfers.record_bank_transfer(
                 session,
                 invoice,
                 amount_fen=invoice.total_fen,
@@ -185,7 +186,7 @@ def _credit_used_on_renewal(
     first = invoices.existing(session, contract.id, contract.current_period_start, "renewal")
     if first is None:
         return
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session,
         first,
         amount_fen=first.total_fen,
@@ -344,7 +345,7 @@ def load_outcomes(
             session, now=first.submitted_at + timedelta(days=2), commission_bp=commission
         )
         if invoices.amount_due(paid) > 0:
-            payments.record_bank_transfer(
+            bank_transfers.record_bank_transfer(
                 session,
                 paid,
                 amount_fen=invoices.amount_due(paid),

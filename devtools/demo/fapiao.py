@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from billing import contracts, fapiao, payments
+from billing import contracts, fapiao
 from billing.fapiao_models import Fapiao, FapiaoType
 from billing.models import Contract, Invoice, InvoiceKind, InvoiceStatus
+from billing.payments import bank_transfers
 from catalog.models import BillingModel, Solution
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor
@@ -85,7 +86,7 @@ def _pay_a_month_of_the_demo_vendor(
     invoice = session.scalar(sa.select(Invoice).where(Invoice.contract_id == contract.id))
     if invoice is None:
         return None
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session,
         invoice,
         amount_fen=invoice.total_fen,

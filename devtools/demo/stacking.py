@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from billing import contracts, delivery, invoices, payments, voucher_payments
+from billing import contracts, delivery, invoices, voucher_payments
+from billing.payments import bank_transfers
 from catalog.models import VoucherKind
 from devtools.demo import vouchers as voucher_demo
 from devtools.demo.platform import CITY_OFFICER, DEMO_PASSWORD, make_uscc
@@ -117,7 +118,7 @@ def _grant(session: Session, program: Program, sme: Actor, officer: Actor, fen: 
 
 def _settle_rest(session: Session, invoice: Any, operator: Actor, when: Any) -> None:
     if invoices.amount_due(invoice) > 0:
-        payments.record_bank_transfer(
+        bank_transfers.record_bank_transfer(
             session,
             invoice,
             amount_fen=invoices.amount_due(invoice),

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from billing import contracts, invoices, payments, voucher_payments
+from billing import contracts, invoice_money, invoices, voucher_payments
 from billing.models import Contract, Invoice
+from billing.payments import bank_transfers
 from catalog.models import BillingModel, Plan, Solution, VoucherKind
 from devtools.demo.platform import DEMO_PASSWORD, make_uscc
 from marketplace import services
@@ -293,7 +294,7 @@ def load(
             session, invoice, codes=[spent.code], actor=jingong, now=now - 29 * DAY
         )
         if invoices.amount_due(invoice) > 0:
-            payments.record_bank_transfer(
+            bank_transfers.record_bank_transfer(
                 session,
                 invoice,
                 amount_fen=invoices.amount_due(invoice),
@@ -342,7 +343,7 @@ def load(
         voucher_payments.apply(
             session, invoice, codes=[compute_voucher.code], actor=waigaoqiao, now=now - 11 * DAY
         )
-        invoices.void(
+        invoice_money.void(
             session, invoice, note="买方要求改开发票抬头", actor=operator, now=now - 10 * DAY
         )
     for program in (cloud, compute):

@@ -20,7 +20,7 @@ import stripe
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing import payments
+from billing.payments import gateway
 from marketplace import create_app, migrate
 from marketplace.db import make_engine
 from tests.conftest import POSTGRES_URL
@@ -81,7 +81,7 @@ class LiveApp:
 
     def stripe(self) -> stripe.StripeClient:
         """The client the billing code builds from the app's settings."""
-        client = payments.stripe_client(self.app)
+        client = gateway.stripe_client(self.app)
         assert client is not None
         return client
 

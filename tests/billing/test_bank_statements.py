@@ -320,11 +320,11 @@ def test_the_queue_matches_by_hand_or_dismisses_with_a_memo_once(
 def test_a_transfer_recorded_by_hand_under_the_serial_is_linked_not_booked_again(
     session: Session,
 ) -> None:
-    from billing import payments
+    from billing.payments import bank_transfers
 
     buyer, full, _part = two_invoices(session)
     operator = operator_actor(session)
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session, full, amount_fen=150_000, reference="ICBC-77", actor=operator, now=utcnow()
     )
     data = statement_csv(

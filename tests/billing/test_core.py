@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from billing import contracts, invoices, ledger, metering, run
+from billing import contracts, invoice_money, invoices, ledger, metering, run
 from billing.ledger_models import LedgerEntry
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus
 from billing.periods import add_months, prorate
@@ -245,7 +245,7 @@ def test_every_ledger_transaction_sums_to_zero(app: Flask, quantities: list[int]
             assert sum(line.amount_fen for line in invoice.lines) == invoice.total_fen
             assert invoice.subtotal_fen + invoice.tax_fen == invoice.total_fen
             if invoice.status is InvoiceStatus.OPEN:
-                invoices.void(session, invoice, note="test")
+                invoice_money.void(session, invoice, note="test")
         assert ledger.unbalanced_transactions(session) == []
         total = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_fen), 0)))
         assert total == 0
@@ -255,7 +255,7 @@ def test_every_ledger_transaction_sums_to_zero(app: Flask, quantities: list[int]
 def test_illegal_invoice_transition(session: Session) -> None:
     contract = start_contract(session, subscription_terms(trial_days=0))
     (invoice,) = invoices_of(session, contract)
-    invoices.void(session, invoice, note="mistake")
+    invoice_money.void(session, invoice, note="mistake")
     with pytest.raises(invoices.IllegalTransition):
         invoices.transition(session, invoice, InvoiceStatus.PAID)
 
@@ -288,17 +288,17 @@ def test_usage_quantity_sums_events(session: Session) -> None:
 
 
 def test_refunding_an_overpayment_gives_back_the_credit_only(session: Session) -> None:
-    from billing import payments
+    from billing.payments import bank_transfers, refunds
     from tests.catalog.factories import operator_actor
 
     contract = start_contract(session, subscription_terms(trial_days=0, price_fen=10_000))
     (invoice,) = invoices_of(session, contract)
     operator = operator_actor(session)
-    payment = payments.record_bank_transfer(
+    payment = bank_transfers.record_bank_transfer(
         session, invoice, amount_fen=15_000, reference="OVER-1", actor=operator, now=T0
     )
     vendor_before = ledger.balance(session, ledger.VENDOR_PAYABLE, contract.vendor_id)
-    payments.refund(
+    refunds.refund(
         session, None, payment, amount_fen=5_000, reason="多付退回", actor=operator, now=T0
     )
     assert ledger.balance(session, ledger.BUYER_RECEIVABLE, contract.buyer_id) == 0

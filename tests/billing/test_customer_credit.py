@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from billing import contracts, credits, invoices, ledger, payments, run
+from billing import contracts, credits, invoice_money, invoices, ledger, run
 from billing.credit_models import CreditKind, CreditTransaction
 from billing.invoices import InvoiceDraft, LineDraft
 from billing.ledger_models import LedgerEntry, LedgerTransaction
 from billing.models import Contract, Invoice, InvoiceKind, InvoiceStatus, Payment
+from billing.payments import bank_transfers, refunds
 from catalog.models import Plan
 from marketplace.jsonapi import Actor
 from tests.billing.factories import (
@@ -61,7 +62,7 @@ def downgrade(session: Session, *, basic_fen: int) -> Downgrade:
     pro, basic = solution.published.plans
     contract = start_contract(session, plan=pro, buyer=buyer, now=JAN_1)
     (january,) = invoices_of(session, contract)
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session,
         january,
         amount_fen=62_000,
@@ -222,7 +223,7 @@ def credit_note(session: Session, corrected: Invoice, amount_fen: int, at: datet
 def test_a_credit_note_on_a_paid_invoice_becomes_credit(session: Session) -> None:
     contract = start_contract(session, subscription_terms(trial_days=0, price_fen=10_000))
     (paid,) = invoices_of(session, contract)
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session, paid, amount_fen=10_000, reference="CN-1", actor=operator_actor(session), now=T0
     )
     note = credit_note(session, paid, 4_000, T0 + timedelta(days=3))
@@ -240,7 +241,7 @@ def test_refunding_a_credited_invoice_pays_out_the_credit_still_on_the_balance(
     contract = start_contract(session, subscription_terms(trial_days=0, price_fen=10_000))
     (paid,) = invoices_of(session, contract)
     operator = operator_actor(session)
-    payment = payments.record_bank_transfer(
+    payment = bank_transfers.record_bank_transfer(
         session, paid, amount_fen=10_000, reference="PO-1", actor=operator, now=T0
     )
     credit_note(session, paid, 4_000, T0 + timedelta(days=3))
@@ -253,7 +254,7 @@ def test_refunding_a_credited_invoice_pays_out_the_credit_still_on_the_balance(
     )
     vendor_before = ledger.balance(session, ledger.VENDOR_PAYABLE, contract.vendor_id)
 
-    payments.refund(session, None, payment, amount_fen=4_000, reason="退还", actor=operator, now=T0)
+    refunds.refund(session, None, payment, amount_fen=4_000, reason="退还", actor=operator, now=T0)
 
     # 2,500 paid out of the balance; only the other 1,500 takes back the vendor's share.
     assert credits.balance(session, contract.buyer_id, contract.vendor_id) == 0
@@ -292,7 +293,7 @@ def test_voiding_an_invoice_with_applied_credit_restores_the_balance(
     assert february.credit_applied_fen == 21_000
     buyer_id, vendor_id = case.contract.buyer_id, case.contract.vendor_id
 
-    invoices.void(session, february, note="wrong plan", actor=operator_actor(session))
+    invoice_money.void(session, february, note="wrong plan", actor=operator_actor(session))
 
     assert credits.balance(session, buyer_id, vendor_id) == 21_000
     assert credit_account(session, buyer_id) == 21_000
@@ -308,7 +309,7 @@ def test_refunding_every_payment_shows_refunded_and_gives_the_credit_back(
     billing_run(app, FEB_1 + timedelta(hours=1))
     february = renewal_of(session, case.contract, FEB_1)
     operator = operator_actor(session)
-    payment = payments.record_bank_transfer(
+    payment = bank_transfers.record_bank_transfer(
         session, february, amount_fen=10_000, reference="FEB-1", actor=operator, now=FEB_1
     )
     assert february.status is InvoiceStatus.PAID
@@ -316,14 +317,14 @@ def test_refunding_every_payment_shows_refunded_and_gives_the_credit_back(
     buyer_id, vendor_id = case.contract.buyer_id, case.contract.vendor_id
     vendor_before = ledger.balance(session, ledger.VENDOR_PAYABLE, vendor_id)
 
-    payments.refund(
+    refunds.refund(
         session, None, payment, amount_fen=4_000, reason="部分退款", actor=operator, now=FEB_1
     )
     session.refresh(february, ["payments"])
     assert february.display_status == "partially_refunded"
     assert credits.balance(session, buyer_id, vendor_id) == 0
 
-    payments.refund(
+    refunds.refund(
         session, None, payment, amount_fen=6_000, reason="全部退款", actor=operator, now=FEB_1
     )
     session.refresh(february, ["payments"])
@@ -468,9 +469,9 @@ def test_credit_never_negative_and_ledger_balanced(app: Flask, steps: list) -> N
             elif issued:
                 invoice = issued[arg % len(issued)]
                 if action == "void" and invoice.status is InvoiceStatus.OPEN:
-                    invoices.void(session, invoice, note="test", actor=operator, now=at)
+                    invoice_money.void(session, invoice, note="test", actor=operator, now=at)
                 elif action == "pay_and_refund" and invoices.amount_due(invoice) > 0:
-                    payment = payments.record_bank_transfer(
+                    payment = bank_transfers.record_bank_transfer(
                         session,
                         invoice,
                         amount_fen=invoices.amount_due(invoice),
@@ -478,7 +479,7 @@ def test_credit_never_negative_and_ledger_balanced(app: Flask, steps: list) -> N
                         actor=operator,
                         now=at,
                     )
-                    payments.refund(
+                    refunds.refund(
                         session,
                         None,
                         payment,
@@ -520,7 +521,7 @@ def test_payments_never_exceed_what_is_owed(session: Session) -> None:
         now=FEB_1,
     )[0]
     assert renewal.credit_applied_fen == 21_000
-    payment = payments.record_bank_transfer(
+    payment = bank_transfers.record_bank_transfer(
         session,
         renewal,
         amount_fen=invoices.amount_due(renewal),

@@ -12,8 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from billing import fapiao as rules
-from billing import payments, voucher_payments
+from billing import voucher_payments
 from billing.fapiao_models import FapiaoStatus, FapiaoType
+from billing.payments import bank_transfers, refunds
 from marketplace.errors import Conflict, DomainError
 from tests.billing.factories import T0
 from tests.catalog.factories import operator_actor
@@ -50,7 +51,7 @@ def paid_with_voucher(session: Session):
     voucher = grant(session, program, buyer, 3_000)
     invoice = invoice_for(session, contract_between(session, buyer, vendor), 10_000)
     voucher_payments.apply(session, invoice, codes=[voucher.code], actor=buyer, now=T0)
-    payment = payments.record_bank_transfer(
+    payment = bank_transfers.record_bank_transfer(
         session,
         invoice,
         amount_fen=7_000,
@@ -201,7 +202,7 @@ def test_red_letter_fapiao_after_a_refund_reverses_the_original(
         content_type="multipart/form-data",
     )
     assert early.status_code == 409  # nothing was refunded
-    payments.refund(
+    refunds.refund(
         session,
         None,
         payment,

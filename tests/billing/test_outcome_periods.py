@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import invoices
+from billing import invoice_money
 from billing.models import Contract, Invoice, InvoiceStatus
 from billing.outcomes import corrections, invoicing, reporting, verification
 from billing.outcomes.models import OutcomeReport, ReportStatus
@@ -272,7 +272,7 @@ def test_corrections_keep_the_period_within_its_cap_and_happen_once(session: Ses
     )
     assert supplement.total_fen == CAP_FEN - 60_000
     assert live_charge_fen(session, contract, start) == CAP_FEN
-    invoices.void(session, supplement, note="更正作废", actor=operator, now=T0)
+    invoice_money.void(session, supplement, note="更正作废", actor=operator, now=T0)
     assert live_charge_fen(session, contract, start) == 60_000  # the original stands
     # A second correction is refused in words (it used to fail on the invoices' unique
     # period and reason, a 500 on the console).

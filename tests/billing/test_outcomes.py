@@ -11,10 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import invoices, ledger, payments, run
+from billing import invoices, ledger, run
 from billing.models import ContractStatus, Invoice, InvoiceKind, InvoiceStatus
 from billing.outcomes import baselines, corrections, invoicing, reporting, verification
 from billing.outcomes.models import ReportStatus
+from billing.payments import bank_transfers, refunds
 from billing.periods import period_bounds, period_index
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from tests.billing.factories import COMMISSION_BP, T0, buyer_actor, offered_plan, start_contract
@@ -340,7 +341,7 @@ def test_a_credit_note_reverses_exactly_the_wrong_part_of_a_paid_invoice(
     # Reported 40,000 kWh (2,000 saved: ¥600 + ¥500 base fee); really 41,000 (1,000 saved).
     contract, buyer, _vendor, result, invoice = invoiced(session, 40_000)
     operator = operator_actor(session)
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session, invoice, amount_fen=invoice.total_fen, reference="B-1", actor=operator, now=T0
     )
     commission_before = ledger.balance(session, ledger.PLATFORM_COMMISSION)
@@ -377,7 +378,7 @@ def test_a_credit_note_reverses_exactly_the_wrong_part_of_a_paid_invoice(
         )
     # The buyer's credit can be paid back; the vendor's share is not touched twice.
     vendor_payable = ledger.balance(session, ledger.VENDOR_PAYABLE, contract.vendor_id)
-    payments.refund(
+    refunds.refund(
         session,
         None,
         invoice.payments[0],

@@ -10,8 +10,9 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import overdue, payments
+from billing import overdue
 from billing.models import Invoice
+from billing.payments import bank_transfers
 from marketplace.dates import day_start
 from marketplace.db import utcnow
 from tests.catalog.factories import operator_actor
@@ -43,11 +44,11 @@ def test_overdue_invoices_with_days_sorted_and_filtered_by_vendor(
     due_days_ago(new_large, 2)
     due_days_ago(paid, 30)
     not_yet.due_at = utcnow() + timedelta(days=3)
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session, paid, amount_fen=20_000, reference="OD-1", actor=operator, now=utcnow()
     )
     # A part paid: the rest is still overdue.
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session, new_large, amount_fen=30_000, reference="OD-2", actor=operator, now=utcnow()
     )
     session.flush()

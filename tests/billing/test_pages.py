@@ -16,9 +16,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import ledger, metering, payments
+from billing import ledger, metering
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus, Notification, Refund
 from billing.outcomes import baselines
+from billing.payments import bank_transfers
 from billing.periods import prorate
 from catalog.models import Plan, Rating
 from marketplace.db import utcnow
@@ -451,7 +452,7 @@ def test_operator_records_a_partial_then_a_full_transfer(
 def test_operator_refunds_a_bank_payment(client: FlaskClient, session: Session) -> None:
     _contract, invoice = subscribed(session)
     operator = operator_actor(session)
-    payment = payments.record_bank_transfer(
+    payment = bank_transfers.record_bank_transfer(
         session,
         invoice,
         amount_fen=invoice.total_fen,
@@ -487,7 +488,7 @@ def test_operator_cannot_void_an_invoice_with_a_payment(
 ) -> None:
     _contract, invoice = subscribed(session)
     operator = operator_actor(session)
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session, invoice, amount_fen=100, reference="P-1", actor=operator, now=utcnow()
     )
     sign_in(client, operator)
@@ -516,7 +517,7 @@ def test_rating_needs_a_paid_invoice_and_is_allowed_once(
         session.scalar(sa.select(Rating).where(Rating.solution_id == contract.solution_id)) is None
     )
 
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session,
         invoice,
         amount_fen=invoice.total_fen,
@@ -626,7 +627,7 @@ def test_every_billing_page_renders_in_both_languages(
         baseline=Decimal("100"),
     )
     subscription, invoice = subscribed(session, buyer)
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session, invoice, amount_fen=1000, reference="L-1", actor=operator, now=now
     )
     pages = {

@@ -10,7 +10,8 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import ledger, payable, payments, voucher_payments
+from billing import ledger, payable, voucher_payments
+from billing.payments import bank_transfers
 from tests.billing.factories import T0
 from tests.catalog.factories import operator_actor
 from tests.factories import login
@@ -43,12 +44,12 @@ def test_the_split_adds_up_to_the_ledger_and_follows_a_settlement(
     # Commission 10%. A: ¥100 = ¥30 voucher + ¥70 transfer; B: ¥50 open; C: ¥20 transferred.
     a = invoice_for(session, contract, 10_000)
     voucher_payments.apply(session, a, codes=[voucher.code], actor=buyer, now=T0)
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session, a, amount_fen=7_000, reference="A", actor=operator, now=T0
     )
     invoice_for(session, contract, 5_000)
     c = invoice_for(session, contract, 2_000)
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session, c, amount_fen=2_000, reference="C", actor=operator, now=T0
     )
     vendor_id = vendor.organization.id

@@ -30,11 +30,12 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing import card_attempts, invoices, ledger, payments, reconciliation
+from billing import card_attempts, invoices, ledger, reconciliation
 from billing import run as billing_run
 from billing.attempt_models import AttemptStatus, IllegalAttemptTransition, PaymentAttempt
 from billing.ledger_models import LedgerTransaction
 from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
+from billing.payments import bank_transfers, card_payments, gateway
 from catalog.models import Plan
 from marketplace import create_app, services
 from marketplace.audit import AuditEvent
@@ -79,7 +80,9 @@ class Payer(threading.Thread):
         with self.live.sessions() as session:
             try:
                 invoice = session.get_one(Invoice, self.invoice_id)
-                result = payments.pay_by_card(session, self.live.stripe(), invoice, now=utcnow())
+                result = card_payments.pay_by_card(
+                    session, self.live.stripe(), invoice, now=utcnow()
+                )
                 session.commit()
                 self.status = result.payment.status
             except Exception as exc:  # reported to the test
@@ -226,8 +229,8 @@ def test_stripe_unreachable_leaves_a_failed_attempt_and_the_next_pay_charges_onc
     card = save_card(live_app, live_session, buyer, VISA)
     reachable = live_app.app.config["STRIPE_API_BASE"]
     live_app.app.config["STRIPE_API_BASE"] = f"http://127.0.0.1:{free_port()}"  # nobody there
-    with pytest.raises(payments.PaymentUnavailable):
-        payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
+    with pytest.raises(gateway.PaymentUnavailable):
+        card_payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
     live_session.rollback()  # the request boundary rolls back on a 503
     with fresh(live_app) as session:
         (failed,) = attempts(session)
@@ -241,7 +244,9 @@ def test_stripe_unreachable_leaves_a_failed_attempt_and_the_next_pay_charges_onc
 
     live_app.app.config["STRIPE_API_BASE"] = reachable
     invoice = live_session.get_one(Invoice, invoice_id)
-    assert payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow()).succeeded
+    assert card_payments.pay_by_card(
+        live_session, live_app.stripe(), invoice, now=utcnow()
+    ).succeeded
     live_session.commit()
     assert_paid_once(live_app, invoice_id, card.customer_id)
     assert len(intents_of(live_app.stripe(), card.customer_id)) == 1
@@ -278,7 +283,7 @@ def test_a_second_pay_while_one_is_in_flight_is_refused_and_charges_nothing(
         assert "already in progress; nothing more was charged" in clicked.get_data(as_text=True)
         with fresh(live_app) as session, pytest.raises(card_attempts.AttemptInFlight):
             # nor could the billing run's retry, or another host, start one
-            payments.pay_by_card(
+            card_payments.pay_by_card(
                 session, live_app.stripe(), session.get_one(Invoice, invoice_id), now=utcnow()
             )
         proxy.release()
@@ -299,7 +304,7 @@ def test_two_pays_at_once_charge_once(live_app: LiveApp, live_session: Session):
         with live_app.sessions() as session:
             start.wait(5)
             try:
-                result = payments.pay_by_card(
+                result = card_payments.pay_by_card(
                     session, live_app.stripe(), session.get_one(Invoice, invoice_id), now=utcnow()
                 )
                 session.commit()
@@ -431,7 +436,7 @@ def test_the_webhook_finds_an_attempt_by_the_id_in_the_intents_metadata(
     intent = client.v1.payment_intents.create(
         {
             "amount": PRICE,
-            "currency": payments.CURRENCY,
+            "currency": gateway.CURRENCY,
             "customer": card.customer_id,
             "payment_method": card.payment_method_id,
             "metadata": {card_attempts.METADATA_KEY: str(attempt.id)},
@@ -497,7 +502,7 @@ def left_in_flight(
         intent = client.v1.payment_intents.create(
             {
                 "amount": PRICE,
-                "currency": payments.CURRENCY,
+                "currency": gateway.CURRENCY,
                 "customer": card.customer_id,
                 "payment_method": card.payment_method_id,
                 "metadata": {card_attempts.METADATA_KEY: str(attempt.id)},
@@ -626,7 +631,7 @@ def test_the_card_charges_exactly_what_a_partial_transfer_left(
         contract = start_contract(session, plan=plan, buyer=buyer)
         (invoice,) = session.scalars(sa.select(Invoice).where(Invoice.contract_id == contract.id))
         save_card(live, session, buyer, VISA)
-        payments.record_bank_transfer(
+        bank_transfers.record_bank_transfer(
             session,
             invoice,
             amount_fen=transferred,
@@ -635,7 +640,7 @@ def test_the_card_charges_exactly_what_a_partial_transfer_left(
             now=utcnow(),
         )
         clearing = ledger.balance(session, ledger.STRIPE_CLEARING)
-        result = payments.pay_by_card(session, live.stripe(), invoice, now=utcnow())
+        result = card_payments.pay_by_card(session, live.stripe(), invoice, now=utcnow())
         session.commit()
         left = PRICE - transferred
         assert result.succeeded and result.payment.amount_fen == left
@@ -656,18 +661,18 @@ def test_the_card_charges_exactly_what_a_partial_transfer_left(
 
 def test_the_stripe_timeout_ends_every_call_before_gunicorn_kills_the_worker(app: Flask):
     config = dict(app.config)
-    payments.check_timeouts(config)  # the defaults hold
-    budget = payments.CALLS_PER_PAYMENT * 2 * Defaults.STRIPE_TIMEOUT_SECONDS  # real Stripe
+    gateway.check_timeouts(config)  # the defaults hold
+    budget = gateway.CALLS_PER_PAYMENT * 2 * Defaults.STRIPE_TIMEOUT_SECONDS  # real Stripe
     assert budget < Defaults.WORKER_TIMEOUT_SECONDS == worker_timeout({})
     assert card_attempts.STALE_AFTER.total_seconds() > Defaults.WORKER_TIMEOUT_SECONDS
     with pytest.raises(ValueError, match="WORKER_TIMEOUT_SECONDS"):
-        payments.check_timeouts({**config, "STRIPE_TIMEOUT_SECONDS": 80})  # the SDK's default
+        gateway.check_timeouts({**config, "STRIPE_TIMEOUT_SECONDS": 80})  # the SDK's default
     with pytest.raises(ValueError, match="WORKER_TIMEOUT_SECONDS"):
         create_app({**config, "STRIPE_TIMEOUT_SECONDS": 30.0})  # refused at app start
     assert worker_timeout({"MARKETPLACE_WORKER_TIMEOUT_SECONDS": "90"}) == 90
 
     app.config.update(STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_TIMEOUT_SECONDS=2.5)
-    client = payments.stripe_client(app)
+    client = gateway.stripe_client(app)
     assert client is not None
     assert client._requestor._client._timeout == 2.5  # the SDK's requests client
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 import stripe
 from sqlalchemy.orm import Session
 
-from billing import invoices, ledger, metering, notify, payments, run
+from billing import invoices, ledger, metering, notify, run
 from billing.ledger_models import LedgerEntry, LedgerTransaction
 from billing.models import (
     Contract,
@@ -37,6 +37,8 @@ from billing.models import (
     StripeCustomer,
     WebhookEvent,
 )
+from billing.payments import bank_transfers, card_payments, gateway, saved_cards
+from billing.payments.refunds import refund
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, DomainError
 from marketplace.jsonapi import Actor
@@ -90,7 +92,7 @@ def new_card(client: stripe.StripeClient, number: str) -> str:
 def confirm_setup(live: LiveApp, session: Session, buyer: Actor, number: str) -> str:
     """The card form: ``begin_card_setup`` gives Stripe.js a SetupIntent's client secret,
     which confirms it with the card typed in. Returns the SetupIntent's id."""
-    client_secret = payments.begin_card_setup(session, live.stripe(), buyer.organization)
+    client_secret = saved_cards.begin_card_setup(session, live.stripe(), buyer.organization)
     session.commit()
     setup_intent_id = client_secret.split("_secret_")[0]
     client = live.stripe()
@@ -105,7 +107,7 @@ def confirm_setup(live: LiveApp, session: Session, buyer: Actor, number: str) ->
 
 def save_card(live: LiveApp, session: Session, buyer: Actor, number: str) -> StripeCustomer:
     setup_intent_id = confirm_setup(live, session, buyer, number)
-    record = payments.finish_card_setup(
+    record = saved_cards.finish_card_setup(
         session, live.stripe(), buyer.organization, setup_intent_id, actor=buyer
     )
     session.commit()
@@ -224,7 +226,7 @@ def test_subscribe_invoice_pay_by_card_webhook_paid(live_app: LiveApp, live_sess
     card = save_card(live_app, live_session, buyer, VISA)
     assert card.card_brand == "visa" and card.card_exp == "12/2030"
 
-    result = payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
+    result = card_payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
     live_session.commit()
     assert result.succeeded and result.client_secret is None
     intent_id = result.payment.stripe_payment_intent_id
@@ -259,7 +261,7 @@ def test_declined_card_leaves_the_invoice_open_with_the_reason(
     buyer, invoice = subscribe(live_session)
     save_card(live_app, live_session, buyer, DECLINED_WHEN_CHARGED)
 
-    result = payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
+    result = card_payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
     live_session.commit()
     assert not result.succeeded and not result.needs_action
     assert result.payment.status is PaymentStatus.FAILED
@@ -291,7 +293,7 @@ def test_a_card_declined_when_saved_is_not_kept(live_app: LiveApp, live_session:
     buyer, invoice = subscribe(live_session)
     org_id = buyer.organization.id  # ids kept: a rollback expires the objects
     client = live_app.stripe()
-    client_secret = payments.begin_card_setup(live_session, client, buyer.organization)
+    client_secret = saved_cards.begin_card_setup(live_session, client, buyer.organization)
     live_session.commit()
     setup_intent_id = client_secret.split("_secret_")[0]
 
@@ -303,13 +305,13 @@ def test_a_card_declined_when_saved_is_not_kept(live_app: LiveApp, live_session:
     assert declined.value.user_message == "Your card was declined."
 
     with pytest.raises(DomainError, match="not confirmed") as refused:
-        payments.finish_card_setup(
+        saved_cards.finish_card_setup(
             live_session, client, buyer.organization, setup_intent_id, actor=buyer
         )
     assert refused.value.field == "setup_intent"
     live_session.rollback()
     with pytest.raises(DomainError, match="Save a card first"):
-        payments.pay_by_card(live_session, client, invoice, now=utcnow())
+        card_payments.pay_by_card(live_session, client, invoice, now=utcnow())
     live_session.rollback()
 
     with fresh(live_app) as session:
@@ -324,13 +326,13 @@ def test_three_d_secure(live_app: LiveApp, live_session: Session, authenticated:
     buyer, invoice = subscribe(live_session)
     save_card(live_app, live_session, buyer, THREE_D_SECURE)
 
-    result = payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
+    result = card_payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
     live_session.commit()
     assert result.needs_action and result.payment.status is PaymentStatus.REQUIRES_ACTION
     intent_id = result.payment.stripe_payment_intent_id
     assert result.client_secret and result.client_secret.startswith(f"{intent_id}_secret_")
     # Asking again (the buyer reloads the page) gives the same pending payment.
-    again = payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
+    again = card_payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
     live_session.commit()
     assert again.payment.id == result.payment.id and again.client_secret == result.client_secret
 
@@ -351,7 +353,7 @@ def test_three_d_secure(live_app: LiveApp, live_session: Session, authenticated:
     # the invoice stays open, and paying again finds out and starts a new attempt.
     with fresh(live_app) as session:
         assert session.get(Invoice, invoice.id).status is InvoiceStatus.OPEN
-    retry = payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
+    retry = card_payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
     live_session.commit()
     assert retry.needs_action and retry.payment.id != result.payment.id
     with fresh(live_app) as session:
@@ -376,7 +378,7 @@ def test_a_double_click_charges_once(live_app: LiveApp, live_session: Session):
         with live_app.sessions() as session:
             start.wait(5)
             try:
-                result = payments.pay_by_card(
+                result = card_payments.pay_by_card(
                     session, live_app.stripe(), session.get(Invoice, invoice.id), now=utcnow()
                 )
             except Conflict:
@@ -401,7 +403,7 @@ def test_a_double_click_charges_once(live_app: LiveApp, live_session: Session):
 def test_replayed_or_forged_webhooks_change_nothing(live_app: LiveApp, live_session: Session):
     buyer, invoice = subscribe(live_session)
     save_card(live_app, live_session, buyer, DECLINED_WHEN_CHARGED)
-    result = payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
+    result = card_payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
     live_session.commit()
     intent_id = result.payment.stripe_payment_intent_id
     recorded = wait_for_event(live_app, live_session, "payment_intent.payment_failed", intent_id)
@@ -456,21 +458,21 @@ def test_stripe_unreachable_then_back(live_app: LiveApp, live_session: Session):
     reachable = live_app.app.config["STRIPE_API_BASE"]
     live_app.app.config["STRIPE_API_BASE"] = f"http://127.0.0.1:{free_port()}"  # nobody there
     down = live_app.stripe()
-    with pytest.raises(payments.PaymentUnavailable) as unavailable:
-        payments.pay_by_card(live_session, down, invoice, now=utcnow())
+    with pytest.raises(gateway.PaymentUnavailable) as unavailable:
+        card_payments.pay_by_card(live_session, down, invoice, now=utcnow())
     assert unavailable.value.status == 503
     assert "cannot be reached" in str(unavailable.value)
     assert "nothing was charged" in str(unavailable.value)
     live_session.rollback()  # the request boundary rolls back on a 503
-    with pytest.raises(payments.PaymentUnavailable):
-        payments.begin_card_setup(live_session, down, buyer.organization)
+    with pytest.raises(gateway.PaymentUnavailable):
+        saved_cards.begin_card_setup(live_session, down, buyer.organization)
     live_session.rollback()
     with fresh(live_app) as session:
         assert session.get(Invoice, invoice_id).status is InvoiceStatus.OPEN
         assert count(session, Payment) == 0
 
     live_app.app.config["STRIPE_API_BASE"] = reachable
-    result = payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
+    result = card_payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow())
     live_session.commit()
     assert result.succeeded
     intent_id = result.payment.stripe_payment_intent_id
@@ -499,7 +501,7 @@ def test_bank_transfer_partial_then_the_rest(live_app: LiveApp, live_session: Se
     buyer, invoice = subscribe(live_session)
     org_id, invoice_id = buyer.organization.id, invoice.id  # kept: a rollback expires objects
 
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         live_session, invoice, amount_fen=40_000, reference="ICBC-0001", actor=operator, now=T0
     )
     live_session.commit()
@@ -509,11 +511,11 @@ def test_bank_transfer_partial_then_the_rest(live_app: LiveApp, live_session: Se
         assert balance(session, ledger.BUYER_RECEIVABLE, org_id) == 59_900
 
     with pytest.raises(Conflict):  # the same bank reference twice
-        payments.record_bank_transfer(
+        bank_transfers.record_bank_transfer(
             live_session, invoice, amount_fen=59_900, reference="ICBC-0001", actor=operator, now=T0
         )
     live_session.rollback()
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         live_session,
         invoice,
         amount_fen=59_900 + extra,
@@ -533,7 +535,7 @@ def test_bank_transfer_partial_then_the_rest(live_app: LiveApp, live_session: Se
         assert "payment_succeeded" in kinds(session, org_id)
         assert_balanced(session)
         with pytest.raises(Conflict):
-            payments.record_bank_transfer(
+            bank_transfers.record_bank_transfer(
                 session, paid, amount_fen=1, reference="ICBC-0003", actor=operator, now=T0
             )
 
@@ -545,14 +547,16 @@ def test_card_refund_partial_then_the_rest(live_app: LiveApp, live_session: Sess
     operator = operator_actor(live_session)
     buyer, invoice = subscribe(live_session)
     save_card(live_app, live_session, buyer, VISA)
-    payment = payments.pay_by_card(live_session, live_app.stripe(), invoice, now=utcnow()).payment
+    payment = card_payments.pay_by_card(
+        live_session, live_app.stripe(), invoice, now=utcnow()
+    ).payment
     live_session.commit()
     intent_id = payment.stripe_payment_intent_id
     # ids kept: the rollback below expires the objects
     org_id, invoice_id, vendor_id = buyer.organization.id, invoice.id, invoice.vendor_id
 
     for amount in (40_000, PRICE - 40_000):
-        payments.refund(
+        refund(
             live_session,
             live_app.stripe(),
             payment,
@@ -563,7 +567,7 @@ def test_card_refund_partial_then_the_rest(live_app: LiveApp, live_session: Sess
         )
         live_session.commit()
     with pytest.raises(DomainError, match="what is left"):
-        payments.refund(
+        refund(
             live_session,
             live_app.stripe(),
             payment,
@@ -662,7 +666,7 @@ def test_billing_run_retries_a_declining_card_then_suspends(
         failures = session.scalars(sa.select(Payment.failure_message)).all()
         assert failures == ["Your card was declined."] * 3
 
-        payments.record_bank_transfer(
+        bank_transfers.record_bank_transfer(
             session,
             invoice,
             amount_fen=10_000,

@@ -12,8 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import invoices, ledger, payments, run, voucher_payments
+from billing import invoice_money, invoices, ledger, run, voucher_payments
 from billing.models import InvoiceStatus
+from billing.payments import bank_transfers, refunds
 from catalog.models import VoucherKind
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, NotAllowed
@@ -82,7 +83,7 @@ def test_only_the_buyer_applies_vouchers_and_only_before_other_payments(
     _program, buyer, vendor, voucher, invoice = setup(session)
     with pytest.raises(NotAllowed):
         voucher_payments.apply(session, invoice, codes=[voucher.code], actor=vendor, now=T0)
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session, invoice, amount_fen=1_000, reference="B-9", actor=operator_actor(session), now=T0
     )
     with pytest.raises(Conflict) as refused:
@@ -114,7 +115,7 @@ def test_no_voucher_while_a_card_payment_awaits_confirmation(session: Session) -
 def test_voiding_the_invoice_gives_the_voucher_back(session: Session) -> None:
     program, buyer, _vendor, voucher, invoice = setup(session)
     voucher_payments.apply(session, invoice, codes=[voucher.code], actor=buyer, now=T0)
-    invoices.void(session, invoice, note="开错了", actor=operator_actor(session), now=T0)
+    invoice_money.void(session, invoice, note="开错了", actor=operator_actor(session), now=T0)
     assert voucher.balance_fen == 3_000 and voucher.status is VoucherStatus.ACTIVE
     assert invoice.voucher_fen == 0
     assert program_owes(session, program) == 0
@@ -128,15 +129,15 @@ def test_a_full_refund_gives_the_voucher_back_and_undoes_the_vendor_share(
     program, buyer, vendor, voucher, invoice = setup(session)
     operator = operator_actor(session)
     voucher_payments.apply(session, invoice, codes=[voucher.code], actor=buyer, now=T0)
-    payment = payments.record_bank_transfer(
+    payment = bank_transfers.record_bank_transfer(
         session, invoice, amount_fen=7_000, reference="B-10", actor=operator, now=T0
     )
     assert invoice.status is InvoiceStatus.PAID
-    payments.refund(
+    refunds.refund(
         session, None, payment, amount_fen=3_000, reason="部分退款", actor=operator, now=T0
     )
     assert voucher.balance_fen == 0  # a partial refund keeps the subsidy
-    payments.refund(
+    refunds.refund(
         session, None, payment, amount_fen=4_000, reason="全部退款", actor=operator, now=T0
     )
     assert voucher.balance_fen == 3_000 and invoice.voucher_fen == 0

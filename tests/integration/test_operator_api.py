@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import ledger, payments
+from billing import ledger
 from billing.ledger_models import LedgerEntry, LedgerTransaction
 from billing.models import InvoiceKind
 from billing.outcomes.models import OutcomeReport
+from billing.payments import bank_transfers
 from catalog.models import Solution
 from marketplace.db import utcnow
 from marketplace.jsonapi import Actor
@@ -90,7 +91,7 @@ def test_recording_a_bank_transfer_pays_the_invoice_through_bank_clearing(
 def test_refund_books_the_reversal_in_the_ledger(client: FlaskClient, session: Session) -> None:
     operator = operator_actor(session)
     invoice = _open_invoice(session, 100_000)
-    payment = payments.record_bank_transfer(
+    payment = bank_transfers.record_bank_transfer(
         session, invoice, amount_fen=100_000, reference="B-9", actor=operator, now=utcnow()
     )
     headers = auth(session, operator)

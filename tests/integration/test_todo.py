@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import fapiao, payments
+from billing import fapiao
 from billing.fapiao_models import FapiaoType
 from billing.models import Invoice
+from billing.payments import bank_transfers
 from catalog import services as catalog_services
 from marketplace.dates import CHINA, day_start
 from marketplace.db import utcnow
@@ -71,7 +72,7 @@ def test_buyer_and_vendor_see_their_work_until_it_is_done(
     assert vendor_items["baselines_to_confirm"] == "/billing/contracts"
     assert "invoices_overdue" not in vendor_items
 
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session, invoice, amount_fen=invoice.total_fen, reference="T-1", actor=operator, now=now
     )
     session.flush()

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from billing import contracts, invoices, metering, payments, run
+from billing import contracts, invoice_money, metering, run
 from billing.models import ContractStatus, Invoice, InvoiceStatus
 from billing.outcomes import baselines, reporting, verification
+from billing.payments import bank_transfers
 from billing.periods import period_bounds
 from catalog import inquiries, services
 from marketplace import webhooks
@@ -220,7 +221,7 @@ def test_a_contract_suspended_after_the_last_failed_try_and_reactivated_by_payme
         )
     session.expire_all()
     assert contract.status is ContractStatus.PAST_DUE
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session,
         invoice,
         amount_fen=invoice.total_fen,
@@ -245,7 +246,9 @@ def test_a_voided_invoice_is_told_once(app: Flask, session: Session) -> None:
     plan = offered_plan(session, subscription_terms(trial_days=0), vendor)
     contract = start_contract(session, plan=plan)
     (invoice,) = session.scalars(sa.select(Invoice).where(Invoice.contract_id == contract.id))
-    invoices.void(session, invoice, note="重复开票", actor=operator, now=T0 + timedelta(hours=1))
+    invoice_money.void(
+        session, invoice, note="重复开票", actor=operator, now=T0 + timedelta(hours=1)
+    )
     assert invoice.status is InvoiceStatus.VOID
     events = told(session, vendor, skip=("listing.approved", "contract.created"))
     assert kinds(events) == [("invoice.issued", "open"), ("invoice.voided", "void")]

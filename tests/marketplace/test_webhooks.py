@@ -348,7 +348,8 @@ def test_the_demo_vendor_has_an_endpoint_whose_deliveries_show_in_the_console(
 
 
 def test_billing_services_emit_one_event_per_change(app: Flask, session: Session) -> None:
-    from billing import contracts, payments
+    from billing import contracts
+    from billing.payments import bank_transfers
     from marketplace.webhook_models import EVENT_TYPES, VendorEvent
     from tests.billing.factories import COMMISSION_BP, T0
     from tests.catalog.factories import operator_actor
@@ -374,7 +375,7 @@ def test_billing_services_emit_one_event_per_change(app: Flask, session: Session
             commission_bp=COMMISSION_BP,
         )
         (invoice,) = session.scalars(sa.select(Invoice).where(Invoice.contract_id == contract.id))
-        payments.record_bank_transfer(
+        bank_transfers.record_bank_transfer(
             session,
             invoice,
             amount_fen=invoice.total_fen,

@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from billing import delivery, ledger, payments, voucher_payments
+from billing import delivery, ledger, voucher_payments
 from billing import fapiao as fapiao_rules
 from billing.fapiao_models import FapiaoType
+from billing.payments import bank_transfers
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from tests.billing.factories import T0
 from tests.catalog.factories import operator_actor
@@ -339,7 +340,7 @@ def paid_invoice(session, program, buyer, vendor, amount=10_000, contract=None):
     contract = contract or contract_between(session, buyer, vendor)
     invoice = invoice_for(session, contract, amount)
     pay(session, invoice, buyer, voucher.code)
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session,
         invoice,
         amount_fen=invoice.total_fen - invoice.voucher_fen,
