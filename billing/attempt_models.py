@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.models import Invoice, Payment
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.states import Transitions, transition
 
 
 class AttemptStatus(enum.StrEnum):
@@ -36,36 +37,43 @@ class AttemptStatus(enum.StrEnum):
 IN_FLIGHT = (AttemptStatus.STARTED, AttemptStatus.CONFIRMING, AttemptStatus.REQUIRES_ACTION)
 
 # Where each status may go; anything else is a bug (AttemptStatus.SUCCEEDED is final: money
-# taken is given back by a refund, never by rewriting the attempt).
-TRANSITIONS: dict[AttemptStatus, frozenset[AttemptStatus]] = {
-    AttemptStatus.STARTED: frozenset(
-        {
+# taken is given back by a refund, never by rewriting the attempt). Every move touches
+# updated_at; an attempt that ends records when. Audited on its invoice by
+# billing/card_attempts.py when it ends.
+TRANSITIONS = Transitions(
+    AttemptStatus,
+    {
+        AttemptStatus.STARTED: {
             AttemptStatus.CONFIRMING,
             AttemptStatus.FAILED,
             AttemptStatus.CANCELED,
             AttemptStatus.SUCCEEDED,  # found succeeded by its metadata (reconciliation)
-        }
-    ),
-    AttemptStatus.CONFIRMING: frozenset(
-        {
+        },
+        AttemptStatus.CONFIRMING: {
             AttemptStatus.REQUIRES_ACTION,
             AttemptStatus.SUCCEEDED,
             AttemptStatus.FAILED,
             AttemptStatus.CANCELED,
-        }
-    ),
-    AttemptStatus.REQUIRES_ACTION: frozenset(
-        {AttemptStatus.SUCCEEDED, AttemptStatus.FAILED, AttemptStatus.CANCELED}
-    ),
-    AttemptStatus.SUCCEEDED: frozenset(),
-    AttemptStatus.FAILED: frozenset(),
-    AttemptStatus.CANCELED: frozenset(),
-}
-
-
-class IllegalAttemptTransition(RuntimeError):
-    def __init__(self, attempt: PaymentAttempt, to: AttemptStatus) -> None:
-        super().__init__(f"{attempt!r} cannot become {to.value}")
+        },
+        AttemptStatus.REQUIRES_ACTION: {
+            AttemptStatus.SUCCEEDED,
+            AttemptStatus.FAILED,
+            AttemptStatus.CANCELED,
+        },
+        AttemptStatus.SUCCEEDED: set(),
+        AttemptStatus.FAILED: set(),
+        AttemptStatus.CANCELED: set(),
+    },
+    subject="invoice",
+    touch="updated_at",
+    stamps={
+        AttemptStatus.SUCCEEDED: "finished_at",
+        AttemptStatus.FAILED: "finished_at",
+        AttemptStatus.CANCELED: "finished_at",
+    },
+    audit_subject=lambda attempt: attempt.invoice_id,
+    system_org=lambda attempt: attempt.buyer_id,
+)
 
 
 _IN_FLIGHT_SQL = sa.text("status IN ('started', 'confirming', 'requires_action')")
@@ -91,6 +99,7 @@ class PaymentAttempt(Base):
     status: Mapped[AttemptStatus] = mapped_column(
         enum_type(AttemptStatus, "payment_attempt_status"), default=AttemptStatus.STARTED
     )
+    transitions = TRANSITIONS
     # Sent as Stripe's Idempotency-Key: a retried create returns the same PaymentIntent.
     idempotency_key: Mapped[str] = mapped_column(
         sa.String(64), unique=True, default=lambda: f"attempt-{uuid.uuid4().hex}"
@@ -115,14 +124,10 @@ class PaymentAttempt(Base):
         )
 
     def move(self, to: AttemptStatus, *, now: datetime, failure_code: str | None = None) -> None:
-        """Change status through the transition table; raises on an illegal move."""
+        """Change status through the transition table (nothing when it is there already);
+        raises marketplace.states.IllegalTransition on an illegal move."""
         if to is self.status:
             return
-        if to not in TRANSITIONS[self.status]:
-            raise IllegalAttemptTransition(self, to)
-        self.status = to
-        self.updated_at = now
-        if not to.in_flight:
-            self.finished_at = now
+        transition(self, to, None, now=now, audit_row=False)
         if failure_code is not None:
             self.failure_code = failure_code[:60]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from billing.models import Invoice, Payment
 from marketplace.db import Base, enum_type, utcnow
 from marketplace.enums import LabeledEnum
+from marketplace.states import Transitions
 
 
 class LineStatus(LabeledEnum):
@@ -19,6 +20,21 @@ class LineStatus(LabeledEnum):
     UNMATCHED = "unmatched", _l("Waiting for a person")  # waits in the queue for a person
     DISMISSED = "dismissed", _l("Dismissed")  # a person decided it is not a buyer's payment
     IGNORED = "ignored", _l("Ignored (debit)")  # a debit: money going out, nothing to match
+
+
+# Decided once. A person's decision is audited ("bank_line.matched", "bank_line.dismissed");
+# a line the import matched by itself is counted in the import's own audit row.
+LINE_TRANSITIONS = Transitions(
+    LineStatus,
+    {
+        LineStatus.UNMATCHED: {LineStatus.MATCHED, LineStatus.DISMISSED},
+        LineStatus.MATCHED: set(),
+        LineStatus.DISMISSED: set(),
+        LineStatus.IGNORED: set(),
+    },
+    subject="bank_statement_line",
+    prefix="bank_line",
+)
 
 
 class BankStatement(Base):
@@ -69,6 +85,7 @@ class BankStatementLine(Base):
     status: Mapped[LineStatus] = mapped_column(
         enum_type(LineStatus, "bank_line_status"), index=True
     )
+    transitions = LINE_TRANSITIONS
     # Why an unmatched line waits: unknown_reference, ambiguous, invoice_not_open, refused.
     reason: Mapped[str] = mapped_column(sa.String(30), default="")
     invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"), index=True)

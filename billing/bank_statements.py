@@ -40,6 +40,7 @@ from marketplace import audit
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind
+from marketplace.states import transition
 
 OPEN = (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
 # "MKTINV2026000012", "MKT INV-2026-000012", "INV-2026-000012" -> ("2026", "000012")
@@ -245,10 +246,17 @@ def payment_reference(line: BankStatementLine) -> str:
 
 
 def _book(
-    session: Session, line: BankStatementLine, invoice: Invoice, *, actor: Actor, now: datetime
+    session: Session,
+    line: BankStatementLine,
+    invoice: Invoice,
+    *,
+    actor: Actor,
+    now: datetime,
+    audited: dict[str, object] | None = None,
 ) -> None:
     """Book the line on the invoice through the transfer service, or link the payment
-    recorded by hand under the same bank reference. Raises DomainError when refused."""
+    recorded by hand under the same bank reference. Raises DomainError when refused.
+    ``audited``: the audit row's data when a person matched it (None: the import did)."""
     reference = payment_reference(line)
     recorded = session.scalar(
         sa.select(Payment).where(
@@ -269,11 +277,13 @@ def _book(
         session.refresh(invoice, ["payments"])
     else:
         invoice = recorded.invoice
-    line.status = LineStatus.MATCHED
     line.reason = ""
     line.invoice_id = invoice.id
     line.payment_id = recorded.id
     line.due_after_fen = invoice_rules.amount_due(invoice)
+    transition(
+        line, LineStatus.MATCHED, actor, now=now, data=audited, audit_row=audited is not None
+    )
     session.flush()
 
 
@@ -298,15 +308,9 @@ def find_invoice(session: Session, text: str) -> Invoice | None:
     return session.scalar(sa.select(Invoice).where(Invoice.number == numbers[0]))
 
 
-def _claim(
-    session: Session,
-    line: BankStatementLine,
-    actor: Actor,
-    now: datetime,
-    status: LineStatus = LineStatus.UNMATCHED,
-) -> None:
+def _claim(session: Session, line: BankStatementLine, actor: Actor, now: datetime) -> None:
     """Take the line for this person's decision, or Conflict when someone decided it first
-    (a line being matched keeps its status until it is booked)."""
+    (the line keeps its status until the decision moves it)."""
     claimed = session.execute(
         sa.update(BankStatementLine)
         .where(
@@ -314,7 +318,7 @@ def _claim(
             BankStatementLine.status == LineStatus.UNMATCHED,
             BankStatementLine.decided_at.is_(None),
         )
-        .values(status=status, decided_by_id=actor.user.id, decided_at=now)
+        .values(decided_by_id=actor.user.id, decided_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:
@@ -342,16 +346,8 @@ def match_by_hand(
         raise Conflict(_l("This invoice is not open for payment."), field="invoice")
     _claim(session, line, actor, now)
     line.note = (note or "").strip()[:500]
-    _book(session, line, invoice, actor=actor, now=now)
-    audit.record(
-        session,
-        "bank_line.matched",
-        "bank_statement_line",
-        line.id,
-        user_id=actor.user.id,
-        org_id=actor.organization.id,
-        data={"invoice_id": invoice.id, "amount_fen": line.amount_fen, "note": line.note},
-    )
+    audited = {"invoice_id": invoice.id, "amount_fen": line.amount_fen, "note": line.note}
+    _book(session, line, invoice, actor=actor, now=now, audited=audited)
     return line
 
 
@@ -363,16 +359,13 @@ def dismiss(
     note = note.strip()
     if not note:
         raise DomainError(_l("Say why the line is dismissed."), field="note")
-    _claim(session, line, actor, now, LineStatus.DISMISSED)
+    _claim(session, line, actor, now)
     line.note = note[:500]
-    session.flush()
-    audit.record(
-        session,
-        "bank_line.dismissed",
-        "bank_statement_line",
-        line.id,
-        user_id=actor.user.id,
-        org_id=actor.organization.id,
+    transition(
+        line,
+        LineStatus.DISMISSED,
+        actor,
+        now=now,
         data={"amount_fen": line.amount_fen, "note": line.note},
     )
     return line

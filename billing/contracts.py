@@ -17,13 +17,14 @@ from billing import invoices, notify, webhook_events
 from billing.invoices import LineDraft
 from billing.models import Contract, ContractStatus, Invoice
 from billing.outcomes import baselines
-from billing.periods import period_bounds, prorate
+from billing.periods import period_bounds
 from billing.rating import subscription_line
 from catalog.models import BillingModel, Plan
 from marketplace import audit
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
+from marketplace.states import transition
 
 
 def interval_of(plan: Plan) -> str:
@@ -200,7 +201,7 @@ def change_plan(
     credit balance with the vendor and pays the next invoices (billing/credits.py)."""
     _require_buyer(contract, actor)
     old_plan = contract.plan
-    if contract.status not in (ContractStatus.ACTIVE, ContractStatus.TRIALING):
+    if not contract.can_change_plan:
         raise Conflict(_l("Only an active contract can change plan."))
     if new_plan.id == old_plan.id:
         raise Conflict(_l("This is your current plan."), field="plan_id")
@@ -220,6 +221,7 @@ def change_plan(
             ),
             field="plan_id",
         )
+    switch = contract.proration(new_plan, now)
     contract.plan_id = new_plan.id
     contract.plan = new_plan
     _audit(session, "contract.plan_changed", contract, actor, old_plan_id=old_plan.id)
@@ -227,9 +229,8 @@ def change_plan(
     if contract.status is ContractStatus.TRIALING:
         session.flush()
         return None  # nothing was charged yet; the new price applies from the trial's end
-    start_, end = contract.current_period_start, contract.current_period_end
-    credit = prorate(old_plan.price_fen or 0, start_, end, now)
-    charge = prorate(new_plan.price_fen or 0, start_, end, now)
+    end = contract.current_period_end
+    credit, charge = switch.credit_fen, switch.charge_fen
     lines = [
         LineDraft(
             kind="proration_credit",
@@ -279,21 +280,30 @@ def cancel(
     invoiced), then the contract ends. Canceled at the very start of a period, it ends at
     once: there is nothing to close."""
     _require_buyer(contract, actor)
-    if not contract.status.is_live and contract.status is not ContractStatus.PENDING:
+    if not contract.can_cancel:
         raise Conflict(_l("This contract has ended already."))
+    audited = {"plan_id": contract.plan_id, "at_period_end": at_period_end}
     if at_period_end:
         contract.cancel_at_period_end = True
+        session.flush()
+        _audit(session, "contract.canceled", contract, actor, at_period_end=at_period_end)
     elif now <= contract.current_period_start:
-        contract.status = ContractStatus.ENDED
-        contract.canceled_at = contract.ended_at = now
-    else:
-        contract.status = ContractStatus.CANCELED
         contract.canceled_at = now
+        transition(
+            contract, ContractStatus.ENDED, actor, now=now, action="contract.canceled", data=audited
+        )
+    else:
         # A period the run has not closed yet although it is over keeps its end: the run
         # closes it, then the one cut at the cancellation.
         contract.current_period_end = min(contract.current_period_end, now)
-    session.flush()
-    _audit(session, "contract.canceled", contract, actor, at_period_end=at_period_end)
+        transition(
+            contract,
+            ContractStatus.CANCELED,
+            actor,
+            now=now,
+            action="contract.canceled",
+            data=audited,
+        )
     webhook_events.contract_event(session, contract, "contract.canceled", now=now)
 
 

@@ -34,6 +34,7 @@ from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind, Role
 from marketplace.services import check_uscc
+from marketplace.states import transition
 from vouchers.models import Program, Redemption
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -283,9 +284,13 @@ def record_issued(
     fapiao.type = type_ or fapiao.type
     fapiao.file, fapiao.file_content_type = stored, content_type
     fapiao.file_name = Path(filename or "fapiao").name[:200]
-    fapiao.issued_at, fapiao.status = now, FapiaoStatus.ISSUED
-    session.flush()
-    _audit(session, "fapiao.issued", fapiao, actor, {"number": number, "amount_fen": amount_fen})
+    transition(
+        fapiao,
+        FapiaoStatus.ISSUED,
+        actor,
+        now=now,
+        data={"number": number, "amount_fen": amount_fen},
+    )
     return fapiao
 
 
@@ -314,9 +319,7 @@ def record_red_letter(
     fapiao.red_number, fapiao.red_issued_on = number, issued_on
     fapiao.red_file, fapiao.red_file_content_type = stored, content_type
     fapiao.red_file_name = Path(filename or "fapiao").name[:200]
-    fapiao.reversed_at, fapiao.status = now, FapiaoStatus.REVERSED
-    session.flush()
-    _audit(session, "fapiao.reversed", fapiao, actor, {"red_number": number})
+    transition(fapiao, FapiaoStatus.REVERSED, actor, now=now, data={"red_number": number})
     return fapiao
 
 

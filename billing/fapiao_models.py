@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from billing.models import Invoice
 from marketplace.db import Base, enum_type, utcnow
 from marketplace.enums import LabeledEnum
+from marketplace.states import Transitions
 
 
 class FapiaoType(LabeledEnum):
@@ -25,6 +26,22 @@ class FapiaoStatus(LabeledEnum):
     ISSUED = "issued", _l("Fapiao issued")
     # a red-letter (红字) fapiao cancelled it after a refund
     REVERSED = "reversed", _l("Fapiao reversed (red-letter)")
+
+
+# Audited on its invoice as "fapiao.issued" / "fapiao.reversed", naming the fapiao.
+FAPIAO_TRANSITIONS = Transitions(
+    FapiaoStatus,
+    {
+        FapiaoStatus.REQUESTED: {FapiaoStatus.ISSUED},
+        FapiaoStatus.ISSUED: {FapiaoStatus.REVERSED},  # after a refund
+        FapiaoStatus.REVERSED: set(),
+    },
+    subject="invoice",
+    prefix="fapiao",
+    stamps={FapiaoStatus.ISSUED: "issued_at", FapiaoStatus.REVERSED: "reversed_at"},
+    audit_subject=lambda fapiao: fapiao.invoice_id,
+    audit_data=lambda fapiao: {"fapiao_id": fapiao.id},
+)
 
 
 class BillingProfile(Base):
@@ -75,6 +92,7 @@ class Fapiao(Base):
     status: Mapped[FapiaoStatus] = mapped_column(
         enum_type(FapiaoStatus, "fapiao_status"), index=True
     )
+    transitions = FAPIAO_TRANSITIONS
     # The buyer's 开票信息 as it was when asked (a later edit does not change the request).
     buyer_title: Mapped[str] = mapped_column(sa.String(200))
     buyer_tax_id: Mapped[str] = mapped_column(sa.String(18))

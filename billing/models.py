@@ -17,10 +17,12 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from billing.periods import Proration, proration
 from catalog.models import Plan, Solution, SolutionRevision
 from marketplace.db import Base, enum_type, utcnow
 from marketplace.enums import LabeledEnum
 from marketplace.models import Organization, User
+from marketplace.states import Transitions
 
 Quantity = sa.Numeric(24, 6)  # metered quantities may be fractional (GPU hours)
 
@@ -38,6 +40,42 @@ class ContractStatus(LabeledEnum):
     @property
     def is_live(self) -> bool:
         return self in (ContractStatus.TRIALING, ContractStatus.ACTIVE, ContractStatus.PAST_DUE)
+
+
+# Canceled "now" a contract keeps its current period until the run closes it, then ends;
+# canceled at the very start of a period it ends at once. With no person acting (the
+# billing run) its audit rows name the buyer's organization.
+CONTRACT_TRANSITIONS = Transitions(
+    ContractStatus,
+    {
+        ContractStatus.PENDING: {
+            ContractStatus.ACTIVE,  # the baseline is agreed
+            ContractStatus.CANCELED,
+            ContractStatus.ENDED,
+        },
+        ContractStatus.TRIALING: {
+            ContractStatus.ACTIVE,
+            ContractStatus.PAST_DUE,
+            ContractStatus.CANCELED,
+            ContractStatus.ENDED,
+        },
+        ContractStatus.ACTIVE: {
+            ContractStatus.PAST_DUE,
+            ContractStatus.CANCELED,
+            ContractStatus.ENDED,
+        },
+        ContractStatus.PAST_DUE: {
+            ContractStatus.ACTIVE,  # the overdue invoices are paid
+            ContractStatus.CANCELED,
+            ContractStatus.ENDED,
+        },
+        ContractStatus.CANCELED: {ContractStatus.ENDED},  # the run closes its last period
+        ContractStatus.ENDED: set(),
+    },
+    subject="contract",
+    stamps={ContractStatus.CANCELED: "canceled_at", ContractStatus.ENDED: "ended_at"},
+    system_org=lambda contract: contract.buyer_id,
+)
 
 
 class Contract(Base):
@@ -60,6 +98,7 @@ class Contract(Base):
     status: Mapped[ContractStatus] = mapped_column(
         enum_type(ContractStatus, "contract_status"), index=True
     )
+    transitions = CONTRACT_TRANSITIONS
     # Periods repeat monthly (or yearly for yearly subscriptions) from the anchor.
     anchor_at: Mapped[datetime]
     current_period_start: Mapped[datetime]
@@ -100,6 +139,26 @@ class Contract(Base):
     def can_view(self, org_id: int) -> bool:
         return org_id in (self.buyer_id, self.vendor_id)
 
+    @property
+    def can_cancel(self) -> bool:
+        """Live, or still waiting for its baseline: not ended or canceled already."""
+        return self.status.is_live or self.status is ContractStatus.PENDING
+
+    @property
+    def can_change_plan(self) -> bool:
+        return self.status in (ContractStatus.ACTIVE, ContractStatus.TRIALING)
+
+    def proration(self, new_plan: Plan, now: datetime) -> Proration:
+        """What switching to ``new_plan`` now invoices (billing/contracts.change_plan)."""
+        return proration(
+            self.plan.price_fen or 0,
+            new_plan.price_fen or 0,
+            self.current_period_start,
+            self.current_period_end,
+            now,
+            trial=self.status is ContractStatus.TRIALING,
+        )
+
 
 class UsageEvent(Base):
     """One metered event as the vendor reported it; ``event_id`` is unique per vendor forever."""
@@ -136,16 +195,23 @@ class InvoiceStatus(LabeledEnum):
     UNCOLLECTIBLE = "uncollectible", _l("Uncollectible")
 
 
-# The only moves an invoice may make; anything else raises IllegalTransition.
-INVOICE_TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
-    InvoiceStatus.DRAFT: frozenset({InvoiceStatus.OPEN, InvoiceStatus.VOID}),
-    InvoiceStatus.OPEN: frozenset(
-        {InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}
-    ),
-    InvoiceStatus.UNCOLLECTIBLE: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID}),
-    InvoiceStatus.PAID: frozenset(),
-    InvoiceStatus.VOID: frozenset(),
-}
+# The only moves an invoice may make; anything else raises marketplace.states'
+# IllegalTransition. Its audit rows name the invoice's number (callers add "from" and
+# "note"); with no person acting, the buyer's organization.
+INVOICE_TRANSITIONS = Transitions(
+    InvoiceStatus,
+    {
+        InvoiceStatus.DRAFT: {InvoiceStatus.OPEN, InvoiceStatus.VOID},
+        InvoiceStatus.OPEN: {InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE},
+        InvoiceStatus.UNCOLLECTIBLE: {InvoiceStatus.PAID, InvoiceStatus.VOID},
+        InvoiceStatus.PAID: set(),
+        InvoiceStatus.VOID: set(),
+    },
+    subject="invoice",
+    stamps={InvoiceStatus.PAID: "paid_at", InvoiceStatus.VOID: "voided_at"},
+    audit_data=lambda invoice: {"number": invoice.number},
+    system_org=lambda invoice: invoice.buyer_id,
+)
 
 
 class InvoiceKind(enum.StrEnum):
@@ -191,6 +257,7 @@ class Invoice(Base):
     status: Mapped[InvoiceStatus] = mapped_column(
         enum_type(InvoiceStatus, "invoice_status"), index=True
     )
+    transitions = INVOICE_TRANSITIONS
     subtotal_fen: Mapped[int] = mapped_column(sa.BigInteger)  # net of VAT
     tax_fen: Mapped[int] = mapped_column(sa.BigInteger)  # the VAT contained in the prices
     total_fen: Mapped[int] = mapped_column(sa.BigInteger)  # tax-inclusive
@@ -319,6 +386,29 @@ class PaymentStatus(LabeledEnum):
     FAILED = "failed", _l("Failed")
 
 
+# A payment's own row and the ledger are its record: its moves write no audit row (the
+# invoice's do). Stripe may report a late success after a failure.
+PAYMENT_TRANSITIONS = Transitions(
+    PaymentStatus,
+    {
+        PaymentStatus.PROCESSING: {
+            PaymentStatus.REQUIRES_ACTION,
+            PaymentStatus.SUCCEEDED,
+            PaymentStatus.FAILED,
+        },
+        PaymentStatus.REQUIRES_ACTION: {
+            PaymentStatus.REQUIRES_ACTION,  # asked again for 3-D Secure
+            PaymentStatus.SUCCEEDED,
+            PaymentStatus.FAILED,
+        },
+        PaymentStatus.FAILED: {PaymentStatus.SUCCEEDED},
+        PaymentStatus.SUCCEEDED: set(),
+    },
+    subject=None,
+    stamps={PaymentStatus.SUCCEEDED: "succeeded_at"},
+)
+
+
 class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (sa.CheckConstraint("amount_fen > 0", name="amount_positive"),)
@@ -330,6 +420,7 @@ class Payment(Base):
         enum_type(PaymentMethodKind, "payment_method")
     )
     status: Mapped[PaymentStatus] = mapped_column(enum_type(PaymentStatus, "payment_status"))
+    transitions = PAYMENT_TRANSITIONS
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
     bank_reference: Mapped[str | None] = mapped_column(sa.String(100))
@@ -350,6 +441,26 @@ class Payment(Base):
         return sum(r.amount_fen for r in self.refunds if r.status == "succeeded")
 
 
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"  # asked of Stripe, not answered yet
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+# Audited on the invoice the refunded payment paid (callers name the action).
+REFUND_TRANSITIONS = Transitions(
+    RefundStatus,
+    {
+        RefundStatus.PENDING: {RefundStatus.SUCCEEDED, RefundStatus.FAILED},
+        RefundStatus.SUCCEEDED: set(),
+        RefundStatus.FAILED: set(),
+    },
+    subject="invoice",
+    audit_subject=lambda refund: refund.payment.invoice_id,
+    system_org=lambda refund: refund.payment.buyer_id,
+)
+
+
 class Refund(Base):
     __tablename__ = "refunds"
     __table_args__ = (sa.CheckConstraint("amount_fen > 0", name="amount_positive"),)
@@ -358,6 +469,7 @@ class Refund(Base):
     payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payments.id"), index=True)
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
     status: Mapped[str] = mapped_column(sa.String(20))  # "succeeded", "pending", "failed"
+    transitions = REFUND_TRANSITIONS
     reason: Mapped[str] = mapped_column(sa.Text, default="")
     stripe_refund_id: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
     recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

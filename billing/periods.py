@@ -8,6 +8,7 @@ A period starting on the 31st ends on the last day of a shorter month and return
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -54,3 +55,32 @@ def prorate(amount_fen: int, start: datetime, end: datetime, at: datetime) -> in
     if total_days <= 0:
         return 0
     return round_half_up(Decimal(amount_fen) * remaining / total_days)
+
+
+@dataclass(frozen=True)
+class Proration:
+    """What switching plans at ``at`` invoices at once: the unused days of the old plan
+    credited, the rest of the period charged at the new price (nothing during a trial,
+    where the new price applies from the trial's end)."""
+
+    credit_fen: int
+    charge_fen: int
+    days_left: int
+    days_total: int
+    trial: bool = False
+
+    @property
+    def net_fen(self) -> int:
+        return self.charge_fen - self.credit_fen
+
+
+def proration(
+    old_fen: int, new_fen: int, start: datetime, end: datetime, at: datetime, *, trial: bool
+) -> Proration:
+    days_total = (end.date() - start.date()).days
+    days_left = min(max((end.date() - max(at, start).date()).days, 0), days_total)
+    if trial:
+        return Proration(0, 0, days_left, days_total, trial=True)
+    return Proration(
+        prorate(old_fen, start, end, at), prorate(new_fen, start, end, at), days_left, days_total
+    )

@@ -40,6 +40,7 @@ from marketplace import audit, webhooks
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
+from marketplace.states import transition
 
 EXCERPT_CHARS = 200  # of a message, in its notification and e-mail
 
@@ -125,7 +126,8 @@ def reply(
         raise Conflict(
             _l("This thread is closed. Ask a new question on the solution page."), field="body"
         )
-    inquiry.status = InquiryStatus.OPEN if side is Side.BUYER else InquiryStatus.ANSWERED
+    waiting = InquiryStatus.OPEN if side is Side.BUYER else InquiryStatus.ANSWERED
+    transition(inquiry, waiting, actor, audit_row=False)  # the message is the record
     return _add_message(session, inquiry, side, actor, clean_body, now)
 
 
@@ -136,19 +138,9 @@ def close(session: Session, inquiry: Inquiry, *, actor: Actor, now: datetime) ->
     _require_writer(actor)
     if inquiry.status is InquiryStatus.CLOSED:
         raise Conflict(_l("This thread is already closed."))
-    inquiry.status = InquiryStatus.CLOSED
-    inquiry.closed_at = now
     inquiry.closed_by_id = actor.user.id
     inquiry.unread_by_vendor = False
-    session.flush()
-    audit.record(
-        session,
-        "inquiry.closed",
-        "inquiry",
-        inquiry.id,
-        user_id=actor.user.id,
-        org_id=actor.organization.id,
-    )
+    transition(inquiry, InquiryStatus.CLOSED, actor, now=now)
 
 
 def mark_read(session: Session, inquiry: Inquiry, side: Side, *, now: datetime) -> None:

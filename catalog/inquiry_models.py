@@ -14,6 +14,7 @@ from catalog.models import Solution
 from marketplace.db import Base, enum_type, utcnow
 from marketplace.enums import LabeledEnum
 from marketplace.models import Organization, User
+from marketplace.states import Transitions
 
 SUBJECT_MAX = 120
 BODY_MAX = 4000
@@ -26,6 +27,20 @@ class InquiryStatus(LabeledEnum):
     ANSWERED = "answered", lazy_pgettext("inquiry status", "Answered")
     # no more messages; the buyer asks a new question instead; 已关闭
     CLOSED = "closed", lazy_pgettext("inquiry status", "Closed")
+
+
+# Whoever wrote last decides between waiting and answered (a side may write twice); only
+# closing is in the audit log, the messages are the record of the rest.
+INQUIRY_TRANSITIONS = Transitions(
+    InquiryStatus,
+    {
+        InquiryStatus.OPEN: {InquiryStatus.OPEN, InquiryStatus.ANSWERED, InquiryStatus.CLOSED},
+        InquiryStatus.ANSWERED: {InquiryStatus.OPEN, InquiryStatus.ANSWERED, InquiryStatus.CLOSED},
+        InquiryStatus.CLOSED: set(),
+    },
+    subject="inquiry",
+    stamps={InquiryStatus.CLOSED: "closed_at"},
+)
 
 
 class Side(enum.StrEnum):
@@ -53,6 +68,7 @@ class Inquiry(Base):
     status: Mapped[InquiryStatus] = mapped_column(
         enum_type(InquiryStatus, "inquiry_status"), default=InquiryStatus.OPEN
     )
+    transitions = INQUIRY_TRANSITIONS
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.db import Base, enum_type, utcnow
 from marketplace.enums import LabeledEnum
 from marketplace.models import Organization
+from marketplace.states import Transitions
 
 FEN_PER_YUAN = 100
 # A subscription priced per year counts a twelfth of it per month.
@@ -43,6 +44,51 @@ class RevisionStatus(LabeledEnum):
     REJECTED = "rejected", _l("Rejected")
     # was published, replaced by a later approval
     SUPERSEDED = "superseded", _l("Replaced by a later version")
+
+
+# A listing follows its first revision through review; once published it stays published
+# while later revisions are reviewed, until it is delisted. Its audit rows name its slug.
+SOLUTION_TRANSITIONS = Transitions(
+    SolutionStatus,
+    {
+        SolutionStatus.DRAFT: {SolutionStatus.SUBMITTED},
+        SolutionStatus.SUBMITTED: {
+            SolutionStatus.DRAFT,  # withdrawn
+            SolutionStatus.PUBLISHED,
+            SolutionStatus.REJECTED,
+        },
+        SolutionStatus.REJECTED: {SolutionStatus.DRAFT, SolutionStatus.SUBMITTED},
+        SolutionStatus.PUBLISHED: {SolutionStatus.DELISTED},
+        SolutionStatus.DELISTED: {SolutionStatus.PUBLISHED},
+    },
+    subject="solution",
+    audit_data=lambda solution: {"slug": solution.slug},
+)
+
+# A revision's moves are recorded on its solution (the trail a reader follows), with the
+# revision's number.
+REVISION_TRANSITIONS = Transitions(
+    RevisionStatus,
+    {
+        RevisionStatus.DRAFT: {RevisionStatus.SUBMITTED},
+        RevisionStatus.SUBMITTED: {
+            RevisionStatus.DRAFT,  # withdrawn
+            RevisionStatus.APPROVED,
+            RevisionStatus.REJECTED,
+        },
+        RevisionStatus.REJECTED: {RevisionStatus.DRAFT},  # the vendor edits it again
+        RevisionStatus.APPROVED: {RevisionStatus.SUPERSEDED},
+        RevisionStatus.SUPERSEDED: set(),
+    },
+    subject="solution",
+    stamps={
+        RevisionStatus.SUBMITTED: "submitted_at",
+        RevisionStatus.APPROVED: "reviewed_at",
+        RevisionStatus.REJECTED: "reviewed_at",
+    },
+    audit_subject=lambda revision: revision.solution_id,
+    audit_data=lambda revision: {"slug": revision.solution.slug, "revision": revision.number},
+)
 
 
 class Delivery(LabeledEnum):
@@ -94,6 +140,7 @@ class Solution(Base):
     status: Mapped[SolutionStatus] = mapped_column(
         enum_type(SolutionStatus, "solution_status"), default=SolutionStatus.DRAFT, index=True
     )
+    transitions = SOLUTION_TRANSITIONS
     # What buyers see; None until the first approval.
     published_revision_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("solution_revisions.id", use_alter=True)
@@ -170,6 +217,7 @@ class SolutionRevision(Base):
     status: Mapped[RevisionStatus] = mapped_column(
         enum_type(RevisionStatus, "revision_status"), default=RevisionStatus.DRAFT, index=True
     )
+    transitions = REVISION_TRANSITIONS
     name: Mapped[str] = mapped_column(sa.String(60))
     name_en: Mapped[str] = mapped_column(sa.String(120), default="")
     summary: Mapped[str] = mapped_column(sa.String(200))

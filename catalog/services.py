@@ -29,6 +29,7 @@ from marketplace.db import utcnow
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind
+from marketplace.states import transition
 
 # --- who may do what -------------------------------------------------------------------
 
@@ -181,9 +182,10 @@ def editable_revision(session: Session, solution: Solution, actor: Actor) -> Sol
         if working.status is RevisionStatus.SUBMITTED:
             raise Conflict(_l("This version is in review; wait for the decision or withdraw it."))
         if working.status is RevisionStatus.REJECTED:
-            working.status = RevisionStatus.DRAFT
+            # Editing a rejected version makes it a draft again; its next submit is recorded.
+            transition(working, RevisionStatus.DRAFT, actor, audit_row=False)
             if solution.status is SolutionStatus.REJECTED:
-                solution.status = SolutionStatus.DRAFT
+                transition(solution, SolutionStatus.DRAFT, actor, audit_row=False)
         return working
     assert solution.published is not None
     return _copy_revision(session, solution, solution.published)
@@ -219,13 +221,10 @@ def submit(session: Session, solution: Solution, *, actor: Actor) -> SolutionRev
         raise Conflict(_l("There is no new version to submit."))
     if not revision.plans:
         raise DomainError(_l("Add at least one plan before submitting."), field="plans")
-    revision.status = RevisionStatus.SUBMITTED
-    revision.submitted_at = utcnow()
     revision.review_note = ""
     if solution.status in (SolutionStatus.DRAFT, SolutionStatus.REJECTED):
-        solution.status = SolutionStatus.SUBMITTED
-    session.flush()
-    _audit(session, "solution.submitted", solution, actor, revision=revision.number)
+        transition(solution, SolutionStatus.SUBMITTED, actor, audit_row=False)
+    transition(revision, RevisionStatus.SUBMITTED, actor, action="solution.submitted")
     return revision
 
 
@@ -235,10 +234,9 @@ def withdraw(session: Session, solution: Solution, *, actor: Actor) -> None:
     revision = solution.working_revision
     if revision is None or revision.status is not RevisionStatus.SUBMITTED:
         raise Conflict(_l("Nothing is in review."))
-    revision.status = RevisionStatus.DRAFT
     if solution.status is SolutionStatus.SUBMITTED:
-        solution.status = SolutionStatus.DRAFT
-    session.flush()
+        transition(solution, SolutionStatus.DRAFT, actor, audit_row=False)
+    transition(revision, RevisionStatus.DRAFT, actor, action="solution.withdrawn")
 
 
 def review_queue(session: Session) -> list[SolutionRevision]:
@@ -261,18 +259,15 @@ def approve(session: Session, solution: Solution, *, actor: Actor) -> SolutionRe
     if not vendor.is_verified:
         raise DomainError(_l("The vendor is not verified yet; verify the vendor first."))
     if solution.published is not None:
-        solution.published.status = RevisionStatus.SUPERSEDED
-    revision.status = RevisionStatus.APPROVED
-    revision.reviewed_at = utcnow()
+        transition(solution.published, RevisionStatus.SUPERSEDED, actor, audit_row=False)
     revision.reviewed_by_id = actor.user.id
     solution.published_revision_id = revision.id
     solution.published = revision
-    if solution.status is not SolutionStatus.DELISTED:
-        solution.status = SolutionStatus.PUBLISHED
+    if solution.status not in (SolutionStatus.PUBLISHED, SolutionStatus.DELISTED):
+        transition(solution, SolutionStatus.PUBLISHED, actor, audit_row=False)
     solution.published_at = solution.published_at or utcnow()
-    session.flush()
+    transition(revision, RevisionStatus.APPROVED, actor, action="solution.approved")
     indexing.mark(session, solution.id)
-    _audit(session, "solution.approved", solution, actor, revision=revision.number)
     _listing_event(session, solution, revision, "listing.approved")
     return revision
 
@@ -284,15 +279,16 @@ def reject(session: Session, solution: Solution, *, actor: Actor, note: str) -> 
         raise Conflict(_l("Nothing is waiting for review."))
     if not note.strip():
         raise DomainError(_l("Tell the vendor what to change."), field="note")
-    revision.status = RevisionStatus.REJECTED
     revision.review_note = note.strip()
-    revision.reviewed_at = utcnow()
     revision.reviewed_by_id = actor.user.id
     if solution.status is SolutionStatus.SUBMITTED:
-        solution.status = SolutionStatus.REJECTED
-    session.flush()
-    _audit(
-        session, "solution.rejected", solution, actor, revision=revision.number, note=note.strip()
+        transition(solution, SolutionStatus.REJECTED, actor, audit_row=False)
+    transition(
+        revision,
+        RevisionStatus.REJECTED,
+        actor,
+        action="solution.rejected",
+        data={"note": note.strip()},
     )
     _listing_event(session, solution, revision, "listing.rejected")
     return revision
@@ -325,11 +321,9 @@ def delist(session: Session, solution: Solution, *, actor: Actor, reason: str) -
         raise Conflict(_l("Only a published solution can be delisted."))
     if not reason.strip():
         raise DomainError(_l("Give a reason."), field="reason")
-    solution.status = SolutionStatus.DELISTED
     solution.delisted_reason = reason.strip()
-    session.flush()
+    transition(solution, SolutionStatus.DELISTED, actor, reason=reason.strip())
     indexing.mark(session, solution.id)
-    _audit(session, "solution.delisted", solution, actor, reason=reason.strip())
 
 
 def relist(session: Session, solution: Solution, *, actor: Actor) -> None:
@@ -339,11 +333,9 @@ def relist(session: Session, solution: Solution, *, actor: Actor) -> None:
     vendor = session.get(Organization, solution.vendor_id)
     if vendor is None or not vendor.is_verified:
         raise DomainError(_l("The vendor is not verified."))
-    solution.status = SolutionStatus.PUBLISHED
     solution.delisted_reason = ""
-    session.flush()
+    transition(solution, SolutionStatus.PUBLISHED, actor, action="solution.relisted")
     indexing.mark(session, solution.id)
-    _audit(session, "solution.relisted", solution, actor)
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from marketplace.db import Base, enum_type, insert_or_skip, utcnow
 from marketplace.errors import Conflict
+from marketplace.states import Transitions, transition
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,23 @@ class JobStatus(enum.StrEnum):
 
 RETRYABLE = (JobStatus.FAILED, JobStatus.DEAD)
 
+# A job's row is its own history (attempts, last error, times): its moves, made by the
+# workers all the time, write no audit row.
+JOB_TRANSITIONS = Transitions(
+    JobStatus,
+    {
+        JobStatus.PENDING: {JobStatus.RUNNING},
+        # taken over by another worker when the lease ran out
+        JobStatus.RUNNING: {JobStatus.RUNNING, JobStatus.DONE, JobStatus.FAILED, JobStatus.DEAD},
+        JobStatus.FAILED: {JobStatus.RUNNING, JobStatus.PENDING},
+        JobStatus.DEAD: {JobStatus.PENDING},  # the operator's retry
+        JobStatus.DONE: set(),
+    },
+    subject=None,
+    touch="updated_at",
+    stamps={JobStatus.DONE: "finished_at", JobStatus.DEAD: "finished_at"},
+)
+
 
 class OutboxJob(Base):
     __tablename__ = "outbox_jobs"
@@ -70,6 +88,7 @@ class OutboxJob(Base):
     status: Mapped[JobStatus] = mapped_column(
         enum_type(JobStatus, "outbox_job_status"), default=JobStatus.PENDING
     )
+    transitions = JOB_TRANSITIONS
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     # While running: when another worker may take the job over.
@@ -190,10 +209,9 @@ def claim(sessions: sessionmaker[Session], *, limit: int, now: datetime) -> list
             query = query.with_for_update(skip_locked=True)
         jobs = list(session.scalars(query))
         for job in jobs:
-            job.status = JobStatus.RUNNING
+            transition(job, JobStatus.RUNNING, None, now=now)
             job.attempts += 1
             job.locked_until = now + LEASE
-            job.updated_at = now
         return [job.id for job in jobs]
 
 
@@ -238,22 +256,23 @@ def _finish(
     now = utcnow()
     job = session.get(OutboxJob, job_id)
     assert job is not None
+    if job.status is not JobStatus.RUNNING:
+        # Its lease ran out and another worker took it over and finished it first.
+        log.warning("outbox job %s (%s) was finished by another worker", job_id, job.kind)
+        return
     job.locked_until = None
-    job.updated_at = now
     if not error:
-        job.status = JobStatus.DONE
-        job.finished_at = now
+        transition(job, JobStatus.DONE, None, now=now)
         job.last_error = ""
         report.done += 1
         return
     job.last_error = error
     if kind is None or attempts >= kind.max_attempts:
-        job.status = JobStatus.DEAD
-        job.finished_at = now
+        transition(job, JobStatus.DEAD, None, now=now)
         report.dead += 1
         log.error("outbox job %s (%s) is dead after %d attempts", job_id, job.kind, attempts)
         return
-    job.status = JobStatus.FAILED
+    transition(job, JobStatus.FAILED, None, now=now)
     job.next_attempt_at = now + kind.delay(attempts)
     report.failed += 1
 
@@ -264,10 +283,9 @@ def retry(session: Session, job: OutboxJob, *, now: datetime) -> None:
         raise Conflict(_l("Only a failed or dead job can be retried."))
     if job.status is JobStatus.DEAD:
         job.attempts = 0
-    job.status = JobStatus.PENDING
+    transition(job, JobStatus.PENDING, None, now=now)
     job.next_attempt_at = now
     job.finished_at = None
-    job.updated_at = now
     session.flush()
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, enum_type, utcnow
+from marketplace.states import Transitions
 
 EVENT_TYPES = (
     "contract.created",
@@ -43,6 +44,31 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"  # gave up: three days of failures, or the endpoint was disabled
 
 
+# Endpoints and deliveries keep their own history (when and why disabled, every attempt):
+# their moves write no audit row.
+ENDPOINT_TRANSITIONS = Transitions(
+    EndpointStatus,
+    {
+        EndpointStatus.ENABLED: {EndpointStatus.DISABLED},
+        EndpointStatus.DISABLED: {EndpointStatus.ENABLED},
+    },
+    subject=None,
+    stamps={EndpointStatus.DISABLED: "disabled_at"},
+)
+
+DELIVERY_TRANSITIONS = Transitions(
+    DeliveryStatus,
+    {
+        DeliveryStatus.PENDING: {DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED},
+        # sent again (same event) by the vendor's redelivery
+        DeliveryStatus.SUCCEEDED: {DeliveryStatus.PENDING},
+        DeliveryStatus.FAILED: {DeliveryStatus.PENDING},
+    },
+    subject=None,
+    stamps={DeliveryStatus.SUCCEEDED: "finished_at", DeliveryStatus.FAILED: "finished_at"},
+)
+
+
 class WebhookEndpoint(Base):
     __tablename__ = "vendor_webhook_endpoints"
 
@@ -54,6 +80,7 @@ class WebhookEndpoint(Base):
     status: Mapped[EndpointStatus] = mapped_column(
         enum_type(EndpointStatus, "webhook_endpoint_status"), default=EndpointStatus.ENABLED
     )
+    transitions = ENDPOINT_TRANSITIONS
     # Why it is disabled: "vendor" (by hand) or "failing" (three days without a success).
     disabled_reason: Mapped[str] = mapped_column(sa.String(20), default="")
     disabled_at: Mapped[datetime | None]
@@ -119,6 +146,7 @@ class WebhookDelivery(Base):
     status: Mapped[DeliveryStatus] = mapped_column(
         enum_type(DeliveryStatus, "webhook_delivery_status"), default=DeliveryStatus.PENDING
     )
+    transitions = DELIVERY_TRANSITIONS
     redeliveries: Mapped[int] = mapped_column(default=0)  # times the vendor asked again
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]

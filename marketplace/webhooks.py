@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from marketplace import outbox
 from marketplace.db import db, insert_or_skip, utcnow
 from marketplace.errors import Conflict, DomainError
+from marketplace.states import transition
 from marketplace.urls import UrlPolicy, check_outbound_url
 from marketplace.webhook_models import (
     EVENT_TYPES,
@@ -153,14 +154,14 @@ def set_enabled(
     session: Session, endpoint: WebhookEndpoint, enabled: bool, *, now: datetime
 ) -> None:
     if enabled:
-        endpoint.status = EndpointStatus.ENABLED
+        if not endpoint.is_enabled:
+            transition(endpoint, EndpointStatus.ENABLED, None, now=now)
         endpoint.disabled_reason = ""
         endpoint.disabled_at = None
         endpoint.failing_since = None
     elif endpoint.is_enabled:
-        endpoint.status = EndpointStatus.DISABLED
+        transition(endpoint, EndpointStatus.DISABLED, None, now=now)
         endpoint.disabled_reason = "vendor"
-        endpoint.disabled_at = now
     session.flush()
 
 
@@ -288,7 +289,7 @@ def redeliver(session: Session, delivery: WebhookDelivery, *, now: datetime) -> 
     if delivery.status is DeliveryStatus.PENDING:
         raise Conflict(_l("This delivery is still being attempted."))
     delivery.redeliveries += 1
-    delivery.status = DeliveryStatus.PENDING
+    transition(delivery, DeliveryStatus.PENDING, None, now=now)
     delivery.finished_at = None
     session.flush()
     _enqueue(session, delivery, now)
@@ -376,15 +377,13 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, s
 
 
 def _finish(delivery: WebhookDelivery, status: DeliveryStatus, now: datetime) -> None:
-    delivery.status = status
-    delivery.finished_at = now
+    transition(delivery, status, None, now=now)
 
 
 def _disable_failing(session: Session, endpoint: WebhookEndpoint, now: datetime) -> None:
     """Three days of failures: stop trying, give up its pending deliveries, tell the vendor."""
-    endpoint.status = EndpointStatus.DISABLED
+    transition(endpoint, EndpointStatus.DISABLED, None, now=now)
     endpoint.disabled_reason = "failing"
-    endpoint.disabled_at = now
     pending = session.scalars(
         sa.select(WebhookDelivery).where(
             WebhookDelivery.endpoint_id == endpoint.id,

@@ -34,6 +34,7 @@ from marketplace.errors import Conflict, DomainError
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization
 from marketplace.money import BASIS_POINTS_PER_UNIT, apply_basis_points
+from marketplace.states import transition
 from vouchers import access, parties
 from vouchers.models import (
     Anomaly,
@@ -340,14 +341,9 @@ def review(
         raise DomainError(_l("Write down what you found."), field="note")
     if anomaly.status is not AnomalyStatus.OPEN:
         raise Conflict(_l("This case has been reviewed already."))
-    anomaly.status = status
     anomaly.review_note = note
     anomaly.reviewed_by_user_id = actor.user.id
-    anomaly.reviewed_at = now
-    session.flush()
-    access.record(
-        session, f"voucher_anomaly.{status.value}", "voucher_anomaly", anomaly.id, actor, note=note
-    )
+    transition(anomaly, status, actor, now=now, data={"note": note})
     return anomaly
 
 

@@ -19,6 +19,7 @@ from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind
 from marketplace.money import format_fen
+from marketplace.states import transition
 from vouchers import access, confirmations, eligibility, evidence, notice, programs, wallet
 from vouchers.evidence import Upload
 from vouchers.models import Application, ApplicationStatus, Program, ProgramStatus, Voucher
@@ -160,19 +161,14 @@ def approve(
         )
     confirmations.require_for_approval(amount, confirm_fen)
     evidence.tick(session, application, checked_documents, actor=actor, now=now)
-    application.status = ApplicationStatus.APPROVED
     application.approved_fen = amount
     application.decided_by_user_id = actor.user.id
-    application.decided_at = now
-    session.flush()
-    access.record(
-        session,
-        "voucher_application.approved",
-        "voucher_application",
-        application.id,
+    transition(
+        application,
+        ApplicationStatus.APPROVED,
         actor,
-        approved_fen=amount,
-        requested_fen=application.requested_fen,
+        now=now,
+        data={"approved_fen": amount, "requested_fen": application.requested_fen},
     )
     if program.notice_days:
         notice.put_on_notice(session, program, application, actor=actor, now=now)
@@ -192,19 +188,9 @@ def reject(
     _program, application = _locked(session, application)
     if application.status is not ApplicationStatus.SUBMITTED:
         raise Conflict(_l("This application has been decided already."))
-    application.status = ApplicationStatus.REJECTED
     application.decision_reason = reason
     application.decided_by_user_id = actor.user.id
-    application.decided_at = now
-    session.flush()
-    access.record(
-        session,
-        "voucher_application.rejected",
-        "voucher_application",
-        application.id,
-        actor,
-        reason=reason,
-    )
+    transition(application, ApplicationStatus.REJECTED, actor, now=now, reason=reason)
     return application
 
 
@@ -217,12 +203,7 @@ def withdraw(
     _program, application = _locked(session, application)
     if application.status is not ApplicationStatus.SUBMITTED:
         raise Conflict(_l("This application has been decided already."))
-    application.status = ApplicationStatus.WITHDRAWN
-    application.decided_at = now
-    session.flush()
-    access.record(
-        session, "voucher_application.withdrawn", "voucher_application", application.id, actor
-    )
+    transition(application, ApplicationStatus.WITHDRAWN, actor, now=now)
     return application
 
 

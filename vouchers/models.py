@@ -24,6 +24,7 @@ from catalog.models import VoucherKind
 from marketplace.db import Base, enum_type, utcnow
 from marketplace.enums import LabeledEnum
 from marketplace.models import Organization
+from marketplace.states import Transitions
 
 # --- programs -------------------------------------------------------------------------------
 
@@ -32,6 +33,18 @@ class ProgramStatus(LabeledEnum):
     DRAFT = "draft", _l("Draft")
     PUBLISHED = "published", _l("Published program")
     CLOSED = "closed", _l("Closed")
+
+
+PROGRAM_TRANSITIONS = Transitions(
+    ProgramStatus,
+    {
+        ProgramStatus.DRAFT: {ProgramStatus.PUBLISHED, ProgramStatus.CLOSED},
+        ProgramStatus.PUBLISHED: {ProgramStatus.CLOSED},
+        ProgramStatus.CLOSED: set(),
+    },
+    subject="voucher_program",
+    stamps={ProgramStatus.PUBLISHED: "published_at", ProgramStatus.CLOSED: "closed_at"},
+)
 
 
 class Program(Base):
@@ -71,6 +84,7 @@ class Program(Base):
     status: Mapped[ProgramStatus] = mapped_column(
         enum_type(ProgramStatus, "program_status"), default=ProgramStatus.DRAFT, index=True
     )
+    transitions = PROGRAM_TRANSITIONS
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
@@ -120,6 +134,28 @@ class ApplicationStatus(LabeledEnum):
     WITHDRAWN = "withdrawn", _l("Withdrawn")
 
 
+APPLICATION_TRANSITIONS = Transitions(
+    ApplicationStatus,
+    {
+        ApplicationStatus.SUBMITTED: {
+            ApplicationStatus.APPROVED,
+            ApplicationStatus.REJECTED,
+            ApplicationStatus.WITHDRAWN,
+        },
+        # an objection during the public notice of the approval was upheld
+        ApplicationStatus.APPROVED: {ApplicationStatus.REJECTED},
+        ApplicationStatus.REJECTED: set(),
+        ApplicationStatus.WITHDRAWN: set(),
+    },
+    subject="voucher_application",
+    stamps={
+        ApplicationStatus.APPROVED: "decided_at",
+        ApplicationStatus.REJECTED: "decided_at",
+        ApplicationStatus.WITHDRAWN: "decided_at",
+    },
+)
+
+
 class Application(Base):
     __tablename__ = "voucher_applications"
     __table_args__ = (
@@ -142,6 +178,7 @@ class Application(Base):
     status: Mapped[ApplicationStatus] = mapped_column(
         enum_type(ApplicationStatus, "application_status"), default=ApplicationStatus.SUBMITTED
     )
+    transitions = APPLICATION_TRANSITIONS
     note: Mapped[str] = mapped_column(sa.Text, default="")  # the applicant's
     decision_reason: Mapped[str] = mapped_column(sa.Text, default="")  # the officer's
     decided_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
@@ -166,6 +203,20 @@ class VoucherStatus(LabeledEnum):
     SPENT = "spent", _l("Spent")
     EXPIRED = "expired", _l("Expired")
     REVOKED = "revoked", _l("Revoked")
+
+
+# Spent is not the end: a reversed redemption gives the balance back. Expired and revoked
+# are (what comes back then goes to the budget).
+VOUCHER_TRANSITIONS = Transitions(
+    VoucherStatus,
+    {
+        VoucherStatus.ACTIVE: {VoucherStatus.SPENT, VoucherStatus.EXPIRED, VoucherStatus.REVOKED},
+        VoucherStatus.SPENT: {VoucherStatus.ACTIVE, VoucherStatus.EXPIRED, VoucherStatus.REVOKED},
+        VoucherStatus.EXPIRED: set(),
+        VoucherStatus.REVOKED: set(),
+    },
+    subject="voucher",
+)
 
 
 class Voucher(Base):
@@ -196,6 +247,7 @@ class Voucher(Base):
     status: Mapped[VoucherStatus] = mapped_column(
         enum_type(VoucherStatus, "voucher_status"), default=VoucherStatus.ACTIVE
     )
+    transitions = VOUCHER_TRANSITIONS
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     # When the voucher stopped being usable: spent to zero, expired or revoked.
@@ -262,6 +314,14 @@ class RedemptionStatus(LabeledEnum):
     REVERSED = "reversed", _l("Reversed")
 
 
+REDEMPTION_TRANSITIONS = Transitions(
+    RedemptionStatus,
+    {RedemptionStatus.ACTIVE: {RedemptionStatus.REVERSED}, RedemptionStatus.REVERSED: set()},
+    subject="voucher_redemption",
+    stamps={RedemptionStatus.REVERSED: "reversed_at"},
+)
+
+
 class Redemption(Base):
     """The part of one invoice that one voucher paid, for one vendor's lines."""
 
@@ -286,6 +346,7 @@ class Redemption(Base):
     status: Mapped[RedemptionStatus] = mapped_column(
         enum_type(RedemptionStatus, "redemption_status"), default=RedemptionStatus.ACTIVE
     )
+    transitions = REDEMPTION_TRANSITIONS
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     reversed_at: Mapped[datetime | None]
     reversal_reason: Mapped[str] = mapped_column(sa.String(30), default="")  # "void", "refund"
@@ -313,6 +374,18 @@ class SettlementStatus(LabeledEnum):
     PAID = "paid", _l("Paid")
 
 
+SETTLEMENT_TRANSITIONS = Transitions(
+    SettlementStatus,
+    {
+        SettlementStatus.DRAFT: {SettlementStatus.APPROVED},
+        SettlementStatus.APPROVED: {SettlementStatus.PAID},
+        SettlementStatus.PAID: set(),
+    },
+    subject="voucher_settlement",
+    stamps={SettlementStatus.APPROVED: "approved_at", SettlementStatus.PAID: "paid_at"},
+)
+
+
 class Settlement(Base):
     """What a program pays one vendor for the redemptions of one period."""
 
@@ -330,6 +403,7 @@ class Settlement(Base):
     status: Mapped[SettlementStatus] = mapped_column(
         enum_type(SettlementStatus, "settlement_status"), default=SettlementStatus.DRAFT
     )
+    transitions = SETTLEMENT_TRANSITIONS
     redeemed_fen: Mapped[int] = mapped_column(sa.BigInteger)  # the redemptions in the batch
     clawback_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # settled, then reversed
     total_fen: Mapped[int] = mapped_column(sa.BigInteger)  # redeemed - clawback
@@ -379,6 +453,18 @@ class AnomalyStatus(LabeledEnum):
     CONFIRMED = "confirmed", _l("Confirmed")
 
 
+ANOMALY_TRANSITIONS = Transitions(
+    AnomalyStatus,
+    {
+        AnomalyStatus.OPEN: {AnomalyStatus.CLEARED, AnomalyStatus.CONFIRMED},
+        AnomalyStatus.CLEARED: set(),
+        AnomalyStatus.CONFIRMED: set(),
+    },
+    subject="voucher_anomaly",
+    stamps={AnomalyStatus.CLEARED: "reviewed_at", AnomalyStatus.CONFIRMED: "reviewed_at"},
+)
+
+
 class Anomaly(Base):
     """A case an anomaly rule found; each rule records each subject once."""
 
@@ -398,6 +484,7 @@ class Anomaly(Base):
     status: Mapped[AnomalyStatus] = mapped_column(
         enum_type(AnomalyStatus, "anomaly_status"), default=AnomalyStatus.OPEN, index=True
     )
+    transitions = ANOMALY_TRANSITIONS
     detected_at: Mapped[datetime] = mapped_column(default=utcnow)
     review_note: Mapped[str] = mapped_column(sa.Text, default="")
     reviewed_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from marketplace import dates
 from marketplace.errors import Conflict, DomainError
 from marketplace.jsonapi import Actor
+from marketplace.states import transition
 from vouchers import access, programs, wallet
 from vouchers.models import Application, ApplicationStatus, Program, Voucher
 from vouchers.notice_models import Notice, NoticeStatus, Objection, ObjectionStatus
@@ -168,40 +169,30 @@ def decide_objection(
         raise Conflict(_l("This objection has been decided already."))
     if uphold and notice.status is not NoticeStatus.IN_NOTICE:
         raise Conflict(_l("The voucher has been issued already; revoke it instead."))
-    objection.status = ObjectionStatus.UPHELD if uphold else ObjectionStatus.DISMISSED
     objection.decided_by_user_id = actor.user.id
-    objection.decided_at = now
     objection.decision_note = note
     if uphold:
-        notice.status = NoticeStatus.CANCELLED
-        notice.closed_at = now
         application = notice.application
-        application.status = ApplicationStatus.REJECTED
         application.decision_reason = str(
             _l("An objection during the public notice was upheld: %(note)s", note=note)
         )
         application.decided_by_user_id = actor.user.id
-        application.decided_at = now
-    session.flush()
-    access.record(
-        session,
-        "voucher_objection.upheld" if uphold else "voucher_objection.dismissed",
-        "voucher_objection",
-        objection.id,
+        # the upheld objection and the cancelled notice are the record of it
+        transition(application, ApplicationStatus.REJECTED, actor, now=now, audit_row=False)
+    transition(
+        objection,
+        ObjectionStatus.UPHELD if uphold else ObjectionStatus.DISMISSED,
         actor,
-        notice_id=notice.id,
-        application_id=notice.application_id,
-        note=note,
+        now=now,
+        data={"notice_id": notice.id, "application_id": notice.application_id, "note": note},
     )
     if uphold:
-        access.record(
-            session,
-            "voucher_notice.cancelled",
-            "voucher_notice",
-            notice.id,
+        transition(
+            notice,
+            NoticeStatus.CANCELLED,
             actor,
-            application_id=notice.application_id,
-            amount_fen=notice.amount_fen,
+            now=now,
+            data={"application_id": notice.application_id, "amount_fen": notice.amount_fen},
         )
     return objection
 
@@ -245,18 +236,14 @@ def issue_after_notice(session: Session, notice: Notice, *, now: datetime) -> Vo
     if open_objections(session, notice.id):
         return None
     voucher = wallet.issue(session, program, notice.application, actor=None, now=now)
-    notice.status = NoticeStatus.ISSUED
     notice.voucher_id = voucher.id
-    notice.closed_at = now
-    session.flush()
-    access.record(
-        session,
-        "voucher_notice.ended",
-        "voucher_notice",
-        notice.id,
+    transition(
+        notice,
+        NoticeStatus.ISSUED,
         None,
-        application_id=notice.application_id,
-        voucher_id=voucher.id,
+        now=now,
+        action="voucher_notice.ended",
+        data={"application_id": notice.application_id, "voucher_id": voucher.id},
     )
     return voucher
 

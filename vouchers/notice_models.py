@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.db import Base, enum_type, utcnow
 from marketplace.enums import LabeledEnum
 from marketplace.models import Organization
+from marketplace.states import Transitions
 from vouchers.models import Application, Program
 
 
@@ -20,6 +21,18 @@ class NoticeStatus(LabeledEnum):
     IN_NOTICE = "in_notice", _l("In public notice")
     ISSUED = "issued", _l("Voucher issued")  # the period ended without an upheld objection
     CANCELLED = "cancelled", _l("Cancelled after an objection")  # an objection was upheld
+
+
+NOTICE_TRANSITIONS = Transitions(
+    NoticeStatus,
+    {
+        NoticeStatus.IN_NOTICE: {NoticeStatus.ISSUED, NoticeStatus.CANCELLED},
+        NoticeStatus.ISSUED: set(),
+        NoticeStatus.CANCELLED: set(),
+    },
+    subject="voucher_notice",
+    stamps={NoticeStatus.ISSUED: "closed_at", NoticeStatus.CANCELLED: "closed_at"},
+)
 
 
 class Notice(Base):
@@ -47,6 +60,7 @@ class Notice(Base):
     status: Mapped[NoticeStatus] = mapped_column(
         enum_type(NoticeStatus, "voucher_notice_status"), default=NoticeStatus.IN_NOTICE
     )
+    transitions = NOTICE_TRANSITIONS
     voucher_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vouchers.id"))
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -68,6 +82,18 @@ class ObjectionStatus(LabeledEnum):
     DISMISSED = "dismissed", _l("Dismissed")
 
 
+OBJECTION_TRANSITIONS = Transitions(
+    ObjectionStatus,
+    {
+        ObjectionStatus.OPEN: {ObjectionStatus.UPHELD, ObjectionStatus.DISMISSED},
+        ObjectionStatus.UPHELD: set(),
+        ObjectionStatus.DISMISSED: set(),
+    },
+    subject="voucher_objection",
+    stamps={ObjectionStatus.UPHELD: "decided_at", ObjectionStatus.DISMISSED: "decided_at"},
+)
+
+
 class Objection(Base):
     """Someone's objection to a notice; an open one holds the issue until it is decided."""
 
@@ -81,6 +107,7 @@ class Objection(Base):
     status: Mapped[ObjectionStatus] = mapped_column(
         enum_type(ObjectionStatus, "voucher_objection_status"), default=ObjectionStatus.OPEN
     )
+    transitions = OBJECTION_TRANSITIONS
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]

@@ -17,6 +17,7 @@ from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind
 from marketplace.money import BASIS_POINTS_PER_UNIT, MAX_FEN
 from marketplace.sizeclass import SizeClass
+from marketplace.states import transition
 from vouchers import access, confirmations, evidence
 from vouchers.evidence import DocumentSpec
 from vouchers.models import Movement, Program, ProgramStatus
@@ -255,10 +256,7 @@ def publish_program(
         raise DomainError(
             _l("The application window has ended; move it before publishing."), field="closes_at"
         )
-    program.status = ProgramStatus.PUBLISHED
-    program.published_at = now
-    session.flush()
-    access.record(session, "voucher_program.published", "voucher_program", program.id, actor)
+    transition(program, ProgramStatus.PUBLISHED, actor, now=now)
     return program
 
 
@@ -267,10 +265,7 @@ def close_program(session: Session, program: Program, *, actor: Actor, now: date
     access.require_manager(program, actor)
     if program.status is ProgramStatus.CLOSED:
         raise Conflict(_l("The program is closed already."))
-    program.status = ProgramStatus.CLOSED
-    program.closed_at = now
-    session.flush()
-    access.record(session, "voucher_program.closed", "voucher_program", program.id, actor)
+    transition(program, ProgramStatus.CLOSED, actor, now=now)
     return program
 
 

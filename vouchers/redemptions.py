@@ -41,7 +41,8 @@ from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization
 from marketplace.money import apply_basis_points
-from vouchers import access, cofunding, parties, settlements, stacking, wallet
+from marketplace.states import transition
+from vouchers import cofunding, parties, settlements, stacking, wallet
 from vouchers.models import (
     MovementKind,
     Program,
@@ -582,7 +583,8 @@ def redeem(
             )
             redemptions.append(redemption)
         if voucher.balance_fen == 0:
-            voucher.status = VoucherStatus.SPENT
+            # recorded by the voucher.redeemed rows below
+            transition(voucher, VoucherStatus.SPENT, actor, now=now, audit_row=False)
             voucher.ended_at = now
         session.flush()
     audit.record_many(
@@ -632,8 +634,6 @@ def reverse_invoice(
             or wallet.lock_vouchers(session, [redemption.voucher_id])[redemption.voucher_id]
         )
         amount = redemption.amount_fen
-        redemption.status = RedemptionStatus.REVERSED
-        redemption.reversed_at = now
         redemption.reversal_reason = reason[:30]
         voucher.redeemed_fen -= amount
         if voucher.status in (VoucherStatus.EXPIRED, VoucherStatus.REVOKED):
@@ -660,21 +660,23 @@ def reverse_invoice(
                 redemption_id=redemption.id,
             )
             if voucher.status is VoucherStatus.SPENT:
-                voucher.status = VoucherStatus.ACTIVE
+                # recorded by the reversal (its voucher_status)
+                transition(voucher, VoucherStatus.ACTIVE, actor, now=now, audit_row=False)
                 voucher.ended_at = None
             result.restored_fen += amount
         session.flush()
         settlements.on_reversal(session, redemption)
-        access.record(
-            session,
-            "voucher_redemption.reversed",
-            "voucher_redemption",
-            redemption.id,
+        transition(
+            redemption,
+            RedemptionStatus.REVERSED,
             actor,
-            invoice_id=invoice_id,
+            now=now,
             reason=reason,
-            amount_fen=amount,
-            voucher_status=voucher.status.value,
+            data={
+                "invoice_id": invoice_id,
+                "amount_fen": amount,
+                "voucher_status": voucher.status.value,
+            },
         )
         result.reversed.append(redemption)
     # A voucher whose time ran out while it was spent ends now, with what came back.
@@ -683,9 +685,6 @@ def reverse_invoice(
             released = wallet.release_balance(session, voucher, VoucherStatus.EXPIRED, now=now)
             result.restored_fen -= released
             result.released_fen += released
-            access.record(
-                session, "voucher.expired", "voucher", voucher.id, None, released_fen=released
-            )
     session.flush()
     return result
 

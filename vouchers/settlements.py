@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from marketplace import dates
 from marketplace.errors import Conflict, DomainError
 from marketplace.jsonapi import Actor
+from marketplace.states import transition
 from vouchers import access, settlement_conditions, signals
 from vouchers.models import (
     Program,
@@ -181,17 +182,13 @@ def approve_settlement(
     settlement = _lock(session, settlement)
     if settlement.status is not SettlementStatus.DRAFT:
         raise Conflict(_l("This batch is approved already."))
-    settlement.status = SettlementStatus.APPROVED
     settlement.approved_by_user_id = actor.user.id
-    settlement.approved_at = now
-    session.flush()
-    access.record(
-        session,
-        "voucher_settlement.approved",
-        "voucher_settlement",
-        settlement.id,
+    transition(
+        settlement,
+        SettlementStatus.APPROVED,
         actor,
-        total_fen=settlement.total_fen,
+        now=now,
+        data={"total_fen": settlement.total_fen},
     )
     return settlement
 
@@ -213,19 +210,14 @@ def mark_paid(
         raise Conflict(_l("Approve the batch before recording its payment."))
     if settlement.status is SettlementStatus.PAID:
         raise Conflict(_l("This batch is paid already."))
-    settlement.status = SettlementStatus.PAID
     settlement.bank_reference = reference
     settlement.paid_by_user_id = actor.user.id
-    settlement.paid_at = now
-    session.flush()
-    access.record(
-        session,
-        "voucher_settlement.paid",
-        "voucher_settlement",
-        settlement.id,
+    transition(
+        settlement,
+        SettlementStatus.PAID,
         actor,
-        total_fen=settlement.total_fen,
-        bank_reference=reference,
+        now=now,
+        data={"total_fen": settlement.total_fen, "bank_reference": reference},
     )
     signals.settlement_paid.send(settlement, session=session, now=now)
     return settlement

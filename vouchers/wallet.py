@@ -15,6 +15,7 @@ from catalog.models import VoucherKind
 from marketplace import audit
 from marketplace.errors import Conflict, DomainError
 from marketplace.jsonapi import Actor
+from marketplace.states import transition
 from vouchers import access
 from vouchers.models import (
     Application,
@@ -130,16 +131,32 @@ def lock_vouchers(session: Session, voucher_ids: list[int]) -> dict[int, Voucher
 
 
 def release_balance(
-    session: Session, voucher: Voucher, status: VoucherStatus, *, now: datetime
+    session: Session,
+    voucher: Voucher,
+    status: VoucherStatus,
+    *,
+    now: datetime,
+    actor: Actor | None = None,
+    data: dict[str, object] | None = None,
+    audit_row: bool = True,
 ) -> int:
     """End the voucher (expired or revoked) and give its unspent balance back; returns
-    the amount released. A voucher ends once, so nothing is released twice."""
+    the amount released. A voucher ends once, so nothing is released twice. Audited as
+    ``voucher.<status>`` with ``data`` and the amount released, unless the caller records
+    a batch of them itself (``audit_row=False``)."""
     if voucher.status not in (VoucherStatus.ACTIVE, VoucherStatus.SPENT):
         raise Conflict(_l("This voucher has ended already."))
     released = voucher.balance_fen
     if voucher.status is VoucherStatus.ACTIVE or voucher.ended_at is None:
         voucher.ended_at = now  # a spent voucher ran out when it was spent
-    voucher.status = status
+    transition(
+        voucher,
+        status,
+        actor,
+        now=now,
+        data={**(data or {}), "released_fen": released},
+        audit_row=audit_row,
+    )
     if released:
         voucher.balance_fen = 0
         voucher.released_fen += released
@@ -162,15 +179,8 @@ def revoke(
     if voucher.status in (VoucherStatus.EXPIRED, VoucherStatus.REVOKED):
         raise Conflict(_l("This voucher has ended already."))
     voucher.revoke_reason = reason
-    released = release_balance(session, voucher, VoucherStatus.REVOKED, now=now)
-    access.record(
-        session,
-        "voucher.revoked",
-        "voucher",
-        voucher.id,
-        actor,
-        reason=reason,
-        released_fen=released,
+    release_balance(
+        session, voucher, VoucherStatus.REVOKED, now=now, actor=actor, data={"reason": reason}
     )
     return voucher
 
@@ -196,7 +206,10 @@ def expire_due(session: Session, now: datetime, *, batch_size: int = 500) -> int
             return expired
         entries = []
         for voucher in rows:
-            released = release_balance(session, voucher, VoucherStatus.EXPIRED, now=now)
+            # one audit insert for the batch, below
+            released = release_balance(
+                session, voucher, VoucherStatus.EXPIRED, now=now, audit_row=False
+            )
             entries.append(
                 audit.Entry(
                     "voucher.expired", "voucher", voucher.id, data={"released_fen": released}

@@ -18,6 +18,7 @@ from billing.outcomes.models import BaselineProposal, ProposalStatus
 from billing.periods import period_bounds
 from marketplace.errors import Conflict, NotAllowed
 from marketplace.jsonapi import Actor
+from marketplace.states import transition
 
 
 def open_proposal(session: Session, contract: Contract) -> BaselineProposal | None:
@@ -42,7 +43,7 @@ def propose_baseline(
         raise Conflict(_l("The baseline is agreed already; it cannot change."))
     current = open_proposal(session, contract)
     if current is not None:
-        current.status = ProposalStatus.SUPERSEDED
+        transition(current, ProposalStatus.SUPERSEDED, actor)
     proposal = BaselineProposal(
         contract_id=contract.id,
         proposed_by_org_id=actor.organization.id,
@@ -92,15 +93,20 @@ def accept_baseline(
         raise Conflict(_l("No baseline has been proposed yet."))
     if proposal.proposed_by_org_id == actor.organization.id:
         raise Conflict(_l("The other side must accept your proposal."))
-    proposal.status = ProposalStatus.ACCEPTED
-    proposal.decided_at = now
+    transition(proposal, ProposalStatus.ACCEPTED, actor, now=now)
     contract.baseline = proposal.value
     contract.baseline_note = proposal.note
     contract.baseline_agreed_at = now
-    contract.status = ContractStatus.ACTIVE
     contract.anchor_at = now
     contract.current_period_start, contract.current_period_end = period_bounds(now, 0)
-    session.flush()
+    transition(
+        contract,
+        ContractStatus.ACTIVE,
+        actor,
+        now=now,
+        action="baseline.agreed",
+        data={"value": contract.baseline},
+    )
     webhook_events.contract_event(session, contract, "contract.activated", now=now, key="activated")
     for org_id in (contract.buyer_id, contract.vendor_id):
         notify.send(
@@ -113,7 +119,4 @@ def accept_baseline(
             value_en=with_unit(proposal.value, contract, english=True),
             **notify.solution_params(contract),
         )
-    record_audit(
-        session, "baseline.agreed", "contract", contract.id, actor, value=contract.baseline
-    )
     return contract

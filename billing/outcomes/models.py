@@ -13,12 +13,26 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from billing.models import Contract
 from marketplace.db import Base, enum_type, utcnow
 from marketplace.enums import LabeledEnum
+from marketplace.states import Transitions
 
 
 class ProposalStatus(enum.StrEnum):
     OPEN = "open"
     ACCEPTED = "accepted"
     SUPERSEDED = "superseded"  # a counter-proposal replaced it
+
+
+# Recorded on the contract ("baseline.proposed", "baseline.agreed"), not on the proposal.
+PROPOSAL_TRANSITIONS = Transitions(
+    ProposalStatus,
+    {
+        ProposalStatus.OPEN: {ProposalStatus.ACCEPTED, ProposalStatus.SUPERSEDED},
+        ProposalStatus.ACCEPTED: set(),
+        ProposalStatus.SUPERSEDED: set(),
+    },
+    subject=None,
+    stamps={ProposalStatus.ACCEPTED: "decided_at"},
+)
 
 
 class BaselineProposal(Base):
@@ -35,6 +49,7 @@ class BaselineProposal(Base):
     status: Mapped[ProposalStatus] = mapped_column(
         enum_type(ProposalStatus, "proposal_status"), default=ProposalStatus.OPEN
     )
+    transitions = PROPOSAL_TRANSITIONS
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
 
@@ -51,6 +66,21 @@ class ReportStatus(LabeledEnum):
     CONFIRMED = "confirmed", _l("Confirmed")
     DISPUTED = "disputed", _l("Disputed")
     REJECTED = "rejected", _l("Rejected")  # by the operator
+
+
+# Audited as "outcome.<state>" unless the caller names the action (a resolution, silence).
+REPORT_TRANSITIONS = Transitions(
+    ReportStatus,
+    {
+        ReportStatus.SUBMITTED: {ReportStatus.CONFIRMED, ReportStatus.DISPUTED},
+        ReportStatus.DISPUTED: {ReportStatus.CONFIRMED, ReportStatus.REJECTED},  # resolved
+        ReportStatus.CONFIRMED: set(),
+        ReportStatus.REJECTED: set(),
+    },
+    subject="outcome_report",
+    prefix="outcome",
+    stamps={ReportStatus.CONFIRMED: "confirmed_at"},
+)
 
 
 class OutcomeReport(Base):
@@ -87,6 +117,7 @@ class OutcomeReport(Base):
     status: Mapped[ReportStatus] = mapped_column(
         enum_type(ReportStatus, "report_status"), default=ReportStatus.SUBMITTED, index=True
     )
+    transitions = REPORT_TRANSITIONS
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     confirm_by: Mapped[datetime] = mapped_column(index=True)  # end of the verification window
@@ -104,3 +135,8 @@ class OutcomeReport(Base):
 
     def __repr__(self) -> str:
         return f"<OutcomeReport {self.id} contract={self.contract_id} {self.measured} {self.status.value}>"
+
+    def can_verify(self, now: datetime) -> bool:
+        """The buyer may still confirm or dispute it: submitted, and the verification
+        window is open (at its end silence confirms it)."""
+        return self.status is ReportStatus.SUBMITTED and now <= self.confirm_by

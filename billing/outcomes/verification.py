@@ -13,11 +13,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from billing import notify, webhook_events
-from billing.outcomes.common import check_value, record_audit, with_unit
+from billing.outcomes.common import check_value, with_unit
 from billing.outcomes.models import OutcomeReport, ReportStatus
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
+from marketplace.states import transition
 
 
 def _require_buyer(report_: OutcomeReport, actor: Actor) -> None:
@@ -26,10 +27,11 @@ def _require_buyer(report_: OutcomeReport, actor: Actor) -> None:
 
 
 def _within_window(report_: OutcomeReport, now: datetime) -> None:
+    if report_.can_verify(now):
+        return
     if report_.status is not ReportStatus.SUBMITTED:
         raise Conflict(_l("This result has been decided already."))
-    if now > report_.confirm_by:
-        raise Conflict(_l("The verification window has closed; silence confirmed the result."))
+    raise Conflict(_l("The verification window has closed; silence confirmed the result."))
 
 
 def confirm(
@@ -37,10 +39,8 @@ def confirm(
 ) -> OutcomeReport:
     _require_buyer(report_, actor)
     _within_window(report_, now)
-    _count(report_, "buyer", now, report_.measured)
-    session.flush()
+    _count(report_, "buyer", now, report_.measured, actor)
     webhook_events.outcome_event(session, report_, "outcome_report.confirmed", now=now)
-    record_audit(session, "outcome.confirmed", "outcome_report", report_.id, actor)
     return report_
 
 
@@ -51,9 +51,8 @@ def dispute(
     _within_window(report_, now)
     if not reason.strip():
         raise DomainError(_l("Say what is wrong with the result."), field="reason")
-    report_.status = ReportStatus.DISPUTED
     report_.dispute_reason = reason.strip()
-    session.flush()
+    transition(report_, ReportStatus.DISPUTED, actor, now=now, reason=report_.dispute_reason)
     webhook_events.outcome_event(session, report_, "outcome_report.disputed", now=now)
     notify.send(
         session,
@@ -63,14 +62,6 @@ def dispute(
         link=f"/billing/contracts/{report_.contract_id}",
         measured=with_unit(report_.measured, report_.contract),
         measured_en=with_unit(report_.measured, report_.contract, english=True),
-        reason=report_.dispute_reason,
-    )
-    record_audit(
-        session,
-        "outcome.disputed",
-        "outcome_report",
-        report_.id,
-        actor,
         reason=report_.dispute_reason,
     )
     return report_
@@ -95,18 +86,23 @@ def resolve(
     if not note.strip():
         raise DomainError(_l("Explain the decision to both sides."), field="note")
     if decision == "accept":
-        _count(report_, "operator", now, report_.measured)
+        value: Decimal | None = report_.measured
     elif decision == "adjust":
         if adjusted is None:
             raise DomainError(_l("Enter the corrected measured value."), field="adjusted")
-        _count(report_, "operator", now, check_value(adjusted, "adjusted"))
+        value = check_value(adjusted, "adjusted")
     elif decision == "reject":
-        report_.status = ReportStatus.REJECTED
+        value = None
     else:
         raise DomainError(_l("Choose accept, adjust or reject."), field="decision")
     report_.resolution_note = note.strip()
     report_.resolved_by_id = actor.user.id
-    session.flush()
+    action = f"outcome.resolved.{decision}"
+    if value is None:
+        audited = {"note": report_.resolution_note, "billable": report_.billable_measured}
+        transition(report_, ReportStatus.REJECTED, actor, now=now, action=action, data=audited)
+    else:
+        _count(report_, "operator", now, value, actor, action=action, note=report_.resolution_note)
     webhook_events.outcome_event(session, report_, "outcome_report.resolved", now=now)
     for org_id in (report_.contract.buyer_id, report_.contract.vendor_id):
         notify.send(
@@ -117,23 +113,25 @@ def resolve(
             link=f"/billing/contracts/{report_.contract_id}",
             note=report_.resolution_note,
         )
-    record_audit(
-        session,
-        f"outcome.resolved.{decision}",
-        "outcome_report",
-        report_.id,
-        actor,
-        note=report_.resolution_note,
-        billable=report_.billable_measured,
-    )
     return report_
 
 
-def _count(report_: OutcomeReport, how: str, now: datetime, value: Decimal) -> None:
-    report_.status = ReportStatus.CONFIRMED
+def _count(
+    report_: OutcomeReport,
+    how: str,
+    now: datetime,
+    value: Decimal,
+    actor: Actor | None,
+    *,
+    action: str | None = None,
+    note: str | None = None,
+) -> None:
+    """The result counts (is confirmed) at ``value``; audited as ``action`` (default
+    "outcome.confirmed"; a resolution names its note and the billable value)."""
     report_.confirmed_how = how
-    report_.confirmed_at = now
     report_.billable_measured = value
+    audited = None if note is None else {"note": note, "billable": value}
+    transition(report_, ReportStatus.CONFIRMED, actor, now=now, action=action, data=audited)
 
 
 def auto_confirm(session: Session, *, now: datetime) -> int:
@@ -146,8 +144,14 @@ def auto_confirm(session: Session, *, now: datetime) -> int:
         )
     )
     for report_ in due:
-        _count(report_, "silence", report_.confirm_by, report_.measured)
-        record_audit(session, "outcome.confirmed_by_silence", "outcome_report", report_.id, None)
+        _count(
+            report_,
+            "silence",
+            report_.confirm_by,
+            report_.measured,
+            None,
+            action="outcome.confirmed_by_silence",
+        )
     session.flush()
     for report_ in due:
         webhook_events.outcome_event(session, report_, "outcome_report.confirmed", now=now)

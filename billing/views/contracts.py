@@ -5,7 +5,6 @@ Starting a plan is billing/views/start.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import sqlalchemy as sa
 from flask import flash, g, redirect, render_template, request, url_for
@@ -25,7 +24,6 @@ from billing.forms import (
 )
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus
 from billing.outcomes.contract_page import outcome_context
-from billing.periods import prorate
 from billing.usage_chart import for_phone, usage_chart
 from billing.views.common import (
     BUYER,
@@ -253,37 +251,6 @@ def spend_cap(contract_id: int) -> ResponseReturnValue:
 # --- plan change ----------------------------------------------------------------------------
 
 
-@dataclass
-class ProrationPreview:
-    """What ``contracts.change_plan`` will invoice now; mirrors its arithmetic, and
-    tests/billing/test_pages.py checks that the two agree."""
-
-    credit_fen: int
-    charge_fen: int
-    days_left: int
-    days_total: int
-    trial: bool
-
-    @property
-    def net_fen(self) -> int:
-        return self.charge_fen - self.credit_fen
-
-
-def proration_preview(contract: Contract, new_plan: Plan, now: datetime) -> ProrationPreview:
-    start, end = contract.current_period_start, contract.current_period_end
-    days_total = (end.date() - start.date()).days
-    days_left = min(max((end.date() - max(now, start).date()).days, 0), days_total)
-    if contract.status is ContractStatus.TRIALING:
-        return ProrationPreview(0, 0, days_left, days_total, trial=True)
-    return ProrationPreview(
-        credit_fen=prorate(contract.plan.price_fen or 0, start, end, now),
-        charge_fen=prorate(new_plan.price_fen or 0, start, end, now),
-        days_left=days_left,
-        days_total=days_total,
-        trial=False,
-    )
-
-
 @bp.route("/contracts/<int:contract_id>/change-plan", methods=["GET", "POST"])
 @org_required(BUYER, write=True)
 def change_plan(contract_id: int) -> ResponseReturnValue:
@@ -327,7 +294,8 @@ def change_plan(contract_id: int) -> ResponseReturnValue:
             else:
                 status = 422
     if chosen is not None:
-        preview = proration_preview(contract, chosen, utcnow())
+        # the arithmetic contracts.change_plan invoices
+        preview = contract.proration(chosen, utcnow())
     return render_template(
         "billing/change_plan.html",
         contract=contract,

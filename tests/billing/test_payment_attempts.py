@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from billing import card_attempts, invoices, ledger, reconciliation
 from billing import run as billing_run
-from billing.attempt_models import AttemptStatus, IllegalAttemptTransition, PaymentAttempt
+from billing.attempt_models import AttemptStatus, PaymentAttempt
 from billing.ledger_models import LedgerTransaction
 from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
 from billing.payments import bank_transfers, card_payments, gateway
@@ -42,6 +42,7 @@ from marketplace.audit import AuditEvent
 from marketplace.config import Defaults, worker_timeout
 from marketplace.db import utcnow
 from marketplace.errors import Conflict
+from marketplace.states import IllegalTransition
 from tests.billing.conftest import LiveApp
 from tests.billing.factories import buyer_actor, offered_plan, start_contract, subscription_terms
 from tests.billing.holding_proxy import CONFIRM, CREATE, HoldingProxy
@@ -349,9 +350,9 @@ def test_the_database_holds_one_attempt_in_flight_per_invoice(session: Session):
     second.move(AttemptStatus.SUCCEEDED, now=utcnow())
     session.flush()
     attempt(AttemptStatus.STARTED)  # the next one may start
-    with pytest.raises(IllegalAttemptTransition):
+    with pytest.raises(IllegalTransition):
         first.move(AttemptStatus.SUCCEEDED, now=utcnow())
-    with pytest.raises(IllegalAttemptTransition):
+    with pytest.raises(IllegalTransition):
         second.move(AttemptStatus.FAILED, now=utcnow())
 
 
