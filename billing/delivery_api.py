@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from billing import delivery
+from billing.delivery_models import DeliveryAcceptance
 from billing.models import Contract
 from marketplace.db import db, utcnow
 from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, service_call, token_required
@@ -24,8 +25,10 @@ class AcceptIn(ma.Schema):
 
 
 class AcceptanceOut(ma.Schema):
+    """A :class:`~billing.delivery_models.DeliveryAcceptance`."""
+
     contract_id = ma.fields.Integer(required=True)
-    accepted_at = ma.fields.DateTime(required=True)
+    accepted_at = ma.fields.AwareDateTime(required=True)
     note = ma.fields.String(required=True)
 
 
@@ -36,7 +39,7 @@ class AcceptanceOut(ma.Schema):
 @blp.alt_response(403, schema=ErrorSchema)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def accept_delivery(body: dict[str, Any], contract_id: int) -> dict[str, Any]:
+def accept_delivery(body: dict[str, Any], contract_id: int) -> DeliveryAcceptance:
     """The buyer accepts delivery of the contract (once); voucher programs may require it
     before they settle the voucher's part with the vendor."""
     actor = current_actor()
@@ -47,8 +50,4 @@ def accept_delivery(body: dict[str, Any], contract_id: int) -> dict[str, Any]:
         acceptance = delivery.accept_delivery(
             db.session, contract, actor=actor, note=body["note"], now=utcnow()
         )
-    return {
-        "contract_id": contract.id,
-        "accepted_at": acceptance.accepted_at,
-        "note": acceptance.note,
-    }
+    return acceptance

@@ -13,8 +13,9 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from billing import fapiao as rules
-from billing.fapiao_models import Fapiao, FapiaoType
+from billing.fapiao_models import BillingProfile, Fapiao, FapiaoStatus, FapiaoType
 from billing.models import Invoice
+from marketplace.api_fields import DerivedBoolean, DerivedString, state
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.jsonapi import (
@@ -42,8 +43,12 @@ class ProfileIn(ma.Schema):
 
 
 class ProfileOut(ProfileIn):
-    complete = ma.fields.Boolean(
-        required=True, metadata={"description": "enough for a special VAT fapiao (专票)"}
+    """The organization's 开票信息 (a blank one when none is saved yet)."""
+
+    complete = DerivedBoolean(
+        lambda profile: profile.id is not None and profile.is_complete,
+        required=True,
+        metadata={"description": "enough for a special VAT fapiao (专票)"},
     )
 
 
@@ -72,54 +77,34 @@ class FileIn(ma.Schema):
     file = Upload(metadata={"description": "PDF, OFD or XML, <= 10 MB (required)"})
 
 
+def _file_path(found: Fapiao) -> str | None:
+    return f"/api/v1/fapiao/{found.id}/file" if found.file else None
+
+
+def _red_file_path(found: Fapiao) -> str | None:
+    return f"/api/v1/fapiao/{found.id}/red-file" if found.red_file else None
+
+
 class FapiaoOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     invoice_id = ma.fields.Integer(required=True)
-    type = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
+    type = state(FapiaoType, required=True)
+    status = state(FapiaoStatus, required=True)
     buyer_title = ma.fields.String(required=True)
     buyer_tax_id = ma.fields.String(required=True)
-    requested_at = ma.fields.String(required=True)
+    requested_at = ma.fields.AwareDateTime(required=True)
     number = ma.fields.String(allow_none=True, required=True)
-    issued_on = ma.fields.String(allow_none=True, required=True)
+    issued_on = ma.fields.Date(allow_none=True, required=True)
     amount_fen = ma.fields.Integer(allow_none=True, required=True)
-    file = ma.fields.String(
-        allow_none=True, required=True, metadata={"description": "download path"}
+    file = DerivedString(
+        _file_path,
+        allow_none=True,
+        required=True,
+        metadata={"description": "download path"},
     )
     red_number = ma.fields.String(allow_none=True, required=True)
-    red_issued_on = ma.fields.String(allow_none=True, required=True)
-    red_file = ma.fields.String(allow_none=True, required=True)
-
-
-def fapiao_dict(found: Fapiao) -> dict[str, Any]:
-    base = f"/api/v1/fapiao/{found.id}"
-    return {
-        "id": found.id,
-        "invoice_id": found.invoice_id,
-        "type": found.type.value,
-        "status": found.status.value,
-        "buyer_title": found.buyer_title,
-        "buyer_tax_id": found.buyer_tax_id,
-        "requested_at": found.requested_at.isoformat(),
-        "number": found.number,
-        "issued_on": found.issued_on.isoformat() if found.issued_on else None,
-        "amount_fen": found.amount_fen,
-        "file": f"{base}/file" if found.file else None,
-        "red_number": found.red_number,
-        "red_issued_on": found.red_issued_on.isoformat() if found.red_issued_on else None,
-        "red_file": f"{base}/red-file" if found.red_file else None,
-    }
-
-
-def _profile_dict(profile: Any) -> dict[str, Any]:
-    return {
-        "title": profile.title,
-        "tax_id": profile.tax_id,
-        "address_phone": profile.address_phone,
-        "bank_account": profile.bank_account,
-        "email": profile.email,
-        "complete": profile.id is not None and profile.is_complete,
-    }
+    red_issued_on = ma.fields.Date(allow_none=True, required=True)
+    red_file = DerivedString(_red_file_path, allow_none=True, required=True)
 
 
 def _invoice(invoice_id: int) -> Invoice:
@@ -140,9 +125,9 @@ def _fapiao(fapiao_id: int) -> Fapiao:
 @blp.get("/billing-profile")
 @token_required()
 @blp.response(200, ProfileOut)
-def get_profile() -> dict[str, Any]:
+def get_profile() -> BillingProfile:
     """Your organization's 开票信息 (filled from its register data until saved)."""
-    return _profile_dict(rules.profile_of(db.session, current_actor().organization))
+    return rules.profile_of(db.session, current_actor().organization)
 
 
 @blp.put("/billing-profile")
@@ -150,14 +135,14 @@ def get_profile() -> dict[str, Any]:
 @blp.arguments(ProfileIn)
 @blp.response(200, ProfileOut)
 @blp.alt_response(422, schema=ErrorSchema)
-def put_profile(data: dict[str, Any]) -> dict[str, Any]:
+def put_profile(data: dict[str, Any]) -> BillingProfile:
     """Save the 开票信息 (owner or admin); the tax ID is a checked USCC."""
     actor = current_actor()
     with service_call():
         profile = rules.save_profile(
             db.session, actor.organization, actor=actor, now=utcnow(), **data
         )
-    return _profile_dict(profile)
+    return profile
 
 
 @blp.post("/invoices/<int:invoice_id>/fapiao")
@@ -167,7 +152,7 @@ def put_profile(data: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def request_fapiao(data: dict[str, Any], invoice_id: int) -> dict[str, Any]:
+def request_fapiao(data: dict[str, Any], invoice_id: int) -> Fapiao:
     """The buyer asks for a fapiao of a paid invoice (one per invoice)."""
     invoice = _invoice(invoice_id)
     with service_call():
@@ -178,20 +163,20 @@ def request_fapiao(data: dict[str, Any], invoice_id: int) -> dict[str, Any]:
             type_=FapiaoType(data["type"]),
             now=utcnow(),
         )
-    return fapiao_dict(found)
+    return found
 
 
 @blp.get("/invoices/<int:invoice_id>/fapiao")
 @token_required()
 @blp.response(200, FapiaoOut)
 @blp.alt_response(404, schema=ErrorSchema)
-def get_invoice_fapiao(invoice_id: int) -> dict[str, Any]:
+def get_invoice_fapiao(invoice_id: int) -> Fapiao:
     """The invoice's fapiao: for its buyer and vendor, the operator and a subsidising officer."""
     invoice = db.session.get(Invoice, invoice_id)
     found = rules.fapiao_of(db.session, invoice) if invoice else None
     if found is None or not rules.may_download(db.session, found, current_actor()):
         raise ApiError(404, _("No such fapiao."))
-    return fapiao_dict(found)
+    return found
 
 
 def _upload(files: dict[str, Any]) -> tuple[bytes, str]:
@@ -215,7 +200,7 @@ def _issued_on(form: dict[str, Any]) -> date:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def issue(form: dict[str, Any], files: dict[str, Any], fapiao_id: int) -> dict[str, Any]:
+def issue(form: dict[str, Any], files: dict[str, Any], fapiao_id: int) -> Fapiao:
     """The vendor records the issued 数电发票 (multipart: fields and ``file``); the amount
     is the invoice total, vouchers included."""
     found = _fapiao(fapiao_id)
@@ -234,7 +219,7 @@ def issue(form: dict[str, Any], files: dict[str, Any], fapiao_id: int) -> dict[s
             upload_folder=upload_folder(),
             now=utcnow(),
         )
-    return fapiao_dict(found)
+    return found
 
 
 @blp.post("/fapiao/<int:fapiao_id>/red-letter")
@@ -245,7 +230,7 @@ def issue(form: dict[str, Any], files: dict[str, Any], fapiao_id: int) -> dict[s
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def red_letter(form: dict[str, Any], files: dict[str, Any], fapiao_id: int) -> dict[str, Any]:
+def red_letter(form: dict[str, Any], files: dict[str, Any], fapiao_id: int) -> Fapiao:
     """After a refund, the vendor records the red-letter (红字) fapiao reversing the original."""
     found = _fapiao(fapiao_id)
     data, filename = _upload(files)
@@ -261,7 +246,7 @@ def red_letter(form: dict[str, Any], files: dict[str, Any], fapiao_id: int) -> d
             upload_folder=upload_folder(),
             now=utcnow(),
         )
-    return fapiao_dict(found)
+    return found
 
 
 def send_fapiao_file(found: Fapiao, *, red: bool) -> ResponseReturnValue:

@@ -3,6 +3,8 @@ exchange and entitlements, what a customer may use now."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -11,9 +13,10 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from billing import fulfillment, metering
-from billing.models import Contract
+from billing.models import Contract, ContractStatus
 from catalog.limits import LimitExceeded
 from catalog.models import BillingModel
+from marketplace.api_fields import DecimalText, DerivedBoolean, DerivedString, state
 from marketplace.db import db, utcnow
 from marketplace.jsonapi import (
     ApiError,
@@ -37,36 +40,61 @@ class FulfillmentResolveIn(ma.Schema):
     token = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
 
 
+@dataclass(frozen=True)
+class UsageNow:
+    """A usage contract's current period so far."""
+
+    contract: Contract
+    quantity: Decimal
+    estimated_charge_fen: int
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """A contract as the vendor's integration sees it: who, what plan, and (usage plans)
+    the period's usage so far."""
+
+    contract: Contract
+    usage: UsageNow | None = None
+
+
 class BuyerOut(ma.Schema):
+    """The buyer :class:`~marketplace.models.Organization`."""
+
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
     uscc = ma.fields.String(required=True)
     region_code = ma.fields.String(required=True)
-    contact_email = ma.fields.String(required=True)
-    contact_phone = ma.fields.String(required=True)
+    contact_email = DerivedString(lambda org: org.contact_email or "", required=True)
+    contact_phone = DerivedString(lambda org: org.contact_phone or "", required=True)
 
 
 class PlanRefOut(ma.Schema):
-    id = ma.fields.Integer(required=True)
-    name = ma.fields.String(required=True)
-    name_en = ma.fields.String(required=True)
-    billing_model = ma.fields.String(required=True)
-    solution_slug = ma.fields.String(required=True)
+    """A contract's plan (a :class:`~billing.models.Contract`)."""
+
+    id = ma.fields.Integer(attribute="plan.id", required=True)
+    name = ma.fields.String(attribute="plan.name", required=True)
+    name_en = ma.fields.String(attribute="plan.name_en", required=True)
+    billing_model = state(BillingModel, attribute="plan.billing_model", required=True)
+    solution_slug = ma.fields.String(attribute="solution.slug", required=True)
 
 
 class ContractRefOut(ma.Schema):
     id = ma.fields.Integer(required=True)
-    status = ma.fields.String(required=True)
-    current_period_start = ma.fields.String(required=True)
-    current_period_end = ma.fields.String(required=True)
-    trial_end = ma.fields.String(allow_none=True, required=True)
-    created_at = ma.fields.String(required=True)
+    status = state(ContractStatus, required=True)
+    current_period_start = ma.fields.AwareDateTime(required=True)
+    current_period_end = ma.fields.AwareDateTime(required=True)
+    trial_end = ma.fields.AwareDateTime(allow_none=True, required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
 
 
 class FulfillmentResolveOut(ma.Schema):
-    buyer = ma.fields.Nested(BuyerOut, required=True)
-    contract = ma.fields.Nested(ContractRefOut, required=True)
-    plan = ma.fields.Nested(PlanRefOut, required=True)
+    """An :class:`Entitlement`: the buyer, the contract and the plan."""
+
+    buyer = ma.fields.Nested(BuyerOut, attribute="contract.buyer", required=True)
+    # Both read the contract: dump only (marshmallow refuses two loaded fields on one attribute).
+    contract = ma.fields.Nested(ContractRefOut, dump_only=True, required=True)
+    plan = ma.fields.Nested(PlanRefOut, attribute="contract", dump_only=True, required=True)
 
 
 class EntitlementArgs(ma.Schema):
@@ -82,23 +110,41 @@ class EntitlementArgs(ma.Schema):
 
 
 class UsageNowOut(ma.Schema):
-    meter = ma.fields.String(required=True)
-    quantity = ma.fields.String(required=True)
+    """A :class:`UsageNow`."""
+
+    meter = ma.fields.String(attribute="contract.plan.meter", required=True)
+    quantity = DecimalText(required=True)
     estimated_charge_fen = ma.fields.Integer(required=True)
-    spend_cap_fen = ma.fields.Integer(allow_none=True, required=True)
-    over_spend_cap = ma.fields.Boolean(required=True)
+    spend_cap_fen = ma.fields.Integer(
+        attribute="contract.spend_cap_fen", allow_none=True, required=True
+    )
+    over_spend_cap = DerivedBoolean(
+        lambda usage: (
+            usage.contract.spend_cap_fen is not None
+            and usage.estimated_charge_fen >= usage.contract.spend_cap_fen
+        ),
+        required=True,
+    )
 
 
-class EntitlementOut(ma.Schema):
-    contract = ma.fields.Nested(ContractRefOut, required=True)
-    plan = ma.fields.Nested(PlanRefOut, required=True)
-    buyer = ma.fields.Nested(BuyerOut, required=True)
-    entitled = ma.fields.Boolean(
+def _baseline_status(entitlement: Entitlement) -> str | None:
+    contract = entitlement.contract
+    if contract.plan.billing_model is not BillingModel.OUTCOME:
+        return None
+    return "agreed" if contract.baseline_agreed_at else "awaiting_agreement"
+
+
+class EntitlementOut(FulfillmentResolveOut):
+    """An :class:`Entitlement`, with what the buyer may use now."""
+
+    entitled = DerivedBoolean(
+        lambda entitlement: entitlement.contract.status.value in ("trialing", "active"),
         required=True,
         metadata={"description": "May use the service now: trialing or active"},
     )
     usage = ma.fields.Nested(UsageNowOut, allow_none=True, required=True)
-    baseline_status = ma.fields.String(
+    baseline_status = DerivedString(
+        _baseline_status,
         allow_none=True,
         required=True,
         metadata={"description": "outcome plans: `agreed` or `awaiting_agreement`"},
@@ -109,39 +155,6 @@ class EntitlementsOut(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(EntitlementOut), required=True)
 
 
-def buyer_dict(org: Organization) -> dict[str, Any]:
-    return {
-        "id": org.id,
-        "name": org.name,
-        "uscc": org.uscc,
-        "region_code": org.region_code,
-        "contact_email": org.contact_email or "",
-        "contact_phone": org.contact_phone or "",
-    }
-
-
-def _contract_ref(contract: Contract) -> dict[str, Any]:
-    return {
-        "id": contract.id,
-        "status": contract.status.value,
-        "current_period_start": contract.current_period_start.isoformat(),
-        "current_period_end": contract.current_period_end.isoformat(),
-        "trial_end": contract.trial_end.isoformat() if contract.trial_end else None,
-        "created_at": contract.created_at.isoformat(),
-    }
-
-
-def _plan_ref(contract: Contract) -> dict[str, Any]:
-    plan = contract.plan
-    return {
-        "id": plan.id,
-        "name": plan.name,
-        "name_en": plan.name_en,
-        "billing_model": plan.billing_model.value,
-        "solution_slug": contract.solution.slug,
-    }
-
-
 @blp.post("/fulfillment/resolve")
 @token_required([OrgKind.VENDOR], write=True)
 @blp.arguments(FulfillmentResolveIn)
@@ -149,46 +162,24 @@ def _plan_ref(contract: Contract) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema, description="The token was exchanged already")
 @blp.alt_response(410, schema=ErrorSchema, description="The token has expired")
-def resolve_token(body: dict[str, Any]) -> dict[str, Any]:
+def resolve_token(body: dict[str, Any]) -> Entitlement:
     """Exchange a sign-up handoff token (the `marketplace_token` query parameter your
     fulfillment URL received) for the buyer, the contract and the plan. Once only."""
     with service_call():
         contract = fulfillment.resolve(
             db.session, body["token"], actor=current_actor(), now=utcnow()
         )
-    return {
-        "buyer": buyer_dict(contract.buyer),
-        "contract": _contract_ref(contract),
-        "plan": _plan_ref(contract),
-    }
+    return Entitlement(contract)
 
 
-def _entitlement(contract: Contract) -> dict[str, Any]:
-    usage = None
-    if contract.plan.billing_model is BillingModel.USAGE:
-        try:
-            quantity, charge = metering.current_usage(db.session, contract)
-        except LimitExceeded as exc:
-            raise ApiError(409, _("This period's usage is beyond what can be billed.")) from exc
-        cap = contract.spend_cap_fen
-        usage = {
-            "meter": contract.plan.meter,
-            "quantity": format(quantity.normalize(), "f"),
-            "estimated_charge_fen": charge,
-            "spend_cap_fen": cap,
-            "over_spend_cap": cap is not None and charge >= cap,
-        }
-    baseline_status = None
-    if contract.plan.billing_model is BillingModel.OUTCOME:
-        baseline_status = "agreed" if contract.baseline_agreed_at else "awaiting_agreement"
-    return {
-        "contract": _contract_ref(contract),
-        "plan": _plan_ref(contract),
-        "buyer": buyer_dict(contract.buyer),
-        "entitled": contract.status.value in ("trialing", "active"),
-        "usage": usage,
-        "baseline_status": baseline_status,
-    }
+def _entitlement(contract: Contract) -> Entitlement:
+    if contract.plan.billing_model is not BillingModel.USAGE:
+        return Entitlement(contract)
+    try:
+        quantity, charge = metering.current_usage(db.session, contract)
+    except LimitExceeded as exc:
+        raise ApiError(409, _("This period's usage is beyond what can be billed.")) from exc
+    return Entitlement(contract, UsageNow(contract, quantity, charge))
 
 
 @blp.get("/entitlements")
@@ -196,7 +187,7 @@ def _entitlement(contract: Contract) -> dict[str, Any]:
 @blp.arguments(EntitlementArgs, location="query")
 @blp.response(200, EntitlementsOut)
 @blp.alt_response(404, schema=ErrorSchema)
-def entitlements(args: dict[str, Any]) -> dict[str, Any]:
+def entitlements(args: dict[str, Any]) -> dict[str, list[Entitlement]]:
     """What a customer of yours may use now: by contract, or every contract of a buyer
     (by USCC) with you. Another vendor's customer is not found."""
     vendor_id = current_actor().organization.id

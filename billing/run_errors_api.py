@@ -8,7 +8,6 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from billing import run_errors
-from billing.error_models import BillingError
 from marketplace.db import db
 from marketplace.jsonapi import token_required
 from marketplace.models import OrgKind
@@ -22,12 +21,14 @@ blp = Blueprint(
 
 
 class BillingErrorOut(ma.Schema):
+    """A :class:`~billing.error_models.BillingError`."""
+
     id = ma.fields.Integer(required=True)
     contract_id = ma.fields.Integer(required=True)
-    buyer_id = ma.fields.Integer(required=True)
-    vendor_id = ma.fields.Integer(required=True)
-    period_start = ma.fields.String(required=True)
-    period_end = ma.fields.String(required=True)
+    buyer_id = ma.fields.Integer(attribute="contract.buyer_id", required=True)
+    vendor_id = ma.fields.Integer(attribute="contract.vendor_id", required=True)
+    period_start = ma.fields.AwareDateTime(required=True)
+    period_end = ma.fields.AwareDateTime(required=True)
     step = ma.fields.String(
         required=True,
         metadata={
@@ -41,8 +42,8 @@ class BillingErrorOut(ma.Schema):
         },
     )
     message = ma.fields.String(required=True)
-    first_seen_at = ma.fields.String(required=True)
-    last_seen_at = ma.fields.String(required=True)
+    first_seen_at = ma.fields.AwareDateTime(required=True)
+    last_seen_at = ma.fields.AwareDateTime(required=True)
     attempts = ma.fields.Integer(
         required=True, metadata={"description": "billing runs that failed to close the period"}
     )
@@ -53,23 +54,6 @@ class BillingErrorListOut(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(BillingErrorOut), required=True)
 
 
-def billing_error_dict(error: BillingError) -> dict[str, Any]:
-    return {
-        "id": error.id,
-        "contract_id": error.contract_id,
-        "buyer_id": error.contract.buyer_id,
-        "vendor_id": error.contract.vendor_id,
-        "period_start": error.period_start.isoformat(),
-        "period_end": error.period_end.isoformat(),
-        "step": error.step,
-        "code": error.code,
-        "message": error.message,
-        "first_seen_at": error.first_seen_at.isoformat(),
-        "last_seen_at": error.last_seen_at.isoformat(),
-        "attempts": error.attempts,
-    }
-
-
 @blp.get("/billing-errors")
 @token_required([OrgKind.PLATFORM])
 @blp.response(200, BillingErrorListOut)
@@ -78,4 +62,4 @@ def list_billing_errors() -> dict[str, Any]:
     run could not close. Every other contract was invoiced; each run retries these, and an
     error disappears from this list once its period closes."""
     errors = run_errors.open_errors(db.session)
-    return {"total": len(errors), "items": [billing_error_dict(error) for error in errors]}
+    return {"total": len(errors), "items": errors}

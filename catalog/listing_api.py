@@ -12,9 +12,10 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from catalog import fulfillment, screenshots, services
-from catalog.models import Screenshot, Solution, SolutionRevision
-from catalog.presenters import plan_dict
+from catalog.api_schemas import PlanOut
+from catalog.models import Delivery, RevisionStatus, Screenshot, Solution, SolutionStatus
 from catalog.validation import parse_plans, parse_solution
+from marketplace.api_fields import DerivedInteger, state
 from marketplace.db import db
 from marketplace.jsonapi import (
     ApiError,
@@ -110,11 +111,13 @@ class ListingScreenshotOut(ma.Schema):
 
 
 class ListingRevisionOut(ma.Schema):
+    """A :class:`~catalog.models.SolutionRevision` as its vendor edits it."""
+
     number = ma.fields.Integer(required=True)
-    status = ma.fields.String(required=True)
+    status = state(RevisionStatus, required=True)
     review_note = ma.fields.String(required=True, metadata={"description": "why it was rejected"})
-    submitted_at = ma.fields.String(allow_none=True, required=True)
-    reviewed_at = ma.fields.String(allow_none=True, required=True)
+    submitted_at = ma.fields.AwareDateTime(allow_none=True, required=True)
+    reviewed_at = ma.fields.AwareDateTime(allow_none=True, required=True)
     name = ma.fields.String(required=True)
     name_en = ma.fields.String(required=True)
     summary = ma.fields.String(required=True)
@@ -122,7 +125,7 @@ class ListingRevisionOut(ma.Schema):
     description = ma.fields.String(required=True)
     industries = ma.fields.List(ma.fields.String(), required=True)
     scenarios = ma.fields.List(ma.fields.String(), required=True)
-    delivery = ma.fields.String(required=True)
+    delivery = state(Delivery, required=True)
     deploy_days = ma.fields.Integer(required=True)
     voucher_kinds = ma.fields.List(ma.fields.String(), required=True)
     case_studies = ma.fields.List(ma.fields.Dict(), required=True)
@@ -132,70 +135,27 @@ class ListingRevisionOut(ma.Schema):
     deploy_steps = ma.fields.List(ma.fields.String(), required=True)
     agreement = ma.fields.String(required=True)
     agreement_version = ma.fields.Integer(required=True)
-    plans = ma.fields.List(ma.fields.Dict(), required=True)
+    plans = ma.fields.List(ma.fields.Nested(PlanOut), required=True)
     screenshots = ma.fields.List(ma.fields.Nested(ListingScreenshotOut), required=True)
 
 
 class ListingOut(ma.Schema):
+    """A :class:`~catalog.models.Solution` as its vendor manages it."""
+
     id = ma.fields.Integer(required=True)
     slug = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
+    status = state(SolutionStatus, required=True)
     fulfillment_url = ma.fields.String(required=True)
-    published_revision = ma.fields.Integer(allow_none=True, required=True)
+    published_revision = DerivedInteger(
+        lambda solution: solution.published.number if solution.published else None,
+        allow_none=True,
+        required=True,
+    )
     current = ma.fields.Nested(
         ListingRevisionOut,
         required=True,
         metadata={"description": "the version being worked on, else the published one"},
     )
-
-
-def _revision_dict(revision: SolutionRevision) -> dict[str, Any]:
-    return {
-        "number": revision.number,
-        "status": revision.status.value,
-        "review_note": revision.review_note,
-        "submitted_at": revision.submitted_at.isoformat() if revision.submitted_at else None,
-        "reviewed_at": revision.reviewed_at.isoformat() if revision.reviewed_at else None,
-        "name": revision.name,
-        "name_en": revision.name_en,
-        "summary": revision.summary,
-        "summary_en": revision.summary_en,
-        "description": revision.description,
-        "industries": list(revision.industries),
-        "scenarios": list(revision.scenarios),
-        "delivery": revision.delivery.value,
-        "deploy_days": revision.deploy_days,
-        "voucher_kinds": list(revision.voucher_kinds),
-        "case_studies": list(revision.case_studies),
-        "faq": list(revision.faq),
-        "support": dict(revision.support),
-        "sla": dict(revision.sla),
-        "deploy_steps": list(revision.deploy_steps),
-        "agreement": revision.agreement,
-        "agreement_version": revision.agreement_version,
-        "plans": [plan_dict(plan) for plan in revision.plans],
-        "screenshots": [
-            {
-                "id": shot.id,
-                "caption": shot.caption,
-                "content_type": shot.content_type,
-                "width": shot.width,
-                "height": shot.height,
-            }
-            for shot in revision.screenshots
-        ],
-    }
-
-
-def listing_dict(solution: Solution) -> dict[str, Any]:
-    return {
-        "id": solution.id,
-        "slug": solution.slug,
-        "status": solution.status.value,
-        "fulfillment_url": solution.fulfillment_url,
-        "published_revision": solution.published.number if solution.published else None,
-        "current": _revision_dict(solution.current),
-    }
 
 
 def _own_listing(solution_id: int) -> Solution:
@@ -210,10 +170,10 @@ def _own_listing(solution_id: int) -> Solution:
 @blp.get("/listings")
 @token_required([OrgKind.VENDOR])
 @blp.response(200, ListingOut(many=True))
-def list_listings() -> list[dict[str, Any]]:
+def list_listings() -> list[Solution]:
     """Your organization's listings, with the review status of each."""
     org_id = current_actor().organization.id
-    return [listing_dict(s) for s in services.vendor_solutions(db.session, org_id)]
+    return list(services.vendor_solutions(db.session, org_id))
 
 
 @blp.post("/listings")
@@ -221,7 +181,7 @@ def list_listings() -> list[dict[str, Any]]:
 @blp.arguments(ListingIn)
 @blp.response(201, ListingOut)
 @blp.alt_response(422, schema=ErrorSchema)
-def create_listing(body: dict[str, Any]) -> dict[str, Any]:
+def create_listing(body: dict[str, Any]) -> Solution:
     """A new draft, optionally with its plans and fulfillment URL (a draft may have no plan
     yet; submitting needs one)."""
     with service_call():
@@ -244,16 +204,16 @@ def create_listing(body: dict[str, Any]) -> dict[str, Any]:
                 url=str(body["fulfillment_url"]),
                 policy=UrlPolicy.from_config(),
             )
-    return listing_dict(solution)
+    return solution
 
 
 @blp.get("/listings/<int:solution_id>")
 @token_required([OrgKind.VENDOR, OrgKind.PLATFORM])
 @blp.response(200, ListingOut)
 @blp.alt_response(404, schema=ErrorSchema)
-def get_listing(solution_id: int) -> dict[str, Any]:
+def get_listing(solution_id: int) -> Solution:
     """A listing with the version being worked on, its review status and the reasons."""
-    return listing_dict(_own_listing(solution_id))
+    return _own_listing(solution_id)
 
 
 @blp.put("/listings/<int:solution_id>")
@@ -263,7 +223,7 @@ def get_listing(solution_id: int) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def update_listing(body: dict[str, Any], solution_id: int) -> dict[str, Any]:
+def update_listing(body: dict[str, Any], solution_id: int) -> Solution:
     """Replace the content (case studies included); editing a published listing starts a
     new version, reviewed again while the published one stays visible."""
     solution = _own_listing(solution_id)
@@ -271,7 +231,7 @@ def update_listing(body: dict[str, Any], solution_id: int) -> dict[str, Any]:
         services.update_content(
             db.session, solution, actor=current_actor(), content=parse_solution(body)
         )
-    return listing_dict(solution)
+    return solution
 
 
 @blp.put("/listings/<int:solution_id>/plans")
@@ -281,14 +241,14 @@ def update_listing(body: dict[str, Any], solution_id: int) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def replace_plans(body: dict[str, Any], solution_id: int) -> dict[str, Any]:
+def replace_plans(body: dict[str, Any], solution_id: int) -> Solution:
     """Replace the plans of the version being worked on."""
     solution = _own_listing(solution_id)
     with service_call():
         services.update_plans(
             db.session, solution, actor=current_actor(), plans=parse_plans(body["plans"])
         )
-    return listing_dict(solution)
+    return solution
 
 
 @blp.put("/listings/<int:solution_id>/fulfillment-url")
@@ -297,7 +257,7 @@ def replace_plans(body: dict[str, Any], solution_id: int) -> dict[str, Any]:
 @blp.response(200, ListingOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def set_fulfillment_url(body: dict[str, Any], solution_id: int) -> dict[str, Any]:
+def set_fulfillment_url(body: dict[str, Any], solution_id: int) -> Solution:
     """Where buyers who started a plan are sent to sign up (with a one-time token)."""
     solution = _own_listing(solution_id)
     with service_call():
@@ -308,7 +268,7 @@ def set_fulfillment_url(body: dict[str, Any], solution_id: int) -> dict[str, Any
             url=body["fulfillment_url"],
             policy=UrlPolicy.from_config(),
         )
-    return listing_dict(solution)
+    return solution
 
 
 @blp.post("/listings/<int:solution_id>/screenshots")
@@ -354,12 +314,12 @@ def delete_screenshot(solution_id: int, screenshot_id: int) -> None:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def submit_listing(solution_id: int) -> dict[str, Any]:
+def submit_listing(solution_id: int) -> Solution:
     """Send the version being worked on to review."""
     solution = _own_listing(solution_id)
     with service_call():
         services.submit(db.session, solution, actor=current_actor())
-    return listing_dict(solution)
+    return solution
 
 
 @blp.post("/listings/<int:solution_id>/withdraw")
@@ -367,12 +327,12 @@ def submit_listing(solution_id: int) -> dict[str, Any]:
 @blp.response(200, ListingOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def withdraw_listing(solution_id: int) -> dict[str, Any]:
+def withdraw_listing(solution_id: int) -> Solution:
     """Take a version in review back to draft."""
     solution = _own_listing(solution_id)
     with service_call():
         services.withdraw(db.session, solution, actor=current_actor())
-    return listing_dict(solution)
+    return solution
 
 
 @blp.post("/listings/<int:solution_id>/approve")
@@ -381,12 +341,12 @@ def withdraw_listing(solution_id: int) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def approve_listing(solution_id: int) -> dict[str, Any]:
+def approve_listing(solution_id: int) -> Solution:
     """The operator publishes the version in review (the vendor must be verified)."""
     solution = _own_listing(solution_id)
     with service_call():
         services.approve(db.session, solution, actor=current_actor())
-    return listing_dict(solution)
+    return solution
 
 
 @blp.post("/listings/<int:solution_id>/reject")
@@ -396,9 +356,9 @@ def approve_listing(solution_id: int) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def reject_listing(body: dict[str, Any], solution_id: int) -> dict[str, Any]:
+def reject_listing(body: dict[str, Any], solution_id: int) -> Solution:
     """The operator sends the version back with what to change (shown to the vendor)."""
     solution = _own_listing(solution_id)
     with service_call():
         services.reject(db.session, solution, actor=current_actor(), note=body["note"])
-    return listing_dict(solution)
+    return solution

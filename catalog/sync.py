@@ -146,6 +146,7 @@ def changes(session: Session, after: Cursor, *, limit: int) -> SyncPage:
             after = Walk(since=None)  # entries it needs were pruned: tell everything again
         else:
             return _follow_log(session, after.position, limit)
+    assert isinstance(after, Walk)  # a cursor is a log position or a walk
     return _walk(session, after, limit)
 
 
@@ -178,7 +179,7 @@ def _follow_log(session: Session, position: int, limit: int) -> SyncPage:
     return _page(rows, LogPosition(entries[-1].id), has_more)
 
 
-def _told() -> sa.Select[tuple[Solution]]:
+def _told() -> sa.Select[Solution]:
     """Solutions sync tells about: those public once (never public: nothing to tell)."""
     return (
         sa.select(Solution)
@@ -197,14 +198,6 @@ def _page(rows: list[Solution], cursor: Cursor, has_more: bool) -> SyncPage:
         next_cursor=cursor.encode(),
         has_more=has_more,
     )
-
-
-def tombstone_dict(solution: Solution) -> dict[str, Any]:
-    return {
-        "slug": solution.slug,
-        "status": solution.status.value,
-        "changed_at": solution.changed_at.isoformat(),
-    }
 
 
 @event.listens_for(Session, "before_flush")

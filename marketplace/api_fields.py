@@ -57,6 +57,18 @@ class DerivedBoolean(_Derived, ma.fields.Boolean):
     """A yes/no worked out from the object."""
 
 
+class DerivedNumber(_Derived, ma.fields.Float):
+    """A number worked out from the object (e.g. an average rating)."""
+
+
+class DerivedDate(_Derived, ma.fields.Date):
+    """A day worked out from the object (``YYYY-MM-DD``)."""
+
+
+class DerivedDict(_Derived, ma.fields.Dict):
+    """A mapping worked out from the object."""
+
+
 class DerivedDecimalText(_Derived, DecimalText):
     """A decimal worked out from the object, as :class:`DecimalText`."""
 

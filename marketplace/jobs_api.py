@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from marketplace import outbox
+from marketplace.api_fields import state
 from marketplace.db import db, utcnow
 from marketplace.jsonapi import ApiError, ErrorSchema, service_call, token_required
 from marketplace.models import OrgKind
@@ -27,13 +28,13 @@ class JobQuery(ma.Schema):
 class JobOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     kind = ma.fields.String(required=True)
-    status = ma.fields.Function(lambda job: job.status.value, required=True)
+    status = state(JobStatus, required=True)
     attempts = ma.fields.Integer(required=True)
-    next_attempt_at = ma.fields.DateTime(required=True)
+    next_attempt_at = ma.fields.AwareDateTime(required=True)
     last_error = ma.fields.String(required=True)
-    created_at = ma.fields.DateTime(required=True)
-    updated_at = ma.fields.DateTime(required=True)
-    finished_at = ma.fields.DateTime(allow_none=True, required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    updated_at = ma.fields.AwareDateTime(required=True)
+    finished_at = ma.fields.AwareDateTime(allow_none=True, required=True)
 
 
 class JobListOut(ma.Schema):

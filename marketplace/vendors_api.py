@@ -10,9 +10,10 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from marketplace import services
+from marketplace.api_fields import state
 from marketplace.db import db
 from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, service_call, token_required
-from marketplace.models import Organization, OrgKind
+from marketplace.models import Organization, OrgKind, Verification
 
 blp = Blueprint(
     "vendors_api", __name__, url_prefix="/api/v1", description="Vendor verification (operator)"
@@ -29,11 +30,13 @@ class VerificationIn(ma.Schema):
 
 
 class VerificationOut(ma.Schema):
-    organization_id = ma.fields.Integer(required=True)
+    """The vendor :class:`~marketplace.models.Organization`'s verification."""
+
+    organization_id = ma.fields.Integer(attribute="id", required=True)
     name = ma.fields.String(required=True)
-    verification = ma.fields.String(required=True)
+    verification = state(Verification, required=True)
     verification_note = ma.fields.String(required=True)
-    verified_at = ma.fields.String(allow_none=True, required=True)
+    verified_at = ma.fields.AwareDateTime(allow_none=True, required=True)
 
 
 @blp.post("/organizations/<int:org_id>/verification")
@@ -42,7 +45,7 @@ class VerificationOut(ma.Schema):
 @blp.response(200, VerificationOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def review_vendor(body: dict[str, Any], org_id: int) -> dict[str, Any]:
+def review_vendor(body: dict[str, Any], org_id: int) -> Organization:
     """Verify a vendor (its listings may then be published) or reject its verification."""
     org = db.session.get(Organization, org_id)
     if org is None:
@@ -55,10 +58,4 @@ def review_vendor(body: dict[str, Any], org_id: int) -> dict[str, Any]:
             approve=body["decision"] == "verify",
             note=body["note"],
         )
-    return {
-        "organization_id": org.id,
-        "name": org.name,
-        "verification": org.verification.value,
-        "verification_note": org.verification_note,
-        "verified_at": org.verified_at.isoformat() if org.verified_at else None,
-    }
+    return org

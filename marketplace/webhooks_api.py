@@ -11,11 +11,18 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from marketplace import webhooks
+from marketplace.api_fields import state
 from marketplace.db import db, utcnow
 from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, service_call, token_required
 from marketplace.models import OrgKind
 from marketplace.urls import MAX_URL_LENGTH, UrlPolicy
-from marketplace.webhook_models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
+from marketplace.webhook_models import (
+    EVENT_TYPES,
+    DeliveryStatus,
+    EndpointStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 blp = Blueprint(
     "webhooks_api", __name__, url_prefix="/api/v1", description="Vendor webhook endpoints"
@@ -41,10 +48,10 @@ class EndpointOut(ma.Schema):
     url = ma.fields.String(required=True)
     description = ma.fields.String(required=True)
     event_types = ma.fields.List(ma.fields.String(), required=True)
-    status = ma.fields.Function(lambda e: e.status.value, required=True)
+    status = state(EndpointStatus, required=True)
     disabled_reason = ma.fields.String(required=True)
-    previous_secret_expires_at = ma.fields.DateTime(allow_none=True, required=True)
-    created_at = ma.fields.DateTime(required=True)
+    previous_secret_expires_at = ma.fields.AwareDateTime(allow_none=True, required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
 
 
 class EndpointWithSecretOut(EndpointOut):
@@ -58,7 +65,7 @@ class EndpointListOut(ma.Schema):
 
 
 class AttemptOut(ma.Schema):
-    started_at = ma.fields.DateTime(required=True)
+    started_at = ma.fields.AwareDateTime(required=True)
     duration_ms = ma.fields.Integer(required=True)
     response_status = ma.fields.Integer(allow_none=True, required=True)
     response_body = ma.fields.String(required=True, metadata={"description": "first 2 KB"})
@@ -67,12 +74,12 @@ class AttemptOut(ma.Schema):
 
 class DeliveryOut(ma.Schema):
     id = ma.fields.Integer(required=True)
-    event_id = ma.fields.Function(lambda d: d.event.public_id, required=True)
-    event_type = ma.fields.Function(lambda d: d.event.type, required=True)
-    status = ma.fields.Function(lambda d: d.status.value, required=True)
+    event_id = ma.fields.String(attribute="event.public_id", required=True)
+    event_type = ma.fields.String(attribute="event.type", required=True)
+    status = state(DeliveryStatus, required=True)
     request_body = ma.fields.String(attribute="body", required=True)
-    created_at = ma.fields.DateTime(required=True)
-    finished_at = ma.fields.DateTime(allow_none=True, required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    finished_at = ma.fields.AwareDateTime(allow_none=True, required=True)
     attempts = ma.fields.List(ma.fields.Nested(AttemptOut), required=True)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from marketplace import create_app, migrate, services
 from marketplace.db import make_engine, normalize_url
+from tests.api.shapes import check_answers
 from tests.mail import SmtpSink
 
 POSTGRES_URL = os.environ.get("DATABASE_URL")
@@ -79,6 +80,7 @@ def smtp(config: dict[str, object]) -> Iterator[SmtpSink]:
 @pytest.fixture
 def app(config: dict[str, object]) -> Iterator[Flask]:
     app = create_app(config)
+    check_answers(app)  # every API answer against its declared schema (tests/api/shapes.py)
     state = app.extensions["marketplace.db"]
     connection = state.engine.connect()
     outer = connection.begin()

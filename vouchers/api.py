@@ -48,19 +48,13 @@ from vouchers.api_schemas import (
 from vouchers.evidence import DocumentSpec
 from vouchers.evidence_models import DocumentAccepts
 from vouchers.models import (
+    Anomaly,
     AnomalyStatus,
     Application,
     Program,
     ProgramStatus,
     Settlement,
-)
-from vouchers.presenters import (
-    anomaly_dict,
-    application_dict,
-    program_dict,
-    redemption_dict,
-    settlement_dict,
-    voucher_dict,
+    Voucher,
 )
 from vouchers.views.common import content_disposition
 
@@ -102,10 +96,10 @@ def _own_settlement(settlement_id: int) -> Settlement:
 @blp.get("/voucher-programs")
 @blp.arguments(ProgramListArgs, location="query")
 @blp.response(200, ProgramOut(many=True))
-def list_programs(args: dict[str, Any]) -> list[dict[str, Any]]:
+def list_programs(args: dict[str, Any]) -> list[Program]:
     """Published programs whose application window is open now; no token needed."""
     kind = VoucherKind(args["kind"]) if args.get("kind") else None
-    return [program_dict(p) for p in programs.open_programs(db.session, utcnow(), kind=kind)]
+    return programs.open_programs(db.session, utcnow(), kind=kind)
 
 
 @blp.post("/voucher-programs")
@@ -113,7 +107,7 @@ def list_programs(args: dict[str, Any]) -> list[dict[str, Any]]:
 @blp.arguments(ProgramIn)
 @blp.response(201, ProgramOut)
 @blp.alt_response(409, schema=ErrorSchema)
-def create_program(body: dict[str, Any]) -> dict[str, Any]:
+def create_program(body: dict[str, Any]) -> Program:
     """A program of the token's government organization: a draft, or published at once
     with ``publish``."""
     actor = current_actor()
@@ -145,7 +139,7 @@ def create_program(body: dict[str, Any]) -> dict[str, Any]:
             programs.publish_program(
                 db.session, program, actor=actor, now=utcnow(), confirm_fen=body["budget_fen"]
             )
-    return program_dict(program)
+    return program
 
 
 @blp.post("/voucher-programs/<int:program_id>/applications")
@@ -154,7 +148,7 @@ def create_program(body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(201, ApplicationOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def apply(body: dict[str, Any], program_id: int) -> dict[str, Any]:
+def apply(body: dict[str, Any], program_id: int) -> Application:
     """Apply for ``requested_fen``. An enterprise that does not qualify gets 422
     ``not_eligible`` with one entry in ``fields`` per failed rule (region, size_class,
     industry, program_closed, annual_cap, dishonest)."""
@@ -171,7 +165,7 @@ def apply(body: dict[str, Any], program_id: int) -> dict[str, Any]:
             now=now,
             note=body["note"],
         )
-    return application_dict(application, now)
+    return application
 
 
 @blp.post("/voucher-applications/<int:application_id>/approve")
@@ -180,7 +174,7 @@ def apply(body: dict[str, Any], program_id: int) -> dict[str, Any]:
 @blp.response(200, ApplicationOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def approve(body: dict[str, Any], application_id: int) -> dict[str, Any]:
+def approve(body: dict[str, Any], application_id: int) -> Application:
     """Approve for the requested amount or less; the voucher is issued at once, or when
     the program's public notice (公示) ends without an upheld objection. Every document
     of the application is listed in ``checked_documents``; above the confirmation
@@ -198,7 +192,7 @@ def approve(body: dict[str, Any], application_id: int) -> dict[str, Any]:
             confirm_fen=body["confirm_fen"],
         )
     db.session.refresh(application)
-    return application_dict(application, now)
+    return application
 
 
 @blp.post("/voucher-applications/<int:application_id>/reject")
@@ -207,7 +201,7 @@ def approve(body: dict[str, Any], application_id: int) -> dict[str, Any]:
 @blp.response(200, ApplicationOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def reject(body: dict[str, Any], application_id: int) -> dict[str, Any]:
+def reject(body: dict[str, Any], application_id: int) -> Application:
     application = _own_application(application_id)
     now = utcnow()
     with service_call():
@@ -215,19 +209,15 @@ def reject(body: dict[str, Any], application_id: int) -> dict[str, Any]:
             db.session, application, actor=current_actor(), reason=body["reason"], now=now
         )
     db.session.refresh(application)
-    return application_dict(application, now)
+    return application
 
 
 @blp.get("/vouchers")
 @token_required(ENTERPRISE)
 @blp.response(200, VoucherOut(many=True))
-def list_vouchers() -> list[dict[str, Any]]:
+def list_vouchers() -> list[Voucher]:
     """The enterprise's own vouchers with their balances, usable ones first."""
-    now = utcnow()
-    return [
-        voucher_dict(v, now)
-        for v in wallet.vouchers_of(db.session, current_actor().organization.id)
-    ]
+    return wallet.vouchers_of(db.session, current_actor().organization.id)
 
 
 # --- the officer's books -------------------------------------------------------------------
@@ -271,7 +261,7 @@ def list_redemptions(args: dict[str, Any], program_id: int) -> Any:
             sheet.title, args["format"], f"redemptions-{program.id}"
         )
         return response
-    return [redemption_dict(r) for r in redemptions.redemptions_in(db.session, program)]
+    return redemptions.redemptions_in(db.session, program)
 
 
 @blp.get("/voucher-programs/<int:program_id>/stats")
@@ -312,11 +302,11 @@ def program_stats(program_id: int) -> dict[str, Any]:
 @blp.arguments(AnomalyArgs, location="query")
 @blp.response(200, AnomalyOut(many=True))
 @blp.alt_response(404, schema=ErrorSchema)
-def list_anomalies(args: dict[str, Any], program_id: int) -> list[dict[str, Any]]:
+def list_anomalies(args: dict[str, Any], program_id: int) -> list[Anomaly]:
     """Cases the anomaly rules found (the console's scan records them), newest first."""
     program = _own_program(program_id)
     status = AnomalyStatus(args["status"]) if args.get("status") else None
-    return [anomaly_dict(a) for a in anomalies.anomalies_in(db.session, program, status=status)]
+    return anomalies.anomalies_in(db.session, program, status=status)
 
 
 # --- settlements ---------------------------------------------------------------------------
@@ -328,7 +318,7 @@ def list_anomalies(args: dict[str, Any], program_id: int) -> list[dict[str, Any]
 @blp.response(201, SettlementOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def create_settlement(body: dict[str, Any], program_id: int) -> dict[str, Any]:
+def create_settlement(body: dict[str, Any], program_id: int) -> Settlement:
     """A draft batch of the vendor's unsettled redemptions in [period_start, period_end),
     less clawbacks due."""
     program = _own_program(program_id)
@@ -342,7 +332,7 @@ def create_settlement(body: dict[str, Any], program_id: int) -> dict[str, Any]:
             period_end=body["period_end"] or dates.day_end(body["last_day"]),
             now=utcnow(),
         )
-    return settlement_dict(settlement)
+    return settlement
 
 
 @blp.post("/settlements/<int:settlement_id>/approve")
@@ -350,13 +340,13 @@ def create_settlement(body: dict[str, Any], program_id: int) -> dict[str, Any]:
 @blp.response(200, SettlementOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def approve_settlement(settlement_id: int) -> dict[str, Any]:
+def approve_settlement(settlement_id: int) -> Settlement:
     settlement = _own_settlement(settlement_id)
     with service_call():
         settlement = settlements.approve_settlement(
             db.session, settlement, actor=current_actor(), now=utcnow()
         )
-    return settlement_dict(settlement)
+    return settlement
 
 
 @blp.post("/settlements/<int:settlement_id>/mark-paid")
@@ -365,7 +355,7 @@ def approve_settlement(settlement_id: int) -> dict[str, Any]:
 @blp.response(200, SettlementOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
-def mark_paid(body: dict[str, Any], settlement_id: int) -> dict[str, Any]:
+def mark_paid(body: dict[str, Any], settlement_id: int) -> Settlement:
     """Record the bank payment of an approved batch."""
     settlement = _own_settlement(settlement_id)
     with service_call():
@@ -376,4 +366,4 @@ def mark_paid(body: dict[str, Any], settlement_id: int) -> dict[str, Any]:
             bank_reference=body["bank_reference"],
             now=utcnow(),
         )
-    return settlement_dict(settlement)
+    return settlement

@@ -1,20 +1,41 @@
 """The voucher API's request and response schemas (the OpenAPI document is generated
-from them)."""
+from them). The ``...Out`` schemas dump the models themselves: programs, applications,
+vouchers, redemptions, anomalies and settlements are declared here once."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import marshmallow as ma
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from catalog.models import VoucherKind
+from marketplace import dates
+from marketplace.api_fields import (
+    DerivedBoolean,
+    DerivedDate,
+    DerivedInteger,
+    DerivedList,
+    DerivedNested,
+    DerivedString,
+    state,
+)
 from marketplace.dates import Day, Moment
+from marketplace.db import db, utcnow
 from marketplace.jsonapi import Fen, row_id
 from marketplace.sizeclass import SizeClass
+from vouchers import eligibility, evidence, programs
 from vouchers.evidence_models import DocumentAccepts
 from vouchers.models import (
+    AnomalyRule,
     AnomalyStatus,
+    ApplicationStatus,
+    ProgramStatus,
+    RedemptionStatus,
+    SettlementStatus,
+    Voucher,
+    VoucherStatus,
 )
 from vouchers.programs import MAX_VALIDITY_DAYS
 
@@ -102,33 +123,49 @@ class ProgramIn(ma.Schema):
 class ProgramOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     owner_org_id = ma.fields.Integer(required=True)
-    owner_name = ma.fields.String(required=True)
+    owner_name = ma.fields.String(attribute="owner.name", required=True)
     name = ma.fields.String(required=True)
     description = ma.fields.String(required=True)
-    kind = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
+    kind = state(VoucherKind, required=True)
+    status = state(ProgramStatus, required=True)
     region_prefix = ma.fields.String(required=True)
     budget_fen = ma.fields.Integer(required=True)
-    available_fen = ma.fields.Integer(required=True, metadata={"description": "budget left"})
+    available_fen = DerivedInteger(
+        lambda program: programs.figures(db.session, program).available_fen,
+        required=True,
+        metadata={"description": "budget left"},
+    )
     ratio_bp = ma.fields.Integer(required=True)
     annual_cap_fen = ma.fields.Integer(required=True)
     invoice_cap_fen = ma.fields.Integer(allow_none=True, required=True)
     size_classes = ma.fields.List(ma.fields.String(), required=True)
     industries = ma.fields.List(ma.fields.String(), required=True)
     vendor_whitelist = ma.fields.List(ma.fields.Integer(), required=True)
-    opens_at = ma.fields.String(required=True)
-    closes_at = ma.fields.String(required=True, metadata={"description": "exclusive"})
-    opens_on = ma.fields.String(
-        required=True, metadata={"description": "first day to apply (China), YYYY-MM-DD"}
+    opens_at = ma.fields.AwareDateTime(required=True)
+    closes_at = ma.fields.AwareDateTime(required=True, metadata={"description": "exclusive"})
+    opens_on = DerivedDate(
+        lambda program: dates.first_day(program.opens_at),
+        required=True,
+        metadata={"description": "first day to apply (China), YYYY-MM-DD"},
     )
-    closes_on = ma.fields.String(
-        required=True, metadata={"description": "last day to apply, inclusive (China)"}
+    closes_on = DerivedDate(
+        lambda program: dates.last_day(program.closes_at),
+        required=True,
+        metadata={"description": "last day to apply, inclusive (China)"},
     )
     validity_days = ma.fields.Integer(required=True)
-    published_at = ma.fields.String(allow_none=True, required=True)
-    region_name = ma.fields.String(required=True, metadata={"description": "the region by name"})
+    published_at = ma.fields.AwareDateTime(allow_none=True, required=True)
+    region_name = DerivedString(
+        lambda program: programs.region_name(program.region_prefix),
+        required=True,
+        metadata={"description": "the region by name"},
+    )
     notice_days = ma.fields.Integer(required=True)
-    required_documents = ma.fields.List(ma.fields.Nested(RequiredDocumentSchema), required=True)
+    required_documents = DerivedList(
+        lambda program: evidence.specs_of(db.session, program.id),
+        ma.fields.Nested(RequiredDocumentSchema),
+        required=True,
+    )
 
 
 class ProgramListArgs(ma.Schema):
@@ -146,40 +183,55 @@ class ReasonOut(ma.Schema):
 
 
 class EligibilityOut(ma.Schema):
+    """An :class:`~vouchers.eligibility.Eligibility`: a reason for every failed rule."""
+
     ok = ma.fields.Boolean(required=True)
     annual_cap_remaining_fen = ma.fields.Integer(required=True)
-    reasons = ma.fields.List(ma.fields.Nested(ReasonOut), required=True)
+    reasons = ma.fields.List(ma.fields.Nested(ReasonOut), attribute="failures", required=True)
 
 
 class VoucherOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     code = ma.fields.String(required=True)
     program_id = ma.fields.Integer(required=True)
-    program_name = ma.fields.String(required=True)
+    program_name = ma.fields.String(attribute="program.name", required=True)
     holder_org_id = ma.fields.Integer(required=True)
-    kind = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
+    kind = state(VoucherKind, required=True)
+    status = state(VoucherStatus, required=True)
     face_fen = ma.fields.Integer(required=True)
     balance_fen = ma.fields.Integer(required=True)
     redeemed_fen = ma.fields.Integer(required=True)
     released_fen = ma.fields.Integer(required=True)
-    issued_at = ma.fields.String(required=True)
-    expires_at = ma.fields.String(required=True)
-    usable = ma.fields.Boolean(required=True)
+    issued_at = ma.fields.AwareDateTime(required=True)
+    expires_at = ma.fields.AwareDateTime(required=True)
+    usable = DerivedBoolean(lambda voucher: voucher.is_usable(utcnow()), required=True)
 
 
 class ApplicationOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     program_id = ma.fields.Integer(required=True)
     applicant_org_id = ma.fields.Integer(required=True)
-    status = ma.fields.String(required=True)
+    status = state(ApplicationStatus, required=True)
     requested_fen = ma.fields.Integer(required=True)
     approved_fen = ma.fields.Integer(allow_none=True, required=True)
     decision_reason = ma.fields.String(required=True)
-    created_at = ma.fields.String(required=True)
-    decided_at = ma.fields.String(allow_none=True, required=True)
-    eligibility = ma.fields.Nested(EligibilityOut, required=True)
-    voucher = ma.fields.Nested(VoucherOut, allow_none=True, required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    decided_at = ma.fields.AwareDateTime(allow_none=True, required=True)
+    eligibility = DerivedNested(
+        lambda application: eligibility.check(
+            db.session, application.program, application.applicant, utcnow(), window=False
+        ),
+        EligibilityOut,
+        required=True,
+    )
+    voucher = DerivedNested(
+        lambda application: db.session.scalar(
+            sa.select(Voucher).where(Voucher.application_id == application.id)
+        ),
+        VoucherOut,
+        allow_none=True,
+        required=True,
+    )
 
 
 class ApproveIn(ma.Schema):
@@ -216,14 +268,14 @@ class RedemptionOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     invoice_id = ma.fields.Integer(required=True)
     contract_id = ma.fields.Integer(allow_none=True, required=True)
-    voucher_code = ma.fields.String(required=True)
+    voucher_code = ma.fields.String(attribute="voucher.code", required=True)
     buyer_id = ma.fields.Integer(required=True)
     vendor_id = ma.fields.Integer(required=True)
     amount_fen = ma.fields.Integer(required=True)
     eligible_fen = ma.fields.Integer(required=True)
-    status = ma.fields.String(required=True)
-    created_at = ma.fields.String(required=True)
-    reversed_at = ma.fields.String(allow_none=True, required=True)
+    status = state(RedemptionStatus, required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    reversed_at = ma.fields.AwareDateTime(allow_none=True, required=True)
     reversal_reason = ma.fields.String(required=True)
     settlement_id = ma.fields.Integer(allow_none=True, required=True)
 
@@ -283,18 +335,18 @@ class AnomalyArgs(ma.Schema):
 class AnomalyOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     program_id = ma.fields.Integer(required=True)
-    rule = ma.fields.String(required=True)
-    rule_label = ma.fields.String(required=True)
+    rule = state(AnomalyRule, required=True)
+    rule_label = ma.fields.String(attribute="rule.label", required=True)
     subject_key = ma.fields.String(required=True)
     redemption_id = ma.fields.Integer(allow_none=True, required=True)
     buyer_id = ma.fields.Integer(allow_none=True, required=True)
     vendor_id = ma.fields.Integer(allow_none=True, required=True)
     amount_fen = ma.fields.Integer(required=True)
     details = ma.fields.Dict(required=True)
-    status = ma.fields.String(required=True)
-    detected_at = ma.fields.String(required=True)
+    status = state(AnomalyStatus, required=True)
+    detected_at = ma.fields.AwareDateTime(required=True)
     review_note = ma.fields.String(required=True)
-    reviewed_at = ma.fields.String(allow_none=True, required=True)
+    reviewed_at = ma.fields.AwareDateTime(allow_none=True, required=True)
 
 
 class SettlementIn(ma.Schema):
@@ -321,18 +373,23 @@ class SettlementOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     program_id = ma.fields.Integer(required=True)
     vendor_id = ma.fields.Integer(required=True)
-    period_start = ma.fields.String(required=True)
-    period_end = ma.fields.String(required=True, metadata={"description": "exclusive"})
-    first_day = ma.fields.String(required=True, metadata={"description": "China, YYYY-MM-DD"})
-    last_day = ma.fields.String(required=True, metadata={"description": "inclusive"})
-    status = ma.fields.String(required=True)
+    period_start = ma.fields.AwareDateTime(required=True)
+    period_end = ma.fields.AwareDateTime(required=True, metadata={"description": "exclusive"})
+    first_day = DerivedDate(
+        lambda settlement: dates.first_day(settlement.period_start),
+        required=True,
+        metadata={"description": "China, YYYY-MM-DD"},
+    )
+    last_day = DerivedDate(
+        lambda settlement: dates.last_day(settlement.period_end),
+        required=True,
+        metadata={"description": "inclusive"},
+    )
+    status = state(SettlementStatus, required=True)
     redeemed_fen = ma.fields.Integer(required=True)
     clawback_fen = ma.fields.Integer(required=True)
     total_fen = ma.fields.Integer(required=True)
     bank_reference = ma.fields.String(allow_none=True, required=True)
-    created_at = ma.fields.String(required=True)
-    approved_at = ma.fields.String(allow_none=True, required=True)
-    paid_at = ma.fields.String(allow_none=True, required=True)
-
-
-# --- presenters ----------------------------------------------------------------------------
+    created_at = ma.fields.AwareDateTime(required=True)
+    approved_at = ma.fields.AwareDateTime(allow_none=True, required=True)
+    paid_at = ma.fields.AwareDateTime(allow_none=True, required=True)

@@ -16,7 +16,6 @@ from marketplace.models import OrgKind
 from vouchers import anomalies
 from vouchers.api_schemas import AnomalyOut, ProgramOut
 from vouchers.models import Anomaly, AnomalyStatus, Program
-from vouchers.presenters import anomaly_dict, program_dict
 
 blp = Blueprint(
     "officer_api",
@@ -53,22 +52,22 @@ def _own_program(program_id: int) -> Program:
 @token_required(GOVERNMENT)
 @blp.response(200, ProgramOut)
 @blp.alt_response(404, schema=ErrorSchema)
-def program_detail(program_id: int) -> dict[str, Any]:
+def program_detail(program_id: int) -> Program:
     """One of your organization's programs, whatever its status."""
-    return program_dict(_own_program(program_id))
+    return _own_program(program_id)
 
 
 @blp.post("/voucher-programs/<int:program_id>/anomaly-scan")
 @token_required(GOVERNMENT, write=True)
 @blp.response(200, ScanOut)
 @blp.alt_response(404, schema=ErrorSchema)
-def scan_anomalies(program_id: int) -> dict[str, Any]:
+def scan_anomalies(program_id: int) -> dict[str, list[Anomaly]]:
     """Run every anomaly rule over the program's redemptions now (the worker also runs it
     on its schedule); a case already recorded is never recorded twice."""
     program = _own_program(program_id)
     with service_call():
         found = anomalies.scan(db.session, program, now=utcnow())
-    return {"found": [anomaly_dict(a) for a in found]}
+    return {"found": list(found)}
 
 
 @blp.post("/anomalies/<int:anomaly_id>/review")
@@ -78,7 +77,7 @@ def scan_anomalies(program_id: int) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def review_anomaly(body: dict[str, Any], anomaly_id: int) -> dict[str, Any]:
+def review_anomaly(body: dict[str, Any], anomaly_id: int) -> Anomaly:
     """Record the finding: cleared (nothing wrong) or confirmed (fraud or error)."""
     anomaly = db.session.get(Anomaly, anomaly_id)
     if anomaly is None:
@@ -93,4 +92,4 @@ def review_anomaly(body: dict[str, Any], anomaly_id: int) -> dict[str, Any]:
             note=body["note"],
             now=utcnow(),
         )
-    return anomaly_dict(anomaly)
+    return anomaly

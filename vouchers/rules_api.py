@@ -11,6 +11,7 @@ import marshmallow as ma
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
+from marketplace.api_fields import DerivedList, DerivedNested
 from marketplace.db import db, utcnow
 from marketplace.jsonapi import ApiError, ErrorSchema, current_actor, service_call, token_required
 from marketplace.models import OrgKind
@@ -70,18 +71,47 @@ class FundersIn(ma.Schema):
 
 
 class FunderOut(ma.Schema):
-    organization_id = ma.fields.Integer(required=True)
-    name = ma.fields.String(required=True)
+    """A co-funder's :class:`~vouchers.cofunding` figures."""
+
+    organization_id = ma.fields.Integer(attribute="organization.id", required=True)
+    name = ma.fields.String(attribute="organization.name", required=True)
     weight = ma.fields.Integer(required=True)
     redeemed_fen = ma.fields.Integer(required=True)
     settled_fen = ma.fields.Integer(required=True)
 
 
+class StackingOut(ma.Schema):
+    partner_program_ids = ma.fields.List(ma.fields.Integer(), required=True)
+    combined_cap_bp = ma.fields.Integer(allow_none=True, required=True)
+
+
+class ConditionsOut(ma.Schema):
+    require_fapiao = ma.fields.Boolean(required=True)
+    require_acceptance = ma.fields.Boolean(required=True)
+    min_days_used = ma.fields.Integer(allow_none=True, required=True)
+
+
 class RulesOut(ma.Schema):
-    program_id = ma.fields.Integer(required=True)
-    stacking = ma.fields.Dict(allow_none=True, required=True)
-    settlement_conditions = ma.fields.Dict(allow_none=True, required=True)
-    funders = ma.fields.List(ma.fields.Nested(FunderOut), required=True)
+    """A :class:`~vouchers.models.Program`'s rules."""
+
+    program_id = ma.fields.Integer(attribute="id", required=True)
+    stacking = DerivedNested(
+        lambda program: stacking.rule_of(db.session, program),
+        StackingOut,
+        allow_none=True,
+        required=True,
+    )
+    settlement_conditions = DerivedNested(
+        lambda program: settlement_conditions.condition_of(db.session, program),
+        ConditionsOut,
+        allow_none=True,
+        required=True,
+    )
+    funders = DerivedList(
+        lambda program: cofunding.figures(db.session, program),
+        ma.fields.Nested(FunderOut),
+        required=True,
+    )
 
 
 def _program(program_id: int, *, funder_may_read: bool = False) -> Program:
@@ -96,45 +126,14 @@ def _program(program_id: int, *, funder_may_read: bool = False) -> Program:
     raise ApiError(404, _("No such voucher program."))
 
 
-def _rules(program: Program) -> dict[str, Any]:
-    rule = stacking.rule_of(db.session, program)
-    condition = settlement_conditions.condition_of(db.session, program)
-    return {
-        "program_id": program.id,
-        "stacking": {
-            "partner_program_ids": list(rule.partner_program_ids),
-            "combined_cap_bp": rule.combined_cap_bp,
-        }
-        if rule
-        else None,
-        "settlement_conditions": {
-            "require_fapiao": condition.require_fapiao,
-            "require_acceptance": condition.require_acceptance,
-            "min_days_used": condition.min_days_used,
-        }
-        if condition
-        else None,
-        "funders": [
-            {
-                "organization_id": f.organization.id,
-                "name": f.organization.name,
-                "weight": f.weight,
-                "redeemed_fen": f.redeemed_fen,
-                "settled_fen": f.settled_fen,
-            }
-            for f in cofunding.figures(db.session, program)
-        ],
-    }
-
-
 @blp.get("/voucher-programs/<int:program_id>/rules")
 @token_required(GOVERNMENT)
 @blp.response(200, RulesOut)
 @blp.alt_response(404, schema=ErrorSchema)
-def get_rules(program_id: int) -> dict[str, Any]:
+def get_rules(program_id: int) -> Program:
     """The program's stacking rule, settlement conditions and funders with their shares
     (a co-funder may read them too)."""
-    return _rules(_program(program_id, funder_may_read=True))
+    return _program(program_id, funder_may_read=True)
 
 
 @blp.put("/voucher-programs/<int:program_id>/stacking")
@@ -143,7 +142,7 @@ def get_rules(program_id: int) -> dict[str, Any]:
 @blp.response(200, RulesOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def put_stacking(body: dict[str, Any], program_id: int) -> dict[str, Any]:
+def put_stacking(body: dict[str, Any], program_id: int) -> Program:
     """Which programs this one may share an invoice with, and the combined cap."""
     program = _program(program_id)
     with service_call():
@@ -155,7 +154,7 @@ def put_stacking(body: dict[str, Any], program_id: int) -> dict[str, Any]:
             combined_cap_bp=body["combined_cap_bp"],
             now=utcnow(),
         )
-    return _rules(program)
+    return program
 
 
 @blp.put("/voucher-programs/<int:program_id>/settlement-conditions")
@@ -164,14 +163,14 @@ def put_stacking(body: dict[str, Any], program_id: int) -> dict[str, Any]:
 @blp.response(200, RulesOut)
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def put_conditions(body: dict[str, Any], program_id: int) -> dict[str, Any]:
+def put_conditions(body: dict[str, Any], program_id: int) -> Program:
     """What a redemption must show before it is settled (fapiao; acceptance or days)."""
     program = _program(program_id)
     with service_call():
         settlement_conditions.set_conditions(
             db.session, program, actor=current_actor(), now=utcnow(), **body
         )
-    return _rules(program)
+    return program
 
 
 @blp.put("/voucher-programs/<int:program_id>/funders")
@@ -181,7 +180,7 @@ def put_conditions(body: dict[str, Any], program_id: int) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema)
 @blp.alt_response(409, schema=ErrorSchema)
 @blp.alt_response(422, schema=ErrorSchema)
-def put_funders(body: dict[str, Any], program_id: int) -> dict[str, Any]:
+def put_funders(body: dict[str, Any], program_id: int) -> Program:
     """Co-funders of a draft program in a ratio; an empty list: the owner pays alone."""
     program = _program(program_id)
     with service_call():
@@ -191,4 +190,4 @@ def put_funders(body: dict[str, Any], program_id: int) -> dict[str, Any]:
             actor=current_actor(),
             funders=[(f["organization_id"], f["weight"]) for f in body["funders"]],
         )
-    return _rules(program)
+    return program

@@ -23,9 +23,9 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from catalog import indexing
+from catalog.api_schemas import Listed, SolutionSummaryOut
 from catalog.claims import claim_sentences
 from catalog.models import Solution, SolutionRevision
-from catalog.presenters import summary_dict
 from catalog.views.labels import facet_label
 from marketplace.db import db
 from marketplace.i18n import current_language
@@ -34,6 +34,7 @@ from marketplace.pagecache import LRU
 
 CARD_TEMPLATE = "catalog/storefront/_solution_card.html"
 CARD_CACHE_SIZE = 4096  # about 2 KB each
+SUMMARY = SolutionSummaryOut()  # a card shows what the API's search answers
 
 
 def localized(chinese: str | None, english: str | None) -> str:
@@ -50,11 +51,11 @@ class Card:
     html: Markup
 
 
-rendered = LRU(CARD_CACHE_SIZE)
+rendered: LRU[Markup] = LRU(CARD_CACHE_SIZE)
 
 
 def render_card(item: Mapping[str, Any]) -> Markup:
-    """One card from a summary (catalog/presenters.py), in the request's language."""
+    """One card from a summary (catalog/api_schemas.py), in the request's language."""
     template = current_app.jinja_env.get_template(CARD_TEMPLATE)
     return Markup(
         template.render(
@@ -114,11 +115,13 @@ def cards(ids: Sequence[int], highlights: Mapping[int, dict[str, str]] | None = 
             key = keys[solution.id]
             if solution.published is None:
                 continue
-            item = summary_dict(
-                solution,
-                solution.published,
-                rating=ratings.get(solution.id),
-                highlights=highlights.get(solution.id),
+            item = SUMMARY.dump(
+                Listed(
+                    solution,
+                    solution.published,
+                    rating=ratings.get(solution.id),
+                    highlights=highlights.get(solution.id),
+                )
             )
             html[solution.id] = render_card(item)
             # Kept only when it is what the key says (not changed between the two reads).

@@ -19,8 +19,8 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from catalog import indexing
+from catalog.api_schemas import Listed, SolutionSummaryOut
 from catalog.models import Solution, SolutionRevision
-from catalog.presenters import summary_dict
 from catalog.search import FACETS, InvalidQuery, SearchQuery, SearchResult, SearchUnavailable
 from catalog.views.cards import Card, cards
 from catalog.views.labels import facet_label
@@ -29,6 +29,7 @@ from marketplace.pagecache import fragment
 
 RESULTS_TEMPLATE = "catalog/storefront/_results.html"
 PER_PAGE = 20
+SUMMARY = SolutionSummaryOut()
 FACET_PREVIEW = 8  # facet values shown before "more"
 LISTING_ARGS = ("q", *FACETS, "sort", "page")  # what a listing URL carries
 
@@ -76,12 +77,14 @@ def summaries(
     solutions: Iterable[Solution], highlights: Mapping[int, dict[str, str]] | None = None
 ) -> list[dict[str, Any]]:
     """Solutions as the compare page shows them: the JSON API's summary
-    (catalog/presenters.py)."""
+    (catalog/api_schemas.py)."""
     solutions = list(solutions)
     ratings = indexing.ratings_by_solution(db.session, (s.id for s in solutions))
     return [
-        summary_dict(
-            s, s.published, rating=ratings.get(s.id), highlights=(highlights or {}).get(s.id)
+        SUMMARY.dump(
+            Listed(
+                s, s.published, rating=ratings.get(s.id), highlights=(highlights or {}).get(s.id)
+            )
         )
         for s in solutions
         if s.published is not None
@@ -121,7 +124,8 @@ class ListingLinks:
             del params["sort"]
         if params.get("page") == "1":
             del params["page"]
-        return url_for(self.endpoint, **self.view_args, **params)
+        values: dict[str, Any] = {**self.view_args, **params}
+        return url_for(self.endpoint, **values)
 
     @property
     def has_filters(self) -> bool:

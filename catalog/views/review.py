@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     g,
@@ -24,8 +23,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
 
 from catalog import services, taxonomy
+from catalog.api_schemas import PlanOut
 from catalog.forms import DelistForm, RejectForm
 from catalog.markup import render_markdown
 from catalog.models import (
@@ -35,7 +36,6 @@ from catalog.models import (
     SolutionStatus,
     VoucherKind,
 )
-from catalog.presenters import plan_dict
 from marketplace import audit
 from marketplace.auth import org_required
 from marketplace.db import db
@@ -95,7 +95,7 @@ def _voucher(code: str) -> str:
 def _plan_terms(revision: SolutionRevision) -> list[dict[str, object]]:
     terms = []
     for plan in revision.plans:
-        data = plan_dict(plan)
+        data = PlanOut().dump(plan)
         data.pop("id")
         terms.append(data)
     return terms

@@ -16,10 +16,10 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from catalog import indexing, services, taxonomy
+from catalog.api_schemas import Listed, PlanOut, SolutionDetailOut
 from catalog.claims import claim_sentences, payment_claims
 from catalog.estimates import EstimateError, estimate, number, unit_price
 from catalog.models import BillingModel, Plan, Rating, Solution
-from catalog.presenters import detail_dict, plan_dict
 from catalog.search import InvalidQuery, SearchQuery, SearchResult, SearchUnavailable
 from catalog.views.cards import cards, localized
 from catalog.views.labels import facet_label, scenario_name
@@ -52,6 +52,8 @@ TOP_INDUSTRIES = 12  # on the home page, before "all industries"
 MAX_COMPARE = 4
 COMPARE_CANDIDATES = 5
 RECENT_REVIEWS = 5
+# The API's solution, less the rendered description (the page renders it in its shared body).
+DETAIL_PAGE = SolutionDetailOut(exclude=("description_html",))
 # Suggested on the home page and when a search finds nothing.
 POPULAR_SCENARIOS = (
     "pm.quality",
@@ -233,7 +235,7 @@ def solution(slug: str) -> Any:
             "catalog/storefront/_solution_content.html",
             solution=found,
             revision=revision,
-            item=detail_dict(found, revision, rating=rating, with_html=False),
+            item=DETAIL_PAGE.dump(Listed(found, revision, rating=rating)),
             calculation=calculation,
             reviews=list(reviews),
             hole=hole,
@@ -295,7 +297,7 @@ def compare() -> str:
     items = summaries(shown)
     for item, solution in zip(items, shown, strict=True):
         assert solution.published is not None
-        item["plans"] = [plan_dict(plan) for plan in solution.published.plans]
+        item["plans"] = PlanOut(many=True).dump(solution.published.plans)
         item["remove_url"] = url_for(".compare", s=[x for x in slugs if x != solution.slug])
     q = request.args.get("q", "").strip()
     return render_template(

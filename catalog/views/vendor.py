@@ -14,13 +14,13 @@ storefront too) need.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     g,
@@ -33,8 +33,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 from markupsafe import Markup
+from werkzeug.wrappers import Response
 
 from catalog import fulfillment, services, taxonomy
+from catalog.api_schemas import PlanOut
 from catalog.forms import (
     DelistForm,
     FulfillmentForm,
@@ -45,7 +47,6 @@ from catalog.forms import (
 )
 from catalog.markup import render_markdown
 from catalog.models import Screenshot, Solution, SolutionRevision
-from catalog.presenters import plan_dict
 from catalog.screenshots import STORED_NAME_LENGTH, add_screenshot, remove_screenshot
 from catalog.validation import parse_plans, parse_solution
 from marketplace.auth import org_required, web_actor
@@ -262,7 +263,7 @@ def delete_screenshot(solution_id: int, screenshot_id: int) -> Response:
 
 def _plan_inputs(solution: Solution) -> list[dict[str, Any]]:
     """The current plans in the shape the checker reads, to be sent back with a change."""
-    return [plan_dict(plan) for plan in solution.current.plans]
+    return PlanOut(many=True).dump(solution.current.plans)
 
 
 def _store_plans(solution: Solution, raw_plans: list[dict[str, Any]]) -> None:
@@ -491,12 +492,13 @@ def percent(basis_points: int | None) -> str:
     return format((Decimal(basis_points) / 100).normalize(), "f") + "%"
 
 
-for _name, _filter in {
+_filters: dict[str, Callable[..., str]] = {
     "markdown": markdown_html,
     "yuan": yuan,
     "unit_yuan": unit_yuan,
     "thousands": thousands,
     "scenario_label": scenario_label,
     "percent": percent,
-}.items():
+}
+for _name, _filter in _filters.items():
     media.add_app_template_filter(_filter, _name)
