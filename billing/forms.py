@@ -11,14 +11,16 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
+    Field,
     HiddenField,
     RadioField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3; types-WTForms 3.2 lacks it
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.widgets import TextInput
 
 from billing.ratings import MAX_COMMENT
 from marketplace.forms import YuanField
@@ -26,8 +28,11 @@ from marketplace.forms import YuanField
 MAX_BASELINE = Decimal(10) ** 15
 
 
-class DecimalTextField(StringField):
+class DecimalTextField(Field):
     """A plain decimal number ("1234.5"); ``data`` is a Decimal or None when left empty."""
+
+    widget = TextInput()
+    data: Decimal | None
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         self.raw = (valuelist[0] if valuelist else "") or ""

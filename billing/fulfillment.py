@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from billing.fulfillment_models import FulfillmentToken
 from billing.models import Contract
 from marketplace import audit
+from marketplace.db import rows_changed
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
@@ -91,13 +92,14 @@ def resolve(session: Session, token: str, *, actor: Actor, now: datetime) -> Con
         raise Conflict(_l("This sign-up token has already been used."), field="token")
     if found.expires_at <= now:
         raise TokenExpired(_l("This sign-up token has expired."), field="token")
-    claimed = session.execute(
+    claimed = rows_changed(
+        session,
         sa.update(FulfillmentToken)
         .where(FulfillmentToken.id == found.id, FulfillmentToken.resolved_at.is_(None))
         .values(resolved_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if claimed.rowcount != 1:  # another exchange won meanwhile
+    if claimed != 1:  # another exchange won meanwhile
         raise Conflict(_l("This sign-up token has already been used."), field="token")
     session.refresh(found)
     audit.record(

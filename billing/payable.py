@@ -61,11 +61,11 @@ def split(session: Session, vendor_id: int) -> PayableSplit:
     ]
     balance = sum(row.payable_fen for row in by_kind)
     settled = -sum(row.payable_fen for row in by_kind if row.kind == "voucher.settled")
-    redeemed = session.scalar(
+    redeemed = session.execute(
         sa.select(sa.func.coalesce(sa.func.sum(Invoice.voucher_fen), 0)).where(
             Invoice.vendor_id == vendor_id, Invoice.status != InvoiceStatus.VOID
         )
-    )
+    ).scalar_one()
     voucher_pending = int(redeemed) - settled
     owed = session.scalars(
         sa.select(Invoice)

@@ -114,7 +114,9 @@ def invoice_pdf(invoice: Invoice, words: Sequence[LineWords]) -> bytes:
     if invoice.due_at:
         story.append(_p(_("Due") + f": {first_day(invoice.due_at)}"))
     story += [Spacer(1, 4 * mm), _parties(invoice.vendor, invoice.buyer), Spacer(1, 6 * mm)]
-    rows = [[_p(_("Description")), _p(_("Quantity")), _p(_("Unit price")), _p(_("Amount"))]]
+    rows: list[list[Paragraph | str]] = [
+        [_p(_("Description")), _p(_("Quantity")), _p(_("Unit price")), _p(_("Amount"))]
+    ]
     for line, line_words in zip(invoice.lines, words, strict=True):
         text = line_words.title + (f"\n{line_words.tier}" if line_words.tier else "")
         rows.append(
@@ -165,7 +167,9 @@ def statement_pdf(
         _parties(vendor, buyer),
         Spacer(1, 6 * mm),
     ]
-    rows = [[_p(_("Invoice")), _p(_("Issued")), _p(_("Status")), _p(_("Total")), _p(_("Due"))]]
+    rows: list[list[Paragraph | str]] = [
+        [_p(_("Invoice")), _p(_("Issued")), _p(_("Status")), _p(_("Total")), _p(_("Due"))]
+    ]
     for invoice in invoices:
         rows.append(
             [

@@ -67,7 +67,7 @@ def may_rate(session: Session, actor: Actor, solution: Solution) -> bool:
 
 
 def rate(
-    session: Session, actor: Actor, solution: Solution, stars: int, comment: str = ""
+    session: Session, actor: Actor, solution: Solution, stars: object, comment: str = ""
 ) -> Rating:
     """Record the buyer organization's rating of a solution it has paid for."""
     if actor.org_kind is not OrgKind.SME or not actor.role.can_write:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import Flask, url_for
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from billing import invoices as invoice_rules
 from billing import overdue
@@ -26,7 +26,7 @@ from marketplace.todo import TodoItem
 TRIAL_ENDING_DAYS = 7
 
 
-def _owed(session: Session, column: sa.ColumnElement[int], org_id: int) -> list[Invoice]:
+def _owed(session: Session, column: InstrumentedAttribute[int], org_id: int) -> list[Invoice]:
     """The organization's invoices still owed, with what amount_due reads (three queries)."""
     return list(
         session.scalars(
@@ -101,7 +101,7 @@ def sme_items(session: Session, org: Organization, now: datetime) -> list[TodoIt
             Contract.trial_end < now + timedelta(days=TRIAL_ENDING_DAYS),
         )
     ).one()
-    if count:
+    if count and first_end is not None:
         items.append(
             TodoItem(
                 "trials_ending",

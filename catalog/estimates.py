@@ -113,8 +113,8 @@ def _tier_range(tiers: list[pricing.Tier], index: int) -> str:
     lower = 1 if index == 0 else (tiers[index - 1].up_to or 0) + 1
     upper = tiers[index].up_to
     if upper is None:
-        return _("%(low)s and above", low=number(lower))
-    return _("%(low)s to %(high)s", low=number(lower), high=number(upper))
+        return str(_("%(low)s and above", low=number(lower)))
+    return str(_("%(low)s to %(high)s", low=number(lower), high=number(upper)))
 
 
 def usage_estimate(plan: Plan, quantity: int | Decimal) -> dict[str, Any]:
@@ -162,20 +162,22 @@ def outcome_estimate(plan: Plan, baseline: Decimal, measured: Decimal) -> dict[s
     improvement, the cap when it applies, the base fee, the total."""
     assert plan.direction is not None
     direction = plan.direction.value
-    terms = {
-        "price_per_unit_fen": plan.price_per_unit_fen,
-        "share_bp": plan.share_bp,
-        "value_per_unit_fen": plan.value_per_unit_fen,
-    }
     gained = pricing.improvement(direction, baseline, measured)
-    variable = pricing.outcome_variable_fen(gained, **terms)
+    variable = pricing.outcome_variable_fen(
+        gained,
+        price_per_unit_fen=plan.price_per_unit_fen,
+        share_bp=plan.share_bp,
+        value_per_unit_fen=plan.value_per_unit_fen,
+    )
     total = pricing.outcome_charge(
         direction=direction,
         baseline=baseline,
         measured=measured,
+        price_per_unit_fen=plan.price_per_unit_fen,
+        share_bp=plan.share_bp,
+        value_per_unit_fen=plan.value_per_unit_fen,
         cap_fen=plan.cap_fen,
         base_fee_fen=plan.base_fee_fen,
-        **terms,
     )
     unit = _kpi_unit(plan)
     if plan.price_per_unit_fen is not None:

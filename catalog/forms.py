@@ -31,7 +31,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3; types-WTForms 3.2 lacks it
 
 from catalog import taxonomy
 from catalog.models import (
@@ -92,7 +92,8 @@ def unit_yuan_to_fen(raw: str) -> str:
     if not _UNIT_YUAN.fullmatch(text):
         raise MoneyParseError(_l("Enter a price in yuan such as 0.02."))
     yuan = Decimal(text)
-    if -yuan.normalize().as_tuple().exponent > UNIT_PRICE_YUAN_PLACES:
+    exponent = yuan.normalize().as_tuple().exponent  # an int: the pattern admits no NaN
+    if isinstance(exponent, int) and -exponent > UNIT_PRICE_YUAN_PLACES:
         raise MoneyParseError(_l("Unit prices in yuan have at most four decimal places."))
     return format((yuan * 100).normalize(), "f")
 
@@ -203,8 +204,10 @@ class ListingForm(FlaskForm):
         target: Field | None = None
         for part in path.split("."):
             match = _PATH_PART.match(part)
-            name = self.rename.get(match["name"], match["name"]) if match else None
-            if name is None or container is None or name not in container:
+            if match is None:
+                return None
+            name = self.rename.get(match["name"], match["name"])
+            if container is None or name not in container:
                 return None
             target = container[name]
             container = getattr(target, "form", None)
@@ -743,7 +746,7 @@ class PlanForm(ListingForm):
         return data
 
     def _tiers_input(self) -> list[dict[str, Any]]:
-        tiers = []
+        tiers: list[dict[str, Any]] = []
         self.rows["tiers"] = []
         for row, entry in enumerate(self.tiers):
             if entry.form.is_blank():

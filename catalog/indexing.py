@@ -26,11 +26,13 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, selectinload
+from werkzeug.local import LocalProxy
 
 from catalog import search_log, search_thesaurus
 from catalog.markup import plain_text
@@ -59,7 +61,7 @@ def mark(session: Session, solution_id: int) -> None:
 def search_index(app: Flask | None = None) -> SearchIndex:
     """The app's index; in a request, first brought up to the search log and the search
     vocabulary to the operators' last edit (once per request)."""
-    app = app or current_app._get_current_object()
+    app = app or cast("LocalProxy[Flask]", current_app)._get_current_object()
     if has_request_context() and "search_position" not in g:
         head, vocabulary_version = _catalog_heads(app)
         g.search_position = app.extensions["catalog.follower"].sync(known_head=head)
@@ -151,7 +153,7 @@ def build_doc(solution: Solution, rating: tuple[float, int] | None = None) -> So
     )
 
 
-def _public(session: Session, ids: Iterable[int] | None = None) -> sa.Select[tuple[Solution]]:
+def _public(session: Session, ids: Iterable[int] | None = None) -> sa.Select[Solution]:
     query = (
         sa.select(Solution)
         .where(Solution.is_public)

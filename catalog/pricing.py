@@ -65,7 +65,7 @@ def usage_lines(
         unit = tiers[index].unit_fen
         return [UsageLine(billable, unit, round_half_up(unit * billable), index)]
     lines: list[UsageLine] = []
-    lower = 0
+    lower: int | Decimal = 0
     for index, tier in enumerate(tiers):
         upper = quantity if tier.up_to is None else min(tier.up_to, quantity)
         count = upper - max(lower, free_units)

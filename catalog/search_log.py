@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from marketplace.db import Base, enum_type, utcnow
+from marketplace.db import Base, enum_type, rows_changed, utcnow
 
 KEEP_DAYS = 7
 
@@ -130,7 +130,7 @@ def prune(session: Session, *, keep_days: int = KEEP_DAYS, now: datetime | None 
     )
     if through is None:
         return 0
-    deleted = session.execute(sa.delete(SearchChange).where(SearchChange.id <= through)).rowcount
+    deleted = rows_changed(session, sa.delete(SearchChange).where(SearchChange.id <= through))
     row = session.get(SearchLogHorizon, 1)
     if row is None:
         session.add(SearchLogHorizon(id=1, pruned_through=through))

@@ -36,7 +36,7 @@ from catalog.search.vocabulary import (
     term_key,
 )
 from marketplace import audit
-from marketplace.db import READ_ONLY, Base, enum_type, utcnow
+from marketplace.db import READ_ONLY, Base, enum_type, rows_changed, utcnow
 from marketplace.enums import LabeledEnum
 from marketplace.errors import DomainError
 
@@ -236,12 +236,13 @@ def set_enabled(
 
 
 def _bump(session: Session) -> None:
-    raised = session.execute(
+    raised = rows_changed(
+        session,
         sa.update(VocabularyState)
         .where(VocabularyState.id == 1)
-        .values(version=VocabularyState.version + 1)
+        .values(version=VocabularyState.version + 1),
     )
-    if not raised.rowcount:
+    if not raised:
         session.add(VocabularyState(id=1, version=1))
     session.flush()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 from dataclasses import dataclass
 from importlib import resources
 
@@ -61,7 +62,7 @@ class ScenarioGroup:
 def scenarios() -> tuple[Scenario, ...]:
     """Every scenario, in the file's order."""
     source = resources.files("catalog").joinpath("data", "scenarios.csv")
-    with source.open("r", encoding="utf-8", newline="") as handle:
+    with io.TextIOWrapper(source.open("rb"), encoding="utf-8", newline="") as handle:
         return tuple(Scenario(**row) for row in csv.DictReader(handle))
 
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from enum import Enum
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -139,7 +140,7 @@ def _decimal_fen(data: Mapping[str, Any], key: str, path: str) -> Decimal:
     return amount
 
 
-def _choice(data: Mapping[str, Any], key: str, path: str, enum: type) -> Any:
+def _choice(data: Mapping[str, Any], key: str, path: str, enum: type[Enum]) -> Any:
     value = data.get(key)
     try:
         return enum(value)

@@ -66,6 +66,8 @@ def http_request(
 ) -> tuple[int, bytes]:
     """One plain HTTP request to localstripe (no proxy, whatever the environment says)."""
     parts = urlsplit(api_base)
+    if parts.hostname is None:
+        raise ValueError(f"no host in {api_base!r}")
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         connection.request(method, path, body=body, headers=headers or {})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ def main() -> None:
     group.main(prog_name="marketplace")
 
 
-def _fail(error: DomainError) -> None:
+def _fail(error: DomainError) -> NoReturn:
     field = f" ({error.field})" if error.field else ""
     raise click.ClickException(f"{error.message}{field}")
 

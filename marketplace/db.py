@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g
@@ -54,6 +54,9 @@ JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    if TYPE_CHECKING:
+        # Every model maps one Table (none maps a join or a select), which bulk inserts use.
+        __table__: ClassVar[sa.Table]
     type_annotation_map = {
         datetime: UTCDateTime(),
         dict[str, Any]: JSONType,
@@ -203,6 +206,15 @@ def insert_returning_ids(
     return list(
         session.scalars(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
     )
+
+
+def rows_changed(session: Session, statement: sa.Update | sa.Delete) -> int:
+    """Run an UPDATE or DELETE and return how many rows it matched.
+
+    ``Session.execute`` is typed to return a plain ``Result``; for these statements it is a
+    ``CursorResult``, which carries the count.
+    """
+    return cast("sa.CursorResult[Any]", session.execute(statement)).rowcount
 
 
 def copy_rows(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:

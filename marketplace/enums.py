@@ -15,17 +15,22 @@ Babel extracts the ``_l(...)`` calls where they are written.
 from __future__ import annotations
 
 import enum
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 
 class LabeledEnum(enum.StrEnum):
     _lazy_label: Any
 
-    def __new__(cls, value: str, label: Any) -> Self:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member._lazy_label = label
-        return member
+    if TYPE_CHECKING:
+        # Looked up, ``Kind("value")`` takes the value alone, as every StrEnum does.
+        def __new__(cls, value: str) -> Self: ...
+    else:
+        # Declared, a member is ``(value, label)``.
+        def __new__(cls, value: str, label: Any) -> Self:
+            member = str.__new__(cls, value)
+            member._value_ = value
+            member._lazy_label = label
+            return member
 
     @property
     def label(self) -> str:

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    Field,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -17,7 +18,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3; types-WTForms 3.2 lacks it
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -28,6 +29,7 @@ from wtforms.validators import (
     Optional,
     ValidationError,
 )
+from wtforms.widgets import TextInput
 
 from marketplace import reference
 from marketplace.errors import DomainError
@@ -37,8 +39,11 @@ from marketplace.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, pass
 from marketplace.services import check_region, check_uscc
 
 
-class YuanField(StringField):
+class YuanField(Field):
     """An amount typed in yuan ("1,234.50", "¥12"); ``data`` is integer fen."""
+
+    widget = TextInput()
+    data: int | None
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         self.raw = valuelist[0] if valuelist else ""

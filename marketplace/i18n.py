@@ -23,7 +23,7 @@ def select_locale() -> str:
     if request.path.startswith("/api/"):
         return request.accept_languages.best_match(languages, default=languages[0])
     chosen = session.get("lang")
-    if chosen in languages:
+    if isinstance(chosen, str) and chosen in languages:
         return chosen
     if current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale

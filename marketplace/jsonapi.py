@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_smorest import Api as SmorestApi
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from marketplace.db import MAX_ROW_ID, db, utcnow
 from marketplace.errors import DomainError
@@ -110,7 +110,9 @@ class Fen(ma.fields.Integer):
 class ErrorBody(ma.Schema):
     code = ma.fields.String(required=True, metadata={"description": "Stable machine code"})
     message = ma.fields.String(required=True, metadata={"description": "Human message"})
-    fields = ma.fields.Dict(
+    # The body's key is "fields". Marshmallow takes declared fields off the class, so this
+    # does not hide Schema.fields at run time; its stubs only see the class attribute.
+    fields = ma.fields.Dict(  # type: ignore[assignment]
         keys=ma.fields.String(),
         metadata={"description": "Per-field messages for validation errors"},
     )
@@ -213,7 +215,7 @@ class Api(SmorestApi):
                 response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
             for name, value in ((getattr(error, "data", None) or {}).get("headers") or {}).items():
                 response.headers[name] = value
-            if status == 405 and getattr(error, "valid_methods", None):
+            if isinstance(error, MethodNotAllowed) and error.valid_methods:
                 # RFC 9110: a 405 names the methods the resource does take.
                 response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
             return response

@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from flask_login import UserMixin
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, enum_type, utcnow
 from marketplace.enums import LabeledEnum
 from marketplace.sizeclass import SizeClass
+
+if TYPE_CHECKING:
+
+    class UserMixin:
+        """What Flask-Login's mixin gives a user. Flask-Login ships no types, and a base class
+        of unknown type would make every ``User`` (and every query for users) an ``Any``."""
+
+        @property
+        def is_authenticated(self) -> bool: ...
+        @property
+        def is_active(self) -> bool: ...
+        @property
+        def is_anonymous(self) -> bool: ...
+        def get_id(self) -> str | None: ...
+
+else:
+    from flask_login import UserMixin
 
 
 class OrgKind(LabeledEnum):
@@ -249,7 +266,7 @@ class UserSession(Base):
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
 
-    @is_live.inplace.expression
+    @is_live.expression  # a hybrid_method's expression() sets it in place
     @classmethod
     def _is_live_expression(cls, now: datetime) -> sa.ColumnElement[bool]:
         return sa.and_(cls.revoked_at.is_(None), cls.expires_at > now)

@@ -7,6 +7,7 @@ and are read once, on first use.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -39,7 +40,7 @@ class Industry:
 
 def _read_csv(filename: str) -> list[dict[str, str]]:
     source = resources.files("marketplace").joinpath("data", filename)
-    with source.open("r", encoding="utf-8", newline="") as handle:
+    with io.TextIOWrapper(source.open("rb"), encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
 

@@ -56,7 +56,7 @@ def _last_day(end: datetime | None, format: str = "medium") -> str:
     return format_date(dates.last_day(end), format) if end else ""
 
 
-_navigations = LRU(2048)
+_navigations: LRU[Markup] = LRU(2048)
 
 
 def navigation() -> Markup:

@@ -29,7 +29,7 @@ from limits import RateLimitItem, parse
 from limits.storage import RedisStorage, Storage
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from marketplace.db import Base, db, insert_or_skip, utcnow
+from marketplace.db import Base, db, insert_or_skip, rows_changed, utcnow
 
 DATABASE_STORAGE_URI = "database://"
 _PER_PROCESS_SCHEMES = ("memory",)
@@ -128,7 +128,7 @@ class DatabaseStorage(Storage):
 
     def reset(self) -> int | None:
         with counting_session() as session:
-            return session.execute(sa.delete(ThrottleCounter)).rowcount
+            return rows_changed(session, sa.delete(ThrottleCounter))
 
     def clear(self, key: str) -> None:
         with counting_session() as session:
@@ -137,9 +137,9 @@ class DatabaseStorage(Storage):
 
 def purge_ended(session: Session, now: datetime) -> int:
     """Delete the counters whose window has ended (they count as zero anyway)."""
-    return session.execute(
-        sa.delete(ThrottleCounter).where(ThrottleCounter.expires_at <= now)
-    ).rowcount
+    return rows_changed(
+        session, sa.delete(ThrottleCounter).where(ThrottleCounter.expires_at <= now)
+    )
 
 
 class LoginLockout:

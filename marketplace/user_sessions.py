@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from marketplace import audit, services
+from marketplace.db import rows_changed
 from marketplace.errors import DomainError, NotAllowed
 from marketplace.jsonapi import hash_token
 from marketplace.models import SessionEnd, User, UserSession
@@ -109,14 +110,15 @@ def end_for_user(session: Session, record: UserSession, *, user: User, now: date
 
 def end_all(session: Session, user: User, *, reason: SessionEnd, now: datetime) -> int:
     """End every live session of ``user``; returns how many were live."""
-    ended = session.execute(
+    ended = rows_changed(
+        session,
         sa.update(UserSession)
         .where(UserSession.user_id == user.id, UserSession.is_live(now))
         .values(revoked_at=now, revoke_reason=reason)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session="fetch"),
     )
     session.flush()
-    return ended.rowcount
+    return ended
 
 
 def live_sessions(session: Session, user: User, *, now: datetime) -> list[UserSession]:

@@ -24,13 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from werkzeug.local import LocalProxy
 
 from marketplace import outbox
 from marketplace.db import Base, db, insert_or_skip, utcnow
@@ -226,7 +227,7 @@ def run_once(app: Flask) -> tuple[list[ScheduleRun], outbox.DrainReport]:
 @with_appcontext
 def worker_command(once: bool, threads: int) -> None:
     """Deliver the outbox (e-mail, notifications, webhooks) and run the schedule."""
-    app = current_app._get_current_object()
+    app = cast("LocalProxy[Flask]", current_app)._get_current_object()
     if once:
         runs, report = run_once(app)
         for run in runs:

@@ -185,7 +185,7 @@ def match_bank_line(line_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             with db.session.begin_nested():
-                invoice = bank_statements.find_invoice(db.session, form.invoice.data)
+                invoice = bank_statements.find_invoice(db.session, form.invoice.data or "")
                 bank_statements.match_by_hand(
                     db.session,
                     line,

@@ -3,6 +3,8 @@ the days in China), longest overdue or largest amount first, one vendor at a tim
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from flask import render_template, request
 from sqlalchemy.orm import selectinload
@@ -53,7 +55,7 @@ def overdue_invoices() -> str:
         .order_by(Invoice.due_at)
         .limit(LIMIT)
     ).all()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for invoice in invoices:
         days = overdue.overdue_days(invoice, now)
         due = invoice_rules.amount_due(invoice)

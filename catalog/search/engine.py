@@ -167,7 +167,7 @@ def execute(
     def scores_of(mask: int) -> dict[int, float] | None:
         """The scores of the documents in ``mask``: of the strict query, or of the loose
         one for those matching only some words."""
-        if scored is None:
+        if scored is None or matches is None:  # both are set together
             return None
         found = scorer.scores_in(scored, mask & matches)
         if extra and loose is not None and mask & extra:

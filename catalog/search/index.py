@@ -367,7 +367,7 @@ class SearchIndex:
             generations.write_analysis(build, ANALYSIS_VERSION)
             if position is not None:
                 generations.write_position(build, position)
-            if old_ix is None:
+            if old_ix is None or old_name is None:  # no live generation
                 os.rename(build, final)
                 generations.set_live(self.path, final.name)
             else:

@@ -56,8 +56,8 @@ def split_pinyin(reader: Any, word: str) -> list[str] | None:
             piece = word[start:stop]
             if piece not in known:
                 known[piece] = _known_pinyin(reader, piece)
-            candidate = [*head, piece]
-            if known[piece] and (best[stop] is None or len(candidate) < len(best[stop])):
+            candidate, current = [*head, piece], best[stop]
+            if known[piece] and (current is None or len(candidate) < len(current)):
                 best[stop] = candidate
     pieces = best[len(word)]
     return pieces if pieces and len(pieces) > 1 else None

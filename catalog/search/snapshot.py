@@ -260,12 +260,13 @@ class Snapshot:
         docnum; newest first breaks every tie."""
         rank, prices = self.newest_rank, self.prices
         ratings, counts = self.ratings, self.rating_counts
-        return {
+        keys: dict[str, Callable[[int], Any]] = {
             "newest": rank.__getitem__,
             "price_asc": lambda n: (prices[n] is None, prices[n] or 0, rank[n]),
             "price_desc": lambda n: (prices[n] is None, -(prices[n] or 0), rank[n]),
             "rating": lambda n: (ratings[n] is None, -(ratings[n] or 0.0), -counts[n], rank[n]),
-        }[sort]
+        }
+        return keys[sort]
 
     def positions(self, sort: str, *, compute: bool = True) -> list[int] | None:
         """Each document's position in the order of ``sort`` (see sort_key), sorted once

@@ -31,6 +31,8 @@ def _plan(
 ) -> Plan | None:
     """The first plan of that model a small factory would pick (at most ¥2,000 a month)."""
     for solution in solutions:
+        if solution.published is None:
+            continue
         for plan in solution.published.plans:
             if plan.billing_model is not model or (plan.monthly_equivalent_fen or 0) > 200_000:
                 continue
@@ -125,6 +127,7 @@ def load(
         (
             plan
             for solution in solutions[30:]
+            if solution.published is not None
             for plan in solution.published.plans
             if plan.billing_model is BillingModel.SUBSCRIPTION
             and plan.trial_days == 0
@@ -308,7 +311,7 @@ def load_outcomes(
         )
         buyer = Actor(buyer_user, buyer_org, Role.OWNER)
         vendor_org = solution.vendor
-        vendor_user = session.get(User, vendor_org.memberships[0].user_id)
+        vendor_user = vendor_org.memberships[0].user
         vendor = Actor(vendor_user, vendor_org, Role.OWNER)
         contract = contracts.start(
             session,

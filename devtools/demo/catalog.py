@@ -35,6 +35,7 @@ def _read(name: str) -> str:
 def _vendor(
     session: Session, spec: dict[str, Any], serial: int, existing: Organization | None
 ) -> Organization:
+    org: Organization | None
     if existing is not None:
         org = existing
     else:

@@ -64,7 +64,7 @@ def load(session: Session, **_: Any) -> dict[str, Any]:
     buyer_org = session.get(Organization, voucher.holder_org_id)
     buyer = _owner(session, buyer_org) if buyer_org else None
     vendor = _owner(session, solution.vendor)
-    if buyer is None or vendor is None:
+    if buyer is None or vendor is None or buyer_org is None:
         return {}
     already = session.scalar(
         sa.select(Contract.id).where(Contract.plan_id == plan.id, Contract.buyer_id == buyer_org.id)

@@ -67,6 +67,7 @@ def _pay_a_month_of_the_demo_vendor(
             .where(Solution.vendor_id == vendor_id, Solution.is_public)
             .order_by(Solution.id)
         )
+        if solution.published is not None
         for plan in solution.published.plans
         if plan.billing_model is BillingModel.SUBSCRIPTION and plan.trial_days == 0
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import click
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 from stdnum.cn import uscc as stdnum_uscc
+from werkzeug.local import LocalProxy
 
 from marketplace import checkpoints, migrate, services
 from marketplace.db import db, utcnow
@@ -144,6 +145,7 @@ def load_platform_demo(session: Session, **_: Any) -> dict[str, Any]:
     operator = session.scalar(
         sa.select(Membership).where(Membership.organization_id == orgs["platform"].id)
     )
+    assert operator is not None  # the platform organization was registered with its owner
     for spec in DEMO_ORGS:
         org = orgs[spec.key]
         if spec.kind is OrgKind.VENDOR and spec.verified and not org.is_verified:
@@ -249,7 +251,7 @@ def serve(host: str, port: int, workers: int) -> None:
 @with_appcontext
 def demo_command(host: str, port: int, workers: int, no_serve: bool) -> None:
     """Create and migrate the database, load demo data, print the logins, serve the site."""
-    app = current_app._get_current_object()
+    app = cast("LocalProxy[Flask]", current_app)._get_current_object()
     click.echo(f"database: {db.engine.url.render_as_string(hide_password=True)}")
     migrate.upgrade(db.engine)
     if not (app.config.get("AUDIT_SIGNING_KEY") or app.config.get("AUDIT_SIGNING_KEY_FILE")):

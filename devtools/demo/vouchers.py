@@ -176,8 +176,8 @@ def _plan_accepting(
 
 def _invoice_of(session: Session, contract: Contract) -> Invoice:
     return session.scalars(
-        sa.select(Invoice).where(Invoice.contract_id == contract.id).order_by(Invoice.id)
-    ).first()
+        sa.select(Invoice).where(Invoice.contract_id == contract.id).order_by(Invoice.id).limit(1)
+    ).one()
 
 
 def load(

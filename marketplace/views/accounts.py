@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -18,9 +17,11 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
 
 from marketplace import memberships, services, throttle, todo
 from marketplace.auth import org_required, sign_in, sign_out, web_actor
@@ -86,9 +87,9 @@ def register() -> str | Response:
             with session_.begin_nested():
                 user = services.create_user(
                     session_,
-                    email=form.email.data,
-                    name=form.name.data,
-                    password=form.password.data,
+                    email=form.email.data or "",
+                    name=form.name.data or "",
+                    password=form.password.data or "",
                     locale=session.get("lang", current_app.config["BABEL_DEFAULT_LOCALE"]),
                 )
                 org = services.register_organization(session_, _details(form), owner=user)
@@ -129,13 +130,14 @@ def login() -> str | Response:
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         lockout = throttle.login_lockout()
-        if not lockout.attempt(form.email.data):
+        email, password = form.email.data or "", form.password.data or ""
+        if not lockout.attempt(email):
             abort(429)  # locked for the window, even with the right password
-        user = services.authenticate(db.session, form.email.data, form.password.data)
+        user = services.authenticate(db.session, email, password)
         if user is None:
             form.form_errors.append(_("The e-mail address or password is wrong."))
         else:
-            lockout.succeeded(form.email.data)
+            lockout.succeeded(email)
             session.clear()
             sign_in(user, remember=bool(form.remember.data))
             session["lang"] = user.locale
@@ -170,6 +172,7 @@ def switch_organization(org_id: int) -> Response:
     session["org_id"] = org_id
     g.pop("web_actor", None)
     actor = web_actor()
+    assert actor is not None  # a member of org_id, as checked above
     flash(_("You now act for %(org)s.", org=actor.organization.name), "info")
     return redirect(safe_next(request.form.get("next"), url_for("accounts.dashboard")))
 
@@ -221,7 +224,7 @@ def members() -> str | Response:
                     invitation, secret = memberships.invite(
                         db.session,
                         actor=g.actor,
-                        email=form.email.data,
+                        email=form.email.data or "",
                         role=Role(form.role.data),
                         days=current_app.config["INVITATION_DAYS"],
                     )
@@ -310,7 +313,7 @@ def revoke_invitation(invitation_id: int) -> Response:
 
 
 @bp.route("/invitations/<secret>", methods=["GET", "POST"])
-def accept_invitation(secret: str) -> str | Response:
+def accept_invitation(secret: str) -> ResponseReturnValue:
     """Only the invited address joins: a person signed in with it accepts; a person
     signed in with another address is told so (403 to a POST) and nothing changes; a
     visitor registers with the invited address, or signs in first if it has an account."""
@@ -336,8 +339,8 @@ def accept_invitation(secret: str) -> str | Response:
                     user = services.create_user(
                         db.session,
                         email=invitation.email,
-                        name=form.name.data,
-                        password=form.password.data,
+                        name=form.name.data or "",
+                        password=form.password.data or "",
                         locale=session.get("lang", current_app.config["BABEL_DEFAULT_LOCALE"]),
                     )
                 else:
@@ -371,7 +374,7 @@ def tokens() -> str | Response:
                     db.session,
                     user=g.actor.user,
                     organization=g.actor.organization,
-                    name=form.name.data,
+                    name=form.name.data or "",
                 )
         except DomainError as exc:
             show_error(form, exc)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import aliased
+from werkzeug.wrappers import Response
 
 from marketplace import audit, audit_words, services
 from marketplace.auth import org_required
@@ -64,7 +65,9 @@ def organizations() -> str:
     if q:
         like = f"%{q}%"
         query = query.where(sa.or_(Organization.name.ilike(like), Organization.uscc.ilike(like)))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    total = db.session.execute(
+        sa.select(sa.func.count()).select_from(query.subquery())
+    ).scalar_one()
     rows = db.session.scalars(
         query.order_by(Organization.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
     ).all()

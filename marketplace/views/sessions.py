@@ -3,10 +3,11 @@ out, signing out everywhere, and changing the password (which ends every session
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
 
 from marketplace import user_sessions
 from marketplace.auth import current_session, sign_in, sign_out
@@ -69,8 +70,8 @@ def change_password() -> str | Response:
                 user_sessions.change_password(
                     db.session,
                     user,
-                    current_password=form.current_password.data,
-                    new_password=form.new_password.data,
+                    current_password=form.current_password.data or "",
+                    new_password=form.new_password.data or "",
                     now=utcnow(),
                 )
         except DomainError as exc:
