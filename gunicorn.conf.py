@@ -1,6 +1,6 @@
 """gunicorn's settings for ``gunicorn wsgi:app`` run from the project folder (gunicorn reads
 this file from its working directory). The worker timeout is the app's setting, which
-billing.payments.check_timeouts keeps above every Stripe call of a request."""
+billing.payments.gateway.check_timeouts keeps above every Stripe call of a request."""
 
 from typing import Any
 

@@ -23,7 +23,7 @@ from marketplace.db import utcnow
 from marketplace.errors import Conflict
 
 # An attempt in flight longer than this was left by a request that died: no request lives
-# beyond gunicorn's worker timeout (billing.payments.check_timeouts keeps it so).
+# beyond gunicorn's worker timeout (billing.payments.gateway.check_timeouts keeps it so).
 STALE_AFTER = timedelta(minutes=5)
 
 METADATA_KEY = "payment_attempt_id"  # in the PaymentIntent's metadata

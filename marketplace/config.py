@@ -77,7 +77,7 @@ class Defaults:
     STRIPE_API_BASE: str | None = None  # a Stripe-compatible test server (localstripe)
     STRIPE_JS_URL = "https://js.stripe.com/v3/"
     # Seconds the Stripe SDK waits for one answer. A card payment makes up to three calls,
-    # each tried at most twice: billing.payments.check_timeouts keeps them all within
+    # each tried at most twice: billing.payments.gateway.check_timeouts keeps them all within
     # WORKER_TIMEOUT_SECONDS, so a worker is never killed while Stripe's answer is on its way.
     STRIPE_TIMEOUT_SECONDS = 8.0
     # gunicorn's worker timeout (read by gunicorn.conf.py and `marketplace demo`).
