@@ -113,9 +113,18 @@ def seed(app, size: int):
 
 def history(app, events: int) -> None:
     """``events`` usage events spread over the 24 months before the seeded periods."""
+    from billing import usage_partitions
+    from billing.periods import add_months
+    from marketplace.db import utcnow
+
     if not events:
         return
     engine = app.extensions["marketplace.db"].engine
+    with engine.begin() as connection:  # the months of the history, as the migration does
+        for months in range(-27, 1):
+            usage_partitions.create_month(
+                connection, usage_partitions.month_start(add_months(utcnow(), months))
+            )
     with engine.begin() as connection:
         connection.execute(
             sa.text(

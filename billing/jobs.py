@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 
-from billing import overdue, reconciliation
+from billing import overdue, reconciliation, usage_partitions
 from billing import run as billing_run
 from billing.payments import gateway, refunds
 from marketplace import worker
@@ -18,6 +18,7 @@ from marketplace.db import db, utcnow
 RUN_EVERY = timedelta(minutes=15)
 REMINDERS_EVERY = timedelta(hours=1)
 REFUNDS_EVERY = timedelta(minutes=5)
+PARTITIONS_EVERY = timedelta(days=1)
 
 
 def billing_run_job(app: Flask, _slot: datetime) -> str:
@@ -62,7 +63,15 @@ def refund_reconciliation_job(app: Flask, _slot: datetime) -> str:
     return result
 
 
+def usage_partitions_job(_app: Flask, _slot: datetime) -> str:
+    """The usage_events partitions of this month and the next ones (PostgreSQL), daily."""
+    with db.sessions() as session, session.begin():
+        created = usage_partitions.ensure_ahead(session.connection(), utcnow())
+    return f"{len(created)} partition(s) created" + (f": {', '.join(created)}" if created else "")
+
+
 def install(app: Flask) -> None:
     worker.every(app, "billing_run", RUN_EVERY, billing_run_job)
     worker.every(app, "invoice_reminders", REMINDERS_EVERY, due_reminders_job)
     worker.every(app, "refund_reconciliation", REFUNDS_EVERY, refund_reconciliation_job)
+    worker.every(app, "usage_partitions", PARTITIONS_EVERY, usage_partitions_job)

@@ -24,16 +24,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, selectinload
 
-from billing import notify
+from billing import notify, usage_store
 from billing.contracts import interval_of
-from billing.models import Contract, ContractStatus, UsageEvent
+from billing.models import Contract, ContractStatus, UsageEvent, UsageEventKey
 from billing.periods import period_bounds, period_index
 from billing.rating import usage_estimate_fen
 from catalog.limits import EARLIEST_EVENT_YEAR, MAX_EVENT_QUANTITY, MAX_PERIOD_QUANTITY
 from catalog.models import BillingModel
-from marketplace.db import insert_or_skip
 
 MAX_BATCH = 1000
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -137,50 +137,6 @@ def _check(event: _Event, contract: Contract | None, vendor_id: int, now: dateti
     return None
 
 
-# PostgreSQL takes the whole batch as a handful of arrays: one short statement to parse,
-# one round trip, and ON CONFLICT settles races with concurrent calls.
-_PG_INSERT = sa.text(
-    """
-    INSERT INTO usage_events
-        (vendor_id, event_id, contract_id, meter, quantity, occurred_at, received_at, payload_hash)
-    SELECT :vendor_id, e.event_id, e.contract_id, e.meter, e.quantity, e.occurred_at,
-           :received_at, e.payload_hash
-    FROM unnest(CAST(:event_ids AS varchar[]), CAST(:contract_ids AS integer[]),
-                CAST(:meters AS varchar[]), CAST(:quantities AS numeric[]),
-                CAST(:occurred AS timestamptz[]), CAST(:hashes AS varchar[]))
-         AS e(event_id, contract_id, meter, quantity, occurred_at, payload_hash)
-    ON CONFLICT (vendor_id, event_id) DO NOTHING
-    RETURNING event_id
-    """
-)
-
-
-def _store(session: Session, vendor_id: int, rows: list[dict[str, Any]], now: datetime) -> set[str]:
-    """Insert the rows; the event ids actually inserted (not those a concurrent call took)."""
-    # The same order in every call: two overlapping batches then wait for each other
-    # instead of deadlocking on PostgreSQL.
-    rows.sort(key=lambda row: row["event_id"])
-    if session.get_bind().dialect.name == "postgresql":
-        params = {
-            "vendor_id": vendor_id,
-            "received_at": now,
-            "event_ids": [r["event_id"] for r in rows],
-            "contract_ids": [r["contract_id"] for r in rows],
-            "meters": [r["meter"] for r in rows],
-            "quantities": [r["quantity"] for r in rows],
-            "occurred": [r["occurred_at"] for r in rows],
-            "hashes": [r["payload_hash"] for r in rows],
-        }
-        return set(session.scalars(_PG_INSERT, params))
-    statement = (
-        # On the table, not the mapped class: the ORM's bulk path would double the cost.
-        insert_or_skip(session, UsageEvent.__table__)
-        .on_conflict_do_nothing(index_elements=["vendor_id", "event_id"])
-        .returning(UsageEvent.__table__.c.event_id)
-    )
-    return set(session.scalars(statement, rows))
-
-
 def ingest(
     session: Session, *, vendor_id: int, events: Sequence[Any], now: datetime
 ) -> IngestResult:
@@ -206,9 +162,9 @@ def ingest(
     stored = (
         dict(
             session.execute(
-                sa.select(UsageEvent.event_id, UsageEvent.payload_hash).where(
-                    UsageEvent.vendor_id == vendor_id,
-                    UsageEvent.event_id.in_([e.event_id for e in parsed]),
+                sa.select(UsageEventKey.event_id, UsageEventKey.payload_hash).where(
+                    UsageEventKey.vendor_id == vendor_id,
+                    in_ids(session, UsageEventKey.event_id, [e.event_id for e in parsed]),
                 )
             ).all()
         )
@@ -275,15 +231,15 @@ def ingest(
             }
         )
     if rows:
-        inserted = _store(session, vendor_id, rows, now)
+        inserted = usage_store.store(session, vendor_id, rows, now)
         result.accepted = len(inserted)
         raced = [row for row in rows if row["event_id"] not in inserted]
         if raced:  # a concurrent call stored the same ids between our check and insert
             hashes = dict(
                 session.execute(
-                    sa.select(UsageEvent.event_id, UsageEvent.payload_hash).where(
-                        UsageEvent.vendor_id == vendor_id,
-                        UsageEvent.event_id.in_([r["event_id"] for r in raced]),
+                    sa.select(UsageEventKey.event_id, UsageEventKey.payload_hash).where(
+                        UsageEventKey.vendor_id == vendor_id,
+                        in_ids(session, UsageEventKey.event_id, [r["event_id"] for r in raced]),
                     )
                 ).all()
             )
@@ -304,6 +260,16 @@ def _locked(session: Session, query: sa.Select) -> sa.Select:
     return query  # SQLite: the first write takes the database lock
 
 
+def in_ids(session: Session, column: Any, values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(array)``, one parameter: a
+    thousand placeholders make a statement the driver parses anew each time (too long for
+    its cache), which cost the billing run and ingestion more than the queries themselves."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column == sa.any_(array)
+    return column.in_(values)
+
+
 def period_quantities(session: Session, contracts: list[Contract]) -> dict[int, Decimal]:
     """Each contract's recorded quantity in its current period, in one query (what
     ingestion checks against the period maximum and what the billing run invoices)."""
@@ -318,7 +284,10 @@ def period_quantities(session: Session, contracts: list[Contract]) -> dict[int, 
             # their sizes (the run's batches are ranges of ids).
             UsageEvent.contract_id.between(min(ids), max(ids)),
             Contract.id.between(min(ids), max(ids)),
-            UsageEvent.contract_id.in_(ids),
+            in_ids(session, UsageEvent.contract_id, ids),
+            # Constant bounds too: PostgreSQL then reads only the months' partitions.
+            UsageEvent.occurred_at >= min(c.current_period_start for c in contracts),
+            UsageEvent.occurred_at < max(c.current_period_end for c in contracts),
             UsageEvent.occurred_at >= Contract.current_period_start,
             UsageEvent.occurred_at < Contract.current_period_end,
         )

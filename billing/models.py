@@ -161,14 +161,21 @@ class Contract(Base):
 
 
 class UsageEvent(Base):
-    """One metered event as the vendor reported it; ``event_id`` is unique per vendor forever."""
+    """One metered event as the vendor reported it; ``event_id`` is unique per vendor forever
+    (held by :class:`UsageEventKey`).
+
+    On PostgreSQL the table is partitioned by month of ``occurred_at`` (migration 0030;
+    billing/usage_partitions.py creates the months ahead), so a month's events are one
+    table of their own and history never slows the current month down. Its primary key
+    there is (id, occurred_at), as a partitioned table's keys must hold the partition key;
+    ``id`` alone comes from one sequence and is unique all the same."""
 
     __tablename__ = "usage_events"
     __table_args__ = (
-        sa.UniqueConstraint("vendor_id", "event_id"),
         sa.Index(None, "contract_id", "occurred_at"),
         sa.CheckConstraint("quantity >= 0", name="quantity_not_negative"),
     )
+
 
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
@@ -185,6 +192,22 @@ class UsageEvent(Base):
 
     def __repr__(self) -> str:
         return f"<UsageEvent {self.vendor_id}:{self.event_id} {self.quantity} {self.meter}>"
+
+
+class UsageEventKey(Base):
+    """An event id a vendor has used, forever: what makes a retry a duplicate and another
+    payload under the same id a conflict, across all the months of usage_events (a unique
+    index on a partitioned table can only hold ids per month)."""
+
+    __tablename__ = "usage_event_keys"
+
+    vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    # SHA-256 of the canonical payload, to tell a retry (same) from a conflict (different).
+    payload_hash: Mapped[str] = mapped_column(sa.String(64))
+
+    def __repr__(self) -> str:
+        return f"<UsageEventKey {self.vendor_id}:{self.event_id}>"
 
 
 class InvoiceStatus(LabeledEnum):

@@ -14,10 +14,11 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from billing import contracts as contract_rules
 from billing import invoices, notify, webhook_events
-from billing.metering import period_quantities
+from billing.metering import in_ids, period_quantities
 from billing.models import Contract, ContractStatus, Invoice
 from billing.periods import period_bounds, period_index
 from billing.rating import subscription_line, usage_period_lines
@@ -32,6 +33,37 @@ def skip_locked(session: Session, query: sa.Select) -> sa.Select:
     return query
 
 
+_MOVE = sa.text(
+    """
+    UPDATE contracts SET current_period_start = m.start, current_period_end = m.end
+    FROM unnest(CAST(:ids AS integer[]), CAST(:starts AS timestamptz[]),
+                CAST(:ends AS timestamptz[])) AS m(id, start, "end")
+    WHERE contracts.id = m.id
+    """
+)
+
+
+def _move_periods(session: Session, moves: list[tuple[Contract, datetime, datetime]]) -> None:
+    """Move the contracts to their next period with one UPDATE (PostgreSQL): the ORM's
+    flush of a thousand changed contracts costs about as much as all the rest of a batch.
+    The loaded contracts are told their new values, as if they had been flushed."""
+    if session.get_bind().dialect.name != "postgresql" or len(moves) < 2:
+        for contract, start, end in moves:
+            contract.current_period_start, contract.current_period_end = start, end
+        return
+    session.execute(
+        _MOVE,
+        {
+            "ids": [contract.id for contract, _start, _end in moves],
+            "starts": [start for _contract, start, _end in moves],
+            "ends": [end for _contract, _start, end in moves],
+        },
+    )
+    for contract, start, end in moves:
+        set_committed_value(contract, "current_period_start", start)
+        set_committed_value(contract, "current_period_end", end)
+
+
 def _issued_keys(session: Session, contracts: list[Contract]) -> set[tuple[int, datetime, str]]:
     """(contract, period start, reason) of the batch's invoices from its current periods on.
     The range of contract ids keeps the lookup on the unique index's first column, whatever
@@ -40,7 +72,7 @@ def _issued_keys(session: Session, contracts: list[Contract]) -> set[tuple[int, 
     rows = session.execute(
         sa.select(Invoice.contract_id, Invoice.period_start, Invoice.reason).where(
             Invoice.contract_id.between(min(ids), max(ids)),
-            Invoice.contract_id.in_(ids),
+            in_ids(session, Invoice.contract_id, ids),
             Invoice.period_start >= min(c.current_period_start for c in contracts),
             Invoice.reason.in_(["usage", "renewal"]),
         )
@@ -61,6 +93,7 @@ def close_periods(
     quantities = period_quantities(session, usage)
     issued = _issued_keys(session, contracts)
     drafts: list[invoices.InvoiceDraft] = []
+    moves: list[tuple[Contract, datetime, datetime]] = []  # to their next period
     for contract in contracts:
         plan = contract.plan
         interval = contract_rules.interval_of(plan)
@@ -96,13 +129,14 @@ def close_periods(
         else:
             index = period_index(contract.anchor_at, start, interval) + 1
             next_start, next_end = period_bounds(contract.anchor_at, index, interval)
-        contract.current_period_start, contract.current_period_end = next_start, next_end
+        moves.append((contract, next_start, next_end))
         if (
             plan.billing_model is BillingModel.SUBSCRIPTION
             and (contract.id, next_start, "renewal") not in issued
         ):
             lines = [subscription_line(plan, next_start, next_end)]
             drafts.append(invoices.InvoiceDraft(contract, "renewal", next_start, next_end, lines))
+    _move_periods(session, moves)
     created = invoices.create_many(session, drafts, commission_bp=commission_bp, now=now)
     notify.invoices_issued(session, created)
     invoices.schedule_first_attempts(session, created, now)
