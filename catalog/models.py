@@ -176,6 +176,15 @@ class Solution(Base):
     def is_public(self) -> bool:
         return self.status == SolutionStatus.PUBLISHED
 
+    @property
+    def can_delist(self) -> bool:
+        return self.status is SolutionStatus.PUBLISHED
+
+    @property
+    def can_relist(self) -> bool:
+        """Delisted, with a published version to show again."""
+        return self.status is SolutionStatus.DELISTED and self.published_revision_id is not None
+
     @is_public.inplace.expression
     @classmethod
     def _is_public_expression(cls) -> sa.ColumnElement[bool]:
@@ -260,6 +269,11 @@ class SolutionRevision(Base):
 
     def __repr__(self) -> str:
         return f"<SolutionRevision {self.solution_id}#{self.number} {self.status.value}>"
+
+    @property
+    def can_edit(self) -> bool:
+        """Not while it is in review (the vendor withdraws it first)."""
+        return self.status is not RevisionStatus.SUBMITTED
 
     @property
     def editable(self) -> bool:

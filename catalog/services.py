@@ -179,7 +179,7 @@ def editable_revision(session: Session, solution: Solution, actor: Actor) -> Sol
     _require_editor(solution, actor)
     working = solution.working_revision
     if working is not None:
-        if working.status is RevisionStatus.SUBMITTED:
+        if not working.can_edit:
             raise Conflict(_l("This version is in review; wait for the decision or withdraw it."))
         if working.status is RevisionStatus.REJECTED:
             # Editing a rejected version makes it a draft again; its next submit is recorded.
@@ -317,7 +317,7 @@ def delist(session: Session, solution: Solution, *, actor: Actor, reason: str) -
     """Take a published listing off the storefront (the operator, or the vendor itself)."""
     if not (can_review(actor) or can_edit(solution, actor)):
         raise NotAllowed(_l("You cannot delist this solution."))
-    if solution.status is not SolutionStatus.PUBLISHED:
+    if not solution.can_delist:
         raise Conflict(_l("Only a published solution can be delisted."))
     if not reason.strip():
         raise DomainError(_l("Give a reason."), field="reason")
@@ -328,7 +328,7 @@ def delist(session: Session, solution: Solution, *, actor: Actor, reason: str) -
 
 def relist(session: Session, solution: Solution, *, actor: Actor) -> None:
     _require_reviewer(actor)
-    if solution.status is not SolutionStatus.DELISTED or solution.published is None:
+    if not solution.can_relist:
         raise Conflict(_l("Only a delisted solution with a published version can be relisted."))
     vendor = session.get(Organization, solution.vendor_id)
     if vendor is None or not vendor.is_verified:

@@ -263,6 +263,12 @@ class Voucher(Base):
     def is_usable(self, now: datetime) -> bool:
         return self.status is VoucherStatus.ACTIVE and now < self.expires_at
 
+    @property
+    def can_end(self) -> bool:
+        """Not ended yet: it can still be revoked or expire (a spent one too, since a
+        reversal may give its balance back)."""
+        return self.status in (VoucherStatus.ACTIVE, VoucherStatus.SPENT)
+
 
 class MovementKind(enum.StrEnum):
     ISSUED = "issued"  # budget -> reserved
@@ -423,6 +429,15 @@ class Settlement(Base):
             f"<Settlement {self.id} program={self.program_id} vendor={self.vendor_id} "
             f"{self.total_fen} {self.status.value}>"
         )
+
+    @property
+    def can_approve(self) -> bool:
+        return self.status is SettlementStatus.DRAFT
+
+    @property
+    def can_record_payment(self) -> bool:
+        """Approved and not paid yet."""
+        return self.status is SettlementStatus.APPROVED
 
 
 # --- anomalies ------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def object_to(
         )
     if not reason or len(reason) > 2000:
         raise DomainError(_l("Say what is wrong with this approval."), field="reason")
-    if notice.status is not NoticeStatus.IN_NOTICE or now >= notice.ends_at:
+    if not notice.can_object(now):
         raise Conflict(_l("The notice period of this approval has ended."))
     objection = Objection(
         notice_id=notice.id,

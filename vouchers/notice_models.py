@@ -75,6 +75,10 @@ class Notice(Base):
             f"{self.status.value} until {self.ends_at:%Y-%m-%d}>"
         )
 
+    def can_object(self, now: datetime) -> bool:
+        """Anyone may object while the notice runs."""
+        return self.status is NoticeStatus.IN_NOTICE and now < self.ends_at
+
 
 class ObjectionStatus(LabeledEnum):
     OPEN = "open", _l("To review")

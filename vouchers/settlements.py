@@ -180,7 +180,7 @@ def approve_settlement(
 ) -> Settlement:
     access.require_manager(settlement.program, actor)
     settlement = _lock(session, settlement)
-    if settlement.status is not SettlementStatus.DRAFT:
+    if not settlement.can_approve:
         raise Conflict(_l("This batch is approved already."))
     settlement.approved_by_user_id = actor.user.id
     transition(
@@ -208,7 +208,7 @@ def mark_paid(
     settlement = _lock(session, settlement)
     if settlement.status is SettlementStatus.DRAFT:
         raise Conflict(_l("Approve the batch before recording its payment."))
-    if settlement.status is SettlementStatus.PAID:
+    if not settlement.can_record_payment:
         raise Conflict(_l("This batch is paid already."))
     settlement.bank_reference = reference
     settlement.paid_by_user_id = actor.user.id

@@ -144,7 +144,7 @@ def release_balance(
     the amount released. A voucher ends once, so nothing is released twice. Audited as
     ``voucher.<status>`` with ``data`` and the amount released, unless the caller records
     a batch of them itself (``audit_row=False``)."""
-    if voucher.status not in (VoucherStatus.ACTIVE, VoucherStatus.SPENT):
+    if not voucher.can_end:
         raise Conflict(_l("This voucher has ended already."))
     released = voucher.balance_fen
     if voucher.status is VoucherStatus.ACTIVE or voucher.ended_at is None:
@@ -176,7 +176,7 @@ def revoke(
     if not reason:
         raise DomainError(_l("Say why the voucher is revoked."), field="reason")
     voucher = lock_vouchers(session, [voucher.id])[voucher.id]
-    if voucher.status in (VoucherStatus.EXPIRED, VoucherStatus.REVOKED):
+    if not voucher.can_end:
         raise Conflict(_l("This voucher has ended already."))
     voucher.revoke_reason = reason
     release_balance(
