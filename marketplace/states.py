@@ -19,7 +19,7 @@ import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import object_session
@@ -32,13 +32,6 @@ if TYPE_CHECKING:
     from marketplace.jsonapi import Actor
 
 S = TypeVar("S", bound=enum.Enum)
-
-
-class Stateful(Protocol):
-    """A model with a ``status`` column and a ``transitions`` table (a class attribute)."""
-
-    status: Any
-    transitions: Transitions[Any]
 
 
 def _label(state: enum.Enum) -> str:
@@ -64,9 +57,6 @@ class IllegalTransition(Conflict):
     def __str__(self) -> str:
         current = getattr(self.current, "value", self.current)
         return f"{self.obj!r}: {current} -> {self.to.value} is not allowed"
-
-
-_REGISTRY: list[Transitions[Any]] = []
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,18 +95,12 @@ class Transitions(Generic[S]):
         if strays:
             raise ValueError(f"{self.states.__name__}: moves to unknown states {strays}")
         object.__setattr__(self, "allowed", allowed)
-        _REGISTRY.append(self)
 
     def allows(self, current: S, to: S) -> bool:
         return to in self.allowed.get(current, frozenset())
 
     def __getitem__(self, state: S) -> frozenset[S]:
         return self.allowed[state]
-
-
-def registered() -> list[Transitions[Any]]:
-    """Every table declared so far (the models' modules must be imported)."""
-    return list(_REGISTRY)
 
 
 def table_of(obj: object) -> Transitions[Any]:
