@@ -76,7 +76,8 @@ REVISION_TRANSITIONS = Transitions(
             RevisionStatus.APPROVED,
             RevisionStatus.REJECTED,
         },
-        RevisionStatus.REJECTED: {RevisionStatus.DRAFT},  # the vendor edits it again
+        # The vendor edits it again, or sends it back as it is (submit takes a rejected one).
+        RevisionStatus.REJECTED: {RevisionStatus.DRAFT, RevisionStatus.SUBMITTED},
         RevisionStatus.APPROVED: {RevisionStatus.SUPERSEDED},
         RevisionStatus.SUPERSEDED: set(),
     },
