@@ -130,17 +130,17 @@ def history(app, events: int) -> None:
             sa.text(
                 """
             WITH usage AS (
-                SELECT id, vendor_id, anchor_at, row_number() OVER (ORDER BY id) - 1 AS n,
-                       count(*) OVER () AS total
+                SELECT array_agg(id ORDER BY id) AS ids, min(vendor_id) AS vendor_id,
+                       min(anchor_at) AS anchor_at
                 FROM contracts WHERE plan_id = (SELECT min(plan_id) FROM contracts)
             )
             INSERT INTO usage_events (vendor_id, event_id, contract_id, meter, quantity,
                                       occurred_at, received_at, payload_hash)
-            SELECT u.vendor_id, 'hist-' || g, u.id, 'inspected_images', 1,
+            SELECT u.vendor_id, 'hist-' || g, u.ids[1 + g % cardinality(u.ids)],
+                   'inspected_images', 1,
                    u.anchor_at - (1 + g % 720) * interval '1 day',
                    u.anchor_at - (1 + g % 720) * interval '1 day', repeat('0', 64)
-            FROM generate_series(0, :events - 1) AS g
-            JOIN usage u ON u.n = g % u.total
+            FROM usage u, generate_series(0, :events - 1) AS g
             """
             ),
             {"events": events},
