@@ -37,6 +37,7 @@ from billing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payment
 from billing.payments import bank_transfers
 from billing.statement_files import StatementRow, fingerprints, read_statement
 from marketplace import audit
+from marketplace.db import rows_changed
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization, OrgKind
@@ -311,7 +312,8 @@ def find_invoice(session: Session, text: str) -> Invoice | None:
 def _claim(session: Session, line: BankStatementLine, actor: Actor, now: datetime) -> None:
     """Take the line for this person's decision, or Conflict when someone decided it first
     (the line keeps its status until the decision moves it)."""
-    claimed = session.execute(
+    claimed = rows_changed(
+        session,
         sa.update(BankStatementLine)
         .where(
             BankStatementLine.id == line.id,
@@ -319,8 +321,8 @@ def _claim(session: Session, line: BankStatementLine, actor: Actor, now: datetim
             BankStatementLine.decided_at.is_(None),
         )
         .values(decided_by_id=actor.user.id, decided_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if not claimed:
         session.refresh(line)
         raise Conflict(_l("This line was matched or dismissed already."))

@@ -76,9 +76,9 @@ def _schedule_next_try(
         return
     invoice.attempt_count += 1
     if invoice.attempt_count < len(RETRY_OFFSETS):
-        invoice.next_attempt_at = invoice.issued_at + RETRY_OFFSETS[invoice.attempt_count]
-        if invoice.next_attempt_at <= as_of:
-            invoice.next_attempt_at = as_of + timedelta(days=1)
+        assert invoice.issued_at is not None  # an open invoice has been issued
+        next_at = invoice.issued_at + RETRY_OFFSETS[invoice.attempt_count]
+        invoice.next_attempt_at = next_at if next_at > as_of else as_of + timedelta(days=1)
     else:
         invoice.next_attempt_at = None
         contract = invoice.contract

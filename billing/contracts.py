@@ -156,6 +156,7 @@ def start(
     webhook_events.contract_event(session, contract, "contract.created", now=now, key="created")
     if plan.billing_model is BillingModel.OUTCOME:
         # The buyer's figure is a proposal: it binds only when the vendor accepts it.
+        assert baseline is not None  # required above for an outcome plan
         baselines.propose_baseline(
             session, contract, actor=actor, value=baseline, note=baseline_note
         )

@@ -181,8 +181,8 @@ def _rows(
         }
         for position, line in enumerate(draft.lines)
     ]
-    total = sum(line["amount_fen"] for line in lines)
-    tax = sum(line["tax_fen"] for line in lines)
+    total = sum(line.amount_fen for line in draft.lines)
+    tax = sum(vat_part(line.amount_fen, line.vat_rate_bp) for line in draft.lines)
     contract = draft.contract
     invoice = {
         "number": number,

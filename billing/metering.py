@@ -254,7 +254,7 @@ def ingest(
     return result
 
 
-def _locked(session: Session, query: sa.Select) -> sa.Select:
+def _locked(session: Session, query: sa.Select[Contract]) -> sa.Select[Contract]:
     if session.get_bind().dialect.name == "postgresql":
         return query.with_for_update(of=Contract)
     return query  # SQLite: the first write takes the database lock
@@ -266,8 +266,10 @@ def in_ids(session: Session, column: Any, values: Sequence[Any]) -> sa.ColumnEle
     its cache), which cost the billing run and ingestion more than the queries themselves."""
     if session.get_bind().dialect.name == "postgresql":
         array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
-        return column == sa.any_(array)
-    return column.in_(values)
+        condition: sa.ColumnElement[bool] = column == sa.any_(array)
+    else:
+        condition = column.in_(values)
+    return condition
 
 
 def period_quantities(session: Session, contracts: list[Contract]) -> dict[int, Decimal]:

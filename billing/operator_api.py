@@ -322,7 +322,11 @@ class StatementImportOut(ma.Schema):
     statement_id = ma.fields.Integer(attribute="result.statement.id", required=True)
     matched = ma.fields.Integer(attribute="summary.matched", required=True)
     matched_fen = ma.fields.Integer(attribute="summary.matched_fen", required=True)
-    partial = ma.fields.Integer(attribute="summary.partial", required=True)
+    # Marshmallow takes declared fields off the class, so this does not hide Schema.partial
+    # at run time; its stubs only see the class attribute.
+    partial = ma.fields.Integer(  # type: ignore[assignment]
+        attribute="summary.partial", required=True
+    )
     overpaid = ma.fields.Integer(attribute="summary.overpaid", required=True)
     unmatched = ma.fields.Integer(attribute="summary.unmatched", required=True)
     unmatched_fen = ma.fields.Integer(attribute="summary.unmatched_fen", required=True)

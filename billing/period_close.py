@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,8 +25,10 @@ from billing.periods import period_bounds, period_index
 from billing.rating import subscription_line, usage_period_lines
 from catalog.models import BillingModel
 
+T = TypeVar("T")
 
-def skip_locked(session: Session, query: sa.Select) -> sa.Select:
+
+def skip_locked(session: Session, query: sa.Select[T]) -> sa.Select[T]:
     """Lock the rows read, skipping those another run holds (PostgreSQL); SQLite writers
     queue on its database lock instead."""
     if session.get_bind().dialect.name == "postgresql":

@@ -74,7 +74,7 @@ class RunReport:
     attempts_reconciled: int = 0  # card attempts left in flight, settled from Stripe
 
 
-def _due(as_of: datetime) -> sa.Select:
+def _due(as_of: datetime) -> sa.Select[Contract]:
     return (
         sa.select(Contract)
         .where(Contract.current_period_end <= as_of, Contract.status.in_(CLOSABLE))

@@ -136,14 +136,10 @@ def search_solutions(args: dict[str, Any]) -> Any:
     solutions = _load_public([hit.id for hit in result.hits])
     ratings = indexing.ratings_by_solution(db.session, solutions)
     items = [
-        Listed(
-            solutions[hit.id],
-            solutions[hit.id].published,
-            rating=ratings.get(hit.id),
-            highlights=hit.highlights,
-        )
+        Listed(solution, solution.published, rating=ratings.get(hit.id), highlights=hit.highlights)
         for hit in result.hits
-        if hit.id in solutions  # the index may lag a delisting by a moment
+        # the index may lag a delisting by a moment
+        if (solution := solutions.get(hit.id)) is not None and solution.published is not None
     ]
     return {
         "total": result.total,
@@ -168,7 +164,11 @@ def _sync_page(updated_since: str, per_page: int) -> dict[str, Any]:
         "total": len(page.published),
         "page": 1,
         "per_page": per_page,
-        "items": [Listed(s, s.published, rating=ratings.get(s.id)) for s in page.published],
+        "items": [
+            Listed(s, s.published, rating=ratings.get(s.id))
+            for s in page.published
+            if s.published is not None
+        ],
         "facets": {},
         "did_you_mean": None,
         "fuzzy": False,
@@ -186,7 +186,7 @@ def solution_detail(slug: str) -> Listed:
     solution = db.session.scalar(
         sa.select(Solution).where(Solution.slug == slug, Solution.is_public)
     )
-    if solution is None:
+    if solution is None or solution.published is None:
         raise ApiError(404, _("No published solution has this address."))
     rating = indexing.ratings_by_solution(db.session, [solution.id]).get(solution.id)
     return Listed(solution, solution.published, rating=rating)

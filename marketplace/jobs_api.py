@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -46,7 +48,7 @@ class JobListOut(ma.Schema):
 @token_required([OrgKind.PLATFORM])
 @blp.arguments(JobQuery, location="query")
 @blp.response(200, JobListOut)
-def list_jobs(args: dict[str, object]) -> dict[str, object]:
+def list_jobs(args: dict[str, Any]) -> dict[str, object]:
     """The outbox's jobs, newest first (filter by ``status`` and ``kind``), with the count
     in each state. A failed job shows its attempts and last error."""
     query = sa.select(OutboxJob).order_by(OutboxJob.id.desc()).limit(args["limit"])

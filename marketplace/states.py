@@ -155,6 +155,8 @@ def transition(
     entry.update(data or {})
     if reason is not None:
         entry["reason"] = reason
+    user_id: int | None
+    org_id: int | None
     if actor is not None:
         user_id, org_id = actor.user.id, actor.organization.id
     else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from marketplace import dates
 from marketplace.audit import AuditEvent
@@ -24,7 +24,7 @@ from vouchers.models import Anomaly, Application, Program, Redemption, Settlemen
 from vouchers.wallet import normalize_code
 
 # subject_type -> the model whose rows carry a program_id
-_PROGRAM_PARTS: dict[str, type] = {
+_PROGRAM_PARTS: dict[str, type[Application | Voucher | Redemption | Settlement | Anomaly]] = {
     "voucher_application": Application,
     "voucher": Voucher,
     "voucher_redemption": Redemption,
@@ -33,7 +33,7 @@ _PROGRAM_PARTS: dict[str, type] = {
 }
 
 
-def _ids_as_text(column: sa.ColumnElement[int]) -> sa.ColumnElement[str]:
+def _ids_as_text(column: InstrumentedAttribute[int]) -> sa.ColumnElement[str]:
     """``subject_id`` is text (subjects of every kind share the column)."""
     return sa.cast(column, sa.String)
 

@@ -172,13 +172,15 @@ def _ids_of(events: list[AuditEvent], subject_type: str) -> set[int]:
 
 def describe(session: Session, events: list[AuditEvent]) -> list[AuditLine]:
     """The rows in words, with a handful of queries however many rows there are."""
-    users = _names(session, User, User.name, (e.actor_user_id for e in events))
+    users = _names(
+        session, User, User.name, (e.actor_user_id for e in events if e.actor_user_id is not None)
+    )
     program_ids = _ids_of(events, "voucher_program") | {
         i for e in events if (i := _int((e.data or {}).get("program_id"))) is not None
     }
     programs = _names(session, Program, Program.name, program_ids)
     org_ids = (
-        {e.actor_org_id for e in events}
+        {e.actor_org_id for e in events if e.actor_org_id is not None}
         | _ids_of(events, "organization")
         | {
             i

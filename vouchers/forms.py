@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     DateField,
+    Field,
     FieldList,
     Form,
     FormField,
@@ -25,7 +26,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3; types-WTForms 3.2 lacks it
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -35,7 +36,7 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from catalog.models import VoucherKind
 from marketplace import dates, reference
@@ -48,8 +49,11 @@ from vouchers.models import AnomalyStatus
 from vouchers.programs import MAX_NOTICE_DAYS, MAX_VALIDITY_DAYS, ProgramTerms
 
 
-class PercentField(StringField):
+class PercentField(Field):
     """A share typed in percent ("50", "33.5"); ``data`` is basis points (5000, 3350)."""
+
+    widget = TextInput()
+    data: int | None
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         self.raw = (valuelist[0] if valuelist else "") or ""
@@ -240,6 +244,9 @@ class ProgramForm(FlaskForm):
     def terms(self) -> ProgramTerms:
         """The form's values as the service takes them (call after validation)."""
         assert self.opens_on.data is not None and self.closes_on.data is not None
+        # InputRequired, all of them
+        assert self.budget.data is not None and self.ratio.data is not None
+        assert self.annual_cap.data is not None and self.validity_days.data is not None
         return ProgramTerms(
             name=self.name.data or "",
             description=self.description.data or "",

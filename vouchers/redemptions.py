@@ -471,7 +471,7 @@ def best_quote(
     best: Quote | None = None
     alternatives: dict[str, int] = {}
     for index, first in enumerate(codes[:BEST_QUOTE_TRIES] or [None]):
-        order = codes if index == 0 else [first, *(c for c in codes if c != first)]
+        order = codes if first is None or index == 0 else [first, *(c for c in codes if c != first)]
         tried = quote(
             session, buyer_id=buyer_id, lines=lines, codes=order, now=now, invoice_id=invoice_id
         )
@@ -539,8 +539,8 @@ def redeem(
 
     redemptions = []
     for item in planned:
+        assert item.voucher is not None
         voucher = item.voucher
-        assert voucher is not None
         by_vendor: dict[int, list[LineShare]] = {}
         for share in item.shares:
             by_vendor.setdefault(share.vendor_id, []).append(share)

@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from marketplace import dates
+from marketplace.db import rows_changed
 from marketplace.errors import Conflict, DomainError
 from marketplace.jsonapi import Actor
 from marketplace.states import transition
@@ -120,18 +121,20 @@ def create_settlement(
     session.flush()
     # Claimed only while still free: a batch made at the same moment claims none twice
     # (PostgreSQL re-checks the WHERE clause on rows another transaction just changed).
-    claimed = session.execute(
+    claimed = rows_changed(
+        session,
         sa.update(Redemption)
         .where(Redemption.id.in_(redeemed_ids), Redemption.settlement_id.is_(None))
         .values(settlement_id=settlement.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    clawed = session.execute(
+        .execution_options(synchronize_session=False),
+    )
+    clawed = rows_changed(
+        session,
         sa.update(Redemption)
         .where(Redemption.id.in_(clawback_ids), Redemption.clawback_settlement_id.is_(None))
         .values(clawback_settlement_id=settlement.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if claimed != len(redeemed_ids) or clawed != len(clawback_ids):
         raise Conflict(_l("Another batch took some of these redemptions; try again."))
     session.add_all(
@@ -162,7 +165,9 @@ def _sum(session: Session, ids: list[int]) -> int:
     if not ids:
         return 0
     return int(
-        session.scalar(sa.select(sa.func.sum(Redemption.amount_fen)).where(Redemption.id.in_(ids)))
+        session.execute(
+            sa.select(sa.func.sum(Redemption.amount_fen)).where(Redemption.id.in_(ids))
+        ).scalar_one()
     )
 
 

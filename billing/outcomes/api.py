@@ -74,6 +74,7 @@ def _billable(report_: OutcomeReport) -> Decimal:
 def _improvement(report_: OutcomeReport) -> Decimal:
     contract = report_.contract
     direction = contract.plan.direction.value if contract.plan.direction else "increase"
+    assert contract.baseline is not None  # a contract takes reports once its baseline is agreed
     return improvement(direction, contract.baseline, _billable(report_))
 
 

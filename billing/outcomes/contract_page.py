@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import g
 from flask_babel import format_date
 from sqlalchemy.orm import Session
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3; types-WTForms 3.2 lacks it
 
 from billing.forms import BaselineForm, DisputeForm, OutcomeReportForm
 from billing.line_words import kpi_unit_label

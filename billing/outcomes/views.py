@@ -47,6 +47,7 @@ def propose_baseline(contract_id: int) -> ResponseReturnValue:
     contract = load_contract(contract_id)
     form = BaselineForm()
     if form.validate_on_submit():
+        assert form.value.data is not None  # InputRequired
         try:
             with db.session.begin_nested():
                 baselines.propose_baseline(
@@ -90,6 +91,7 @@ def report_result(contract_id: int) -> ResponseReturnValue:
     # The same periods the service accepts (billing/outcomes/reporting.py billing_period).
     form.period.choices = period_choices(reporting.reportable_periods(db.session, contract, now))
     if form.validate_on_submit():
+        assert form.measured.data is not None  # InputRequired
         start_text, _sep, end_text = form.period.data.partition("|")
         upload = request.files.get(form.evidence.name)
         try:
@@ -244,12 +246,14 @@ def correct_result(report_id: int) -> ResponseReturnValue:
     report_ = _any_report(report_id)
     form = CorrectionForm()
     if form.validate_on_submit():
+        corrected = form.corrected.data
+        assert corrected is not None  # InputRequired
         attempt(
             lambda: corrections.correct(
                 db.session,
                 report_,
                 actor=g.actor,
-                corrected=form.corrected.data,
+                corrected=corrected,
                 note=form.note.data or "",
                 now=utcnow(),
             ),

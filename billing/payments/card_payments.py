@@ -6,9 +6,10 @@ Stripe, see billing/reconciliation.py). The billing run's card retries go throug
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stripe
 from flask import Flask
@@ -21,6 +22,9 @@ from billing.invoice_money import PAYABLE
 from billing.models import Invoice, Payment, PaymentStatus, StripeCustomer
 from billing.payments.gateway import CURRENCY, stripe_client, unreachable
 from marketplace.errors import Conflict, DomainError
+
+if TYPE_CHECKING:
+    from stripe.params import PaymentIntentConfirmParams
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +179,7 @@ def _confirm(
     now: datetime,
 ) -> CardResult:
     try:
-        params = {"off_session": True} if off_session else {}
+        params: PaymentIntentConfirmParams = {"off_session": True} if off_session else {}
         try:
             intent = client.v1.payment_intents.confirm(intent_id, params)
         except stripe.InvalidRequestError:
@@ -226,6 +230,7 @@ def settle_attempt(
     attempt = session.get_one(PaymentAttempt, attempt_id)
     intent_id, customer_id = attempt.stripe_payment_intent_id, attempt.customer_id
     session.commit()
+    intent: stripe.PaymentIntent | None
     try:
         if intent_id:
             intent = client.v1.payment_intents.retrieve(intent_id)
@@ -259,14 +264,16 @@ def settle_attempt(
     return apply_intent(session, payment, intent, now=now)
 
 
-def _find_intent(client: stripe.StripeClient, customer_id: str, attempt_id: int) -> Any | None:
+def _find_intent(
+    client: stripe.StripeClient, customer_id: str, attempt_id: int
+) -> stripe.PaymentIntent | None:
     """The PaymentIntent carrying the attempt's id in its metadata, among the customer's."""
     try:
         found = client.v1.payment_intents.list({"customer": customer_id, "limit": 100})
     except stripe.InvalidRequestError:  # localstripe filters by nothing
         found = client.v1.payment_intents.list({"limit": 100})
     for intent in found.auto_paging_iter():
-        metadata = intent.metadata or {}
+        metadata: stripe.StripeObject | dict[str, str] = intent.metadata or {}
         if (
             intent.customer == customer_id
             and card_attempts.METADATA_KEY in metadata
@@ -335,7 +342,7 @@ def fail_payment(
     notify.payment_failed(session, payment.invoice, message, payment.id)
 
 
-def charge_for_billing_run(app: Flask):
+def charge_for_billing_run(app: Flask) -> Callable[[Session, Invoice, datetime], bool | None]:
     """The billing run's card retry: pay what is due off-session; True when paid, False
     when it failed, None when it is not known yet (another attempt is in flight, or
     Stripe's answer was lost: the reconciliation finds out), which is not counted as a try.

@@ -234,7 +234,7 @@ def _find_refund(client: stripe.StripeClient, intent_id: str, refund_id: int) ->
     """The Stripe refund of the PaymentIntent carrying our refund's id in its metadata."""
     found = client.v1.refunds.list({"payment_intent": intent_id, "limit": 100})
     for answer in found.auto_paging_iter():
-        metadata = answer.metadata or {}
+        metadata: stripe.StripeObject | dict[str, str] = answer.metadata or {}
         if METADATA_KEY in metadata and metadata[METADATA_KEY] == str(refund_id):
             return answer
     return None

@@ -11,6 +11,7 @@ per organization whatever the order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import stripe
 from flask_babel import lazy_gettext as _l
@@ -23,6 +24,9 @@ from marketplace.db import insert_or_skip, utcnow
 from marketplace.errors import DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import Organization
+
+if TYPE_CHECKING:
+    from stripe.params import CustomerCreateParams
 
 
 def customer_idempotency_key(org: Organization) -> str:
@@ -39,7 +43,7 @@ def ensure_customer(
     record = session.get(StripeCustomer, org.id)
     if record is not None:
         return record
-    params = {
+    params: CustomerCreateParams = {
         "name": org.name,
         "email": org.contact_email,
         "metadata": {"organization_id": str(org.id), "uscc": org.uscc},
@@ -71,6 +75,7 @@ def begin_card_setup(session: Session, client: stripe.StripeClient, org: Organiz
         intent = client.v1.setup_intents.create({"customer": customer_id, "usage": "off_session"})
     except stripe.APIConnectionError as exc:
         raise unreachable(exc) from exc
+    assert intent.client_secret is not None  # Stripe returns it to whoever made the intent
     return intent.client_secret
 
 
@@ -137,4 +142,5 @@ def _confirmed_card(client: stripe.StripeClient, customer_id: str, setup_intent_
         method = client.v1.payment_methods.attach(pm_id, {"customer": customer_id})
     client.v1.customers.update(customer_id, {"invoice_settings": {"default_payment_method": pm_id}})
     card = method.card
+    assert card is not None  # the card form sets up cards only
     return _Card(pm_id, card.brand, card.last4, f"{card.exp_month:02d}/{card.exp_year}")

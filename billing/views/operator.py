@@ -159,13 +159,14 @@ def record_transfer(invoice_id: int) -> ResponseReturnValue:
     invoice = _load(invoice_id)
     form = BankTransferForm()
     if form.validate_on_submit():
+        assert form.amount.data is not None  # InputRequired
         try:
             with db.session.begin_nested():
                 payment = bank_transfers.record_bank_transfer(
                     db.session,
                     invoice,
                     amount_fen=form.amount.data,
-                    reference=form.reference.data,
+                    reference=form.reference.data or "",
                     actor=g.actor,
                     now=utcnow(),
                 )
@@ -202,6 +203,7 @@ def refund(payment_id: int) -> ResponseReturnValue:
     invoice = payment.invoice
     form = RefundForm()
     if form.validate_on_submit():
+        assert form.amount.data is not None  # InputRequired
         try:
             # Not in a savepoint: a card refund commits itself, pending, before Stripe is
             # called (and a refusal after); the 422 below rolls back anything else.
@@ -210,7 +212,7 @@ def refund(payment_id: int) -> ResponseReturnValue:
                 gateway.stripe_client(),
                 payment,
                 amount_fen=form.amount.data,
-                reason=form.reason.data,
+                reason=form.reason.data or "",
                 actor=g.actor,
                 now=utcnow(),
             )
@@ -235,7 +237,11 @@ def void(invoice_id: int) -> ResponseReturnValue:
         try:
             with db.session.begin_nested():
                 invoice_money.void(
-                    db.session, invoice, note=form.note.data.strip(), actor=g.actor, now=utcnow()
+                    db.session,
+                    invoice,
+                    note=(form.note.data or "").strip(),
+                    actor=g.actor,
+                    now=utcnow(),
                 )
         except IllegalTransition:
             form.form_errors.append(

@@ -176,7 +176,7 @@ def finish_card_payment(invoice_id: int) -> ResponseReturnValue:
         abort(400)
     payment = db.session.scalar(
         sa.select(Payment).where(
-            Payment.id == int(form.payment_id.data),
+            Payment.id == int(form.payment_id.data or 0),
             Payment.invoice_id == invoice.id,
             Payment.method == PaymentMethodKind.CARD,
         )
@@ -212,7 +212,7 @@ def card() -> ResponseReturnValue:
             # Not in a savepoint: the card setup commits before each call to Stripe.
             try:
                 record = saved_cards.finish_card_setup(
-                    db.session, client, org, form.setup_intent.data.strip(), actor=g.actor
+                    db.session, client, org, (form.setup_intent.data or "").strip(), actor=g.actor
                 )
             except DomainError as error:
                 db.session.rollback()

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3; types-WTForms 3.2 lacks it
 
 from marketplace import dates
 from marketplace.auth import org_required

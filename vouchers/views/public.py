@@ -123,6 +123,7 @@ def apply(program_id: int) -> ResponseReturnValue:
     form = apply_form(program, formdata=request.form)
     if not form.validate_on_submit():
         return _render_program(program, form, 422)
+    assert form.requested.data is not None  # InputRequired
     try:
         uploads = {}
         for required in evidence.required_documents(db.session, program.id):
