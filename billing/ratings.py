@@ -20,8 +20,10 @@ from marketplace.models import OrgKind
 
 MAX_COMMENT = 2000
 
+_Id = int | sa.BindParameter[int]  # a value, or a parameter of a statement built once
 
-def _paid_invoice(buyer_id: int, solution_id: int) -> sa.Exists:
+
+def _paid_invoice(buyer_id: _Id, solution_id: _Id) -> sa.Exists:
     return sa.exists(
         sa.select(Invoice.id)
         .join(Contract, Contract.id == Invoice.contract_id)
@@ -35,7 +37,7 @@ def _paid_invoice(buyer_id: int, solution_id: int) -> sa.Exists:
     )
 
 
-def _rated(org_id: int, solution_id: int) -> sa.Exists:
+def _rated(org_id: _Id, solution_id: _Id) -> sa.Exists:
     return sa.exists(
         sa.select(Rating.id).where(
             Rating.solution_id == solution_id, Rating.organization_id == org_id
@@ -59,11 +61,13 @@ def may_rate(session: Session, actor: Actor, solution: Solution) -> bool:
     """Whether ``rate`` would accept a rating from this actor now."""
     if actor.org_kind is not OrgKind.SME or not actor.role.can_write:
         return False
-    org_id = actor.organization.id
-    # One statement: it runs on every solution page a buyer opens.
-    return bool(
-        session.scalar(sa.select(_paid_invoice(org_id, solution.id) & ~_rated(org_id, solution.id)))
-    )
+    return bool(session.scalar(sa.select(may_rate_clause(actor.organization.id, solution.id))))
+
+
+def may_rate_clause(org_id: _Id, solution_id: _Id) -> sa.ColumnElement[bool]:
+    """The buyer organization has paid for the solution and not rated it yet, as a clause
+    a caller may read with other things in one statement (the solution page does)."""
+    return _paid_invoice(org_id, solution_id) & ~_rated(org_id, solution_id)
 
 
 def rate(

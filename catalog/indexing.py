@@ -26,7 +26,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context
@@ -63,7 +63,7 @@ def search_index(app: Flask | None = None) -> SearchIndex:
     vocabulary to the operators' last edit (once per request)."""
     app = app or cast("LocalProxy[Flask]", current_app)._get_current_object()
     if has_request_context() and "search_position" not in g:
-        head, vocabulary_version = _catalog_heads(app)
+        head, vocabulary_version = g.pop("catalog_heads", None) or _catalog_heads(app)
         g.search_position = app.extensions["catalog.follower"].sync(known_head=head)
         g.search_vocabulary = app.extensions["catalog.vocabulary"].current(
             known_version=vocabulary_version
@@ -71,11 +71,29 @@ def search_index(app: Flask | None = None) -> SearchIndex:
     return app.extensions["catalog.search"]
 
 
+# Built once: every page asks, and building a statement costs about as much as running it.
+_HEADS = sa.select(search_log.head_expression(), search_thesaurus.version_expression())
+
+
+def with_catalog_heads(statement: sa.Select[Any]) -> sa.Select[Any]:
+    """``statement`` with the search log's head and the vocabulary's version as its last two
+    columns: a page that runs a statement anyway reads them in the same round trip, and
+    hands them to ``known_heads``."""
+    return statement.add_columns(*_HEADS.selected_columns)
+
+
+def known_heads(head: int, vocabulary_version: int) -> None:
+    """The heads read beside a page's own statement (``with_catalog_heads``), for this
+    request's ``search_index`` to use instead of reading them again."""
+    if has_request_context() and "search_position" not in g:
+        g.catalog_heads = (int(head), int(vocabulary_version))
+
+
 def _catalog_heads(app: Flask) -> tuple[int | None, int | None]:
     """The search log's head and the search vocabulary's version, in one statement (a
     request that finds the index current needs nothing else); (None, None) when they
     cannot be read, and the follower and the vocabulary read them themselves."""
-    statement = sa.select(search_log.head_expression(), search_thesaurus.version_expression())
+    statement = _HEADS
     try:
         if db.session.get_bind().dialect.name != "sqlite":
             # In the request's own transaction: no second connection (and its pre-ping)

@@ -341,21 +341,21 @@ def relist(session: Session, solution: Solution, *, actor: Actor) -> None:
 # --- reading ---------------------------------------------------------------------------
 
 
-def public_solution(session: Session, slug: str) -> Solution | None:
-    """A published solution by its address, with its vendor and published plans (one
-    statement: every solution page asks it)."""
-    return (
-        session.scalars(
-            sa.select(Solution)
-            .where(Solution.slug == slug, Solution.is_public)
-            .options(
-                joinedload(Solution.vendor),
-                joinedload(Solution.published).joinedload(SolutionRevision.plans),
-            )
-        )
-        .unique()
-        .first()
+# A published solution by its address (parameter ``slug``), with its vendor and published
+# plans: one statement, built once, since every solution page asks it.
+PUBLIC_SOLUTION = (
+    sa.select(Solution)
+    .where(Solution.slug == sa.bindparam("slug"), Solution.is_public)
+    .options(
+        joinedload(Solution.vendor),
+        joinedload(Solution.published).joinedload(SolutionRevision.plans),
     )
+)
+
+
+def public_solution(session: Session, slug: str) -> Solution | None:
+    """A published solution by its address, with its vendor and published plans."""
+    return session.scalars(PUBLIC_SOLUTION, {"slug": slug}).unique().first()
 
 
 def vendor_solutions(session: Session, vendor_id: int) -> list[Solution]:

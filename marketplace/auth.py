@@ -16,17 +16,15 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-import sqlalchemy as sa
 from flask import Flask, Response, abort, current_app, g, request, session
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
-from sqlalchemy.orm import joinedload
 
 from marketplace import user_sessions
 from marketplace.db import db, utcnow
 from marketplace.extensions import login_manager
 from marketplace.jsonapi import Actor
-from marketplace.models import Membership, OrgKind, Role, SessionEnd, User, UserSession
+from marketplace.models import OrgKind, Role, SessionEnd, User, UserSession
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -135,12 +133,8 @@ def web_actor() -> Actor | None:
         return g.web_actor
     actor = None
     if current_user.is_authenticated:
-        memberships = db.session.scalars(
-            sa.select(Membership)
-            .where(Membership.user_id == current_user.id)
-            .order_by(Membership.id)
-            .options(joinedload(Membership.organization))
-        ).all()
+        # Loaded with the user's session (user_sessions.find_live), oldest first.
+        memberships = sorted(current_user.memberships, key=lambda m: m.id)
         g.web_memberships = memberships  # the navigation's organization switcher reads them
         chosen = next((m for m in memberships if m.organization_id == session.get("org_id")), None)
         chosen = chosen or (memberships[0] if memberships else None)

@@ -120,23 +120,23 @@ def reason_label(reason: str) -> str:
     return label() if label else reason
 
 
+_UNREAD = (  # built once: it runs on every page of a signed-in person
+    sa.select(sa.func.count())
+    .select_from(Notification)
+    .where(
+        Notification.organization_id == sa.bindparam("org_id"),
+        Notification.read_at.is_(None),
+    )
+)
+
+
 def unread_notifications() -> int:
     """For the bell in the navigation bar; 0 when nobody acts for an organization."""
     actor = web_actor()
     if actor is None:
         return 0
     try:
-        return int(
-            db.session.scalar(
-                sa.select(sa.func.count())
-                .select_from(Notification)
-                .where(
-                    Notification.organization_id == actor.organization.id,
-                    Notification.read_at.is_(None),
-                )
-            )
-            or 0
-        )
+        return int(db.session.scalar(_UNREAD, {"org_id": actor.organization.id}) or 0)
     except sa.exc.SQLAlchemyError:  # the error page itself must still render
         return 0
 

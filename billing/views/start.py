@@ -5,6 +5,7 @@ agreement's text; and the next-step page the buyer lands on afterwards."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,29 +40,63 @@ from marketplace.views.accounts import show_error
 _START_FIELDS = {"spend_cap_fen": "spend_cap", "accept_agreement_version": "accept_agreement"}
 
 
-def live_contracts(solution_id: int) -> dict[int, int]:
-    """For the solution page's start buttons: plan id -> the acting buyer's live contract."""
-    actor = web_actor()
-    if actor is None or actor.org_kind is not OrgKind.SME:
-        return {}
-    rows = db.session.execute(
-        sa.select(Contract.plan_id, Contract.id).where(
-            Contract.buyer_id == actor.organization.id,
-            Contract.solution_id == solution_id,
-            Contract.status.in_(LIVE_STATUSES),
+@dataclass(frozen=True)
+class Standing:
+    """What the acting buyer has to do with a solution, for its page's start panel."""
+
+    live: dict[int, int]  # plan id -> the buyer's live contract on it
+    may_rate: bool
+
+
+def _standing_statement(may_rate: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    # One row at least (may_rate), joined to each live contract there is.
+    org_id, solution_id = sa.bindparam("org_id"), sa.bindparam("solution_id")
+    return (
+        sa.select(may_rate.label("may_rate"), Contract.plan_id, Contract.id)
+        .select_from(sa.select(sa.literal(1)).subquery())
+        .outerjoin(
+            Contract,
+            sa.and_(
+                Contract.buyer_id == org_id,
+                Contract.solution_id == solution_id,
+                Contract.status.in_(LIVE_STATUSES),
+            ),
         )
     )
-    return {plan_id: contract_id for plan_id, contract_id in rows}
 
 
-def may_rate(solution: Solution) -> bool:
+# Built once (with parameters): every solution page a signed-in buyer opens runs one.
+_STANDING_WITH_RATING = _standing_statement(
+    ratings.may_rate_clause(sa.bindparam("org_id"), sa.bindparam("solution_id"))
+)
+_STANDING = _standing_statement(sa.false())
+
+
+def standing(solution_id: int) -> Standing:
+    """The acting buyer's live contracts on the solution and whether they may rate it now
+    (ratings.may_rate), read in one statement once per request: every solution page a
+    signed-in buyer opens asks."""
+    known = g.get("billing_standing")
+    if known is not None and known[0] == solution_id:
+        return known[1]
     actor = web_actor()
-    return actor is not None and ratings.may_rate(db.session, actor, solution)
+    result = Standing({}, False)
+    if actor is not None and actor.org_kind is OrgKind.SME:
+        statement = _STANDING_WITH_RATING if actor.role.can_write else _STANDING
+        rows = db.session.execute(
+            statement, {"org_id": actor.organization.id, "solution_id": solution_id}
+        ).all()
+        result = Standing(
+            live={plan_id: contract_id for _, plan_id, contract_id in rows if contract_id},
+            may_rate=bool(rows[0].may_rate),
+        )
+    g.billing_standing = (solution_id, result)
+    return result
 
 
 @bp.app_context_processor
 def start_helpers() -> dict[str, Any]:
-    return {"billing_live_contracts": live_contracts, "billing_may_rate": may_rate}
+    return {"billing_standing": standing}
 
 
 # --- starting a plan -----------------------------------------------------------------------

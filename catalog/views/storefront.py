@@ -84,10 +84,17 @@ def display_helpers() -> dict[str, Any]:
     }
 
 
+# The solution, with the catalog's version for the page's shared fragments in the same
+# round trip.
+_SOLUTION_PAGE = indexing.with_catalog_heads(services.PUBLIC_SOLUTION)
+
+
 def _public_or_404(slug: str) -> Solution:
-    solution = services.public_solution(db.session, slug)
-    if solution is None or solution.published is None:
+    row = db.session.execute(_SOLUTION_PAGE, {"slug": slug}).unique().first()
+    if row is None or row[0].published is None:
         abort(404)
+    solution, head, vocabulary_version = row
+    indexing.known_heads(head, vocabulary_version)
     return solution
 
 

@@ -179,7 +179,7 @@ SHARED_TEMPLATES = (
 # What belongs to one viewer: a shared fragment (or anything it includes or imports) that
 # read one of these would show one person's page to everyone.
 PERSONAL = re.compile(
-    r"\b(current_user|actor|csrf_token|session|memberships|billing_(?:unread|live_contracts|may_rate)|price_after_voucher)\b"
+    r"\b(current_user|actor|csrf_token|session|memberships|billing_(?:unread|standing)|price_after_voucher)\b"
 )
 
 
