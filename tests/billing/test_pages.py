@@ -545,6 +545,35 @@ def test_rating_needs_a_paid_invoice_and_is_allowed_once(
     )
 
 
+def test_the_solution_page_shows_the_buyer_their_contract_and_the_rating_when_it_is_due(
+    client: FlaskClient, session: Session
+) -> None:
+    buyer = buyer_actor(session)
+    contract, invoice = subscribed(session, buyer)
+    path = f"/solutions/{contract.solution.slug}"
+    rate = f"/billing/solutions/{contract.solution.slug}/rate"
+    sign_in(client, buyer)
+
+    before = page(client.get(path))
+    assert f'href="/billing/contracts/{contract.id}"' in before  # "you use this plan"
+    assert rate not in before  # nothing paid yet
+
+    payments.record_bank_transfer(
+        session,
+        invoice,
+        amount_fen=invoice.total_fen,
+        reference="PAID-2",
+        actor=operator_actor(session),
+        now=utcnow(),
+    )
+    session.commit()
+    assert rate in page(client.get(path))
+    assert client.post(rate, data={"stars": "5"}).status_code == 302
+    after = page(client.get(path))
+    assert rate not in after  # rated once
+    assert f'href="/billing/contracts/{contract.id}"' in after
+
+
 def test_notifications_bell_list_and_mark_all_read(client: FlaskClient, session: Session) -> None:
     buyer = buyer_actor(session)
     _contract, invoice = subscribed(session, buyer)

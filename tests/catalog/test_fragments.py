@@ -170,6 +170,32 @@ def test_the_solution_page_shares_the_listing_and_fills_in_the_viewer_s_parts(
     assert "<!--hole:" not in visitor
 
 
+def test_a_signed_in_buyer_s_solution_page_takes_four_statements(
+    app: Flask, session: Session
+) -> None:
+    """The page every SME opens most: their session (with memberships), the solution (with
+    the catalog's version), their contracts and may-rate, and the bell. More is a regression
+    that costs every signed-in view (bench/load.py measures the throughput)."""
+    solution = publish_solution(session)
+    member, _org_name = _signed_in(app, session, "吕方")
+    path = f"/solutions/{solution.slug}"
+    assert member.get(path).status_code == 200  # the shared content is rendered once
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    engine = session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        html = member.get(path).get_data(as_text=True)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert "data-start-plan=" in html and "吕方" in html
+    assert len(statements) <= 4, "\n\n".join(statements)
+
+
 SHARED_TEMPLATES = (
     "catalog/storefront/_results.html",
     "catalog/storefront/_home_catalog.html",
