@@ -13,12 +13,15 @@ claims a user, a remember-me cookie, a bearer token) is marked ``Cache-Control: 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, TypeVar, cast
 
+import sqlalchemy as sa
 from flask import Flask, Response, abort, current_app, g, request, session
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
+from sqlalchemy.orm import ORMExecuteState
 
 from marketplace import user_sessions
 from marketplace.db import db, utcnow
@@ -33,12 +36,64 @@ def _remember_cookie_name() -> str:
     return current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME)
 
 
+# Figures of the organization a browser acts for that every signed-in page shows (the
+# notifications bell), read with the user's session in the same round trip. A package
+# registers a scalar subquery of the organization's id; ``page_figure`` answers from what
+# was read, until the request writes anything.
+Figure = Callable[[sa.BindParameter[int]], sa.ScalarSelect[Any]]
+
+
+@dataclass
+class _Figures:
+    figures: dict[str, Figure] = field(default_factory=dict)
+    statement: sa.Select[Any] = field(default_factory=user_sessions.live_statement)
+
+
+def read_with_session(app: Flask, name: str, figure: Figure) -> None:
+    """Read ``figure`` (given the organization's id as a parameter) with the session of
+    every signed-in request of ``app``; ``page_figure(name, org_id)`` then answers it
+    without a statement of its own."""
+    read = app.extensions.setdefault("marketplace.page_figures", _Figures())
+    read.figures[name] = figure
+    org_id = sa.bindparam("org_id", type_=sa.Integer)
+    read.statement = user_sessions.live_statement(
+        *(made(org_id).label(label) for label, made in sorted(read.figures.items()))
+    )
+
+
+def page_figure(name: str, org_id: int) -> Any | None:
+    """A figure read with this request's session for organization ``org_id``; None when it
+    was not (another organization, no session, or the request has written since)."""
+    read = g.get("page_figures")
+    if read is None or read[0] != org_id:
+        return None
+    return read[1].get(name)
+
+
+_NO_FIGURES = _Figures()
+
+
+def _forget_figures(*_args: Any) -> None:
+    g.pop("page_figures", None)
+
+
+def _forget_figures_on_write(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _forget_figures()
+
+
 @login_manager.user_loader
 def load_user(secret: str) -> User | None:
     """The user of the live server-side session whose secret the session cookie (or the
     remember-me cookie) carries; None when that session was ended or has expired."""
     now = utcnow()
-    record = user_sessions.find_live(db.session, secret, now=now)
+    org_id = session.get("org_id")
+    org_id = org_id if isinstance(org_id, int) and not isinstance(org_id, bool) else 0
+    read: _Figures = current_app.extensions.get("marketplace.page_figures") or _NO_FIGURES
+    row = user_sessions.find_live_row(
+        db.session, secret, now=now, statement=read.statement, org_id=org_id
+    )
+    record = row[0] if row is not None else None
     if record is None or not record.user.is_active:
         # Forget the dead claim, and the remember-me cookie that would bring it back.
         session.pop("_user_id", None)
@@ -52,6 +107,12 @@ def load_user(secret: str) -> User | None:
         # on the next request.
         session["_id"] = login_manager._session_identifier_generator()
     g.user_session = record
+    if read.figures:
+        g.page_figures = (org_id, dict(zip(sorted(read.figures), row[1:], strict=True)))
+        # A write in this request may change them: answer from the database again.
+        if not sa.event.contains(db.session, "after_flush", _forget_figures):
+            sa.event.listen(db.session, "after_flush", _forget_figures)
+            sa.event.listen(db.session, "do_orm_execute", _forget_figures_on_write)
     return record.user
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -76,28 +77,47 @@ def start(
     return record, secret
 
 
-_FIND_LIVE = (
-    sa.select(UserSession)
-    .where(
-        UserSession.token_hash == sa.bindparam("token_hash"),
-        UserSession.is_live(sa.bindparam("now")),
+def live_statement(*also: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """The live session of a secret (parameters ``token_hash`` and ``now``) with its user,
+    their memberships and their organizations — every signed-in page needs them
+    (marketplace.auth.web_actor) — and the columns ``also`` beside it: one round trip."""
+    return (
+        sa.select(UserSession, *also)
+        .where(
+            UserSession.token_hash == sa.bindparam("token_hash"),
+            UserSession.is_live(sa.bindparam("now")),
+        )
+        .options(
+            joinedload(UserSession.user)
+            .joinedload(User.memberships)
+            .joinedload(Membership.organization)
+        )
     )
-    .options(
-        joinedload(UserSession.user)
-        .joinedload(User.memberships)
-        .joinedload(Membership.organization)
-    )
-)  # built once: a statement's construction costs as much as its round trip
+
+
+_FIND_LIVE = live_statement()  # built once: building costs about as much as the round trip
 
 
 def find_live(session: Session, secret: str, *, now: datetime) -> UserSession | None:
     """The live session a cookie's secret belongs to, or None (unknown, ended, expired)."""
+    row = find_live_row(session, secret, now=now, statement=_FIND_LIVE)
+    return row[0] if row is not None else None
+
+
+def find_live_row(
+    session: Session,
+    secret: str,
+    *,
+    now: datetime,
+    statement: sa.Select[Any],
+    **parameters: Any,
+) -> sa.Row[Any] | None:
+    """The row of ``statement`` (a ``live_statement``) for a cookie's secret: the live
+    session first, then what else it reads; None when no session is live."""
     if not (secret or "").startswith(SECRET_PREFIX):
         return None
-    # With the user's memberships and their organizations: every signed-in page needs
-    # them (marketplace.auth.web_actor), and this is one round trip instead of two.
     return (
-        session.scalars(_FIND_LIVE, {"token_hash": hash_token(secret), "now": now})
+        session.execute(statement, {"token_hash": hash_token(secret), "now": now, **parameters})
         .unique()
         .one_or_none()
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, g
+from flask.blueprints import BlueprintSetupState
 from flask_babel import format_date
 from flask_babel import gettext as _
 
@@ -21,7 +22,7 @@ from billing import overdue
 from billing.models import Contract, ContractStatus, Invoice, Notification
 from billing.payments import gateway
 from catalog.models import Plan
-from marketplace.auth import web_actor
+from marketplace.auth import page_figure, read_with_session, web_actor
 from marketplace.db import db
 from marketplace.i18n import current_language
 from marketplace.models import OrgKind
@@ -120,14 +121,22 @@ def reason_label(reason: str) -> str:
     return label() if label else reason
 
 
-_UNREAD = (  # built once: it runs on every page of a signed-in person
-    sa.select(sa.func.count())
-    .select_from(Notification)
-    .where(
-        Notification.organization_id == sa.bindparam("org_id"),
-        Notification.read_at.is_(None),
+def _unread_of(org_id: sa.BindParameter[int]) -> sa.ScalarSelect[int]:
+    return (
+        sa.select(sa.func.count())
+        .select_from(Notification)
+        .where(Notification.organization_id == org_id, Notification.read_at.is_(None))
+        .scalar_subquery()
     )
-)
+
+
+_UNREAD = sa.select(_unread_of(sa.bindparam("org_id")))  # built once
+
+
+@bp.record_once
+def _bell_with_the_session(state: BlueprintSetupState) -> None:
+    # Every signed-in page shows the bell: its count comes with the user's session.
+    read_with_session(state.app, "notifications_unread", _unread_of)
 
 
 def unread_notifications() -> int:
@@ -135,6 +144,9 @@ def unread_notifications() -> int:
     actor = web_actor()
     if actor is None:
         return 0
+    read = page_figure("notifications_unread", actor.organization.id)
+    if read is not None:
+        return int(read)
     try:
         return int(db.session.scalar(_UNREAD, {"org_id": actor.organization.id}) or 0)
     except sa.exc.SQLAlchemyError:  # the error page itself must still render

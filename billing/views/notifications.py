@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from billing.forms import ActionForm
 from billing.models import Notification
 from billing.notify import message
-from billing.views.common import PER_PAGE, bp, page_number
+from billing.views.common import PER_PAGE, bp, page_number, unread_notifications
 from marketplace.auth import org_required
 from marketplace.db import db, utcnow
 
@@ -48,18 +48,7 @@ def notifications() -> str:
         form=ActionForm(),
         page=page,
         pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
-        any_unread=any(i["unread"] for i in items) or bool(_unread_count(org_id)),
-    )
-
-
-def _unread_count(org_id: int) -> int:
-    return int(
-        db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Notification)
-            .where(Notification.organization_id == org_id, Notification.read_at.is_(None))
-        )
-        or 0
+        any_unread=any(i["unread"] for i in items) or bool(unread_notifications()),
     )
 
 

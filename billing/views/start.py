@@ -10,9 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
 from billing import contracts as contract_rules
 from billing import ratings
@@ -29,13 +31,15 @@ from billing.views.common import (
     require_buyer,
 )
 from catalog.agreements import agreement_text
-from catalog.models import BillingModel, Plan, Solution
+from catalog.models import BillingModel, Plan, Solution, SolutionRevision
 from marketplace.auth import org_required, web_actor
 from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.i18n import current_language
 from marketplace.models import OrgKind
+from marketplace.pagecache import LRU, fill, hole
 from marketplace.views.accounts import show_error
+from vouchers.views.offers import price_after_voucher
 
 _START_FIELDS = {"spend_cap_fen": "spend_cap", "accept_agreement_version": "accept_agreement"}
 
@@ -94,9 +98,66 @@ def standing(solution_id: int) -> Standing:
     return result
 
 
+_panels: LRU[Markup] = LRU(4096)
+
+
+def start_panel(solution: Solution, revision: SolutionRevision) -> Markup:
+    """The panel to start the solution's plans on its page (templates/billing/_start_buttons.html),
+    rendered once per everything it shows — the revision, the language, who acts (kind and
+    role), their live contracts, may-rate and the price after their voucher — and kept in
+    this process; the CSRF token is filled in on every request. A visitor's is rendered
+    fresh: their whole page is cached (marketplace.pagecache)."""
+    actor = web_actor()
+    plans = revision.plans
+    if actor is None:
+        view, afters = Standing({}, False), {}
+    else:
+        view = standing(solution.id)
+        afters = {
+            plan.id: after
+            for plan in plans
+            if plan.billing_model is BillingModel.SUBSCRIPTION
+            and (after := price_after_voucher(plan)) is not None
+        }
+    key = (
+        revision.id,
+        solution.slug,
+        current_language(),
+        (actor.org_kind, actor.role.can_write) if actor else request.path,
+        tuple(sorted(view.live.items())),
+        view.may_rate,
+        tuple(
+            (
+                plan_id,
+                a.price_fen,
+                a.subsidy_fen,
+                a.kind,
+                a.program.id,
+                a.program.name,
+                a.from_wallet,
+            )
+            for plan_id, a in sorted(afters.items())
+        ),
+    )
+    html = _panels.get(key)
+    if html is None:
+        html = Markup(
+            render_template(
+                "billing/_start_buttons.html",
+                solution=solution,
+                revision=revision,
+                standing=view,
+                afters=afters,
+                hole=hole,
+            )
+        )
+        _panels.put(key, html)
+    return fill(html, csrf=generate_csrf() if actor else "")
+
+
 @bp.app_context_processor
 def start_helpers() -> dict[str, Any]:
-    return {"billing_standing": standing}
+    return {"billing_start_panel": start_panel}
 
 
 # --- starting a plan -----------------------------------------------------------------------

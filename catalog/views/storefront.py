@@ -258,7 +258,7 @@ def solution(slug: str) -> Any:
     content = fill(
         content,
         start=Markup(
-            render_template("billing/_start_buttons.html", solution=found, revision=revision)
+            render_template("billing/_start_panel.html", solution=found, revision=revision)
         ),
         ask=Markup(render_template("catalog/_ask_vendor.html", solution=found)),
     )

@@ -573,6 +573,12 @@ def test_the_solution_page_shows_the_buyer_their_contract_and_the_rating_when_it
     assert rate not in after  # rated once
     assert f'href="/billing/contracts/{contract.id}"' in after
 
+    other = buyer_actor(session)  # another enterprise, on the same page right after
+    sign_in(client, other)
+    theirs = page(client.get(path))
+    assert f'href="/billing/contracts/{contract.id}"' not in theirs
+    assert rate not in theirs and "data-accept-agreement" in theirs  # theirs to start
+
 
 def test_notifications_bell_list_and_mark_all_read(client: FlaskClient, session: Session) -> None:
     buyer = buyer_actor(session)

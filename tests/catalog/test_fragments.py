@@ -170,12 +170,12 @@ def test_the_solution_page_shares_the_listing_and_fills_in_the_viewer_s_parts(
     assert "<!--hole:" not in visitor
 
 
-def test_a_signed_in_buyer_s_solution_page_takes_four_statements(
+def test_a_signed_in_buyer_s_solution_page_takes_three_statements(
     app: Flask, session: Session
 ) -> None:
-    """The page every SME opens most: their session (with memberships), the solution (with
-    the catalog's version), their contracts and may-rate, and the bell. More is a regression
-    that costs every signed-in view (bench/load.py measures the throughput)."""
+    """The page every SME opens most: their session (with memberships and the bell's count),
+    the solution (with the catalog's version), their contracts and may-rate. More is a
+    regression that costs every signed-in view (bench/load.py measures the throughput)."""
     solution = publish_solution(session)
     member, _org_name = _signed_in(app, session, "吕方")
     path = f"/solutions/{solution.slug}"
@@ -192,8 +192,10 @@ def test_a_signed_in_buyer_s_solution_page_takes_four_statements(
         html = member.get(path).get_data(as_text=True)
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
-    assert "data-start-plan=" in html and "吕方" in html
-    assert len(statements) <= 4, "\n\n".join(statements)
+    assert "data-start-plan=" in html and "吕方" in html and 'data-unread="0"' in html
+    assert len(statements) <= 3, "\n\n".join(statements)
+    token = re.search(r'name="csrf_token" value="([^"]*)"', html.split('id="start"', 1)[1])
+    assert token and len(token.group(1)) > 20  # the start form's own token, filled in
 
 
 SHARED_TEMPLATES = (

@@ -122,9 +122,11 @@ def test_buyer_asks_vendor_answers_and_buyer_reads_the_answer(
         sa.select(Notification).where(Notification.organization_id == buyer.organization.id)
     ).one()
     assert answer_notice.read_at is None
+    assert 'data-unread="1"' in page(buyer_client.get("/dashboard"))  # the bell
     thread = page(buyer_client.get(thread_path))
     session.refresh(answer_notice)
     assert answer_notice.read_at is not None  # read with the thread
+    assert 'data-unread="0"' in thread  # and the bell of that very page knows it
     assert thread.index(QUESTION) < thread.index(ANSWER)
     assert vendor.user.name in thread and vendor.organization.name in thread
     assert 'data-todo-item="inquiry_answers"' not in page(buyer_client.get("/dashboard"))
