@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import Flask, Response, abort, current_app, g, request, session
+from flask.sansio.app import App
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 from sqlalchemy.orm import ORMExecuteState
@@ -49,7 +50,7 @@ class _Figures:
     statement: sa.Select[Any] = field(default_factory=user_sessions.live_statement)
 
 
-def read_with_session(app: Flask, name: str, figure: Figure) -> None:
+def read_with_session(app: App, name: str, figure: Figure) -> None:
     """Read ``figure`` (given the organization's id as a parameter) with the session of
     every signed-in request of ``app``; ``page_figure(name, org_id)`` then answers it
     without a statement of its own."""
@@ -108,6 +109,7 @@ def load_user(secret: str) -> User | None:
         session["_id"] = login_manager._session_identifier_generator()
     g.user_session = record
     if read.figures:
+        assert row is not None
         g.page_figures = (org_id, dict(zip(sorted(read.figures), row[1:], strict=True)))
         # A write in this request may change them: answer from the database again.
         if not sa.event.contains(db.session, "after_flush", _forget_figures):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from marketplace import audit, services
-from marketplace.db import rows_changed
+from marketplace.db import UTCDateTime, rows_changed
 from marketplace.errors import DomainError, NotAllowed
 from marketplace.jsonapi import hash_token
 from marketplace.models import Membership, SessionEnd, User, UserSession
@@ -85,7 +85,8 @@ def live_statement(*also: sa.ColumnElement[Any]) -> sa.Select[Any]:
         sa.select(UserSession, *also)
         .where(
             UserSession.token_hash == sa.bindparam("token_hash"),
-            UserSession.is_live(sa.bindparam("now")),
+            # The expression form of is_live takes the parameter as it takes a time.
+            UserSession.is_live(cast(datetime, sa.bindparam("now", type_=UTCDateTime()))),
         )
         .options(
             joinedload(UserSession.user)

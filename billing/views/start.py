@@ -52,9 +52,10 @@ class Standing:
     may_rate: bool
 
 
-def _standing_statement(may_rate: sa.ColumnElement[bool]) -> sa.Select[Any]:
+def _standing_statement(may_rate: sa.ColumnElement[bool]) -> sa.Select[bool, int, int]:
     # One row at least (may_rate), joined to each live contract there is.
-    org_id, solution_id = sa.bindparam("org_id"), sa.bindparam("solution_id")
+    org_id: sa.BindParameter[int] = sa.bindparam("org_id", type_=sa.Integer)
+    solution_id: sa.BindParameter[int] = sa.bindparam("solution_id", type_=sa.Integer)
     return (
         sa.select(may_rate.label("may_rate"), Contract.plan_id, Contract.id)
         .select_from(sa.select(sa.literal(1)).subquery())
