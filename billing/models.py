@@ -176,7 +176,6 @@ class UsageEvent(Base):
         sa.CheckConstraint("quantity >= 0", name="quantity_not_negative"),
     )
 
-
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
     )

@@ -192,11 +192,11 @@ def _register_packages(app: Flask) -> None:
     from billing import views as billing_views
     from billing import webhooks as billing_webhooks
     from billing.outcomes import api as outcome_api
+    from billing.payments import card_payments as billing_card_payments
+    from billing.payments import gateway as billing_gateway
     from catalog import api as catalog_api
     from catalog import cli as catalog_cli
     from catalog import indexing as catalog_indexing
-    from billing.payments import card_payments as billing_card_payments
-    from billing.payments import gateway as billing_gateway
     from catalog import inquiry_api, listing_api
     from catalog import signals as catalog_signals
     from catalog.views import inquiries, review, storefront, thesaurus, vendor
@@ -285,10 +285,10 @@ def _register_packages(app: Flask) -> None:
     app.extensions["billing.charge"] = billing_card_payments.charge_for_billing_run(app)
     # vouchers cannot import billing; billing books the ledger of a paid settlement.
     vouchers_signals.settlement_paid.connect(voucher_payments.on_settlement_paid)
+    # billing's money code cannot import voucher_payments (built on it); vouchers go back.
+    billing_signals.invoice_money_returned.connect(voucher_payments.on_invoice_money_returned)
     # marketplace cannot import billing; billing notifies the vendor of a disabled webhook.
     webhooks.endpoint_disabled.connect(billing_notify.webhook_endpoint_disabled)
     # catalog cannot import billing; billing notifies the other side of an inquiry.
-    # billing's money code cannot import voucher_payments (built on it); vouchers go back.
-    billing_signals.invoice_money_returned.connect(voucher_payments.on_invoice_money_returned)
     catalog_signals.inquiry_message_posted.connect(billing_notify.inquiry_message_posted)
     catalog_signals.inquiry_read.connect(billing_notify.inquiry_read)

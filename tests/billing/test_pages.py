@@ -558,7 +558,7 @@ def test_the_solution_page_shows_the_buyer_their_contract_and_the_rating_when_it
     assert f'href="/billing/contracts/{contract.id}"' in before  # "you use this plan"
     assert rate not in before  # nothing paid yet
 
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session,
         invoice,
         amount_fen=invoice.total_fen,
