@@ -18,7 +18,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from billing import card_attempts, credits, invoices, ledger, notify, webhook_events
-from billing.invoices import IllegalTransition
 from billing.models import (
     ContractStatus,
     Invoice,
@@ -27,6 +26,7 @@ from billing.models import (
     PaymentMethodKind,
     PaymentStatus,
     Refund,
+    RefundStatus,
 )
 from billing.signals import invoice_money_returned
 from marketplace import audit
@@ -34,6 +34,7 @@ from marketplace.db import utcnow
 from marketplace.errors import NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
+from marketplace.states import IllegalTransition, transition
 
 PAYABLE = (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
 
@@ -58,8 +59,7 @@ def succeed_payment(session: Session, payment: Payment, *, now: datetime) -> Non
     session.refresh(payment)  # as committed by whoever held the lock before us
     if payment.status is PaymentStatus.SUCCEEDED:
         return
-    payment.status = PaymentStatus.SUCCEEDED
-    payment.succeeded_at = now
+    transition(payment, PaymentStatus.SUCCEEDED, None, now=now)  # stamps succeeded_at
     payment.failure_code = payment.failure_message = None
     session.flush()
     card_attempts.follow_payment(session, payment)
@@ -109,7 +109,7 @@ def settle(
         .where(Invoice.contract_id == contract.id, Invoice.status == InvoiceStatus.OPEN)
     )
     if not still_open:
-        contract.status = ContractStatus.ACTIVE
+        transition(contract, ContractStatus.ACTIVE, None, audit_row=False)
         session.flush()
         webhook_events.contract_event(
             session, contract, "contract.reactivated", now=invoice.paid_at or utcnow()
@@ -160,7 +160,7 @@ def book_refund(
     amount_fen = refund.amount_fen
     credit = max(invoices.amount_paid(invoice) - invoices.amount_owed(invoice), 0)
     from_credit = min(amount_fen, credit)
-    refund.status = "succeeded"
+    transition(refund, RefundStatus.SUCCEEDED, actor, audit_row=False)  # its own row below
     session.flush()
     # Credit a credit note of this invoice put on the buyer's balance is paid out next: the
     # vendor's share of it was taken back when the note was issued.

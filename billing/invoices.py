@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from billing import credits, ledger, webhook_events
 from billing.models import (
-    INVOICE_TRANSITIONS,
     Contract,
     Invoice,
     InvoiceCounter,
@@ -25,21 +24,12 @@ from billing.models import (
     InvoiceStatus,
     StripeCustomer,
 )
-from marketplace import audit
+from marketplace import audit, states
 from marketplace.db import copy_rows, insert_or_skip, insert_returning_ids, utcnow
 from marketplace.jsonapi import Actor
 from marketplace.money import vat_part
 
 PAYMENT_TERMS_DAYS = 15
-
-
-class IllegalTransition(Exception):
-    def __init__(self, invoice: Invoice, to: InvoiceStatus) -> None:
-        super().__init__(
-            f"invoice {invoice.number}: {invoice.status.value} -> {to.value} is not allowed"
-        )
-        self.invoice = invoice
-        self.to = to
 
 
 @dataclass
@@ -98,28 +88,17 @@ def transition(
     now: datetime | None = None,
     actor: Actor | None = None,
 ) -> None:
-    if to not in INVOICE_TRANSITIONS[invoice.status]:
-        raise IllegalTransition(invoice, to)
-    session.add(
-        InvoiceEvent(
-            invoice_id=invoice.id, from_status=invoice.status.value, to_status=to.value, note=note
-        )
-    )
+    frm = invoice.status.value
+    now = now or utcnow()
+    # Refuses a move the table does not allow before anything changes; stamps paid_at or
+    # voided_at. The audit row is the invoice's own (with the note), written here.
+    states.transition(invoice, to, actor, now=now, audit_row=False)
+    session.add(InvoiceEvent(invoice_id=invoice.id, from_status=frm, to_status=to.value, note=note))
     audit.record_many(
         session,
-        [
-            _audit_entry(
-                invoice.id, invoice.number, invoice.buyer_id, invoice.status.value, to, note, actor
-            )
-        ],
+        [_audit_entry(invoice.id, invoice.number, invoice.buyer_id, frm, to, note, actor)],
     )
-    invoice.status = to
-    now = now or utcnow()
-    if to is InvoiceStatus.PAID:
-        invoice.paid_at = now
-        invoice.next_attempt_at = None
-    elif to is InvoiceStatus.VOID:
-        invoice.voided_at = now
+    if to in (InvoiceStatus.PAID, InvoiceStatus.VOID):
         invoice.next_attempt_at = None
     session.flush()
     if to in WEBHOOK_EVENTS:

@@ -18,7 +18,6 @@ from flask_smorest.fields import Upload
 from billing import bank_statements, invoice_money, ledger_reports
 from billing.api.schemas import InvoiceOut
 from billing.bank_statement_models import LineStatus
-from billing.invoices import IllegalTransition
 from billing.models import Invoice, Payment
 from billing.outcomes import corrections
 from billing.outcomes.api import ReportOut
@@ -38,6 +37,7 @@ from marketplace.jsonapi import (
     token_required,
 )
 from marketplace.models import OrgKind
+from marketplace.states import IllegalTransition
 
 blp = Blueprint(
     "operator_api",

@@ -22,6 +22,7 @@ from billing.invoice_money import PAYABLE
 from billing.models import Invoice, Payment, PaymentStatus, StripeCustomer
 from billing.payments.gateway import CURRENCY, stripe_client, unreachable
 from marketplace.errors import Conflict, DomainError
+from marketplace.states import transition
 
 if TYPE_CHECKING:
     from stripe.params import PaymentIntentConfirmParams
@@ -321,7 +322,7 @@ def _await_buyer(session: Session, payment: Payment, client_secret: str | None) 
     invoice_money.lock_invoice(session, payment.invoice)
     session.refresh(payment)
     if payment.status in (PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION):
-        payment.status = PaymentStatus.REQUIRES_ACTION
+        transition(payment, PaymentStatus.REQUIRES_ACTION, None)  # asked again: allowed
         session.flush()
         card_attempts.follow_payment(session, payment)
     return CardResult(payment, client_secret)
@@ -334,7 +335,7 @@ def fail_payment(
     session.refresh(payment)
     if payment.status in (PaymentStatus.FAILED, PaymentStatus.SUCCEEDED):
         return
-    payment.status = PaymentStatus.FAILED
+    transition(payment, PaymentStatus.FAILED, None)
     payment.failure_code = code[:60]
     payment.failure_message = message
     session.flush()

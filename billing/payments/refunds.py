@@ -28,17 +28,18 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import card_attempts, invoice_money
-from billing.models import Payment, PaymentMethodKind, PaymentStatus, Refund
+from billing.models import Payment, PaymentMethodKind, PaymentStatus, Refund, RefundStatus
 from billing.payments.gateway import PaymentUnavailable
 from marketplace import audit
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor
 from marketplace.models import OrgKind
+from marketplace.states import transition
 
 log = logging.getLogger(__name__)
 
-PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+PENDING, SUCCEEDED, FAILED = RefundStatus.PENDING, RefundStatus.SUCCEEDED, RefundStatus.FAILED
 HOLDING = (PENDING, SUCCEEDED)  # refunds that count against what is left of a payment
 # A refund pending longer than this was left by a request that died: no request lives
 # beyond gunicorn's worker timeout (billing.payments.gateway.check_timeouts).
@@ -181,7 +182,7 @@ def _fail_pending(session: Session, refund_id: int, *, code: str) -> Refund:
 
 def _fail(session: Session, record: Refund, *, code: str) -> None:
     """Nothing was refunded: the refund no longer holds its amount."""
-    record.status = FAILED
+    transition(record, FAILED, None, audit_row=False)  # its own audit row below
     session.flush()
     payment = record.payment
     audit.record(

@@ -16,7 +16,6 @@ from sqlalchemy.orm import selectinload
 from billing import invoice_money, ledger, run_errors
 from billing import invoices as invoice_rules
 from billing.forms import BankTransferForm, RefundForm, VoidForm
-from billing.invoices import IllegalTransition
 from billing.ledger_models import LedgerEntry, LedgerTransaction
 from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
 from billing.payments import bank_transfers, gateway, refunds
@@ -27,6 +26,7 @@ from marketplace.db import db, utcnow
 from marketplace.errors import DomainError
 from marketplace.models import Organization
 from marketplace.money import format_fen
+from marketplace.states import IllegalTransition
 from marketplace.views.accounts import show_error
 
 CONSOLE_FILTERS: dict[str, list[InvoiceStatus]] = {

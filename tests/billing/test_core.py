@@ -17,6 +17,7 @@ from billing.ledger_models import LedgerEntry
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus
 from billing.periods import add_months, prorate
 from marketplace import outbox
+from marketplace.states import IllegalTransition
 from tests.billing.factories import (
     COMMISSION_BP,
     T0,
@@ -256,7 +257,7 @@ def test_illegal_invoice_transition(session: Session) -> None:
     contract = start_contract(session, subscription_terms(trial_days=0))
     (invoice,) = invoices_of(session, contract)
     invoice_money.void(session, invoice, note="mistake")
-    with pytest.raises(invoices.IllegalTransition):
+    with pytest.raises(IllegalTransition):
         invoices.transition(session, invoice, InvoiceStatus.PAID)
 
 
