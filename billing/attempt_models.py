@@ -16,7 +16,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from billing.models import Invoice, Payment
+from billing.models import Invoice
+from billing.payment_models import Payment
 from marketplace.db import Base, enum_type, utcnow
 from marketplace.states import Transitions, transition
 

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from billing.models import Invoice, Payment
+from billing.models import Invoice
+from billing.payment_models import Payment
 from marketplace.db import Base, enum_type, utcnow
 from marketplace.enums import LabeledEnum
 from marketplace.states import Transitions

@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 
 from billing import invoices as invoice_rules
 from billing.bank_statement_models import BankStatement, BankStatementLine, LineStatus
-from billing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentMethodKind
+from billing.models import Invoice, InvoiceKind, InvoiceStatus
+from billing.payment_models import Payment, PaymentMethodKind
 from billing.payments import bank_transfers
 from billing.statement_files import StatementRow, fingerprints, read_statement
 from marketplace import audit

@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing.attempt_models import IN_FLIGHT, AttemptStatus, PaymentAttempt
-from billing.models import Invoice, Payment, PaymentMethodKind, PaymentStatus
+from billing.models import Invoice
+from billing.payment_models import Payment, PaymentMethodKind, PaymentStatus
 from marketplace import audit
 from marketplace.db import utcnow
 from marketplace.errors import Conflict

@@ -18,16 +18,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from billing import card_attempts, credits, invoices, ledger, notify, webhook_events
-from billing.models import (
-    ContractStatus,
-    Invoice,
-    InvoiceStatus,
-    Payment,
-    PaymentMethodKind,
-    PaymentStatus,
-    Refund,
-    RefundStatus,
-)
+from billing.models import ContractStatus, Invoice, InvoiceStatus
+from billing.payment_models import Payment, PaymentMethodKind, PaymentStatus, Refund, RefundStatus
 from billing.signals import invoice_money_returned
 from marketplace import audit
 from marketplace.db import utcnow

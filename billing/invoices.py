@@ -22,8 +22,8 @@ from billing.models import (
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
-    StripeCustomer,
 )
+from billing.payment_models import StripeCustomer
 from marketplace import audit, states
 from marketplace.db import copy_rows, insert_or_skip, insert_returning_ids, utcnow
 from marketplace.jsonapi import Actor

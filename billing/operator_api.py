@@ -18,10 +18,11 @@ from flask_smorest.fields import Upload
 from billing import bank_statements, invoice_money, ledger_reports
 from billing.api.schemas import InvoiceOut
 from billing.bank_statement_models import LineStatus
-from billing.models import Invoice, Payment
+from billing.models import Invoice
 from billing.outcomes import corrections
 from billing.outcomes.api import ReportOut
 from billing.outcomes.models import OutcomeReport, ReportStatus
+from billing.payment_models import Payment
 from billing.payments import bank_transfers, gateway, refunds
 from billing.statement_files import MAX_BYTES as STATEMENT_MAX_BYTES
 from marketplace.api_fields import state

@@ -22,7 +22,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from billing import card_attempts, invoice_money, invoices, ledger
-from billing.models import Invoice, InvoiceKind, InvoiceStatus, PaymentStatus
+from billing.models import Invoice, InvoiceKind, InvoiceStatus
+from billing.payment_models import PaymentStatus
 from marketplace.errors import Conflict, NotAllowed
 from marketplace.jsonapi import Actor
 from vouchers import cofunding, redemptions

@@ -28,6 +28,7 @@ MODEL_MODULES = (
     "vouchers.notice_models",
     "billing.models",
     "billing.ledger_models",
+    "billing.payment_models",
     "billing.outcomes.models",
     "billing.attempt_models",
     "billing.error_models",

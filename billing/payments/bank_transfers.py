@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from billing import invoice_money
 from billing.invoice_money import PAYABLE
-from billing.models import Invoice, Payment, PaymentMethodKind, PaymentStatus
+from billing.models import Invoice
+from billing.payment_models import Payment, PaymentMethodKind, PaymentStatus
 from marketplace import audit
 from marketplace.errors import Conflict, DomainError, NotAllowed
 from marketplace.jsonapi import Actor

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from billing import card_attempts, invoice_money, invoices, notify
 from billing.attempt_models import AttemptStatus, PaymentAttempt
 from billing.invoice_money import PAYABLE
-from billing.models import Invoice, Payment, PaymentStatus, StripeCustomer
+from billing.models import Invoice
+from billing.payment_models import Payment, PaymentStatus, StripeCustomer
 from billing.payments.gateway import CURRENCY, stripe_client, unreachable
 from marketplace.errors import Conflict, DomainError
 from marketplace.states import transition

@@ -28,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing import card_attempts, invoice_money
-from billing.models import Payment, PaymentMethodKind, PaymentStatus, Refund, RefundStatus
+from billing.payment_models import Payment, PaymentMethodKind, PaymentStatus, Refund, RefundStatus
 from billing.payments.gateway import PaymentUnavailable
 from marketplace import audit
 from marketplace.db import utcnow

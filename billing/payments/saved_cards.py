@@ -17,7 +17,7 @@ import stripe
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from billing.models import StripeCustomer
+from billing.payment_models import StripeCustomer
 from billing.payments.gateway import unreachable
 from marketplace import audit
 from marketplace.db import insert_or_skip, utcnow

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing import card_attempts, invoice_money
-from billing.models import Payment, WebhookEvent
+from billing.payment_models import Payment, WebhookEvent
 from billing.payments import card_payments
 
 log = logging.getLogger(__name__)

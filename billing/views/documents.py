@@ -10,7 +10,8 @@ from flask import Response, abort, g
 from sqlalchemy.orm import selectinload
 
 from billing import line_words, pdf
-from billing.models import Invoice, InvoiceKind, Payment
+from billing.models import Invoice, InvoiceKind
+from billing.payment_models import Payment
 from billing.views.common import BUYER_OR_VENDOR, bp, load_invoice
 from marketplace.auth import org_required
 from marketplace.dates import CHINA, day_start

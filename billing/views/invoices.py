@@ -13,7 +13,8 @@ from sqlalchemy.orm import selectinload
 
 from billing import credits, line_words
 from billing import invoices as invoice_rules
-from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
+from billing.models import Invoice, InvoiceStatus
+from billing.payment_models import Payment, PaymentStatus
 from billing.views.common import BUYER_OR_VENDOR, PER_PAGE, bp, load_invoice, page_number
 from marketplace.auth import org_required
 from marketplace.db import db

@@ -17,7 +17,8 @@ from billing import invoice_money, ledger, run_errors
 from billing import invoices as invoice_rules
 from billing.forms import BankTransferForm, RefundForm, VoidForm
 from billing.ledger_models import LedgerEntry, LedgerTransaction
-from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
+from billing.models import Invoice, InvoiceStatus
+from billing.payment_models import Payment, PaymentStatus
 from billing.payments import bank_transfers, gateway, refunds
 from billing.views.common import OPERATOR, PER_PAGE, bp, page_number
 from billing.views.invoices import invoice_document

@@ -15,7 +15,8 @@ from flask_babel import gettext as _
 from billing import invoices as invoice_rules
 from billing import voucher_payments
 from billing.forms import ActionForm, FinishCardPaymentForm, FinishCardSetupForm
-from billing.models import Invoice, Payment, PaymentMethodKind, PaymentStatus, StripeCustomer
+from billing.models import Invoice
+from billing.payment_models import Payment, PaymentMethodKind, PaymentStatus, StripeCustomer
 from billing.payments import card_payments, gateway, saved_cards
 from billing.payments.card_payments import CardResult
 from billing.views.common import (

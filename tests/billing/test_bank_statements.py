@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from billing import bank_statements, ledger
 from billing import invoices as invoice_rules
 from billing.bank_statement_models import BankStatement, BankStatementLine, LineStatus
-from billing.models import Invoice, InvoiceStatus, Payment
+from billing.models import Invoice, InvoiceStatus
+from billing.payment_models import Payment
 from billing.statement_files import StatementFileError, read_statement
 from devtools.demo.bank_statements import statement_csv
 from marketplace.audit import AuditEvent

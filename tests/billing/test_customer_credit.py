@@ -20,7 +20,8 @@ from billing import contracts, credits, invoice_money, invoices, ledger, run
 from billing.credit_models import CreditKind, CreditTransaction
 from billing.invoices import InvoiceDraft, LineDraft
 from billing.ledger_models import LedgerEntry, LedgerTransaction
-from billing.models import Contract, Invoice, InvoiceKind, InvoiceStatus, Payment
+from billing.models import Contract, Invoice, InvoiceKind, InvoiceStatus
+from billing.payment_models import Payment
 from billing.payments import bank_transfers, refunds
 from catalog.models import Plan
 from marketplace.jsonapi import Actor

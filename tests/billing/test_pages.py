@@ -17,8 +17,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from billing import ledger, metering
-from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus, Notification, Refund
+from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus, Notification
 from billing.outcomes import baselines
+from billing.payment_models import Refund
 from billing.payments import bank_transfers
 from billing.periods import prorate
 from catalog.models import Plan, Rating

@@ -34,7 +34,8 @@ from billing import card_attempts, invoices, ledger, reconciliation
 from billing import run as billing_run
 from billing.attempt_models import AttemptStatus, PaymentAttempt
 from billing.ledger_models import LedgerTransaction
-from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
+from billing.models import Invoice, InvoiceStatus
+from billing.payment_models import Payment, PaymentStatus
 from billing.payments import bank_transfers, card_payments, gateway
 from catalog.models import Plan
 from marketplace import create_app, services

@@ -25,18 +25,8 @@ from sqlalchemy.orm import Session
 
 from billing import invoices, ledger, metering, notify, run
 from billing.ledger_models import LedgerEntry, LedgerTransaction
-from billing.models import (
-    Contract,
-    ContractStatus,
-    Invoice,
-    InvoiceStatus,
-    Notification,
-    Payment,
-    PaymentStatus,
-    Refund,
-    StripeCustomer,
-    WebhookEvent,
-)
+from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus, Notification
+from billing.payment_models import Payment, PaymentStatus, Refund, StripeCustomer, WebhookEvent
 from billing.payments import bank_transfers, card_payments, gateway, saved_cards
 from billing.payments.refunds import refund
 from marketplace.db import utcnow

@@ -19,7 +19,8 @@ from flask.testing import FlaskClient
 
 from billing import jobs, ledger
 from billing.ledger_models import LedgerTransaction
-from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus, Refund
+from billing.models import Invoice, InvoiceStatus
+from billing.payment_models import Payment, PaymentStatus, Refund
 from billing.payments import card_payments, refunds
 from marketplace import services
 from marketplace.db import utcnow

@@ -93,7 +93,7 @@ def test_only_the_buyer_applies_vouchers_and_only_before_other_payments(
 
 
 def test_no_voucher_while_a_card_payment_awaits_confirmation(session: Session) -> None:
-    from billing.models import Payment, PaymentMethodKind, PaymentStatus
+    from billing.payment_models import Payment, PaymentMethodKind, PaymentStatus
 
     _program, buyer, _vendor, voucher, invoice = setup(session)
     session.add(

@@ -33,7 +33,8 @@ import sqlalchemy as sa
 from billing import ledger
 from billing.attempt_models import AttemptStatus, PaymentAttempt
 from billing.ledger_models import LedgerTransaction
-from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
+from billing.models import Invoice, InvoiceStatus
+from billing.payment_models import Payment, PaymentStatus
 from marketplace import create_app, services
 from marketplace.db import utcnow
 from tests.billing.conftest import WEBHOOK_PATH, LiveApp

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from billing import jobs, ledger
 from billing.ledger_models import LedgerTransaction
-from billing.models import Refund
+from billing.payment_models import Refund
 from billing.payments import card_payments
 from marketplace import services
 from marketplace.db import utcnow

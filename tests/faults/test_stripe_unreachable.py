@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from billing import ledger
 from billing.ledger_models import LedgerTransaction
-from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
+from billing.models import Invoice, InvoiceStatus
+from billing.payment_models import Payment, PaymentStatus
 from marketplace import services
 from tests.billing.conftest import LiveApp
 from tests.billing.test_payments_e2e import (
