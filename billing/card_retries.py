@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing import notify, webhook_events
 from billing.models import ContractStatus, Invoice, InvoiceStatus
 from billing.period_close import skip_locked
+from marketplace.states import transition
 
 if TYPE_CHECKING:
     from billing.run import RunReport
@@ -83,7 +84,8 @@ def _schedule_next_try(
         invoice.next_attempt_at = None
         contract = invoice.contract
         if contract.status in (ContractStatus.ACTIVE, ContractStatus.TRIALING):
-            contract.status = ContractStatus.PAST_DUE
+            # The run's own record is the webhook event and the report, as before.
+            transition(contract, ContractStatus.PAST_DUE, None, audit_row=False)
             report.suspended += 1
             webhook_events.contract_event(
                 session, contract, "contract.suspended", now=as_of, key=f"invoice:{invoice.id}"

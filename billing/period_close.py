@@ -24,6 +24,7 @@ from billing.models import Contract, ContractStatus, Invoice
 from billing.periods import period_bounds, period_index
 from billing.rating import subscription_line, usage_period_lines
 from catalog.models import BillingModel
+from marketplace.states import transition
 
 T = TypeVar("T")
 
@@ -120,11 +121,11 @@ def close_periods(
             contract.current_period_end = min(next_end, canceled_at)
             continue
         if contract.cancel_at_period_end or contract.status is ContractStatus.CANCELED:
-            contract.status = ContractStatus.ENDED
-            contract.ended_at = end
+            # Stamps ended_at; the run's record of it is the contract's webhook event.
+            transition(contract, ContractStatus.ENDED, None, now=end, audit_row=False)
             continue
         if contract.status is ContractStatus.TRIALING:
-            contract.status = ContractStatus.ACTIVE
+            transition(contract, ContractStatus.ACTIVE, None, audit_row=False)
             next_start, next_end = period_bounds(contract.anchor_at, 0, interval)
             webhook_events.contract_event(
                 session, contract, "contract.activated", now=now, key="activated"
