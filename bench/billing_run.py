@@ -113,7 +113,7 @@ def seed(app, size: int):
 
 def history(app, events: int) -> None:
     """``events`` usage events spread over the 24 months before the seeded periods."""
-    from billing import usage_partitions
+    from billing.metering import partitions
     from billing.periods import add_months
     from marketplace.db import utcnow
 
@@ -122,8 +122,8 @@ def history(app, events: int) -> None:
     engine = app.extensions["marketplace.db"].engine
     with engine.begin() as connection:  # the months of the history, as the migration does
         for months in range(-27, 1):
-            usage_partitions.create_month(
-                connection, usage_partitions.month_start(add_months(utcnow(), months))
+            partitions.create_month(
+                connection, partitions.month_start(add_months(utcnow(), months))
             )
     with engine.begin() as connection:
         connection.execute(

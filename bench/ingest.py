@@ -78,7 +78,7 @@ def seed(app, history_events: int = HISTORY) -> tuple[str, list[int]]:
 def history(engine, vendor_id: int, ids: list[int], count: int = HISTORY) -> None:
     """Events from earlier days, and fresh planner statistics: a running system, not an
     empty table that grows faster than autovacuum looks at it."""
-    from billing import usage_partitions
+    from billing.metering import partitions
     from billing.models import UsageEvent, UsageEventKey
     from billing.periods import add_months
 
@@ -86,8 +86,8 @@ def history(engine, vendor_id: int, ids: list[int], count: int = HISTORY) -> Non
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:  # the months of the history, as the migration does
             for months in range(-25, 1):
-                month = usage_partitions.month_start(add_months(now, months))
-                usage_partitions.create_month(connection, month)
+                month = partitions.month_start(add_months(now, months))
+                partitions.create_month(connection, month)
         with engine.begin() as connection:
             connection.execute(
                 sa.text(

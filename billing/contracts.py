@@ -14,11 +14,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from billing import invoices, notify, webhook_events
+from billing.charges import subscription_line
 from billing.invoices import LineDraft
 from billing.models import Contract, ContractStatus, Invoice
 from billing.outcomes import baselines
 from billing.periods import period_bounds
-from billing.rating import subscription_line
 from catalog.models import BillingModel, Plan
 from marketplace import audit
 from marketplace.errors import Conflict, DomainError, NotAllowed

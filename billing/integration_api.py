@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
-from billing import fulfillment, metering
+from billing import fulfillment
+from billing.metering import events as metering
 from billing.models import Contract, ContractStatus
 from catalog.limits import LimitExceeded
 from catalog.models import BillingModel

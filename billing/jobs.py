@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 
-from billing import overdue, reconciliation, usage_partitions
+from billing import overdue, reconciliation
 from billing import run as billing_run
+from billing.metering import partitions
 from billing.payments import gateway, refunds
 from marketplace import worker
 from marketplace.db import db, utcnow
@@ -66,7 +67,7 @@ def refund_reconciliation_job(app: Flask, _slot: datetime) -> str:
 def usage_partitions_job(_app: Flask, _slot: datetime) -> str:
     """The usage_events partitions of this month and the next ones (PostgreSQL), daily."""
     with db.sessions() as session, session.begin():
-        created = usage_partitions.ensure_ahead(session.connection(), utcnow())
+        created = partitions.ensure_ahead(session.connection(), utcnow())
     return f"{len(created)} partition(s) created" + (f": {', '.join(created)}" if created else "")
 
 

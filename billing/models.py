@@ -170,7 +170,7 @@ class UsageEvent(Base):
     (held by :class:`UsageEventKey`).
 
     On PostgreSQL the table is partitioned by month of ``occurred_at`` (migration 0030;
-    billing/usage_partitions.py creates the months ahead), so a month's events are one
+    billing/metering/partitions.py creates the months ahead), so a month's events are one
     table of their own and history never slows the current month down. Its primary key
     there is (id, occurred_at), as a partitioned table's keys must hold the partition key;
     ``id`` alone comes from one sequence and is unique all the same."""

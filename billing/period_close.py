@@ -19,10 +19,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from billing import contracts as contract_rules
 from billing import invoices, notify, webhook_events
-from billing.metering import in_ids, period_quantities
+from billing.charges import subscription_line, usage_period_lines
+from billing.metering.events import in_ids, period_quantities
 from billing.models import Contract, ContractStatus, Invoice
 from billing.periods import period_bounds, period_index
-from billing.rating import subscription_line, usage_period_lines
 from catalog.models import BillingModel
 from marketplace.states import transition
 

@@ -1,7 +1,7 @@
 """Buyers' ratings of solutions (DESIGN.md section 3: ratings come only from buyers with a
 paid invoice). One rating per buyer organization and solution, never edited afterwards.
 
-Not to be confused with ``billing/rating.py``, which turns prices into invoice lines.
+Not to be confused with ``billing/charges.py``, which turns prices into invoice lines.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The axes of the charts drawn on the server (billing/usage_chart.py, billing/outcomes/chart.py,
+"""The axes of the charts drawn on the server (billing/metering/chart.py, billing/outcomes/chart.py,
 vouchers/charts.py): round scales, their ticks and labels, and which category labels fit.
 
 Each chart module computes its geometry in SVG user units and a template turns it into

@@ -1,5 +1,5 @@
 """The effectiveness dashboard's charts (使用效能), drawn on the server like
-billing/usage_chart.py: this module computes the geometry (axes from marketplace/charts.py),
+billing/metering/chart.py: this module computes the geometry (axes from marketplace/charts.py),
 templates/vouchers/_charts.html turns it into inline SVG. No JavaScript, no charting library,
 and it prints.
 

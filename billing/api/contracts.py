@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from billing import contracts as contract_rules
-from billing import metering
 from billing.api.blueprint import blp, commission_bp
 from billing.api.schemas import ContractOut
-from billing.metering import IngestResult
+from billing.metering import events as metering
+from billing.metering.events import IngestResult
 from billing.models import Contract
 from catalog.limits import LimitExceeded
 from catalog.models import BillingModel, Plan

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from billing import contracts as contract_rules
-from billing import metering, ratings
+from billing import ratings
 from billing.api import commission_bp
 from billing.forms import (
     BaselineForm,
@@ -22,9 +22,10 @@ from billing.forms import (
     OutcomeReportForm,
     SpendCapForm,
 )
+from billing.metering import events as metering
+from billing.metering.chart import for_phone, usage_chart
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus
 from billing.outcomes.contract_page import outcome_context
-from billing.usage_chart import for_phone, usage_chart
 from billing.views.common import (
     BUYER,
     BUYER_OR_VENDOR,

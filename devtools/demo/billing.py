@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
-from billing import contracts, metering
+from billing import contracts
+from billing.metering import events as metering
 from billing.models import Contract
 from billing.payments import bank_transfers
 from billing.run import close_period

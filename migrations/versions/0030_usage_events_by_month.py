@@ -6,7 +6,7 @@ vendor forever" moves to its own table, usage_event_keys (vendor, id, payload ha
 both databases. On PostgreSQL the events are copied into a table partitioned by range of
 occurred_at: a default partition, and one partition a month from the first month with
 events (at most ten years back) to three months ahead; the worker creates the next months
-(billing/usage_partitions.py). SQLite keeps one table and only loses the unique constraint.
+(billing/metering/partitions.py). SQLite keeps one table and only loses the unique constraint.
 
 Revision ID: 0030
 Revises: 0029

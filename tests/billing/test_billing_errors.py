@@ -15,8 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import metering, run
+from billing import run
 from billing.error_models import BillingError
+from billing.metering import events as metering
 from billing.models import Contract, ContractStatus, Invoice
 from billing.outcomes import baselines, reporting, verification
 from billing.periods import period_bounds

@@ -12,7 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import contracts, metering, run
+from billing import contracts, run
+from billing.metering import events as metering
 from billing.models import Contract, ContractStatus, Invoice
 from billing.outcomes import baselines, reporting, verification
 from billing.periods import period_bounds

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from billing import ledger, metering, run
+from billing import ledger, run
+from billing.metering import events as metering
 from billing.models import Contract, Invoice, UsageEvent
 from marketplace import create_app
 from tests.billing.factories import (

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from billing import contracts, invoice_money, invoices, ledger, metering, run
+from billing import contracts, invoice_money, invoices, ledger, run
 from billing.ledger_models import LedgerEntry
+from billing.metering import events as metering
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus
 from billing.periods import add_months, prorate
 from marketplace import outbox

@@ -13,9 +13,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import contracts, metering
+from billing import contracts
 from billing import run as billing_run
 from billing.invoices import InvoiceDraft, LineDraft, create_many
+from billing.metering import events as metering
 from billing.models import Invoice, InvoiceKind
 from billing.outcomes import baselines, corrections, invoicing, reporting, verification
 from marketplace.db import utcnow

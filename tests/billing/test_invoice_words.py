@@ -9,8 +9,8 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import metering
 from billing import run as billing_run
+from billing.metering import events as metering
 from billing.models import Invoice
 from marketplace.db import utcnow
 from tests.billing.factories import (

@@ -16,7 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import ledger, metering
+from billing import ledger
+from billing.metering import events as metering
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus, Notification
 from billing.outcomes import baselines
 from billing.payment_models import Refund

@@ -23,8 +23,9 @@ import sqlalchemy as sa
 import stripe
 from sqlalchemy.orm import Session
 
-from billing import invoices, ledger, metering, notify, run
+from billing import invoices, ledger, notify, run
 from billing.ledger_models import LedgerEntry, LedgerTransaction
+from billing.metering import events as metering
 from billing.models import Contract, ContractStatus, Invoice, InvoiceStatus, Notification
 from billing.payment_models import Payment, PaymentStatus, Refund, StripeCustomer, WebhookEvent
 from billing.payments import bank_transfers, card_payments, gateway, saved_cards

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from billing import contracts, rating, run
+from billing import charges, contracts, run
 from billing.models import Invoice, UsageEvent
 from billing.outcomes import baselines, reporting
 from billing.periods import period_bounds
@@ -292,7 +292,7 @@ def test_no_accepted_quantity_and_price_overflows_the_stored_types(
     assume(quantity <= MAX_PERIOD_QUANTITY)  # usage ingestion accepts this period total
     assert plan is not None
     start = utcnow()
-    lines = rating.usage_period_lines(
+    lines = charges.usage_period_lines(
         plan, quantity, start, start + timedelta(days=30), spend_cap_fen=spend_cap
     )
     for line in lines:

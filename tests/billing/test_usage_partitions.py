@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from billing import metering, usage_partitions
 from billing.jobs import usage_partitions_job
+from billing.metering import events as metering
+from billing.metering import partitions
 from billing.models import UsageEvent
 from tests.billing.factories import T0, event, start_contract, usage_terms
 from tests.conftest import POSTGRES_URL
@@ -31,7 +32,7 @@ def test_an_event_id_is_unique_per_vendor_across_months(session: Session) -> Non
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
         for month in (JANUARY, FEBRUARY):
-            usage_partitions.create_month(session.connection(), month)
+            partitions.create_month(session.connection(), month)
     contract = start_contract(session, usage_terms())  # its period: Jan 15 to Feb 15
     january, february = T0 + timedelta(days=5), T0 + timedelta(days=25)
     now = T0 + timedelta(days=28)
@@ -71,9 +72,9 @@ def test_months_ahead_are_created_once_and_take_their_early_rows(session: Sessio
             payload_hash="0" * 64,
         )
     )
-    assert partition_of(session, "early") == usage_partitions.DEFAULT
+    assert partition_of(session, "early") == partitions.DEFAULT
 
-    created = usage_partitions.ensure_ahead(connection, may_2031 + timedelta(days=10))
+    created = partitions.ensure_ahead(connection, may_2031 + timedelta(days=10))
     assert created == [
         "usage_events_y2031m05",
         "usage_events_y2031m06",
@@ -81,8 +82,8 @@ def test_months_ahead_are_created_once_and_take_their_early_rows(session: Sessio
         "usage_events_y2031m08",
     ]
     assert partition_of(session, "early") == "usage_events_y2031m05"
-    assert usage_partitions.ensure_ahead(connection, may_2031) == []  # again: nothing to do
-    assert set(created) <= usage_partitions.existing(connection)
+    assert partitions.ensure_ahead(connection, may_2031) == []  # again: nothing to do
+    assert set(created) <= partitions.existing(connection)
 
 
 def test_the_worker_job_creates_nothing_the_second_time(app: Flask) -> None:

@@ -9,7 +9,8 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from billing import contracts, metering
+from billing import contracts
+from billing.metering import events as metering
 from marketplace.db import utcnow
 from tests.billing.factories import buyer_actor, event, offered_plan, start_contract, usage_terms
 from tests.catalog.factories import vendor_actor

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from billing import contracts, invoice_money, metering, run
+from billing import contracts, invoice_money, run
+from billing.metering import events as metering
 from billing.models import ContractStatus, Invoice, InvoiceStatus
 from billing.outcomes import baselines, reporting, verification
 from billing.payments import bank_transfers

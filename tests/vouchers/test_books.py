@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from sqlalchemy.orm import Session
 
-from billing import metering
+from billing.metering import events as metering
 from marketplace.errors import Conflict, NotAllowed
 from tests.billing.factories import T0, event, start_contract, usage_terms
 from tests.catalog.factories import publish_solution

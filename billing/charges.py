@@ -1,4 +1,4 @@
-"""Rating: from a plan and what happened in a period to invoice lines (DESIGN.md section 4).
+"""Charges: from a plan and what happened in a period to invoice lines (DESIGN.md section 4).
 
 The price formulas are the catalog's (catalog/pricing.py); this module turns them into
 dated, described lines. Each line is rounded half-up to whole fen once. A figure beyond the

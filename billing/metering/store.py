@@ -16,7 +16,7 @@ from marketplace.db import insert_or_skip
 # PostgreSQL takes the whole batch as a handful of arrays: one short statement to parse,
 # one round trip. The ids go into usage_event_keys first (unique per vendor forever: ON
 # CONFLICT settles races with concurrent calls), and only the events whose id was new go
-# into usage_events (partitioned by month, see billing/usage_partitions.py).
+# into usage_events (partitioned by month, see billing/metering/partitions.py).
 _PG_INSERT = sa.text(
     """
     WITH e AS (

@@ -27,11 +27,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, selectinload
 
-from billing import notify, usage_store
+from billing import notify
+from billing.charges import usage_estimate_fen
 from billing.contracts import interval_of
+from billing.metering import store as usage_store
 from billing.models import Contract, ContractStatus, UsageEvent, UsageEventKey
 from billing.periods import period_bounds, period_index
-from billing.rating import usage_estimate_fen
 from catalog.limits import EARLIEST_EVENT_YEAR, MAX_EVENT_QUANTITY, MAX_PERIOD_QUANTITY
 from catalog.models import BillingModel
 

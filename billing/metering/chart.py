@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from flask_babel import format_date
 from sqlalchemy.orm import Session
 
+from billing.charges import usage_estimate_fen
 from billing.models import Contract, UsageEvent
-from billing.rating import usage_estimate_fen
 from marketplace.charts import (
     HEIGHT,
     PHONE_HEIGHT,

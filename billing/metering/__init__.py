@@ -1,0 +1,1 @@
+"""Metering: vendors' usage events recorded, stored by month, and charted."""
