@@ -106,8 +106,8 @@ def start_panel(solution: Solution, revision: SolutionRevision) -> Markup:
     """The panel to start the solution's plans on its page (templates/billing/_start_buttons.html),
     rendered once per everything it shows — the revision, the language, who acts (kind and
     role), their live contracts, may-rate and the price after their voucher — and kept in
-    this process; the CSRF token is filled in on every request. A visitor's is rendered
-    fresh: their whole page is cached (marketplace.pagecache)."""
+    this process; the CSRF token is filled in on every request. A visitor's is kept per
+    page, for the address its sign-in link returns to."""
     actor = web_actor()
     plans = revision.plans
     if actor is None:
