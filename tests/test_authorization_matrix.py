@@ -35,11 +35,11 @@ from billing import (
     fapiao_models,
     fulfillment,
     payment_links,
-    payments,
     voucher_payments,
 )
 from billing.outcomes import baselines, evidence, reporting
 from billing.payment_link_models import PaymentLink
+from billing.payments import bank_transfers, refunds
 from catalog import inquiries, screenshots
 from catalog.models import Screenshot, VoucherKind
 from devtools.demo.bank_statements import statement_csv
@@ -455,11 +455,11 @@ def _world(session: Session, upload_folder: Any) -> World:
     usage_plan, outcome_plan = solution.published.plans
     contract = start_contract(session, plan=usage_plan, buyer=sme, now=now - timedelta(days=3))
     paid = invoice_for(session, contract, 10_000)
-    payments.record_bank_transfer(
+    bank_transfers.record_bank_transfer(
         session, paid, amount_fen=10_000, reference="M-1", actor=operator, now=now
     )
     invoice = invoice_for(session, contract, 20_000)
-    payment = payments.record_bank_transfer(
+    payment = bank_transfers.record_bank_transfer(
         session, invoice, amount_fen=5_000, reference="M-2", actor=operator, now=now
     )
     # A payment link the buyer made (its token is signed with the app's key in the test).
@@ -588,7 +588,7 @@ def _world(session: Session, upload_folder: Any) -> World:
     anomalies.scan(session, program, now=now, usage_check=lambda session, ids: set(ids))
     anomaly_id = session.scalar(sa.select(Anomaly.id).where(Anomaly.program_id == program.id))
     # The voucher-paid invoice's fapiao: issued, then reversed by a red-letter fapiao after a refund.
-    rest = payments.record_bank_transfer(
+    rest = bank_transfers.record_bank_transfer(
         session, spent, amount_fen=2_000, reference="M-FP", actor=operator, now=now
     )
     issued_fapiao = fapiao.request(
@@ -607,7 +607,7 @@ def _world(session: Session, upload_folder: Any) -> World:
     )
     # A part only: refunding all the buyer paid would reverse the voucher and drop the
     # draft settlement the officer's routes are tried on.
-    payments.refund(session, None, rest, amount_fen=1_000, reason="退款", actor=operator, now=now)
+    refunds.refund(session, None, rest, amount_fen=1_000, reason="退款", actor=operator, now=now)
     fapiao.record_red_letter(
         session,
         issued_fapiao,
