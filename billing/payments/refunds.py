@@ -18,7 +18,7 @@ its amount may be refunded again.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing import card_attempts, invoice_money
 from billing.payment_models import Payment, PaymentMethodKind, PaymentStatus, Refund, RefundStatus
 from billing.payments.gateway import PaymentUnavailable
+from billing.reconciliation import ReconcileReport  # the same report as card charges
 from marketplace import audit
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, DomainError, NotAllowed
@@ -195,13 +196,6 @@ def _fail(session: Session, record: Refund, *, code: str) -> None:
     )
 
 
-@dataclass
-class RefundReport:
-    checked: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)  # refund status -> how many
-    errors: int = 0  # Stripe could not be asked: tried again next time
-
-
 def stale_refunds(session: Session, now: datetime) -> list[int]:
     return list(
         session.scalars(
@@ -246,11 +240,11 @@ def reconcile(
     client: stripe.StripeClient,
     *,
     now: datetime | None = None,
-) -> RefundReport:
+) -> ReconcileReport:
     """Settle every stale pending refund from Stripe's answer, each in transactions of its
     own. ``now`` is wall-clock time."""
     now = now or utcnow()
-    report = RefundReport()
+    report = ReconcileReport()
     with sessions() as session:
         stale = stale_refunds(session, now)
     for refund_id in stale:
