@@ -27,7 +27,6 @@ from werkzeug.wrappers import Response
 
 from catalog import services, taxonomy
 from catalog.api_schemas import PlanOut
-from catalog.forms import DelistForm, RejectForm
 from catalog.markup import render_markdown
 from catalog.models import (
     RevisionStatus,
@@ -36,6 +35,7 @@ from catalog.models import (
     SolutionStatus,
     VoucherKind,
 )
+from catalog.solution_forms import DelistForm, RejectForm
 from marketplace import audit
 from marketplace.auth import org_required
 from marketplace.db import db

@@ -37,17 +37,17 @@ from werkzeug.wrappers import Response
 
 from catalog import fulfillment, services, taxonomy
 from catalog.api_schemas import PlanOut
-from catalog.forms import (
+from catalog.markup import render_markdown
+from catalog.models import Screenshot, Solution, SolutionRevision
+from catalog.plan_forms import PlanForm
+from catalog.screenshots import STORED_NAME_LENGTH, add_screenshot, remove_screenshot
+from catalog.solution_forms import (
     DelistForm,
     FulfillmentForm,
     NewSolutionForm,
-    PlanForm,
     ScreenshotForm,
     SolutionForm,
 )
-from catalog.markup import render_markdown
-from catalog.models import Screenshot, Solution, SolutionRevision
-from catalog.screenshots import STORED_NAME_LENGTH, add_screenshot, remove_screenshot
 from catalog.validation import parse_plans, parse_solution
 from marketplace.auth import org_required, web_actor
 from marketplace.db import db
