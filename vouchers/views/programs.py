@@ -14,8 +14,9 @@ from marketplace.errors import DomainError
 from marketplace.views.flash import attempt
 from vouchers import evidence, programs
 from vouchers.confirmations import ConfirmationNeeded
-from vouchers.forms import PROGRAM_FIELDS, ActionForm, ConfirmForm, ProgramForm
+from vouchers.forms import ActionForm, ConfirmForm
 from vouchers.models import Program, ProgramStatus
+from vouchers.program_forms import PROGRAM_FIELDS, ProgramForm
 from vouchers.views.common import (
     OFFICER,
     bp,
